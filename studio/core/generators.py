@@ -1,0 +1,263 @@
+"""The generator contract: what a plugin implements and what the UI, CLI and runner consume.
+
+A generator declares its parameters as data (``Param``). From that one declaration the UI
+builds its form, the CLI its ``--param`` parsing and the core its validation, so the three
+can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Union
+
+import numpy as np
+
+from studio.errors import ParamError
+
+if TYPE_CHECKING:
+    from studio.core.jobs import JobContext
+
+KINDS = ("image", "text", "audio")
+PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed")
+SEED_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a generator.
+
+    ``type`` is one of ``int``, ``float``, ``bool``, ``choice``, ``text`` (a prompt or any
+    string; ``multiline`` for a prompt box) or ``seed`` (an int; ``None`` or ``-1`` means
+    "pick one", and the result records the seed actually used).
+    """
+
+    name: str
+    type: str
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    label: str = ""
+    multiline: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"parameter name {self.name!r} is not an identifier")
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"parameter {self.name!r}: type must be one of {PARAM_TYPES}")
+        if self.type == "choice" and not self.choices:
+            raise ValueError(f"parameter {self.name!r}: a choice needs choices")
+        if self.type == "choice" and self.default is not None and self.default not in self.choices:
+            raise ValueError(f"parameter {self.name!r}: default is not one of its choices")
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def coerce(self, value: Any) -> Any:
+        """Return ``value`` as this parameter's type, or raise ``ParamError`` saying why not.
+
+        Strings are parsed (they come from the command line); everything is range-checked.
+        """
+        if self.type == "seed":
+            return self._coerce_seed(value)
+        if value is None:
+            raise ParamError(f"{self.name}: a value is required")
+        if self.type == "int":
+            number = self._parse_number(value, int)
+            return int(self._check_range(number))
+        if self.type == "float":
+            number = self._parse_number(value, float)
+            return float(self._check_range(number))
+        if self.type == "bool":
+            return self._coerce_bool(value)
+        if self.type == "choice":
+            text = str(value)
+            if text not in self.choices:
+                raise ParamError(f"{self.name}: {text!r} is not one of {', '.join(self.choices)}")
+            return text
+        return str(value)  # text
+
+    def _parse_number(self, value: Any, kind: type) -> float:
+        if isinstance(value, bool):
+            raise ParamError(f"{self.name}: expected a number, got {value!r}")
+        if isinstance(value, str):
+            try:
+                value = float(value.strip()) if kind is float else int(value.strip(), 10)
+            except ValueError:
+                wanted = "a whole number" if kind is int else "a number"
+                raise ParamError(f"{self.name}: expected {wanted}, got {value!r}") from None
+        if kind is int and isinstance(value, float):
+            if not value.is_integer():
+                raise ParamError(f"{self.name}: expected a whole number, got {value!r}")
+            value = int(value)
+        if not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ParamError(f"{self.name}: expected a number, got {value!r}")
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            raise ParamError(f"{self.name}: expected a finite number, got {value!r}")
+        return value
+
+    def _check_range(self, number: float) -> float:
+        low = self.min if self.min is not None else -math.inf
+        high = self.max if self.max is not None else math.inf
+        if not low <= number <= high:
+            raise ParamError(f"{self.name}: {number} is out of range ({_fmt(self.min)} to {_fmt(self.max)})")
+        return number
+
+    def _coerce_bool(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ParamError(f"{self.name}: expected true or false, got {value!r}")
+
+    def _coerce_seed(self, value: Any) -> int | None:
+        if value is None or value == "" or value == -1 or value == "-1" or value == "random":
+            return None
+        number = self._parse_number(value, int)
+        if not 0 <= number <= SEED_MAX:
+            raise ParamError(f"{self.name}: {number} is out of range (0 to {SEED_MAX}, or -1 for random)")
+        return int(number)
+
+
+def _fmt(bound: float | None) -> str:
+    return "unbounded" if bound is None else f"{bound:g}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``step`` of ``total`` done; ``total`` <= 0 means the length is not known."""
+
+    step: int
+    total: int
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        return None if self.total <= 0 else min(1.0, max(0.0, self.step / self.total))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Partial output while the job runs.
+
+    ``value`` is, by kind: image -> uint8 RGBA array (H, W, 4), possibly smaller than the
+    result; text -> the new chunk of text (str); audio -> a float32 chunk (frames, channels).
+    """
+
+    kind: str
+    value: Any
+    sample_rate: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    """The final output and everything needed to make it again.
+
+    ``params`` is the full, validated parameter set with the seed actually used, so the
+    same generator given ``params`` reproduces ``value``.
+    """
+
+    kind: str
+    value: Any
+    generator: str
+    params: Mapping[str, Any]
+    sample_rate: int = 0
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+Event = Union[Progress, Preview, Result]
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated set of parameters for one generator; build it with ``Generator.request``."""
+
+    generator: str
+    params: Mapping[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.params[name]
+
+    @property
+    def seed(self) -> int | None:
+        return self.params.get("seed")
+
+
+class Generator:
+    """Base class for everything that makes an image, a text or a sound.
+
+    Subclasses set ``id``, ``title``, ``kind`` and ``params`` and implement ``generate``.
+    ``load`` runs once before the first generation on a device (create sessions there, they
+    are cached); ``generate`` yields ``Progress``/``Preview`` events and ends with one
+    ``Result``. Call ``ctx.check_cancelled()`` between steps and run onnxruntime through
+    ``ctx.run`` so that cancel also stops a long call.
+    """
+
+    id: ClassVar[str] | str = ""
+    title: ClassVar[str] | str = ""
+    kind: ClassVar[str] | str = "image"
+    description: ClassVar[str] | str = ""
+    params: ClassVar[tuple[Param, ...]] | tuple[Param, ...] = ()
+
+    def load(self, ctx: "JobContext") -> None:
+        """Prepare to generate on ``ctx.device`` (create sessions). Default: nothing."""
+
+    def generate(self, request: Request, ctx: "JobContext") -> Iterator[Event]:
+        raise NotImplementedError
+
+    # -- helpers shared by every generator -------------------------------------------------
+
+    def param(self, name: str) -> Param:
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def request(self, values: Mapping[str, Any] | None = None, rng: random.Random | None = None) -> Request:
+        """Validate ``values`` (missing names take their defaults) into a ``Request``.
+
+        Unknown names are an error, so a typo on the command line is never silently ignored.
+        A seed left to chance is drawn here, so the request already says what reproduces it.
+        """
+        values = dict(values or {})
+        known = {p.name for p in self.params}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            names = ", ".join(sorted(known)) or "none"
+            raise ParamError(f"{self.id} has no parameter {', '.join(unknown)} (its parameters: {names})")
+        params: dict[str, Any] = {}
+        for param in self.params:
+            value = param.coerce(values.get(param.name, param.default))
+            if param.type == "seed" and value is None:
+                value = (rng or random.SystemRandom()).randint(0, SEED_MAX)
+            params[param.name] = value
+        return Request(self.id, params)
+
+
+def check_generator(generator: Any) -> None:
+    """Raise ``TypeError``/``ValueError`` if ``generator`` breaks the contract (used at registration)."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{generator!r} is not a studio.Generator")
+    if not generator.id or not isinstance(generator.id, str):
+        raise ValueError(f"{type(generator).__name__} has no id")
+    if generator.kind not in KINDS:
+        raise ValueError(f"generator {generator.id!r}: kind must be one of {KINDS}, not {generator.kind!r}")
+    names = [p.name for p in generator.params]
+    if len(names) != len(set(names)):
+        raise ValueError(f"generator {generator.id!r}: duplicate parameter names")
+    for param in generator.params:
+        if not isinstance(param, Param):
+            raise TypeError(f"generator {generator.id!r}: {param!r} is not a studio.Param")
+        if param.type != "seed":
+            param.coerce(param.default)  # a default must itself be valid

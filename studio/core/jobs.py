@@ -1,0 +1,298 @@
+"""Jobs: a generator run in a worker thread, one queue per device.
+
+One queue per device means jobs on the same GPU wait for each other instead of fighting over
+its memory, while a CPU job and a GPU job can run side by side. Cancel is cooperative
+between steps (the runner stops pulling events; ``ctx.check_cancelled()``) and immediate
+inside a long onnxruntime call (``RunOptions.terminate``).
+
+Listeners are plain callables ``listener(job, event)``, called on the worker thread; the UI
+bridges them to Qt signals (``studio.ui.workers``) and the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from studio.core.generators import Event, Generator, Progress, Request, Result
+from studio.core.logs import log_path
+from studio.core.runtime import CPU_DEVICE, Device, LoadedSession, Runtime
+from studio.errors import Cancelled, StudioError
+
+log = logging.getLogger(__name__)
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        return self in (JobState.FINISHED, JobState.CANCELLED, JobState.FAILED)
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The job moved to ``state``; ``message`` says why when it failed."""
+
+    state: JobState
+    message: str = ""
+
+
+Listener = Callable[["Job", Any], None]
+
+
+class Job:
+    """One run of a generator. Created by ``JobRunner.submit``; safe to read from any thread."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, generator: Generator, request: Request, device: Device, listeners: Iterable[Listener]) -> None:
+        self.id = next(Job._ids)
+        self.generator = generator
+        self.request = request
+        self.device = device
+        self.state = JobState.QUEUED
+        self.message = ""
+        self.result: Result | None = None
+        self.progress: Progress | None = None
+        self.created = time.monotonic()
+        self.started: float | None = None
+        self.ended: float | None = None
+        self._listeners = list(listeners)
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._run_options: set[Any] = set()
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.generator.id} {self.state.value}>"
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Ask the job to stop: at once if it is still queued, else at its next step or call."""
+        self._cancel.set()
+        with self._lock:
+            for options in self._run_options:
+                options.terminate = True
+            queued = self.state is JobState.QUEUED
+        if queued:
+            self._end(JobState.CANCELLED, "cancelled before it started")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has ended; True if it did within ``timeout``."""
+        return self._done.wait(timeout)
+
+    # -- used by the runner and the context -------------------------------------------------
+
+    def _emit(self, event: Any) -> None:
+        if isinstance(event, Progress):
+            self.progress = event
+        for listener in self._listeners:
+            try:
+                listener(self, event)
+            except Exception:  # a broken listener must not kill the job or the worker
+                log.exception("job listener %r failed", listener)
+
+    def _start(self) -> bool:
+        with self._lock:
+            if self.state is not JobState.QUEUED:
+                return False
+            self.state = JobState.RUNNING
+            self.started = time.monotonic()
+        self._emit(StateChanged(JobState.RUNNING))
+        return True
+
+    def _end(self, state: JobState, message: str = "") -> None:
+        with self._lock:
+            if self.state.done:
+                return
+            self.state = state
+            self.message = message
+            self.ended = time.monotonic()
+        self._emit(StateChanged(state, message))
+        self._done.set()
+
+
+class JobContext:
+    """What a generator sees of the job running it: its device, sessions and cancellation."""
+
+    def __init__(self, job: Job, runtime: Runtime) -> None:
+        self._job = job
+        self.runtime = runtime
+        self.device = job.device
+
+    @property
+    def cancelled(self) -> bool:
+        return self._job.cancel_requested
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the user asked to stop; call it between steps."""
+        if self._job.cancel_requested:
+            raise Cancelled()
+
+    def progress(self, step: int, total: int, message: str = "") -> None:
+        """Report progress from inside ``load`` (``generate`` yields ``Progress`` instead)."""
+        self._job._emit(Progress(step, total, message))
+
+    def session(self, path: Any) -> LoadedSession:
+        """The cached onnxruntime session for ``path`` on this job's device."""
+        return self.runtime.session(path, self.device)
+
+    def run(self, session: LoadedSession | Any, outputs: list[str] | None, feeds: Mapping[str, Any]) -> list[Any]:
+        """``session.run`` that the job's cancel can interrupt mid-call."""
+        self.check_cancelled()
+        raw = session.session if isinstance(session, LoadedSession) else session
+        ort = self.runtime.ort
+        options = ort.RunOptions()
+        job = self._job
+        with job._lock:
+            job._run_options.add(options)
+        try:
+            if job.cancel_requested:  # cancelled between the check above and registering
+                raise Cancelled()
+            return raw.run(outputs, dict(feeds), options)
+        except Cancelled:
+            raise
+        except Exception:
+            if job.cancel_requested:
+                raise Cancelled() from None
+            raise
+        finally:
+            with job._lock:
+                job._run_options.discard(options)
+
+
+class _DeviceQueue:
+    """A worker thread that runs one device's jobs in order."""
+
+    def __init__(self, runner: "JobRunner", device: Device) -> None:
+        self.runner = runner
+        self.device = device
+        self.jobs: "queue.Queue[Job | None]" = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name=f"studio-{device.id}", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            if job._start():
+                self.runner._execute(job)
+
+
+class JobRunner:
+    """Runs jobs; one worker thread per device. The CLI and the UI both use this."""
+
+    def __init__(self, runtime: Runtime | None = None, listeners: Iterable[Listener] = ()) -> None:
+        self.runtime = runtime or Runtime()
+        self.listeners = list(listeners)
+        self._queues: dict[str, _DeviceQueue] = {}
+        self._loaded: set[tuple[int, str]] = set()
+        self._lock = threading.Lock()
+        self._jobs: list[Job] = []
+
+    def submit(
+        self,
+        generator: Generator,
+        request: Request,
+        device: Device | None = None,
+        listeners: Iterable[Listener] = (),
+    ) -> Job:
+        """Queue ``request`` on ``device`` (CPU when not given) and return its job at once."""
+        job = Job(generator, request, device or CPU_DEVICE, [*self.listeners, *listeners])
+        with self._lock:
+            worker = self._queues.get(job.device.id)
+            if worker is None:
+                worker = self._queues[job.device.id] = _DeviceQueue(self, job.device)
+            self._jobs.append(job)
+        job._emit(StateChanged(JobState.QUEUED))
+        worker.jobs.put(job)
+        return job
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    def active(self) -> list[Job]:
+        return [job for job in self.jobs() if not job.state.done]
+
+    def cancel_all(self) -> None:
+        for job in self.active():
+            job.cancel()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel everything and stop the worker threads."""
+        self.cancel_all()
+        with self._lock:
+            queues = list(self._queues.values())
+            self._queues.clear()
+        for worker in queues:
+            worker.jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for worker in queues:
+            worker.thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _execute(self, job: Job) -> None:
+        ctx = JobContext(job, self.runtime)
+        generator = job.generator
+        try:
+            key = (id(generator), job.device.id)
+            if key not in self._loaded:
+                job._emit(Progress(0, 0, "Loading model…"))
+                generator.load(ctx)
+                self._loaded.add(key)
+            ctx.check_cancelled()
+            events = generator.generate(job.request, ctx)
+            try:
+                for event in events:
+                    self._accept(job, event)
+                    ctx.check_cancelled()
+            finally:
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()
+            if job.result is None:
+                raise StudioError(f"{generator.id} ended without producing a result")
+        except Cancelled:
+            job._end(JobState.CANCELLED, "cancelled")
+        except StudioError as exc:
+            if job.cancel_requested:
+                job._end(JobState.CANCELLED, "cancelled")
+            else:
+                log.info("job %s failed: %s", job.id, exc)
+                job._end(JobState.FAILED, str(exc))
+        except Exception as exc:
+            if job.cancel_requested:
+                job._end(JobState.CANCELLED, "cancelled")
+                return
+            log.exception("internal error in generator %s (job %s)", generator.id, job.id)
+            job._end(JobState.FAILED, internal_error_message(generator, exc))
+        else:
+            job._end(JobState.FINISHED)
+
+    def _accept(self, job: Job, event: Event) -> None:
+        if isinstance(event, Result):
+            job.result = event
+        job._emit(event)
+
+
+def internal_error_message(generator: Generator, exc: BaseException) -> str:
+    owner = getattr(generator, "plugin_name", "") or type(generator).__module__
+    return (
+        f"internal error in {generator.id} (plugin {owner}): {type(exc).__name__}: {exc}. "
+        f"The details are in the log: {log_path()}"
+    )

@@ -1,0 +1,39 @@
+"""Logging to a file the user can find: internal errors name this file in their message."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from studio.core import paths
+
+_configured: Path | None = None
+
+
+def setup_logging(level: int = logging.INFO) -> Path:
+    """Send Studio's log to ``paths.log_file()`` (rotated); return that path. Idempotent."""
+    global _configured
+    path = paths.log_file()
+    if _configured == path:
+        return path
+    root = logging.getLogger("studio")
+    root.setLevel(level)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:  # a read-only profile must not stop the app
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+    for old in [h for h in root.handlers if getattr(h, "_studio", False)]:
+        root.removeHandler(old)
+    handler._studio = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    _configured = path
+    return path
+
+
+def log_path() -> Path:
+    return _configured or paths.log_file()

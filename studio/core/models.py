@@ -1,0 +1,90 @@
+"""Model folders: which loader understands a folder, and the generator it makes of it.
+
+A plugin registers ``ModelLoader``s; each recognises one folder layout (``detect``, cheap:
+look at file names, never create a session) and turns a folder into a generator (``load``).
+The user's list of folders is kept by the app's settings; this module only resolves them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from studio.core.generators import Generator, check_generator
+from studio.errors import ModelError, StudioError
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoader:
+    """Recognises one model-folder layout and makes a generator from such a folder."""
+
+    id: str = ""
+    title: str = ""
+    #: One line shown when no loader understands a folder: what this loader looks for.
+    layout: str = ""
+
+    def detect(self, folder: Path) -> bool:
+        raise NotImplementedError
+
+    def load(self, folder: Path) -> Generator:
+        raise NotImplementedError
+
+
+@dataclass
+class ModelFolder:
+    """One folder from the user's list and what became of it."""
+
+    path: Path
+    loader: ModelLoader | None = None
+    generator: Generator | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.generator is not None
+
+
+def check_folder(folder: Path | str) -> Path:
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise ModelError(f"model folder not found: {folder}")
+    if not folder.is_dir():
+        raise ModelError(f"{folder} is a file; a model is added as the folder that contains it")
+    return folder.resolve()
+
+
+def find_loader(folder: Path | str, loaders: Sequence[ModelLoader]) -> ModelLoader:
+    """The first loader that recognises ``folder``, or a ``ModelError`` listing what each expects."""
+    folder = check_folder(folder)
+    for loader in loaders:
+        try:
+            if loader.detect(folder):
+                return loader
+        except Exception:  # a loader's bug must not hide the folder from the others
+            log.exception("model loader %s failed to inspect %s", loader.id, folder)
+    expected = "; ".join(f"{l.title or l.id}: {l.layout}" for l in loaders if l.layout) or "no model loaders are installed"
+    raise ModelError(f"no installed plugin understands the model folder {folder}. Expected one of: {expected}")
+
+
+def load_folder(folder: Path | str, loaders: Sequence[ModelLoader]) -> ModelFolder:
+    """Resolve one folder; every failure is kept in the result, never raised."""
+    entry = ModelFolder(Path(folder).expanduser())
+    try:
+        entry.loader = find_loader(folder, loaders)
+        generator = entry.loader.load(check_folder(folder))
+        check_generator(generator)
+        entry.generator = generator
+    except StudioError as exc:
+        entry.error = str(exc)
+    except Exception as exc:
+        owner = entry.loader.id if entry.loader else "a model loader"
+        log.exception("%s failed to load %s", owner, folder)
+        entry.error = f"{owner} failed to load {folder}: {type(exc).__name__}: {exc}"
+    return entry
+
+
+def load_folders(folders: Iterable[Path | str], loaders: Sequence[ModelLoader]) -> list[ModelFolder]:
+    return [load_folder(folder, loaders) for folder in folders]

@@ -1,0 +1,38 @@
+"""Where Studio keeps its files: settings, logs, the built-in models.
+
+``STUDIO_HOME`` moves everything of the user's (settings, logs) to one folder; the tests use
+it so they never touch the real profile.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def home() -> Path:
+    """The folder for the user's settings and logs."""
+    explicit = os.environ.get("STUDIO_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "Studio"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Studio"
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "studio"
+
+
+def settings_file() -> Path:
+    return home() / "settings.ini"
+
+
+def log_file() -> Path:
+    return home() / "logs" / "studio.log"
+
+
+def builtin_models() -> Path:
+    """``resources/models``: the models that ship inside Studio."""
+    import studio_resources
+
+    return Path(studio_resources.__file__).resolve().parent / "models"

@@ -1,0 +1,371 @@
+"""The one place that creates onnxruntime sessions.
+
+Three facts shape this module:
+- ``get_available_providers()`` lists what the onnxruntime *build* contains (the GPU wheel
+  lists CUDA on a machine with no GPU), and a session asked for CUDA falls back to CPU
+  silently when the CUDA libraries are missing. The truth is ``session.get_providers()``,
+  so every session records what it really got, and a probe says why the GPU is not used.
+- Creating a session holds the GIL; sessions are cached by (model file, device) and reused.
+- On CPU, onnxruntime's spinning threads would steal the core the UI needs: we leave the UI
+  a core and turn spinning off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.errors import ModelError, StudioError
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+# Accelerators in order of preference, with the device prefix each one gets.
+ACCELERATORS = (
+    ("TensorrtExecutionProvider", "cuda"),
+    ("CUDAExecutionProvider", "cuda"),
+    ("ROCMExecutionProvider", "rocm"),
+    ("DmlExecutionProvider", "dml"),
+    ("CoreMLExecutionProvider", "coreml"),
+)
+# A 69-byte model (y = Identity(x)) that every provider can run: used to ask a provider
+# whether it really starts on this machine.
+PROBE_MODEL = (
+    b'\x08\x08:;\n\x10\n\x01x\x12\x01y"\x08Identity\x12\x05probeZ\x0f\n\x01x\x12\n\n\x08\x08\x01'
+    b"\x12\x04\n\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04\n\x02\x08\x01B\x04\n\x00\x10\x11"
+)
+
+
+def import_onnxruntime() -> Any:
+    """Import onnxruntime, or say plainly how to get it."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise StudioError(
+            "onnxruntime is not installed or does not load "
+            f"({exc}). Install it with: pip install onnxruntime-gpu (NVIDIA, x86-64) or onnxruntime"
+        ) from None
+    return onnxruntime
+
+
+def default_cpu_threads() -> int:
+    """All cores but one: the UI thread keeps a core to itself."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where jobs run. ``providers`` is what a session on this device asks for, in order."""
+
+    id: str
+    name: str
+    providers: tuple[str, ...]
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.id == "cpu"
+
+
+CPU_DEVICE = Device("cpu", f"CPU ({os.cpu_count() or 1} cores)", (CPU,))
+
+
+@dataclass
+class ProbeResult:
+    """What happened when a device was asked to run the probe model."""
+
+    device: Device
+    asked: tuple[str, ...]
+    got: tuple[str, ...]
+    reason: str = ""  # why the accelerator was not used; empty when it was
+
+    @property
+    def usable(self) -> bool:
+        return self.device.is_cpu or any(p != CPU for p in self.got)
+
+
+@dataclass
+class LoadedSession:
+    """A cached session and the truth about it."""
+
+    session: Any
+    path: Path
+    device: Device
+    providers: tuple[str, ...]
+    seconds: float
+
+    @property
+    def fell_back(self) -> bool:
+        """True when an accelerator was asked for and the session runs on the CPU anyway."""
+        return not self.device.is_cpu and self.providers[:1] == (CPU,)
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
+
+
+@dataclass
+class RuntimeReport:
+    """Everything ``studio doctor`` and the status bar say about onnxruntime."""
+
+    version: str
+    package: str
+    available: list[str]
+    devices: list[ProbeResult] = field(default_factory=list)
+    cpu_threads: int = 1
+
+    @property
+    def best(self) -> ProbeResult:
+        usable = [p for p in self.devices if p.usable and not p.device.is_cpu]
+        return usable[0] if usable else next(p for p in self.devices if p.device.is_cpu)
+
+    @property
+    def gpu_reason(self) -> str:
+        """Why no accelerator is used, in a sentence; empty when one is."""
+        if not self.best.device.is_cpu:
+            return ""
+        reasons = [p.reason for p in self.devices if not p.device.is_cpu and p.reason]
+        if reasons:
+            return reasons[0]
+        return no_accelerator_reason(self.package)
+
+
+def no_accelerator_reason(package: str) -> str:
+    if sys.platform == "darwin":
+        return f"this onnxruntime build ({package}) has no CoreML provider"
+    return (
+        f"this onnxruntime build ({package}) has no GPU provider; "
+        "for an NVIDIA GPU install onnxruntime-gpu instead of onnxruntime"
+    )
+
+
+class Runtime:
+    """Creates, caches and reports onnxruntime sessions."""
+
+    def __init__(self, cpu_threads: int | None = None) -> None:
+        self.cpu_threads = cpu_threads or default_cpu_threads()
+        self._sessions: dict[tuple[str, str], LoadedSession] = {}
+        self._probes: dict[str, ProbeResult] = {}
+        self._lock = threading.RLock()
+
+    # -- devices -------------------------------------------------------------------------
+
+    @property
+    def ort(self) -> Any:
+        return import_onnxruntime()
+
+    def available_providers(self) -> list[str]:
+        return list(self.ort.get_available_providers())
+
+    def devices(self) -> list[Device]:
+        """The CPU, then each accelerator this onnxruntime build contains (usable or not)."""
+        available = self.available_providers()
+        devices = [CPU_DEVICE]
+        seen: set[str] = set()
+        for provider, prefix in ACCELERATORS:
+            if provider not in available or prefix in seen:
+                continue
+            seen.add(prefix)
+            asked = tuple(p for p, pre in ACCELERATORS if pre == prefix and p in available) + (CPU,)
+            if prefix == "cuda":
+                asked = tuple(p for p in asked if p != "TensorrtExecutionProvider")  # TensorRT: opt-in, slow first build
+            devices.append(Device(f"{prefix}:0", _accelerator_name(provider), asked))
+        return devices
+
+    def device(self, device_id: str = "auto") -> Device:
+        """The device called ``device_id``; ``auto`` is the first accelerator that really works, else CPU."""
+        devices = self.devices()
+        if device_id in ("", "auto"):
+            for device in devices[1:]:
+                if self.probe(device).usable:
+                    return device
+            return CPU_DEVICE
+        for device in devices:
+            if device.id == device_id:
+                return device
+        names = ", ".join(d.id for d in devices)
+        raise StudioError(f"unknown device {device_id!r}; this machine has: {names} (or auto)")
+
+    def probe(self, device: Device) -> ProbeResult:
+        """Start the probe model on ``device`` and record which provider it really got, and why."""
+        with self._lock:
+            cached = self._probes.get(device.id)
+            if cached is not None:
+                return cached
+            if device.is_cpu:
+                result = ProbeResult(device, device.providers, (CPU,))
+            else:
+                result = self._probe_accelerator(device)
+            self._probes[device.id] = result
+            return result
+
+    def _probe_accelerator(self, device: Device) -> ProbeResult:
+        ort = self.ort
+        options = ort.SessionOptions()
+        with _captured_stderr() as captured:
+            try:
+                session = ort.InferenceSession(PROBE_MODEL, options, providers=list(device.providers))
+                got = tuple(session.get_providers())
+                error = ""
+            except Exception as exc:  # a provider that fails hard rather than falling back
+                got, error = (), str(exc)
+        stderr_text = captured.text
+        if stderr_text:
+            log.info("onnxruntime said while probing %s:\n%s", device.id, stderr_text)
+        usable = any(p != CPU for p in got)
+        reason = "" if usable else accelerator_failure_reason(device, error + "\n" + stderr_text)
+        return ProbeResult(device, device.providers, got, reason)
+
+    def report(self) -> RuntimeReport:
+        ort = self.ort
+        package = _package_name()
+        probes = [self.probe(device) for device in self.devices()]
+        return RuntimeReport(ort.__version__, package, self.available_providers(), probes, self.cpu_threads)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def session_options(self, device: Device) -> Any:
+        ort = self.ort
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if device.is_cpu:
+            options.intra_op_num_threads = self.cpu_threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            # A spinning worker would keep a core busy between calls and starve the UI.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return options
+
+    def session(self, path: str | os.PathLike[str], device: Device = CPU_DEVICE) -> LoadedSession:
+        """The session for ``path`` on ``device``, created on first use and cached."""
+        path = Path(path).resolve()
+        key = (str(path), device.id)
+        with self._lock:
+            cached = self._sessions.get(key)
+            if cached is not None:
+                return cached
+            loaded = self._create(path, device)
+            self._sessions[key] = loaded
+            return loaded
+
+    def _create(self, path: Path, device: Device) -> LoadedSession:
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        ort = self.ort
+        start = time.perf_counter()
+        try:
+            session = ort.InferenceSession(
+                str(path), self.session_options(device), providers=list(device.providers)
+            )
+        except Exception as exc:
+            raise ModelError(_describe_load_failure(path, exc)) from None
+        loaded = LoadedSession(session, path, device, tuple(session.get_providers()), time.perf_counter() - start)
+        if loaded.fell_back:
+            log.warning("%s asked for %s but runs on %s", path.name, device.providers[0], loaded.providers[0])
+        log.info("loaded %s on %s (%s) in %.3f s", path, device.id, loaded.providers[0], loaded.seconds)
+        return loaded
+
+    def cached_sessions(self) -> list[LoadedSession]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def clear(self) -> None:
+        """Drop every cached session (their memory goes when the last job lets go of them)."""
+        with self._lock:
+            self._sessions.clear()
+
+
+def _describe_load_failure(path: Path, exc: Exception) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    detail = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", detail)
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        return f"the model file {path} is empty"
+    return f"the model file {path} could not be loaded; it is damaged, truncated or not an ONNX model ({detail})"
+
+
+def accelerator_failure_reason(device: Device, onnxruntime_said: str) -> str:
+    """Turn onnxruntime's own words about a failed provider into one sentence for a person."""
+    missing = re.search(r"with error: (\S+\.(?:so|dll|dylib)[\w.]*): cannot open", onnxruntime_said)
+    if missing is None:
+        missing = re.search(r"LoadLibrary failed with error \d+ \"[^\"]*\" when trying to load \"([^\"]+)\"", onnxruntime_said)
+    if device.id.startswith("cuda"):
+        if sys.platform.startswith("linux") and not Path("/proc/driver/nvidia/version").exists():
+            lib = f" (and {missing.group(1)} is missing)" if missing else ""
+            return f"no NVIDIA GPU driver found on this machine{lib}; running on the CPU"
+        if missing:
+            return (
+                f"the CUDA libraries onnxruntime needs are not installed: {missing.group(1)} not found "
+                f"(onnxruntime {_cuda_requirement()}); running on the CPU"
+            )
+    if missing:
+        return f"{device.name} could not start: {missing.group(1)} not found; running on the CPU"
+    first = next((line.strip() for line in onnxruntime_said.splitlines() if line.strip()), "")
+    return f"{device.name} could not start{': ' + first if first else ''}; running on the CPU"
+
+
+def _cuda_requirement() -> str:
+    try:
+        from onnxruntime.capi import build_and_package_info as info
+
+        return f"was built for CUDA {info.cuda_version}"
+    except Exception:
+        return "needs CUDA and cuDNN"
+
+
+def _package_name() -> str:
+    try:
+        from onnxruntime.capi import build_and_package_info as info
+
+        return str(info.package_name)
+    except Exception:
+        return "onnxruntime"
+
+
+def _accelerator_name(provider: str) -> str:
+    return {
+        "TensorrtExecutionProvider": "NVIDIA GPU (TensorRT)",
+        "CUDAExecutionProvider": "NVIDIA GPU (CUDA)",
+        "ROCMExecutionProvider": "AMD GPU (ROCm)",
+        "DmlExecutionProvider": "GPU (DirectML)",
+        "CoreMLExecutionProvider": "Apple Neural Engine / GPU (CoreML)",
+    }.get(provider, provider)
+
+
+class _captured_stderr:
+    """Capture what native code writes to file descriptor 2 (onnxruntime's own log)."""
+
+    _lock = threading.Lock()
+
+    def __enter__(self) -> "_captured_stderr":
+        self.text = ""
+        self._lock.acquire()
+        try:
+            sys.stderr.flush()
+            self._file = tempfile.TemporaryFile(mode="w+b")
+            self._saved = os.dup(2)
+            os.dup2(self._file.fileno(), 2)
+        except OSError:  # no usable fd 2 (some GUI launches): capture nothing
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._file.seek(0)
+                raw = self._file.read().decode("utf-8", "replace")
+                self.text = re.sub(r"\x1b\[[0-9;]*m", "", raw).strip()
+                self._file.close()
+        finally:
+            self._lock.release()
