@@ -1,0 +1,1 @@
+"""The PySide6 window. Qt lives here and only here."""

@@ -1,0 +1,151 @@
+"""The Plugins window and the Settings dialog."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.runtime import RuntimeReport
+from studio.errors import StudioError
+from studio.host import Host
+
+STATUS_COLOURS = {"loaded": "#7ee787", "failed": "#ff7b72", "disabled": "#a0a0a8"}
+
+
+class PluginsDialog(QDialog):
+    """Every plugin found, loaded or not, and what went wrong with the ones that failed."""
+
+    COLUMNS = ("Plugin", "Status", "From", "Generators", "Problem")
+
+    def __init__(self, host: Host, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Plugins")
+        self.resize(820, 360)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setObjectName("plugins_table")
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(self.COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        for plugin in host.plugins.plugins:
+            origin = "built-in" if plugin.builtin else f"{plugin.distribution} {plugin.version}".strip()
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            cells = (plugin.name, plugin.status, origin, ", ".join(plugin.generators) or "–", plugin.error)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if column == 1:
+                    item.setForeground(QColor(STATUS_COLOURS.get(plugin.status, "#ddd")))
+                self.table.setItem(row, column, item)
+        self.table.resizeRowsToContents()
+        failed = len(host.plugins.failed())
+        note = QLabel(
+            f"{len(host.plugins.plugins)} plugin(s), {failed} failed. A failed plugin is left out; everything else keeps working."
+            + (" Safe mode: only built-in plugins are loaded." if host.plugins.safe_mode else "")
+        )
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+
+
+class SettingsDialog(QDialog):
+    """Model folders and the device, saved with QSettings when the user presses OK."""
+
+    def __init__(self, host: Host, report: RuntimeReport | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.setWindowTitle("Settings")
+        self.resize(640, 420)
+        self.folders = QListWidget()
+        self.folders.setObjectName("model_folders")
+        self._fill_folders()
+        add = QPushButton("Add model folder…")
+        add.clicked.connect(self.choose_folder)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self.remove_folder)
+        folder_buttons = QHBoxLayout()
+        folder_buttons.addWidget(add)
+        folder_buttons.addWidget(remove)
+        folder_buttons.addStretch(1)
+
+        self.device = QComboBox()
+        self.device.setObjectName("device_combo")
+        self.device.addItem("Automatic (the GPU when it really works)", "auto")
+        for probe in report.devices if report else []:
+            label = probe.device.name if probe.usable else f"{probe.device.name} — not usable: {probe.reason}"
+            self.device.addItem(label, probe.device.id)
+        index = self.device.findData(host.settings.device)
+        self.device.setCurrentIndex(max(index, 0))
+
+        form = QFormLayout()
+        form.addRow("Device", self.device)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>Model folders</b> — each is read by the plugin that understands its layout"))
+        layout.addWidget(self.folders, 1)
+        layout.addLayout(folder_buttons)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _fill_folders(self) -> None:
+        self.folders.clear()
+        for entry in self.host.plugins.model_folders:
+            text = f"{entry.path}  —  {entry.generator.id if entry.ok else 'error: ' + entry.error}"
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, str(entry.path))
+            if not entry.ok:
+                item.setForeground(QColor("#ff7b72"))
+            self.folders.addItem(item)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add model folder")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> bool:
+        try:
+            self.host.add_model_folder(folder)
+        except StudioError as exc:
+            QMessageBox.warning(self, "Cannot add this model folder", str(exc))
+            return False
+        self._fill_folders()
+        return True
+
+    def remove_folder(self) -> None:
+        item = self.folders.currentItem()
+        if item is not None:
+            self.host.settings.remove_model_folder(item.data(Qt.ItemDataRole.UserRole))
+            self.host.reload_model_folders()
+            self._fill_folders()
+
+    def accept(self) -> None:
+        self.host.settings.device = self.device.currentData()
+        super().accept()

@@ -1,0 +1,135 @@
+"""The jobs panel: every job with its state, progress, a live preview and Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from studio.core.generators import Preview, Progress
+from studio.core.jobs import Job, JobState
+from studio.ui.images import qimage_from_rgba
+
+THUMB = 56
+STATE_TEXT = {
+    JobState.QUEUED: "Waiting…",
+    JobState.RUNNING: "Running",
+    JobState.FINISHED: "Done",
+    JobState.CANCELLED: "Cancelled",
+    JobState.FAILED: "Failed",
+}
+
+
+class JobRow(QFrame):
+    """One job: thumbnail, title, status line, progress bar, Cancel."""
+
+    def __init__(self, job: Job, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job = job
+        self.setObjectName(f"job_{job.id}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB, THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setStyleSheet("background: #1b1b1f; border-radius: 4px; color: #888;")
+        self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪"}.get(job.generator.kind, "•"))
+        self.title = QLabel(f"<b>{job.generator.title or job.generator.id}</b>  <span style='color:#999'>#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}</span>")
+        self.status = QLabel(STATE_TEXT[job.state])
+        self.status.setObjectName("job_status")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(8)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel_button")
+        self.cancel_button.clicked.connect(self.cancel)
+
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self.title)
+        text.addWidget(self.status)
+        text.addWidget(self.bar)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 6, 6, 6)
+        row.addWidget(self.thumb)
+        row.addLayout(text, 1)
+        row.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignTop)
+
+    def cancel(self) -> None:
+        self.job.cancel()
+        if not self.job.state.done:
+            self.status.setText("Cancelling…")
+        self.cancel_button.setEnabled(False)
+
+    def on_state(self, state: JobState, message: str) -> None:
+        if state is JobState.RUNNING:
+            self.status.setText("Starting…")
+            return
+        if not state.done:
+            self.status.setText(STATE_TEXT[state])
+            return
+        self.cancel_button.hide()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if state is JobState.FINISHED else 0)
+        elapsed = ""
+        if self.job.started is not None and self.job.ended is not None:
+            elapsed = f" in {self.job.ended - self.job.started:.1f} s"
+        if state is JobState.FINISHED:
+            provider = (self.job.result.info.get("provider") if self.job.result else "") or ""
+            self.status.setText(f"Done{elapsed}" + (f" · {provider.replace('ExecutionProvider', '')}" if provider else ""))
+        elif state is JobState.FAILED:
+            self.status.setText(f"<span style='color:#ff7b72'>Failed: {message}</span>")
+        else:
+            self.status.setText("Cancelled")
+
+    def on_progress(self, progress: Progress) -> None:
+        if self.job.state.done:
+            return
+        if progress.total <= 0:
+            self.bar.setRange(0, 0)  # indeterminate
+        else:
+            self.bar.setRange(0, progress.total)
+            self.bar.setValue(progress.step)
+        self.status.setText(progress.message or f"{progress.step} / {progress.total}")
+
+    def on_preview(self, preview: Preview) -> None:
+        if preview.kind == "image":
+            pixmap = QPixmap.fromImage(qimage_from_rgba(preview.value))
+            self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+
+class JobsPanel(QScrollArea):
+    """Newest job first; finished rows stay as a short history."""
+
+    cancel_requested = Signal(object)
+    MAX_ROWS = 30
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.rows: dict[int, JobRow] = {}
+        body = QWidget()
+        self.list = QVBoxLayout(body)
+        self.list.setContentsMargins(4, 4, 4, 4)
+        self.list.setSpacing(4)
+        self.placeholder = QLabel("No jobs yet. Choose a generator and press Generate.")
+        self.placeholder.setStyleSheet("color: #888;")
+        self.list.addWidget(self.placeholder)
+        self.list.addStretch(1)
+        self.setWidget(body)
+
+    def add(self, job: Job) -> JobRow:
+        self.placeholder.hide()
+        row = JobRow(job)
+        self.rows[job.id] = row
+        self.list.insertWidget(0, row)
+        for old_id in list(self.rows)[: -self.MAX_ROWS]:
+            old = self.rows[old_id]
+            if old.job.state.done:
+                self.rows.pop(old_id).deleteLater()
+        return row
+
+    def row(self, job: Job) -> JobRow | None:
+        return self.rows.get(job.id)

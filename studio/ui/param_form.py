@@ -1,0 +1,186 @@
+"""A form built from a generator's declared parameters: one widget per ``Param``.
+
+The widgets enforce the same ranges ``Param.coerce`` checks, and ``values()`` goes through
+``Param.coerce`` anyway, so the form, the CLI and the core share one definition.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from studio.core.generators import Param
+
+INT_LIMIT = 2**31 - 1
+SLIDER_STEPS = 1000
+
+
+class SeedField(QWidget):
+    """A seed box, a dice button that draws a new one, and "random each time"."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.spin = QSpinBox()
+        self.spin.setRange(0, INT_LIMIT)  # QSpinBox is 32-bit signed; seeds above that come from the CLI
+        self.spin.setValue(random.randint(0, INT_LIMIT))
+        self.spin.setToolTip(param.help)
+        self.dice = QToolButton(text="New")
+        self.dice.setToolTip("Draw a new seed")
+        self.dice.clicked.connect(self.randomize)
+        self.random_each = QCheckBox("random")
+        self.random_each.setToolTip("Draw a new seed for every generation")
+        self.random_each.setChecked(param.default is None)
+        self.random_each.toggled.connect(lambda on: self.spin.setEnabled(not on))
+        self.spin.setEnabled(not self.random_each.isChecked())
+        layout.addWidget(self.spin, 1)
+        layout.addWidget(self.dice)
+        layout.addWidget(self.random_each)
+
+    def randomize(self) -> None:
+        self.spin.setValue(random.randint(0, INT_LIMIT))
+
+    def value(self) -> int | None:
+        return None if self.random_each.isChecked() else self.spin.value()
+
+    def set_value(self, seed: Any) -> None:
+        if seed is None:
+            self.random_each.setChecked(True)
+            return
+        self.random_each.setChecked(False)
+        self.spin.setValue(max(0, min(int(seed), INT_LIMIT)))
+
+
+class SliderSpin(QWidget):
+    """A spin box with a slider beside it, for bounded numbers."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.is_int = param.type == "int"
+        if self.is_int:
+            self.spin: QSpinBox | QDoubleSpinBox = QSpinBox()
+            self.spin.setRange(int(param.min if param.min is not None else -INT_LIMIT), int(param.max if param.max is not None else INT_LIMIT))
+            if param.step:
+                self.spin.setSingleStep(int(param.step))
+        else:
+            self.spin = QDoubleSpinBox()
+            self.spin.setDecimals(3 if (param.step or 0.1) < 0.1 else 2)
+            self.spin.setRange(param.min if param.min is not None else -1e9, param.max if param.max is not None else 1e9)
+            self.spin.setSingleStep(param.step or 0.1)
+        self.spin.setToolTip(param.help)
+        self.spin.setValue(param.default)
+        self.spin.setMinimumWidth(84)
+        self.slider: QSlider | None = None
+        if param.min is not None and param.max is not None:
+            self.slider = QSlider(Qt.Orientation.Horizontal)
+            self.slider.setRange(0, SLIDER_STEPS)
+            self.slider.setToolTip(param.help)
+            self._low, self._high = float(param.min), float(param.max)
+            self._sync_slider(self.spin.value())
+            self.slider.valueChanged.connect(self._from_slider)
+            self.spin.valueChanged.connect(self._sync_slider)
+            layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin)
+
+    def _sync_slider(self, value: float) -> None:
+        if self.slider is None:
+            return
+        self.slider.blockSignals(True)
+        self.slider.setValue(round((value - self._low) / (self._high - self._low) * SLIDER_STEPS))
+        self.slider.blockSignals(False)
+
+    def _from_slider(self, position: int) -> None:
+        value = self._low + (self._high - self._low) * position / SLIDER_STEPS
+        self.spin.setValue(round(value) if self.is_int else value)
+
+    def value(self) -> float:
+        return self.spin.value()
+
+    def set_value(self, value: Any) -> None:
+        self.spin.setValue(int(value) if self.is_int else float(value))
+
+
+class ParamForm(QWidget):
+    """The form for one generator; ``values()`` returns what ``Generator.request`` takes."""
+
+    submit = Signal()  # Ctrl+Enter in a prompt box
+
+    def __init__(self, params: tuple[Param, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.params = params
+        self._getters: dict[str, Callable[[], Any]] = {}
+        self._setters: dict[str, Callable[[Any], None]] = {}
+        self.widgets: dict[str, QWidget] = {}
+        layout = QFormLayout(self)
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for param in params:
+            widget = self._make(param)
+            widget.setObjectName(f"param_{param.name}")
+            self.widgets[param.name] = widget
+            layout.addRow(param.title, widget)
+
+    def _make(self, param: Param) -> QWidget:
+        if param.type == "seed":
+            seed = SeedField(param)
+            self._bind(param, seed.value, seed.set_value)
+            return seed
+        if param.type in ("int", "float"):
+            number = SliderSpin(param)
+            self._bind(param, number.value, number.set_value)
+            return number
+        if param.type == "bool":
+            box = QCheckBox()
+            box.setChecked(bool(param.default))
+            self._bind(param, box.isChecked, lambda v: box.setChecked(bool(v)))
+            return box
+        if param.type == "choice":
+            combo = QComboBox()
+            combo.addItems(list(param.choices))
+            combo.setCurrentText(str(param.default))
+            self._bind(param, combo.currentText, lambda v: combo.setCurrentText(str(v)))
+            return combo
+        if param.multiline:
+            box = QPlainTextEdit(str(param.default or ""))
+            box.setPlaceholderText(param.help)
+            box.setTabChangesFocus(True)
+            box.setFixedHeight(90)
+            self._bind(param, box.toPlainText, lambda v: box.setPlainText(str(v)))
+            return box
+        line = QLineEdit(str(param.default or ""))
+        line.setPlaceholderText(param.help)
+        line.returnPressed.connect(self.submit)
+        self._bind(param, line.text, lambda v: line.setText(str(v)))
+        return line
+
+    def _bind(self, param: Param, getter: Callable[[], Any], setter: Callable[[Any], None]) -> None:
+        self._getters[param.name] = getter
+        self._setters[param.name] = setter
+
+    def values(self) -> dict[str, Any]:
+        return {name: get() for name, get in self._getters.items()}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Fill the form from a result's parameters (reuse): unknown names are ignored."""
+        for name, value in values.items():
+            setter = self._setters.get(name)
+            if setter is not None and value is not None:
+                setter(value)
