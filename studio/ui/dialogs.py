@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -89,6 +88,11 @@ class SettingsDialog(QDialog):
         add.clicked.connect(self.choose_folder)
         remove = QPushButton("Remove")
         remove.clicked.connect(self.remove_folder)
+        self.folder_error = QLabel()
+        self.folder_error.setObjectName("folder_error")
+        self.folder_error.setWordWrap(True)
+        self.folder_error.setStyleSheet("color: #ff7b72;")
+        self.folder_error.hide()
         folder_buttons = QHBoxLayout()
         folder_buttons.addWidget(add)
         folder_buttons.addWidget(remove)
@@ -97,9 +101,11 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.setObjectName("device_combo")
         self.device.addItem("Automatic (the GPU when it really works)", "auto")
-        for probe in report.devices if report else []:
-            label = probe.device.name if probe.usable else f"{probe.device.name} — not usable: {probe.reason}"
-            self.device.addItem(label, probe.device.id)
+        probes = {p.device.id: p for p in report.devices} if report else {}
+        for device in host.runtime.devices():
+            probe = probes.get(device.id)
+            label = device.name if probe is None or probe.usable else f"{device.name} — not usable: {probe.reason}"
+            self.device.addItem(label, device.id)
         index = self.device.findData(host.settings.device)
         self.device.setCurrentIndex(max(index, 0))
 
@@ -112,6 +118,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(QLabel("<b>Model folders</b> — each is read by the plugin that understands its layout"))
         layout.addWidget(self.folders, 1)
         layout.addLayout(folder_buttons)
+        layout.addWidget(self.folder_error)
         layout.addLayout(form)
         layout.addWidget(buttons)
 
@@ -131,11 +138,14 @@ class SettingsDialog(QDialog):
             self.add_folder(folder)
 
     def add_folder(self, folder: str) -> bool:
+        """Add ``folder``; what is wrong with it is shown in the dialog, never raised."""
         try:
             self.host.add_model_folder(folder)
         except StudioError as exc:
-            QMessageBox.warning(self, "Cannot add this model folder", str(exc))
+            self.folder_error.setText(f"Cannot add this folder: {exc}")
+            self.folder_error.show()
             return False
+        self.folder_error.hide()
         self._fill_folders()
         return True
 

@@ -164,11 +164,20 @@ class MainWindow(QMainWindow):
         try:
             job = self.host.submit(generator_id, values, listeners=[self.bridge.listener])
         except StudioError as exc:
-            QMessageBox.warning(self, "Cannot generate", str(exc))
+            self.warn("Cannot generate", str(exc))
             return None
         self.jobs_panel.add(job)
         self.show_workspace_for(job.generator)
         return job
+
+    def warn(self, title: str, text: str) -> QMessageBox:
+        """A warning that does not block the event loop: jobs keep reporting behind it."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("warning")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.statusBar().showMessage(f"{title}: {text}", 15000)
+        return box
 
     def show_workspace_for(self, generator: Generator) -> None:
         self.tabs.setCurrentIndex(WORKSPACES.index(generator.kind))
@@ -235,15 +244,27 @@ class MainWindow(QMainWindow):
         try:
             written = write_result(result, path)
         except StudioError as exc:
-            QMessageBox.warning(self, "Cannot export", str(exc))
+            self.warn("Cannot export", str(exc))
             return None
         self.statusBar().showMessage(f"Exported {written}", 5000)
         return written
 
     def add_model_folder(self) -> None:
-        dialog = SettingsDialog(self.host, self.report, self)
-        dialog.choose_folder()
+        folder = QFileDialog.getExistingDirectory(self, "Add model folder")
+        if folder:
+            self.add_model_folder_path(folder)
+
+    def add_model_folder_path(self, folder: str) -> bool:
+        """Add a model folder and select its generator; a folder no plugin reads gets a warning."""
+        try:
+            entry = self.host.add_model_folder(folder)
+        except StudioError as exc:
+            self.warn("Cannot add this model folder", str(exc))
+            return False
         self.generate_panel.set_generators(self.host.generators)
+        self.generate_panel.select(entry.generator.id)
+        self.statusBar().showMessage(f"Added {entry.path} as {entry.generator.title or entry.generator.id}", 8000)
+        return True
 
     def show_plugins(self) -> None:
         PluginsDialog(self.host, self).exec()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,47 +25,57 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.generators import Param
+from studio.core.generators import SEED_MAX, Param
 
 INT_LIMIT = 2**31 - 1
 SLIDER_STEPS = 1000
 
 
 class SeedField(QWidget):
-    """A seed box, a dice button that draws a new one, and "random each time"."""
+    """A seed box, a button that draws a new one, and "random" (a new seed every time).
+
+    A line edit with a validator rather than a QSpinBox: seeds span 0..2**32-1 and a
+    QSpinBox stops at 2**31-1, which would silently change a reused seed.
+    """
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.spin = QSpinBox()
-        self.spin.setRange(0, INT_LIMIT)  # QSpinBox is 32-bit signed; seeds above that come from the CLI
-        self.spin.setValue(random.randint(0, INT_LIMIT))
-        self.spin.setToolTip(param.help)
+        self.edit = QLineEdit()
+        self.edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}"), self.edit))
+        self.edit.setToolTip(param.help)
+        self.edit.editingFinished.connect(self._clamp)
+        self.randomize()
         self.dice = QToolButton(text="New")
         self.dice.setToolTip("Draw a new seed")
         self.dice.clicked.connect(self.randomize)
         self.random_each = QCheckBox("random")
         self.random_each.setToolTip("Draw a new seed for every generation")
         self.random_each.setChecked(param.default is None)
-        self.random_each.toggled.connect(lambda on: self.spin.setEnabled(not on))
-        self.spin.setEnabled(not self.random_each.isChecked())
-        layout.addWidget(self.spin, 1)
+        self.random_each.toggled.connect(lambda on: self.edit.setEnabled(not on))
+        self.edit.setEnabled(not self.random_each.isChecked())
+        layout.addWidget(self.edit, 1)
         layout.addWidget(self.dice)
         layout.addWidget(self.random_each)
 
     def randomize(self) -> None:
-        self.spin.setValue(random.randint(0, INT_LIMIT))
+        self.edit.setText(str(random.randint(0, SEED_MAX)))
+
+    def _clamp(self) -> None:
+        self.edit.setText(str(min(int(self.edit.text() or 0), SEED_MAX)))
 
     def value(self) -> int | None:
-        return None if self.random_each.isChecked() else self.spin.value()
+        if self.random_each.isChecked():
+            return None
+        return min(int(self.edit.text() or 0), SEED_MAX)
 
     def set_value(self, seed: Any) -> None:
         if seed is None:
             self.random_each.setChecked(True)
             return
         self.random_each.setChecked(False)
-        self.spin.setValue(max(0, min(int(seed), INT_LIMIT)))
+        self.edit.setText(str(max(0, min(int(seed), SEED_MAX))))
 
 
 class SliderSpin(QWidget):
