@@ -1,14 +1,19 @@
 """The Canvas workspace: the layered image, its layers list, and the live preview of a job.
 
-The document (``studio.core.image.ImageDocument``) is plain numpy data; this view keeps one
-QImage of the composite, rebuilt only when the layers change, never on every paint.
+The document (``studio.core.image.ImageDocument``) is plain numpy data. The view wraps each
+layer's pixels in a QImage that shares their memory (no copy, made once per layer) and lets
+QPainter scale and blend them while painting: that costs about a millisecond for a
+2048x2048 layer, where flattening or smooth-rescaling it would stall the GUI thread for
+tens to hundreds of milliseconds.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QUndoCommand, QUndoStack
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -33,7 +38,7 @@ class CanvasView(QWidget):
         super().__init__(parent)
         self.document = document
         self.setMinimumSize(240, 240)
-        self._image = None
+        self._images: "weakref.WeakKeyDictionary[Layer, QImage]" = weakref.WeakKeyDictionary()
         self._preview = None
         self._checker = self._make_checker()
         self.refresh()
@@ -49,8 +54,13 @@ class CanvasView(QWidget):
         return tile
 
     def refresh(self) -> None:
-        self._image = qimage_from_rgba(self.document.composite(), copy=False) if self.document.layers else None
         self.update()
+
+    def layer_image(self, layer: Layer) -> QImage:
+        image = self._images.get(layer)
+        if image is None:
+            image = self._images[layer] = qimage_from_rgba(layer.pixels, copy=False)
+        return image
 
     def show_preview(self, pixels: np.ndarray | None) -> None:
         self._preview = None if pixels is None else qimage_from_rgba(pixels)
@@ -70,9 +80,16 @@ class CanvasView(QWidget):
         painter.fillRect(self.rect(), QColor("#202024"))
         rect = self.image_rect()
         painter.drawTiledPixmap(rect, self._checker)
+        painter.setClipRect(rect)  # layers larger than the canvas are cut at its edge
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if self._image is not None:
-            painter.drawImage(rect, self._image)
+        scale = rect.width() / self.document.width
+        for layer in self.document.layers:
+            if layer.visible and layer.opacity > 0:
+                width, height = layer.size
+                painter.setOpacity(layer.opacity)
+                painter.drawImage(QRectF(rect.left(), rect.top(), width * scale, height * scale), self.layer_image(layer))
+        painter.setOpacity(1.0)
+        painter.setClipping(False)
         if self._preview is not None:
             preview_rect = QRectF(rect.topLeft(), QSize(self._preview.width(), self._preview.height()).scaled(rect.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio))
             painter.setOpacity(0.92)
@@ -140,6 +157,7 @@ class CanvasWorkspace(QWidget):
         super().__init__(parent)
         self.undo_stack = undo_stack
         self.document = ImageDocument()
+        self._thumbnails: "weakref.WeakKeyDictionary[Layer, QIcon]" = weakref.WeakKeyDictionary()
         self.view = CanvasView(self.document)
         self.layers = QListWidget()
         self.layers.setObjectName("layers_list")
@@ -197,7 +215,7 @@ class CanvasWorkspace(QWidget):
         self.layers.blockSignals(True)
         self.layers.clear()
         for layer in reversed(self.document.layers):  # top layer first, as painters expect
-            item = QListWidgetItem(self._thumbnail(layer), layer.name)
+            item = QListWidgetItem(self.thumbnail(layer), layer.name)
             item.setData(Qt.ItemDataRole.UserRole, layer)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
@@ -210,7 +228,12 @@ class CanvasWorkspace(QWidget):
         self.size_label.setText(f"{self.document.width} × {self.document.height} px · {len(self.document.layers)} layer(s)")
         self.view.refresh()
 
-    @staticmethod
-    def _thumbnail(layer: Layer) -> QIcon:
-        image = qimage_from_rgba(layer.pixels)
-        return QIcon(QPixmap.fromImage(image.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)))
+    def thumbnail(self, layer: Layer) -> QIcon:
+        """The layer's icon, made once: a cheap stride-subsample first, a smooth scale of that after."""
+        icon = self._thumbnails.get(layer)
+        if icon is None:
+            step = max(1, max(layer.pixels.shape[:2]) // (2 * THUMB.width()))
+            image = qimage_from_rgba(layer.pixels[::step, ::step])
+            scaled = image.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            icon = self._thumbnails[layer] = QIcon(QPixmap.fromImage(scaled))
+        return icon

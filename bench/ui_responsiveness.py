@@ -1,0 +1,154 @@
+"""UI responsiveness and start-up, printed side by side with their goals.
+
+    python bench/ui_responsiveness.py            # offscreen Qt unless DISPLAY is set
+
+1. Heartbeat: a 5 ms timer on the GUI thread of the real window. Its lateness (how much
+   later than due each tick fires) is measured while idle, while the CPPN model loads
+   (fresh session) and while a 2048x2048 CPPN job runs and lands on the canvas.
+   Goal: p99 < 16 ms, max < 50 ms.
+2. Start-up: a fresh process, from spawn to the window shown and to the first generated
+   layer. Goal: < 1.5 s to the window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
+os.environ.setdefault("STUDIO_HOME", os.path.join(os.environ.get("TMPDIR", "/tmp"), "studio-bench-home"))
+
+HEARTBEAT_MS = 5
+GOAL_P99_MS, GOAL_MAX_MS, GOAL_STARTUP_S = 16.0, 50.0, 1.5
+SIZE = 2048
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def heartbeat_phases() -> dict[str, list[float]]:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer, Qt
+
+    from studio.core.generators import Progress
+    from studio.core.jobs import StateChanged
+    from studio.host import Host
+    from studio.ui.app import application, create_window
+
+    app = application()
+    window = create_window(host=Host())
+    window.show()
+    phases: dict[str, list[float]] = {"idle": [], "model load": [], f"generate {SIZE}x{SIZE}": [], "result lands": []}
+    phase = ["idle"]
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        phases[phase[0]].append(max(0.0, (now - last[0]) / 1e6 - HEARTBEAT_MS))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(tick)
+    timer.start(HEARTBEAT_MS)
+
+    def wait(seconds: float, until=lambda: False) -> None:
+        loop = QEventLoop()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not until():
+            QTimer.singleShot(HEARTBEAT_MS, loop.quit)
+            loop.exec()
+
+    wait(1.5)  # the device probe runs in the background at start-up: let it settle first
+    phases["idle"].clear()
+    wait(1.0)
+
+    def follow(job, event) -> None:  # worker thread: only flips the phase label
+        if isinstance(event, Progress) and event.total > 0:
+            phase[0] = f"generate {SIZE}x{SIZE}"
+        elif isinstance(event, StateChanged) and event.state.done:
+            phase[0] = "result lands"
+
+    window.host.runtime.clear()  # a fresh session, so the model really loads
+    phase[0] = "model load"
+    job = window.host.submit("cppn", {"seed": 1, "width": SIZE, "height": SIZE}, listeners=[window.bridge.listener, follow])
+    window.jobs_panel.add(job)
+    wait(120, until=lambda: job.state.done)
+    wait(0.5)  # the result's layer, thumbnail and repaint happen here
+    timer.stop()
+    assert job.state.name == "FINISHED", job.message
+    assert len(window.canvas.document.layers) == 1
+    window.close()
+    return phases
+
+
+def startup_child() -> None:
+    """Run in a fresh process: print when the window was shown and the first layer landed."""
+    spawned = float(os.environ["STUDIO_BENCH_SPAWNED"])
+    from PySide6.QtCore import QTimer
+
+    from studio.ui.app import application, create_window
+
+    app = application()
+    window = create_window()
+    marks: dict[str, float] = {}
+
+    def shown() -> None:
+        marks["window"] = time.time() - spawned
+        window.generate("cppn", {"seed": 1, "width": 512, "height": 512})
+
+    def landed(*_args) -> None:
+        marks["first layer"] = time.time() - spawned
+        print(json.dumps(marks))
+        app.quit()
+
+    window.bridge.result.connect(lambda *a: QTimer.singleShot(0, landed))
+    window.show()
+    QTimer.singleShot(0, shown)  # runs once the event loop has shown the window
+    app.exec()
+
+
+def startup(runs: int = 5) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {"window": [], "first layer": []}
+    for _ in range(runs):
+        env = dict(os.environ, STUDIO_BENCH_SPAWNED=repr(time.time()))
+        out = subprocess.run([sys.executable, __file__, "--startup-child"], env=env, capture_output=True, text=True, timeout=120)
+        line = [l for l in out.stdout.splitlines() if l.startswith("{")]
+        if not line:
+            raise SystemExit(f"start-up child failed:\n{out.stderr}")
+        for key, value in json.loads(line[-1]).items():
+            results[key].append(value)
+    return results
+
+
+def main() -> None:
+    print(f"Studio UI benchmark — {os.cpu_count()} cores, Qt platform {os.environ['QT_QPA_PLATFORM']}\n")
+    phases = heartbeat_phases()
+    print(f"Heartbeat lateness on the GUI thread ({HEARTBEAT_MS} ms timer), ms")
+    print(f"{'phase':<22}{'ticks':>7}{'p50':>8}{'p99':>8}{'max':>8}   {'p99/goal':>9}{'max/goal':>9}")
+    for name, values in phases.items():
+        p99, worst = percentile(values, 99), max(values) if values else float("nan")
+        print(f"{name:<22}{len(values):>7}{percentile(values, 50):>8.2f}{p99:>8.2f}{worst:>8.2f}   {p99 / GOAL_P99_MS:>9.2f}{worst / GOAL_MAX_MS:>9.2f}")
+    print(f"goal: p99 < {GOAL_P99_MS:g} ms, max < {GOAL_MAX_MS:g} ms (ratios < 1 meet it)\n")
+
+    times = startup()
+    print("Start-up from process spawn, s (median of 5 fresh processes)")
+    print(f"{'to':<22}{'median':>8}{'min':>8}{'max':>8}   {'median/goal':>11}")
+    for name, values in times.items():
+        ratio = f"{statistics.median(values) / GOAL_STARTUP_S:>11.2f}" if name == "window" else f"{'':>11}"
+        print(f"{name:<22}{statistics.median(values):>8.3f}{min(values):>8.3f}{max(values):>8.3f}   {ratio}")
+    print(f"goal: window < {GOAL_STARTUP_S:g} s")
+
+
+if __name__ == "__main__":
+    if "--startup-child" in sys.argv:
+        startup_child()
+    else:
+        main()
