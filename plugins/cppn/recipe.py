@@ -27,7 +27,7 @@ CONFIG = {
     "title": "CPPN abstract art",
     "latent_dim": 8,
     "hidden": 32,
-    "layers": 6,
+    "layers": 8,
     "weight_seed": 20261121,
 }
 OPSET = 17
@@ -49,8 +49,8 @@ def build(config: dict = CONFIG):
         return numpy_helper.from_array(rng.uniform(-spread, spread, (size,)).astype(np.float32), name)
 
     initializers = [
-        weight("w_coords", 3, hidden, 2.0),
-        weight("w_latent", latent_dim, hidden, 1.0),
+        weight("w_coords", 3, hidden, 3.0),
+        weight("w_latent", latent_dim, hidden, 2.0),
         bias("b_0", hidden, 0.5),
     ]
     nodes = [
@@ -62,13 +62,13 @@ def build(config: dict = CONFIG):
         helper.make_node("Tanh", ["pre_0"], ["h_0"]),
     ]
     for k in range(1, layers):
-        initializers += [weight(f"w_{k}", hidden, hidden, 1.8), bias(f"b_{k}", hidden, 0.3)]
+        initializers += [weight(f"w_{k}", hidden, hidden, 1.6), bias(f"b_{k}", hidden, 0.3)]
         nodes += [
             helper.make_node("MatMul", [f"h_{k - 1}", f"w_{k}"], [f"mm_{k}"]),
             helper.make_node("Add", [f"mm_{k}", f"b_{k}"], [f"pre_{k}"]),
             helper.make_node("Sin" if k % 2 else "Tanh", [f"pre_{k}"], [f"h_{k}"]),
         ]
-    initializers += [weight("w_out", hidden, 3, 2.5), bias("b_out", 3, 0.2)]
+    initializers += [weight("w_out", hidden, 3, 3.0), bias("b_out", 3, 0.2)]
     nodes += [
         helper.make_node("MatMul", [f"h_{layers - 1}", "w_out"], ["mm_out"]),
         helper.make_node("Add", ["mm_out", "b_out"], ["logits"]),
