@@ -34,6 +34,7 @@ class JobRow(QFrame):
         self.thumb.setStyleSheet("background: #1b1b1f; border-radius: 4px; color: #888;")
         self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪"}.get(job.generator.kind, "•"))
         self.title = QLabel(f"<b>{job.generator.title or job.generator.id}</b>  <span style='color:#999'>#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}</span>")
+        self.title.setWordWrap(True)
         self.status = QLabel(STATE_TEXT[job.state])
         self.status.setObjectName("job_status")
         self.status.setWordWrap(True)
@@ -109,6 +110,7 @@ class JobsPanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.rows: dict[int, JobRow] = {}
         body = QWidget()
         self.list = QVBoxLayout(body)

@@ -68,8 +68,8 @@ class MainWindow(QMainWindow):
         self.canvas.layer_activated.connect(self.reuse_layer)
         self.audio.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.jobs_panel = JobsPanel()
-        self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 340)
-        self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 330)
+        self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 320)
+        self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 290)
 
         self.device_label = QLabel("Checking devices…")
         self.device_label.setObjectName("device_label")
