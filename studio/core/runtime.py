@@ -176,7 +176,7 @@ class Runtime:
             asked = tuple(p for p, pre in ACCELERATORS if pre == prefix and p in available) + (CPU,)
             if prefix == "cuda":
                 asked = tuple(p for p in asked if p != "TensorrtExecutionProvider")  # TensorRT: opt-in, slow first build
-            devices.append(Device(f"{prefix}:0", _accelerator_name(provider), asked))
+            devices.append(Device(f"{prefix}:0", _accelerator_name(asked[0]), asked))
         return devices
 
     def device(self, device_id: str = "auto") -> Device:

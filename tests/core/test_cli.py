@@ -1,0 +1,303 @@
+"""The `studio` command, run as a user runs it: `python -m studio ...` in a subprocess.
+
+Each test has its own STUDIO_HOME (tests/conftest.py), so model folders added here are
+never seen by another test or by the user's real profile.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.core.outputs import read_parameters
+from studio.core.paths import builtin_models
+
+SMALL = ["--param", "width=96", "--param", "height=64"]
+
+
+def studio(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image).copy()
+
+
+def assert_user_error(run: subprocess.CompletedProcess, *words: str) -> None:
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    # The error is the last thing said (a progress line may come before it).
+    assert run.stderr.strip().splitlines()[-1].startswith("studio: error: "), run.stderr
+    for word in words:
+        assert word in run.stderr, run.stderr
+
+
+# -- generate ------------------------------------------------------------------------------
+
+
+def test_generate_writes_a_png_that_says_how_it_was_made(tmp_path):
+    run = studio("generate", "cppn", "-o", "x.png", "--param", "seed=7", *SMALL, cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    path_line, command_line = run.stdout.splitlines()
+    assert Path(path_line) == tmp_path / "x.png"
+    with Image.open(tmp_path / "x.png") as image:
+        assert image.format == "PNG" and image.size == (96, 64)
+        a1111 = image.text["parameters"]
+    assert a1111.startswith("Seed: 7, Width: 96, Height: 64, ") and a1111.endswith(", Generator: cppn")
+    stored = read_parameters(tmp_path / "x.png")
+    assert stored["generator"] == "cppn"
+    assert stored["params"] == {"seed": 7, "width": 96, "height": 64, "scale": 2.0, "complexity": 1.0, "colour_mode": "colour"}
+    assert command_line.startswith("studio generate cppn --param seed=7 --param width=96 --param height=64")
+
+
+def test_the_printed_command_reproduces_the_picture(tmp_path):
+    first = studio("generate", "cppn", "-o", "first.png", "--param", "seed=31", *SMALL, cwd=tmp_path)
+    command = shlex.split(first.stdout.splitlines()[1])
+    assert command[:2] == ["studio", "generate"]
+
+    again = studio(*command[1:], "-o", "again.png", cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert np.array_equal(pixels(tmp_path / "first.png"), pixels(tmp_path / "again.png"))
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels(tmp_path):
+    for name, seed in (("a.png", 7), ("b.png", 7), ("c.png", 8)):
+        run = studio("generate", "cppn", "-q", "-o", name, "--param", f"seed={seed}", *SMALL, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+    a, b, c = (pixels(tmp_path / name) for name in ("a.png", "b.png", "c.png"))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_default_output_name_and_no_overwrite(tmp_path):
+    first = studio("generate", "cppn", "--param", "seed=11", *SMALL, cwd=tmp_path)
+    second = studio("generate", "cppn", "--param", "seed=11", "--param", "width=32", "--param", "height=32", cwd=tmp_path)
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert Path(first.stdout.splitlines()[0]) == tmp_path / "cppn-11.png"
+    assert Path(second.stdout.splitlines()[0]) == tmp_path / "cppn-11-2.png"
+    assert Image.open(tmp_path / "cppn-11.png").size == (96, 64)  # the first is still there
+
+
+def test_a_random_seed_is_recorded_in_the_name_and_the_file(tmp_path):
+    run = studio("generate", "cppn", "-q", *SMALL, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    written = Path(run.stdout.splitlines()[0])
+    seed = read_parameters(written)["params"]["seed"]
+    assert written.name == f"cppn-{seed}.png"
+
+
+def test_progress_goes_to_stderr_and_quiet_silences_it(tmp_path):
+    loud = studio("generate", "cppn", "-o", "a.png", *SMALL, cwd=tmp_path)
+    quiet = studio("generate", "cppn", "-q", "-o", "b.png", *SMALL, cwd=tmp_path)
+    assert "100% (1/1)" in loud.stderr and "done in" in loud.stderr  # stderr is a pipe: plain lines
+    assert quiet.stderr == ""
+    assert quiet.stdout.splitlines()[0] == str(tmp_path / "b.png")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["generate", "cpnn"], ["unknown generator 'cpnn'", "Did you mean: cppn?"]),
+        (["generate", "cppn", "--param", "width=9000"], ["width", "out of range", "8192"]),
+        (["generate", "cppn", "--param", "width=abc"], ["width", "whole number", "'abc'"]),
+        (["generate", "cppn", "--param", "colour=red"], ["no parameter colour", "colour_mode"]),
+        (["generate", "cppn", "--param", "seed"], ["--param 'seed'", "NAME=VALUE"]),
+        (["generate", "cppn", "--prompt", "a cat"], ["cppn takes no prompt", "--prompt"]),
+        (["generate", "cppn", "-o", "missing/x.png"], ["missing/x.png", "the folder missing does not exist"]),
+        (["generate", "cppn", "-o", "."], ["it is a folder"]),
+        (["generate", "cppn", "-o", "x.gif"], [".gif", ".png"]),
+        (["generate", "cppn", "--device", "tpu:3"], ["unknown device 'tpu:3'", "cpu"]),
+    ],
+    ids=["unknown-generator", "out-of-range", "wrong-type", "unknown-param", "no-equals", "no-prompt",
+         "missing-folder", "output-is-folder", "bad-extension", "unknown-device"],
+)
+def test_bad_input_is_a_plain_error(tmp_path, args, words):
+    run = studio(*args, cwd=tmp_path)
+
+    assert_user_error(run, *words)
+    assert "Loading model" not in run.stderr  # refused before any work started
+    assert run.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_cancels_the_job_and_exits_130(tmp_path):
+    # Large enough to take seconds, so the interrupt lands mid-job.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "generate", "cppn", "-o", "big.png",
+         "--param", "width=4096", "--param", "height=4096"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first_line = process.stderr.readline()  # "Loading model…": the job has started
+    assert "Loading model" in first_line
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "cancel" in stderr
+    assert stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def test_models_add_refuses_a_folder_no_loader_understands(tmp_path):
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "readme.txt").write_text("not a model")
+
+    assert_user_error(studio("models", "add", "stuff", cwd=tmp_path), "no installed plugin understands", "cppn.json")
+    assert "none yet" in studio("models", cwd=tmp_path).stdout  # nothing was remembered
+
+
+def test_models_add_of_a_missing_path(tmp_path):
+    assert_user_error(studio("models", "add", str(tmp_path / "gone"), cwd=tmp_path), "model folder not found", "gone")
+
+
+def test_a_damaged_model_file_fails_the_job_with_a_message(tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(builtin_models() / "cppn", broken)
+    (broken / "model.onnx").write_bytes(b"this is not an onnx model \x00\xff" * 40)
+
+    added = studio("models", "add", str(broken), cwd=tmp_path)
+    assert added.returncode == 0, added.stderr  # the layout is right: the damage shows when loading
+    assert "cppn:broken" in added.stdout
+
+    run = studio("generate", "cppn:broken", "-o", "out.png", *SMALL, cwd=tmp_path)
+    assert_user_error(run, str(broken / "model.onnx"), "damaged")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_models_list_add_and_remove(tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(builtin_models() / "cppn", mine)
+
+    assert studio("models", "add", str(mine), cwd=tmp_path).returncode == 0
+    listed = studio("models", "list", cwd=tmp_path)
+    assert str(mine) in listed.stdout and "generator cppn:mine" in listed.stdout
+    assert "Built-in models" in listed.stdout and "cppn" in listed.stdout
+
+    made = studio("generate", "cppn:mine", "-q", "-o", "m.png", "--param", "seed=2", *SMALL, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert read_parameters(tmp_path / "m.png")["generator"] == "cppn:mine"
+
+    removed = studio("models", "remove", str(mine), cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert str(mine) not in studio("models", cwd=tmp_path).stdout
+    assert_user_error(studio("models", "remove", str(mine), cwd=tmp_path), "not one of your model folders")
+
+
+# -- plugins, generators, doctor -----------------------------------------------------------
+
+
+def test_plugins_lists_cppn_as_loaded(tmp_path):
+    run = studio("plugins", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    header, *rows = run.stdout.splitlines()
+    assert header.split()[:3] == ["NAME", "STATUS", "SOURCE"]
+    cppn = next(row for row in rows if row.startswith("cppn "))
+    assert cppn.split()[:3] == ["cppn", "loaded", "built-in"]
+
+
+@pytest.mark.parametrize("args", [["--safe-mode", "plugins"], ["plugins", "--safe-mode"]])
+def test_safe_mode_plugins(tmp_path, args):
+    run = studio(*args, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Safe mode" in run.stdout
+    assert any(row.split()[:2] == ["cppn", "loaded"] for row in run.stdout.splitlines())
+
+
+def test_generators_lists_what_param_accepts(tmp_path):
+    run = studio("generators", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "cppn  (image)" in run.stdout
+    rows = {line.split()[0]: line for line in run.stdout.splitlines()[3:] if line.startswith("  ")}
+    assert "16 to 8192" in rows["width"] and "512" in rows["width"]
+    assert "colour | grayscale | hsv" in rows["colour_mode"]
+    assert "random" in rows["seed"]
+    assert_user_error(studio("generators", "cpnn", cwd=tmp_path), "Did you mean: cppn?")
+
+
+def test_doctor_tells_the_truth_about_the_gpu(tmp_path):
+    run = studio("doctor", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "onnxruntime: " in out and "Python: " in out
+    available = next(line for line in out.splitlines() if "providers in this build" in line)
+    assert "CPUExecutionProvider" in available
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        assert "CUDAExecutionProvider" in available
+        assert "cuda:0" in out
+    # The GPU line either names the GPU in use or says why it is not used.
+    gpu = next(line.strip() for line in out.splitlines() if line.strip().startswith("GPU: "))
+    assert gpu.startswith("GPU: used") or len(gpu) > len("GPU: not used: ") + 10
+    if gpu.startswith("GPU: not used"):
+        assert "really got: CPUExecutionProvider" in out
+    assert "cppn: loaded" in out
+    assert "Audio output: " in out
+    assert f"Settings file: {os.environ['STUDIO_HOME']}" in out
+    assert "Log file: " in out
+
+
+def test_version(tmp_path):
+    from studio import __version__
+
+    run = studio("--version", cwd=tmp_path)
+    assert run.returncode == 0 and run.stdout.strip() == f"studio {__version__}"
+
+
+def test_subcommands_never_import_qt_widgets(tmp_path):
+    code = (
+        "import sys; from studio.cli import main\n"
+        "for args in (['plugins'], ['generators'], ['models'], ['doctor'],\n"
+        "             ['generate', 'cppn', '-q', '-o', 'w.png', '--param', 'width=32', '--param', 'height=32']):\n"
+        "    assert main(args) == 0, args\n"
+        "assert 'PySide6.QtWidgets' not in sys.modules and 'PySide6.QtGui' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
+class TerminalStream(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal():
+    from studio.cli import ProgressBar
+    from studio.core.generators import Progress
+
+    stream = TerminalStream()
+    bar = ProgressBar(stream)
+    bar(None, Progress(0, 0, "Loading model…"))
+    bar(None, Progress(1, 4, "16 of 64 rows"))
+    bar(None, Progress(4, 4, "64 of 64 rows"))
+    bar.finish()
+
+    drawn = stream.getvalue()
+    assert "\n" not in drawn  # redrawn in place, never scrolled
+    frames = drawn.split("\r")[1:]
+    assert "Loading model…" in frames[0]
+    assert frames[1].startswith("[######" + "-" * 18 + "]  25% 1/4 16 of 64 rows")
+    assert frames[2].startswith("[" + "#" * 24 + "] 100% 4/4")
+    assert frames[-2].strip() == "" and frames[-1] == ""  # wiped, so the next message starts clean
