@@ -91,7 +91,7 @@ class Param:
             except ValueError:
                 wanted = "a whole number" if kind is int else "a number"
                 raise ParamError(f"{self.name}: expected {wanted}, got {value!r}") from None
-        if kind is int and isinstance(value, float):
+        if kind is int and isinstance(value, (float, np.floating)):
             if not value.is_integer():
                 raise ParamError(f"{self.name}: expected a whole number, got {value!r}")
             value = int(value)
@@ -253,11 +253,14 @@ def check_generator(generator: Any) -> None:
         raise ValueError(f"{type(generator).__name__} has no id")
     if generator.kind not in KINDS:
         raise ValueError(f"generator {generator.id!r}: kind must be one of {KINDS}, not {generator.kind!r}")
+    for param in generator.params:
+        if not isinstance(param, Param):
+            raise TypeError(f"generator {generator.id!r}: {param!r} is not a studio.Param")
     names = [p.name for p in generator.params]
     if len(names) != len(set(names)):
         raise ValueError(f"generator {generator.id!r}: duplicate parameter names")
     for param in generator.params:
-        if not isinstance(param, Param):
-            raise TypeError(f"generator {generator.id!r}: {param!r} is not a studio.Param")
-        if param.type != "seed":
-            param.coerce(param.default)  # a default must itself be valid
+        try:
+            param.coerce(param.default)  # a default must itself be valid (a seed's may be None: random)
+        except ParamError as exc:
+            raise ValueError(f"generator {generator.id!r}: invalid default for {exc}") from None

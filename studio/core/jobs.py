@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -88,8 +89,11 @@ class Job:
             for options in self._run_options:
                 options.terminate = True
             queued = self.state is JobState.QUEUED
+            if queued:  # decided under the lock, so the worker cannot start it meanwhile
+                self.state, self.message, self.ended = JobState.CANCELLED, "cancelled before it started", time.monotonic()
         if queued:
-            self._end(JobState.CANCELLED, "cancelled before it started")
+            self._emit(StateChanged(JobState.CANCELLED, self.message))
+            self._done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it did within ``timeout``."""
@@ -197,11 +201,15 @@ class _DeviceQueue:
 class JobRunner:
     """Runs jobs; one worker thread per device. The CLI and the UI both use this."""
 
+    HISTORY = 20
+
     def __init__(self, runtime: Runtime | None = None, listeners: Iterable[Listener] = ()) -> None:
         self.runtime = runtime or Runtime()
         self.listeners = list(listeners)
         self._queues: dict[str, _DeviceQueue] = {}
-        self._loaded: set[tuple[int, str]] = set()
+        # Which devices each generator has loaded on; weak, so a dropped generator's entry goes
+        # with it (an id() could be reused by a new generator and skip its load()).
+        self._loaded: "weakref.WeakKeyDictionary[Generator, set[str]]" = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._jobs: list[Job] = []
 
@@ -219,9 +227,16 @@ class JobRunner:
             if worker is None:
                 worker = self._queues[job.device.id] = _DeviceQueue(self, job.device)
             self._jobs.append(job)
+            self._forget_old_jobs()
         job._emit(StateChanged(JobState.QUEUED))
         worker.jobs.put(job)
         return job
+
+    def _forget_old_jobs(self) -> None:
+        """Keep the last ``HISTORY`` ended jobs: each holds its result (an image can be 64 MB)."""
+        ended = [job for job in self._jobs if job.state.done]
+        for job in ended[: max(0, len(ended) - self.HISTORY)]:
+            self._jobs.remove(job)
 
     def jobs(self) -> list[Job]:
         with self._lock:
@@ -250,11 +265,11 @@ class JobRunner:
         ctx = JobContext(job, self.runtime)
         generator = job.generator
         try:
-            key = (id(generator), job.device.id)
-            if key not in self._loaded:
+            loaded_on = self._loaded.setdefault(generator, set())
+            if job.device.id not in loaded_on:
                 job._emit(Progress(0, 0, "Loading model…"))
                 generator.load(ctx)
-                self._loaded.add(key)
+                loaded_on.add(job.device.id)
             ctx.check_cancelled()
             events = generator.generate(job.request, ctx)
             try:
@@ -275,7 +290,7 @@ class JobRunner:
             else:
                 log.info("job %s failed: %s", job.id, exc)
                 job._end(JobState.FAILED, str(exc))
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit from a plugin must not kill the device's worker
             if job.cancel_requested:
                 job._end(JobState.CANCELLED, "cancelled")
                 return

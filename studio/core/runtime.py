@@ -153,7 +153,9 @@ class Runtime:
         self.cpu_threads = cpu_threads or default_cpu_threads()
         self._sessions: dict[tuple[str, str], LoadedSession] = {}
         self._probes: dict[str, ProbeResult] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the dicts, held only briefly
+        self._probe_lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}  # one per model being created
 
     # -- devices -------------------------------------------------------------------------
 
@@ -195,7 +197,7 @@ class Runtime:
 
     def probe(self, device: Device) -> ProbeResult:
         """Start the probe model on ``device`` and record which provider it really got, and why."""
-        with self._lock:
+        with self._probe_lock:
             cached = self._probes.get(device.id)
             if cached is not None:
                 return cached
@@ -253,8 +255,16 @@ class Runtime:
             cached = self._sessions.get(key)
             if cached is not None:
                 return cached
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # two jobs asking for the same model create it once
+            with self._lock:
+                cached = self._sessions.get(key)
+            if cached is not None:
+                return cached
             loaded = self._create(path, device)
-            self._sessions[key] = loaded
+            with self._lock:
+                self._sessions[key] = loaded
+                self._loading.pop(key, None)
             return loaded
 
     def _create(self, path: Path, device: Device) -> LoadedSession:
@@ -309,8 +319,15 @@ def accelerator_failure_reason(device: Device, onnxruntime_said: str) -> str:
             )
     if missing:
         return f"{device.name} could not start: {missing.group(1)} not found; running on the CPU"
-    first = next((line.strip() for line in onnxruntime_said.splitlines() if line.strip()), "")
+    first = next((_plain(line) for line in onnxruntime_said.splitlines() if _plain(line)), "")
     return f"{device.name} could not start{': ' + first if first else ''}; running on the CPU"
+
+
+def _plain(line: str) -> str:
+    """onnxruntime's words without its log prefix, error code and ` ; file=...` diagnostics."""
+    line = re.sub(r"^\S+ \S+ \[[A-Z]:onnxruntime:[^\]]*\]\s*", "", line.strip())
+    line = re.sub(r"^.*\[ONNXRuntimeError\] : \d+ : \w+ : ", "", line)
+    return line.split(" ; ")[0].strip().rstrip(";")
 
 
 def _cuda_requirement() -> str:
