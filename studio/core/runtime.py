@@ -12,6 +12,8 @@ Three facts shape this module:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
@@ -28,13 +30,15 @@ from studio.errors import ModelError, StudioError
 log = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
-# Accelerators in order of preference, with the device prefix each one gets.
+# Accelerator devices in the order ``auto`` tries them: (device id, the provider that defines
+# it, the providers a session on it asks for before the CPU). TensorRT comes after plain CUDA
+# because its first run on each model builds an engine for minutes: a choice, not a default.
 ACCELERATORS = (
-    ("TensorrtExecutionProvider", "cuda"),
-    ("CUDAExecutionProvider", "cuda"),
-    ("ROCMExecutionProvider", "rocm"),
-    ("DmlExecutionProvider", "dml"),
-    ("CoreMLExecutionProvider", "coreml"),
+    ("cuda:0", "CUDAExecutionProvider", ("CUDAExecutionProvider",)),
+    ("rocm:0", "ROCMExecutionProvider", ("ROCMExecutionProvider",)),
+    ("dml:0", "DmlExecutionProvider", ("DmlExecutionProvider",)),
+    ("coreml", "CoreMLExecutionProvider", ("CoreMLExecutionProvider",)),
+    ("tensorrt:0", "TensorrtExecutionProvider", ("TensorrtExecutionProvider", "CUDAExecutionProvider")),
 )
 # A 69-byte model (y = Identity(x)) that every provider can run: used to ask a provider
 # whether it really starts on this machine.
@@ -170,15 +174,10 @@ class Runtime:
         """The CPU, then each accelerator this onnxruntime build contains (usable or not)."""
         available = self.available_providers()
         devices = [CPU_DEVICE]
-        seen: set[str] = set()
-        for provider, prefix in ACCELERATORS:
-            if provider not in available or prefix in seen:
-                continue
-            seen.add(prefix)
-            asked = tuple(p for p, pre in ACCELERATORS if pre == prefix and p in available) + (CPU,)
-            if prefix == "cuda":
-                asked = tuple(p for p in asked if p != "TensorrtExecutionProvider")  # TensorRT: opt-in, slow first build
-            devices.append(Device(f"{prefix}:0", _accelerator_name(asked[0]), asked))
+        for device_id, provider, asked in ACCELERATORS:
+            if provider in available:
+                providers = tuple(p for p in asked if p in available) + (CPU,)
+                devices.append(Device(device_id, _accelerator_name(provider), providers))
         return devices
 
     def device(self, device_id: str = "auto") -> Device:
@@ -308,7 +307,7 @@ def accelerator_failure_reason(device: Device, onnxruntime_said: str) -> str:
     missing = re.search(r"with error: (\S+\.(?:so|dll|dylib)[\w.]*): cannot open", onnxruntime_said)
     if missing is None:
         missing = re.search(r"LoadLibrary failed with error \d+ \"[^\"]*\" when trying to load \"([^\"]+)\"", onnxruntime_said)
-    if device.id.startswith("cuda"):
+    if device.id.startswith(("cuda", "tensorrt")):
         if sys.platform.startswith("linux") and not Path("/proc/driver/nvidia/version").exists():
             lib = f" (and {missing.group(1)} is missing)" if missing else ""
             return f"no NVIDIA GPU driver found on this machine{lib}; running on the CPU"
@@ -359,13 +358,17 @@ def _accelerator_name(provider: str) -> str:
 
 
 class _captured_stderr:
-    """Capture what native code writes to file descriptor 2 (onnxruntime's own log)."""
+    """Capture onnxruntime's words while probing: its native log (file descriptor 2) and the
+    "EP Error ... Falling back" notice its Python wrapper prints to ``sys.stdout``."""
 
     _lock = threading.Lock()
 
     def __enter__(self) -> "_captured_stderr":
         self.text = ""
         self._lock.acquire()
+        self._printed = io.StringIO()
+        self._redirect = contextlib.redirect_stdout(self._printed)
+        self._redirect.__enter__()
         try:
             sys.stderr.flush()
             self._file = tempfile.TemporaryFile(mode="w+b")
@@ -385,4 +388,6 @@ class _captured_stderr:
                 self.text = re.sub(r"\x1b\[[0-9;]*m", "", raw).strip()
                 self._file.close()
         finally:
+            self._redirect.__exit__(None, None, None)
+            self.text = (self.text + "\n" + self._printed.getvalue()).strip()
             self._lock.release()
