@@ -6,10 +6,11 @@ import logging
 import sys
 import traceback
 
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio.core.logs import log_path, setup_logging
+from studio.core.paths import builtin_models
 from studio.host import Host
 from studio.ui.main_window import MainWindow
 
@@ -25,6 +26,9 @@ def application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("Studio")
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
+    icon = builtin_models().parent / "icons" / "studio.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

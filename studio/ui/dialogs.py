@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.paths import builtin_models
 from studio.core.runtime import RuntimeReport
 from studio.errors import StudioError
 from studio.host import Host
@@ -115,7 +116,11 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<b>Model folders</b> — each is read by the plugin that understands its layout"))
+        layouts = "; ".join(f"{l.title or l.id}: {l.layout}" for l in host.plugins.loaders if l.layout)
+        intro = QLabel(f"<b>Model folders</b> — each is read by the plugin that understands its layout.<br><span style='color:#999'>Layouts the installed plugins read: {layouts or 'none'}. Built-in models: {builtin_models()}</span>")
+        intro.setWordWrap(True)
+        intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(intro)
         layout.addWidget(self.folders, 1)
         layout.addLayout(folder_buttons)
         layout.addWidget(self.folder_error)
@@ -124,6 +129,10 @@ class SettingsDialog(QDialog):
 
     def _fill_folders(self) -> None:
         self.folders.clear()
+        if not self.host.plugins.model_folders:
+            hint = QListWidgetItem("No model folders yet. Add a folder holding a model in a layout a plugin reads.")
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.folders.addItem(hint)
         for entry in self.host.plugins.model_folders:
             text = f"{entry.path}  —  {entry.generator.id if entry.ok else 'error: ' + entry.error}"
             item = QListWidgetItem(text)
@@ -151,7 +160,7 @@ class SettingsDialog(QDialog):
 
     def remove_folder(self) -> None:
         item = self.folders.currentItem()
-        if item is not None:
+        if item is not None and item.data(Qt.ItemDataRole.UserRole):
             self.host.settings.remove_model_folder(item.data(Qt.ItemDataRole.UserRole))
             self.host.reload_model_folders()
             self._fill_folders()

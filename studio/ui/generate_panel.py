@@ -45,12 +45,14 @@ class GeneratePanel(QWidget):
         shortcut = QShortcut(QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WindowShortcut)
         shortcut.activated.connect(self.request_generate)
 
+        # The button sits under the choice, above the form: always in reach, never pushed off
+        # screen by a long form.
         layout = QVBoxLayout(self)
         layout.addWidget(self.combo)
         layout.addWidget(self.description)
-        layout.addWidget(self.scroll, 1)
         layout.addWidget(self.empty)
         layout.addWidget(self.button)
+        layout.addWidget(self.scroll, 1)
 
     def set_generators(self, generators: dict[str, Generator]) -> None:
         """List ``generators`` grouped by kind, keeping the current choice when it still exists."""
