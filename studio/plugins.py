@@ -73,8 +73,14 @@ class PluginHost:
     # -- discovery ---------------------------------------------------------------------
 
     def load(self) -> "PluginHost":
-        """Discover every entry point in the ``studio`` group and load those allowed."""
-        for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        """Discover every entry point in the ``studio`` group and load those allowed.
+
+        Built-in plugins go first, so a third-party plugin can never take a built-in's name or
+        generator ids (whatever its name sorts as, wherever it sits on ``sys.path``); the
+        rest go by name, so which of two clashing plugins wins never depends on install order.
+        """
+        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry_point in sorted(entry_points, key=lambda ep: (not _is_builtin(ep), ep.name)):
             self._load_entry_point(entry_point)
         return self
 
@@ -86,7 +92,7 @@ class PluginHost:
             distribution=dist.metadata["Name"] if dist else "",
             version=dist.version if dist else "",
         )
-        info.builtin = info.distribution == BUILTIN_DISTRIBUTION
+        info.builtin = _is_builtin(entry_point)
         if any(p.name == info.name for p in self.plugins):
             info.status, info.error = "failed", f"another plugin is already called {info.name!r}"
             self.plugins.append(info)
@@ -114,7 +120,9 @@ class PluginHost:
             self.plugins.append(info)
         try:
             self.pm.register(plugin, name=info.name)
-            unknown = [name for name in _hook_names(plugin) if getattr(self.pm.hook, name).spec is None]
+            # Ask pluggy which hooks it filed the plugin's implementations under: that also
+            # honours ``@hookimpl(specname=...)``, where the function has a name of its own.
+            unknown = [caller.name for caller in self.pm.get_hookcallers(plugin) or () if caller.spec is None]
             if unknown:
                 raise pluggy.PluginValidationError(plugin, f"unknown hook(s): {', '.join(unknown)}")
         except Exception as exc:
@@ -138,12 +146,18 @@ class PluginHost:
             contributed: list[Any] = []
             try:
                 impl.function(**{name: contributed.append for name in impl.argnames})
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - sys.exit in a hook must not close Studio
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 log.exception("plugin %s raised in %s", info.name, hook_name)
                 self._fail(info, f"{hook_name} raised {type(exc).__name__}: {exc}")
                 return
             for item in contributed:
-                problem = accept(info, item)
+                try:
+                    problem = accept(info, item)
+                except Exception as exc:  # e.g. a generator whose ``kind`` property raises
+                    log.exception("plugin %s registered an unusable object in %s", info.name, hook_name)
+                    problem = f"a {type(item).__name__} that cannot be used: {type(exc).__name__}: {exc}"
                 if problem:
                     self._fail(info, f"{hook_name}: {problem}")
                     return
@@ -151,6 +165,9 @@ class PluginHost:
     def _fail(self, info: PluginInfo, message: str) -> None:
         """Mark a plugin failed and withdraw everything it contributed."""
         info.status, info.error = "failed", message
+        plugin = self.pm.get_plugin(info.name)
+        if plugin is not None:  # no later hook call may reach a failed plugin
+            self.pm.unregister(plugin)
         for generator_id in info.generators:
             self.generators.pop(generator_id, None)
             self._plugin_generators.pop(generator_id, None)
@@ -215,14 +232,7 @@ class PluginHost:
         return [p for p in self.plugins if p.status == "failed"]
 
 
-def _hook_names(plugin: Any) -> list[str]:
-    """Names of the attributes of ``plugin`` marked as hook implementations."""
-    names = []
-    for name in dir(plugin):
-        try:
-            attr = getattr(plugin, name)
-        except Exception:
-            continue
-        if callable(attr) and hasattr(attr, "studio_impl"):
-            names.append(name)
-    return names
+def _is_builtin(entry_point: metadata.EntryPoint) -> bool:
+    """True for the entry points of Studio's own distribution: its built-in plugins."""
+    dist = entry_point.dist
+    return dist is not None and dist.metadata["Name"] == BUILTIN_DISTRIBUTION

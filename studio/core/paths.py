@@ -31,8 +31,13 @@ def log_file() -> Path:
     return home() / "logs" / "studio.log"
 
 
-def builtin_models() -> Path:
-    """``resources/models``: the models that ship inside Studio."""
+def resources() -> Path:
+    """``resources/``: icons and the models that ship inside Studio."""
     import studio_resources
 
-    return Path(studio_resources.__file__).resolve().parent / "models"
+    return Path(studio_resources.__file__).resolve().parent
+
+
+def builtin_models() -> Path:
+    """``resources/models``: the models that ship inside Studio."""
+    return resources() / "models"

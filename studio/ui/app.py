@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio.core.logs import log_path, setup_logging
-from studio.core.paths import builtin_models
+from studio.core.paths import resources
 from studio.host import Host
 from studio.ui.main_window import MainWindow
 
@@ -26,7 +26,7 @@ def application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("Studio")
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
-    icon = builtin_models().parent / "icons" / "studio.png"
+    icon = resources() / "icons" / "studio.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     return app
