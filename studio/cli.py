@@ -214,6 +214,9 @@ def run_generation(host: Any, generator: Any, request: Any, device: Any, output:
         print(f"studio: {job.message or 'cancelled'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if job.state is not JobState.FINISHED or job.result is None:
+        if job.internal_error:  # a plugin's bug, not the user's input: the CLI's internal-error code
+            print(f"studio: {job.message}", file=sys.stderr)
+            return EXIT_INTERNAL
         return user_error(job.message or f"{generator.id} failed")
     path = write_result(job.result, output)
     if not quiet:

@@ -64,6 +64,8 @@ class Job:
         self.device = device
         self.state = JobState.QUEUED
         self.message = ""
+        #: True when the job failed on a bug (in a plugin or Studio) rather than on bad input.
+        self.internal_error = False
         self.result: Result | None = None
         self.progress: Progress | None = None
         self.created = time.monotonic()
@@ -295,6 +297,7 @@ class JobRunner:
                 job._end(JobState.CANCELLED, "cancelled")
                 return
             log.exception("internal error in generator %s (job %s)", generator.id, job.id)
+            job.internal_error = True
             job._end(JobState.FAILED, internal_error_message(generator, exc))
         else:
             job._end(JobState.FINISHED)
