@@ -78,7 +78,8 @@ class MainWindow(QMainWindow):
         self.generate_panel.set_generators(host.generators)
         self._warn_about_failures()
         self.report_ready.connect(self.on_report)
-        threading.Thread(target=self._probe_devices, name="studio-probe", daemon=True).start()
+        self.probe_thread = threading.Thread(target=self._probe_devices, name="studio-probe", daemon=True)
+        self.probe_thread.start()
 
     # -- construction --------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ def window(qtbot):
     qtbot.addWidget(win)
     win.show()
     yield win
+    win.probe_thread.join(20)  # no probe may outlive its test and print into the next one
     host.shutdown()
 
 
