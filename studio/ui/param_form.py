@@ -45,6 +45,7 @@ class SeedField(QWidget):
         self.edit = QLineEdit()
         self.edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}"), self.edit))
         self.edit.setToolTip(param.help)
+        self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("4294967295") + 16)
         self.edit.editingFinished.connect(self._clamp)
         self.randomize()
         self.dice = QToolButton(text="New")
