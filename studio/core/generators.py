@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from studio.core.jobs import JobContext
 
 KINDS = ("image", "text", "audio")
-PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed")
+PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask")
 SEED_MAX = 2**32 - 1
 
 
@@ -29,8 +29,12 @@ class Param:
     """One parameter of a generator.
 
     ``type`` is one of ``int``, ``float``, ``bool``, ``choice``, ``text`` (a prompt or any
-    string; ``multiline`` for a prompt box) or ``seed`` (an int; ``None`` or ``-1`` means
-    "pick one", and the result records the seed actually used).
+    string; ``multiline`` for a prompt box), ``seed`` (an int; ``None`` or ``-1`` means
+    "pick one", and the result records the seed actually used), ``image`` (uint8 RGBA,
+    H x W x 4) or ``mask`` (uint8 H x W, 255 = repaint). Images and masks come from the
+    canvas in the window and from a file path on the command line; with ``optional`` they
+    may be left out (``None``), which is how a generator tells text-to-image from
+    image-to-image.
     """
 
     name: str
@@ -43,6 +47,7 @@ class Param:
     help: str = ""
     label: str = ""
     multiline: bool = False
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -65,6 +70,8 @@ class Param:
         """
         if self.type == "seed":
             return self._coerce_seed(value)
+        if self.type in ("image", "mask"):
+            return self._coerce_picture(value)
         if value is None:
             raise ParamError(f"{self.name}: a value is required")
         if self.type == "int":
@@ -117,6 +124,23 @@ class Param:
         if text in ("0", "false", "no", "off"):
             return False
         raise ParamError(f"{self.name}: expected true or false, got {value!r}")
+
+    def _coerce_picture(self, value: Any) -> np.ndarray | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if self.optional:
+                return None
+            raise ParamError(f"{self.name}: an {self.type} is required")
+        if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+            from studio.core.image import load_picture
+
+            return load_picture(value, self.type, self.name)
+        array = np.asarray(value)
+        if self.type == "image":
+            if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 4:
+                raise ParamError(f"{self.name}: an image is uint8 RGBA of shape (height, width, 4), got {array.dtype} {array.shape}")
+        elif array.dtype != np.uint8 or array.ndim != 2:
+            raise ParamError(f"{self.name}: a mask is uint8 of shape (height, width), got {array.dtype} {array.shape}")
+        return array
 
     def _coerce_seed(self, value: Any) -> int | None:
         if value is None or value == "" or value == -1 or value == "-1" or value == "random":
@@ -260,6 +284,8 @@ def check_generator(generator: Any) -> None:
     if len(names) != len(set(names)):
         raise ValueError(f"generator {generator.id!r}: duplicate parameter names")
     for param in generator.params:
+        if param.type in ("image", "mask"):
+            continue  # pictures have no default: they come from the canvas or a file
         try:
             param.coerce(param.default)  # a default must itself be valid (a seed's may be None: random)
         except ParamError as exc:

@@ -6,10 +6,13 @@ Pixels are uint8 RGBA with straight (not premultiplied) alpha, the layout Pillow
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+
+from studio.errors import ParamError
 
 DEFAULT_SIZE = (512, 512)
 
@@ -70,3 +73,28 @@ class ImageDocument:
             np.divide(colour, out_alpha, out=dst[..., :3], where=out_alpha > 0)
             dst[..., 3:4] = out_alpha
         return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+MAX_PICTURE_PIXELS = 16384 * 16384
+
+
+def load_picture(path: str | os.PathLike[str], kind: str = "image", name: str = "image") -> np.ndarray:
+    """Read an image file as uint8 RGBA (``kind="image"``) or a grey mask (``kind="mask"``).
+
+    A file that is missing, not an image, damaged or absurdly large is a ``ParamError`` that
+    names the parameter and the file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_PICTURE_PIXELS
+    try:
+        with Image.open(os.fspath(path)) as picture:
+            picture.load()
+            converted = picture.convert("RGBA" if kind == "image" else "L")
+    except FileNotFoundError:
+        raise ParamError(f"{name}: no such file: {path}") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise ParamError(f"{name}: {path} is not an image Studio can read ({exc})") from None
+    except OSError as exc:
+        raise ParamError(f"{name}: {path} could not be read: it is damaged or truncated ({exc})") from None
+    return np.asarray(converted, dtype=np.uint8).copy()

@@ -252,7 +252,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        # An input image or mask is described, not embedded: the parameters stay readable text.
+        if value.size <= 64:
+            return value.tolist()
+        kind = "image" if value.ndim == 3 else "mask" if value.ndim == 2 else "array"
+        return f"<{kind} {value.shape[1]}x{value.shape[0]}>" if value.ndim >= 2 else f"<array of {value.size}>"
     return value
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSlider,
@@ -155,6 +156,15 @@ class ParamForm(QWidget):
             seed = SeedField(param)
             self._bind(param, seed.value, seed.set_value)
             return seed
+        if param.type in ("image", "mask"):
+            # Pictures come from the canvas when the job is submitted (the main window fills
+            # them in); the form only says where from.
+            source = "the active layer or the selection" if param.type == "image" else "the painted mask or the selection"
+            note = QLabel(f"From {source}" + (" (optional)" if param.optional else ""))
+            note.setWordWrap(True)
+            note.setStyleSheet("color: #999;")
+            note.setToolTip(param.help)
+            return note
         if param.type in ("int", "float"):
             number = SliderSpin(param)
             self._bind(param, number.value, number.set_value)
