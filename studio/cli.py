@@ -218,11 +218,15 @@ def run_generation(host: Any, generator: Any, request: Any, device: Any, output:
             print(f"studio: {job.message}", file=sys.stderr)
             return EXIT_INTERNAL
         return user_error(job.message or f"{generator.id} failed")
-    path = write_result(job.result, output)
     if not quiet:
         print(run_summary(job), file=sys.stderr)
-    print(os.path.abspath(path))  # absolute: a script can use it from any folder
-    print(reproduce_command(generator, job.result.params))
+    for number, result in enumerate(job.results, start=1):
+        target = output if number == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
+        path = write_result(result, target)
+        for note in result.info.get("notes", ()):
+            print(f"studio: note: {note}", file=sys.stderr)
+        print(os.path.abspath(path))  # absolute: a script can use it from any folder
+        print(reproduce_command(generator, result.params))
     return EXIT_OK
 
 
@@ -240,7 +244,10 @@ def run_summary(job: Any) -> str:
 def reproduce_command(generator: Any, params: Mapping[str, Any]) -> str:
     """The one command line that makes the same result again."""
     words = ["studio", "generate", generator.id]
+    declared = {p.name for p in generator.params if p.type not in ("image", "mask")}
     for name, value in params.items():
+        if name not in declared:  # extra facts a generator records (mode, model) are not flags
+            continue
         if name == "prompt":
             words += ["--prompt", str(value)]
         else:

@@ -66,7 +66,8 @@ class Job:
         self.message = ""
         #: True when the job failed on a bug (in a plugin or Studio) rather than on bad input.
         self.internal_error = False
-        self.result: Result | None = None
+        self.result: Result | None = None  # the last result
+        self.results: list[Result] = []  # a batch yields several
         self.progress: Progress | None = None
         self.created = time.monotonic()
         self.started: float | None = None
@@ -305,6 +306,7 @@ class JobRunner:
     def _accept(self, job: Job, event: Event) -> None:
         if isinstance(event, Result):
             job.result = event
+            job.results.append(event)
         job._emit(event)
 
 
