@@ -294,11 +294,22 @@ class Runtime:
 
 
 def _describe_load_failure(path: Path, exc: Exception) -> str:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc)
+    detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     detail = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", detail)
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
         return f"the model file {path} is empty"
+    if "escapes model directory" in text or "Absolute path not allowed" in text:
+        return (
+            f"the model file {path} points at weights outside its folder; "
+            "Studio only reads external data that sits beside the model"
+        )
+    missing = re.search(r'External data path does not exist: "([^"]+)"', text)
+    if missing:
+        return f"the weights file {missing.group(1)} that {path.name} needs is missing (copy the whole model folder)"
+    if "out of bounds or can not be read in full" in text:
+        return f"the weights file next to {path} is truncated (an interrupted download or copy?)"
     return f"the model file {path} could not be loaded; it is damaged, truncated or not an ONNX model ({detail})"
 
 
