@@ -1,0 +1,121 @@
+"""The Stable Diffusion generator (one per model folder) and the loader that finds such folders."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+import studio
+
+from .images import float_to_rgba
+from .layout import LAYOUT, SDModel, is_diffusers_onnx
+from .noise import SeededNoise
+from .pipeline import Pipeline, Settings
+from .schedulers import SCHEDULERS, default_scheduler_name
+
+MAX_SIDE = 2048  # 2048x2048 is 16x the work of 512x512 already; larger is tiling's job
+
+
+def model_defaults(model: SDModel) -> dict[str, object]:
+    """Sensible starting values for this kind of model (a distilled one wants few steps)."""
+    scheduler = default_scheduler_name(model.scheduler_config)
+    side = int(model.unet_config.get("sample_size", 128 if model.is_xl else 64)) * model.vae_scale_factor
+    defaults: dict[str, object] = {"steps": 20, "guidance": 7.5, "scheduler": scheduler, "side": min(MAX_SIDE, max(64, side))}
+    if scheduler == "lcm" or model.unet_config.get("time_cond_proj_dim"):
+        defaults.update(steps=4, guidance=8.5, scheduler="lcm")
+    elif model.scheduler_config.get("timestep_spacing") == "trailing" and scheduler == "euler_a":
+        defaults.update(steps=1, guidance=0.0)  # turbo: one to four steps, no guidance
+    return defaults
+
+
+class StableDiffusionGenerator(studio.Generator):
+    kind = "image"
+
+    def __init__(self, model: SDModel, generator_id: str) -> None:
+        self.model = model
+        self.id = generator_id
+        self.title = model.title
+        self.description = (
+            "Text to image; image to image from the active layer or the selection; inpainting from the painted mask. "
+            f"Model folder: {model.folder}"
+        )
+        d = model_defaults(model)
+        side = int(d["side"])
+        self.params = (
+            studio.Param("prompt", "text", "", multiline=True, help="What to paint."),
+            studio.Param("negative_prompt", "text", "", multiline=True, label="Negative prompt", help="What to keep out."),
+            studio.Param("init_image", "image", optional=True, label="Image", help="Start from this image (image to image, inpainting)."),
+            studio.Param("mask", "mask", optional=True, help="Repaint where the mask is white (inpainting)."),
+            studio.Param("strength", "float", 0.75, min=0.01, max=1.0, step=0.01, help="How much of the image to repaint: 1 ignores it."),
+            studio.Param("steps", "int", int(d["steps"]), min=1, max=150, help="Denoising steps."),
+            studio.Param("guidance", "float", float(d["guidance"]), min=0.0, max=30.0, step=0.5, label="Guidance", help="How closely to follow the prompt; 1 or less turns guidance off."),
+            studio.Param("scheduler", "choice", str(d["scheduler"]), choices=tuple(SCHEDULERS), help="The sampler."),
+            studio.Param("seed", "seed", None),
+            studio.Param("width", "int", side, min=64, max=MAX_SIDE, step=8, help="A multiple of 8."),
+            studio.Param("height", "int", side, min=64, max=MAX_SIDE, step=8, help="A multiple of 8."),
+            studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many images, one after another, seeds counting up."),
+            studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview every", help="Decode a full preview every N steps (0: quick previews only)."),
+        )
+
+    def load(self, ctx: studio.JobContext) -> None:
+        for index, part in enumerate(("text_encoder", "text_encoder_2", "unet", "vae_decoder")):
+            path = self.model.path(part)
+            if path.is_file():
+                ctx.progress(index, 4, f"Loading {part.replace('_', ' ')}…")
+                ctx.session(path)
+
+    def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
+        for name in ("width", "height"):
+            if request[name] % self.model.vae_scale_factor:
+                raise studio.ParamError(f"{name} must be a multiple of {self.model.vae_scale_factor} (got {request[name]})")
+        pipeline = Pipeline(self.model, ctx)
+        settings = Settings(
+            prompt=request["prompt"],
+            negative_prompt=request["negative_prompt"],
+            width=request["width"],
+            height=request["height"],
+            steps=request["steps"],
+            guidance=request["guidance"],
+            strength=request["strength"],
+            scheduler=request["scheduler"],
+            init_image=request["init_image"],
+            mask=request["mask"],
+            vae_preview_every=request["vae_preview_every"],
+        )
+        count = request["batch_count"]
+        for number in range(count):
+            seed = (request.seed + number) % (2**32)
+            started = time.perf_counter()
+            output = yield from _numbered(pipeline.run(settings, SeededNoise(seed)), number, count)
+            params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
+            params.update(seed=seed, batch_count=1, mode=settings.mode, model=self.model.folder.name)
+            info = {"provider": pipeline.unet.providers[0], "device": ctx.device.id, "seconds": round(time.perf_counter() - started, 3), "notes": output.notes}
+            yield studio.Result("image", float_to_rgba(output.image), self.id, params, info=info)
+
+
+def _numbered(events, number: int, count: int):
+    """Pass a pipeline's events on, numbering progress across a batch; return its output."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as done:
+            return done.value
+        if isinstance(event, studio.Progress) and count > 1:
+            total = max(event.total, 1)
+            event = studio.Progress(number * total + event.step, count * total, f"Image {number + 1} of {count} · {event.message}")
+        yield event
+
+
+class StableDiffusionLoader(studio.ModelLoader):
+    id = "stable-diffusion"
+    title = "Stable Diffusion"
+    layout = LAYOUT
+
+    def detect(self, folder: Path) -> bool:
+        return is_diffusers_onnx(folder)
+
+    def load(self, folder: Path) -> StableDiffusionGenerator:
+        return StableDiffusionGenerator(SDModel.read(folder), f"sd:{folder.name}")
