@@ -1,7 +1,9 @@
 """The main window: three workspaces, the generator panel, the jobs panel, the status bar.
 
 Data flows one way: the panel asks the ``Host`` to submit a job; the job's events come back
-through ``JobBridge`` signals and land in the workspace of the generator's kind.
+through ``JobBridge`` signals and land in the workspace of the generator's kind. An image
+generator's pictures (``image``/``mask`` parameters) are filled from the canvas when the job
+is submitted, and its previews and result land where they came from (the selection).
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
+from studio.core.canvas_inputs import Placement, canvas_inputs, layer_params, place_result
 from studio.core.generators import Generator, Preview, Progress, Result
 from studio.core.image import Layer
 from studio.core.jobs import Job, JobState
 from studio.core.logs import log_path
 from studio.core.outputs import write_result
+from studio.core.reuse import PictureParameters, fit_parameters
 from studio.core.runtime import RuntimeReport
 from studio.core.timeline import Clip
 from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
+from studio.ui.canvas.dialogs import CanvasSizeDialog, ExtendDialog, ImageSizeDialog
 from studio.ui.dialogs import PluginsDialog, SettingsDialog
 from studio.ui.editor import TextWorkspace
 from studio.ui.generate_panel import GeneratePanel
@@ -33,6 +38,7 @@ from studio.ui.workers import JobBridge
 
 log = logging.getLogger(__name__)
 WORKSPACES = ("image", "text", "audio")
+PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp);;PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -50,6 +56,7 @@ class MainWindow(QMainWindow):
         self.bridge.progress.connect(self.on_progress)
         self.bridge.preview.connect(self.on_preview)
         self.bridge.result.connect(self.on_result)
+        self._placements: dict[int, Placement] = {}  # job id -> where its picture lands
 
         self.canvas = CanvasWorkspace(self.undo_stack)
         self.text = TextWorkspace()
@@ -65,7 +72,10 @@ class MainWindow(QMainWindow):
         self.generate_panel = GeneratePanel()
         self.generate_panel.generate_requested.connect(self.generate)
         self.generate_panel.generator_changed.connect(self.show_workspace_for)
-        self.canvas.layer_activated.connect(self.reuse_layer)
+        self.canvas.reuse_requested.connect(self.reuse_parameters)
+        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.canvas.warning.connect(self.warn)
+        self.tabs.currentChanged.connect(self._enable_canvas_actions)
         self.audio.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.jobs_panel = JobsPanel()
         self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 320)
@@ -93,12 +103,18 @@ class MainWindow(QMainWindow):
         return dock
 
     def _make_menus(self) -> None:
+        canvas = self.canvas
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Export image…", self.export_image, QKeySequence("Ctrl+E"))
+        self._canvas_actions: list[QAction] = []
+        self._canvas_action(file_menu, "&Open image…", self.open_image, QKeySequence.StandardKey.Open)
+        self._canvas_action(file_menu, "&Import image as layer…", self.import_image, QKeySequence("Ctrl+Shift+O"))
+        self._canvas_action(file_menu, "&Export image…", self.export_image, QKeySequence("Ctrl+E"))
+        file_menu.addSeparator()
         self._action(file_menu, "Add &model folder…", self.add_model_folder)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
         edit_menu = bar.addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -106,6 +122,46 @@ class MainWindow(QMainWindow):
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         edit_menu.addAction(undo)
         edit_menu.addAction(redo)
+        edit_menu.addSeparator()
+        self._canvas_action(edit_menu, "Select &all", canvas.select_all, QKeySequence.StandardKey.SelectAll)
+        self._canvas_action(edit_menu, "&Deselect", canvas.deselect, QKeySequence("Ctrl+Shift+A"))
+        self._canvas_action(edit_menu, "&Invert selection", canvas.invert_selection, QKeySequence("Ctrl+Shift+I"))
+        edit_menu.addSeparator()
+        self._canvas_action(edit_menu, "&Fill selection with the brush colour", canvas.fill_selection, QKeySequence("Shift+Backspace"))
+        self._canvas_action(edit_menu, "&Clear selection", canvas.clear_selection, QKeySequence.StandardKey.Delete)
+        edit_menu.addSeparator()
+        self._canvas_action(edit_menu, "&Mask from selection", canvas.mask_from_selection)
+        self._canvas_action(edit_menu, "Clear &mask", canvas.clear_mask, QKeySequence("Ctrl+Shift+K"))
+
+        image_menu = bar.addMenu("&Image")
+        self._canvas_action(image_menu, "&Canvas size…", self.change_canvas_size, QKeySequence("Ctrl+Alt+C"))
+        self._canvas_action(image_menu, "&Resize image…", self.resize_image, QKeySequence("Ctrl+Alt+I"))
+        self._canvas_action(image_menu, "&Extend canvas for outpainting…", self.extend_canvas)
+        image_menu.addSeparator()
+        self.use_layer_action = self._canvas_action(image_menu, "Generators start from the active &layer", lambda: None)
+        self.use_layer_action.setCheckable(True)
+        self.use_layer_action.setChecked(True)
+        self.use_layer_action.setToolTip(
+            "With nothing selected, a generator that takes an image starts from the active layer "
+            "(image to image). Turn off to generate from the prompt alone."
+        )
+
+        layer_menu = bar.addMenu("&Layer")
+        self._canvas_action(layer_menu, "&New layer", canvas.new_layer, QKeySequence("Ctrl+Shift+N"))
+        self._canvas_action(layer_menu, "&Duplicate layer", canvas.duplicate_layer, QKeySequence("Ctrl+J"))
+        self._canvas_action(layer_menu, "Delete layer", canvas.delete_layer)
+        layer_menu.addSeparator()
+        self._canvas_action(layer_menu, "Move layer &up", lambda: canvas.shift_layer(+1), QKeySequence("Ctrl+]"))
+        self._canvas_action(layer_menu, "Move layer do&wn", lambda: canvas.shift_layer(-1), QKeySequence("Ctrl+["))
+        layer_menu.addSeparator()
+        self._canvas_action(layer_menu, "&Reuse parameters", lambda: canvas.reuse_layer(canvas.active_layer))
+
+        view_menu = bar.addMenu("&View")
+        self._canvas_action(view_menu, "Zoom &in", lambda: canvas.view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        self._canvas_action(view_menu, "Zoom &out", lambda: canvas.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        self._canvas_action(view_menu, "&Fit in window", canvas.view.fit, QKeySequence("Ctrl+0"))
+        self._canvas_action(view_menu, "&Actual pixels (100 %)", canvas.view.actual_size, QKeySequence("Ctrl+1"))
+
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
         self._action(tools, "&Settings…", self.show_settings, QKeySequence.StandardKey.Preferences)
@@ -113,6 +169,18 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Runtime report", self.show_runtime_report)
         self._action(help_menu, "&About Studio", self.show_about)
+
+    def _canvas_action(self, menu: QMenu, text, slot, shortcut=None) -> QAction:
+        """A menu entry that works on the canvas: enabled only while the Canvas tab is shown,
+        so its shortcut (Delete, Ctrl+A) never reaches into the text or audio workspace."""
+        action = self._action(menu, text, slot, shortcut)
+        self._canvas_actions.append(action)
+        return action
+
+    def _enable_canvas_actions(self) -> None:
+        on_canvas = self.tabs.currentWidget() is self.canvas
+        for action in self._canvas_actions:
+            action.setEnabled(on_canvas)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -162,13 +230,25 @@ class MainWindow(QMainWindow):
     # -- generating ----------------------------------------------------------------------
 
     def generate(self, generator_id: str, values: dict) -> Job | None:
+        """Submit a job; an image generator's pictures (and size, under a selection) come from the canvas."""
+        generator = self.host.generators.get(generator_id)
+        placement = Placement()
         try:
+            if generator is not None and generator.kind == "image":
+                values, placement = canvas_inputs(
+                    self.canvas.document, self.canvas.active_layer, generator.params, values, self.use_layer_action.isChecked()
+                )
             job = self.host.submit(generator_id, values, listeners=[self.bridge.listener])
         except StudioError as exc:
             self.warn("Cannot generate", str(exc))
             return None
+        self._placements[job.id] = placement
         self.jobs_panel.add(job)
         self.show_workspace_for(job.generator)
+        if placement.source == "selection" and placement.size is not None:
+            self.statusBar().showMessage(f"Generating into the selection ({placement.size[0]} × {placement.size[1]} at {placement.x}, {placement.y})", 8000)
+        elif placement.source == "layer" and self.canvas.active_layer is not None:
+            self.statusBar().showMessage(f"Generating from the layer “{self.canvas.active_layer.name}”", 8000)
         return job
 
     def warn(self, title: str, text: str) -> QMessageBox:
@@ -187,6 +267,8 @@ class MainWindow(QMainWindow):
         row = self.jobs_panel.row(job)
         if row is not None:
             row.on_state(state, message)
+        if state.done:
+            self._placements.pop(job.id, None)
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
                 self.canvas.view.show_preview(None)
@@ -205,7 +287,8 @@ class MainWindow(QMainWindow):
         if row is not None:
             row.on_preview(preview)
         if preview.kind == "image":
-            self.canvas.view.show_preview(preview.value)
+            placement = self._placements.get(job.id)
+            self.canvas.view.show_preview(preview.value, placement.preview_rect() if placement is not None else None)
         elif preview.kind == "text":
             self.text.stream(job, str(preview.value))
 
@@ -214,7 +297,14 @@ class MainWindow(QMainWindow):
         seed = result.params.get("seed")
         name = f"{title} · {seed}" if seed is not None else title
         if result.kind == "image":
-            self.canvas.add_layer(Layer(name, result.value, generator=result.generator, params=dict(result.params)))
+            placement = self._placements.get(job.id) or Placement()
+            try:
+                pixels = place_result(result.value, placement)
+            except ValueError as exc:
+                self.warn(f"{title} gave a picture Studio cannot show", str(exc))
+                return
+            layer = Layer(name, pixels, generator=result.generator, params=layer_params(dict(result.params)), x=placement.x, y=placement.y)
+            self.canvas.add_layer(layer, fit_canvas=placement.fit_canvas, text=f"Generate “{name}”")
         elif result.kind == "text":
             self.text.finish(job, str(result.value))
         elif result.kind == "audio":
@@ -223,10 +313,60 @@ class MainWindow(QMainWindow):
 
     def reuse_layer(self, layer: Layer) -> None:
         if layer.generator:
-            self.generate_panel.reuse(layer.generator, dict(layer.params))
-            self.statusBar().showMessage(f"Parameters of “{layer.name}” loaded into the generator panel", 5000)
+            self.reuse_parameters(PictureParameters(layer.generator, dict(layer.params), "layer"), f"“{layer.name}”")
+
+    def reuse_parameters(self, parameters: PictureParameters, source: str = "the picture") -> bool:
+        """Select the generator that made a picture and fill its form with what fits.
+
+        A1111 text names no Studio generator: it goes to the current image generator (or the
+        first one with a prompt), its names matched to that generator's parameters.
+        """
+        generators = self.host.generators
+        generator = generators.get(parameters.generator)
+        note = ""
+        if generator is None:
+            current = self.generate_panel.current()
+            candidates = ([current] if current is not None else []) + sorted(generators.values(), key=lambda g: g.id)
+            generator = next((g for g in candidates if g.kind == "image" and any(p.name == "prompt" for p in g.params)), None)
+            generator = generator or next((g for g in candidates if g.kind == "image"), None)
+            if generator is None:
+                self.statusBar().showMessage(f"No installed generator can reuse the parameters of {source}", 8000)
+                return False
+            if parameters.generator:
+                note = f" ({parameters.generator} is not installed)"
+        values = fit_parameters(parameters.params, generator.params)
+        self.generate_panel.reuse(generator.id, values)
+        self.statusBar().showMessage(f"Parameters of {source} loaded into {generator.title or generator.id}{note}", 8000)
+        return True
 
     # -- menus ---------------------------------------------------------------------------
+
+    def open_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", PICTURE_FILTER)
+        if path:
+            self.canvas.open_file(path)
+
+    def import_image(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import images as layers", "", PICTURE_FILTER)
+        if paths:
+            self.canvas.import_files(paths)
+
+    def change_canvas_size(self) -> None:
+        document = self.canvas.document
+        dialog = CanvasSizeDialog(document.width, document.height, self)
+        if dialog.exec():
+            self.canvas.resize_canvas(*dialog.values())
+
+    def resize_image(self) -> None:
+        document = self.canvas.document
+        dialog = ImageSizeDialog(document.width, document.height, self)
+        if dialog.exec():
+            self.canvas.scale_image(*dialog.values())
+
+    def extend_canvas(self) -> None:
+        dialog = ExtendDialog(self)
+        if dialog.exec():
+            self.canvas.extend_canvas(*dialog.values())
 
     def export_image(self) -> None:
         document = self.canvas.document
