@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
@@ -78,8 +80,13 @@ class JobRow(QFrame):
         if self.job.started is not None and self.job.ended is not None:
             elapsed = f" in {self.job.ended - self.job.started:.1f} s"
         if state is JobState.FINISHED:
-            provider = (self.job.result.info.get("provider") if self.job.result else "") or ""
-            self.status.setText(f"Done{elapsed}" + (f" · {provider.replace('ExecutionProvider', '')}" if provider else ""))
+            info = self.job.result.info if self.job.result else {}
+            provider = info.get("provider") or ""
+            text = f"Done{elapsed}" + (f" · {provider.replace('ExecutionProvider', '')}" if provider else "")
+            notes = [html.escape(note) for result in self.job.results for note in result.info.get("notes", ())]
+            if notes:
+                text += "<br><span style='color:#e3b341'>" + "<br>".join(dict.fromkeys(notes)) + "</span>"
+            self.status.setText(text)
         elif state is JobState.FAILED:
             self.status.setText(f"<span style='color:#ff7b72'>Failed: {message}</span>")
         else:

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.audio.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.jobs_panel = JobsPanel()
         self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 320)
-        self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 290)
+        self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
 
         self.device_label = QLabel("Checking devices…")
         self.device_label.setObjectName("device_label")
@@ -309,7 +309,11 @@ class MainWindow(QMainWindow):
             self.text.finish(job, str(result.value))
         elif result.kind == "audio":
             self.audio.add_clip(Clip(name, result.value, result.sample_rate, result.generator, dict(result.params)))
-        self.statusBar().showMessage(f"{title} finished", 5000)
+        notes = list(result.info.get("notes", ()))
+        if notes:  # e.g. a prompt cut at CLIP's 77 tokens: the user should know what was dropped
+            self.statusBar().showMessage(f"{title} finished. Note: {' '.join(notes)}", 20000)
+        else:
+            self.statusBar().showMessage(f"{title} finished", 5000)
 
     def reuse_layer(self, layer: Layer) -> None:
         if layer.generator:

@@ -316,3 +316,16 @@ def test_seed_field_keeps_seeds_above_two_to_the_31(window):
     assert form.values()["seed"] == 4_000_000_000
     form.widgets["seed"].random_each.setChecked(True)
     assert form.values()["seed"] is None
+
+
+def test_a_long_sd_prompt_is_generated_and_the_cut_is_shown(window, qtbot):
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models" / "sd1"
+    assert window.add_model_folder_path(str(folder))
+    prompt = " ".join(["a quiet harbour with fishing boats at dawn"] * 12)
+    job = window.generate("sd:sd1", {"prompt": prompt, "width": 64, "height": 64, "steps": 2, "seed": 3})
+    assert job is not None
+    qtbot.waitUntil(lambda: job.state.done, timeout=60000)
+    assert job.state is JobState.FINISHED, job.message
+    row = window.jobs_panel.row(job)
+    assert "left out" in row.status.text()
+    assert "left out" in window.statusBar().currentMessage()
