@@ -324,8 +324,8 @@ def test_a_long_sd_prompt_is_generated_and_the_cut_is_shown(window, qtbot):
     prompt = " ".join(["a quiet harbour with fishing boats at dawn"] * 12)
     job = window.generate("sd:sd1", {"prompt": prompt, "width": 64, "height": 64, "steps": 2, "seed": 3})
     assert job is not None
-    qtbot.waitUntil(lambda: job.state.done, timeout=60000)
-    assert job.state is JobState.FINISHED, job.message
     row = window.jobs_panel.row(job)
+    qtbot.waitUntil(lambda: job.state.done and not row.cancel_button.isVisible(), timeout=60000)  # the GUI saw the end
+    assert job.state is JobState.FINISHED, job.message
     assert "left out" in row.status.text()
     assert "left out" in window.statusBar().currentMessage()
