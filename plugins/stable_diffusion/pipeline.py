@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generator
 
 import numpy as np
@@ -56,11 +57,11 @@ class Output:
 
 
 class Pipeline:
-    def __init__(self, model: SDModel, ctx: studio.JobContext) -> None:
+    def __init__(self, model: SDModel, ctx: studio.JobContext, unet_path: Path | None = None) -> None:
         self.model = model
         self.ctx = ctx
         self.encoders = load_encoders(model.folder, ctx.session, model.is_xl)
-        self.unet = ctx.session(model.path("unet"))
+        self.unet = ctx.session(unet_path or model.path("unet"))
         self.decoder = ctx.session(model.path("vae_decoder"))
         self.unet_inputs = {i.name: i for i in self.unet.session.get_inputs()}
         self.unet_output = self.unet.session.get_outputs()[0].name

@@ -7,6 +7,7 @@ an empty SDXL negative prompt is zeros (``force_zeros_for_empty_prompt``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -61,9 +62,13 @@ def _truncation_note(tokens: TokenizedPrompt, which: str) -> list[str]:
     return [f"{which} is longer than {tokens.ids.shape[0]} tokens; this part was left out: “{tokens.dropped.strip()}”"]
 
 
+# Reading vocab.json and merges.txt costs ~0.1 s: once per folder, not once per image.
+_tokenizer = functools.lru_cache(maxsize=8)(CLIPTokenizer.from_folder)
+
+
 def load_encoders(folder: Path, session: Callable[[Path], Any], xl: bool) -> list[TextEncoder]:
     names = [("tokenizer", "text_encoder")] + ([("tokenizer_2", "text_encoder_2")] if xl else [])
-    return [TextEncoder(CLIPTokenizer.from_folder(folder / tok), session(folder / enc / "model.onnx")) for tok, enc in names]
+    return [TextEncoder(_tokenizer(folder / tok), session(folder / enc / "model.onnx")) for tok, enc in names]
 
 
 def encode_sd(encoder: TextEncoder, run: Run, prompt: str, negative: str, guided: bool) -> tuple[Embeddings, Embeddings | None]:

@@ -23,6 +23,18 @@ def home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "studio"
 
 
+def cache() -> Path:
+    """Files Studio derives and can make again (optimized models): safe to delete."""
+    explicit = os.environ.get("STUDIO_HOME")
+    if explicit:
+        return Path(explicit).expanduser() / "cache"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "Studio" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "Studio"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "studio"
+
+
 def settings_file() -> Path:
     return home() / "settings.ini"
 

@@ -17,6 +17,7 @@ import studio
 from studio.core.jobs import JobRunner, JobState
 from studio_plugins.stable_diffusion.layout import SDModel
 from studio_plugins.stable_diffusion.noise import RecordedNoise
+from studio_plugins.stable_diffusion.optimize import optimized_unet
 from studio_plugins.stable_diffusion.pipeline import Pipeline, Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sd"
@@ -29,11 +30,11 @@ class Replay(studio.Generator):
 
     id, kind = "parity", "image"
 
-    def __init__(self, model: SDModel, settings: Settings, noise: RecordedNoise) -> None:
-        self.model, self.settings, self.noise = model, settings, noise
+    def __init__(self, model: SDModel, settings: Settings, noise: RecordedNoise, unet=None) -> None:
+        self.model, self.settings, self.noise, self.unet = model, settings, noise, unet
 
     def generate(self, request, ctx):
-        output = yield from Pipeline(self.model, ctx).run(self.settings, self.noise)
+        output = yield from Pipeline(self.model, ctx, self.unet).run(self.settings, self.noise)
         yield studio.Result("image", output.image, self.id, {}, info={"notes": output.notes})
 
 
@@ -41,7 +42,7 @@ def rgba(rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
 
 
-def replay(case: str, runner: JobRunner):
+def replay(case: str, runner: JobRunner, fused_cache=None):
     spec = MANIFEST[case]
     data = np.load(FIXTURES / "goldens" / f"{case}.npz")
     model = SDModel.read(FIXTURES / "models" / spec["model"])
@@ -60,7 +61,8 @@ def replay(case: str, runner: JobRunner):
         init_image=rgba(data["init_image"]) if "init_image" in data else None,
         mask=data["mask"] if "mask" in data else None,
     )
-    generator = Replay(model, settings, noise)
+    unet = optimized_unet(model.path("unet"), fused_cache) if fused_cache else None
+    generator = Replay(model, settings, noise, unet)
     job = runner.submit(generator, generator.request({}))
     assert job.wait(120), "the pipeline did not finish"
     assert job.state is JobState.FINISHED, job.message
@@ -81,6 +83,16 @@ def test_matches_diffusers(case, runner):
     difference = np.abs(result.value - golden).max()
     assert difference <= TOLERANCE, f"{case}: max abs difference {difference:.2e} > {TOLERANCE}"
     assert noise.remaining == 0, f"{case}: diffusers drew {noise.remaining} more noise tensors than we did"
+
+
+@pytest.mark.skipif(not MANIFEST, reason="no golden cases in tests/fixtures/sd/goldens")
+@pytest.mark.parametrize("case", sorted(MANIFEST))
+def test_matches_diffusers_with_the_fused_unet(case, runner, tmp_path_factory):
+    """The CPU runs a copy of the UNet with fused attention (optimize.py): same image."""
+    cache = tmp_path_factory.getbasetemp() / "fused-unets"  # shared: each model is fused once
+    result, golden, noise = replay(case, runner, cache)
+    difference = np.abs(result.value - golden).max()
+    assert difference <= TOLERANCE, f"{case} (fused): max abs difference {difference:.2e} > {TOLERANCE}"
 
 
 @pytest.mark.skipif("sd1_txt2img_long_prompt" not in MANIFEST, reason="no long-prompt golden")
