@@ -154,3 +154,25 @@ def test_cancel_stops_between_steps(tmp_path):
         assert len(steps) < 150
     finally:
         runner.shutdown()
+
+
+def previews_of(values):
+    generator = StableDiffusionLoader().load(MODELS / "sd1")
+    runner = JobRunner()
+    seen = []
+    try:
+        request = generator.request({"prompt": "x", "width": 64, "height": 64, "steps": 4, "seed": 9, **values})
+        job = runner.submit(generator, request, listeners=[lambda j, e: seen.append(e)])
+        assert job.wait(120) and job.state is JobState.FINISHED, job.message
+    finally:
+        runner.shutdown()
+    return [e.value for e in seen if type(e).__name__ == "Preview"]
+
+
+def test_a_preview_every_step_and_a_vae_preview_every_n():
+    quick = previews_of({"vae_preview_every": 0})
+    decoded = previews_of({"vae_preview_every": 2})
+    assert len(quick) == len(decoded) == 4
+    assert all(p.shape == (64, 64, 4) and p.dtype == np.uint8 for p in quick + decoded)
+    assert np.array_equal(quick[0], decoded[0])  # step 1: the cheap latent preview in both
+    assert not np.array_equal(quick[1], decoded[1])  # step 2: the VAE decoded the prediction
