@@ -63,7 +63,7 @@ class StableDiffusionGenerator(studio.Generator):
             studio.Param("width", "int", side, min=64, max=MAX_SIDE, step=8, help="A multiple of 8."),
             studio.Param("height", "int", side, min=64, max=MAX_SIDE, step=8, help="A multiple of 8."),
             studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many images, one after another, seeds counting up."),
-            studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview every", help="Decode a full preview every N steps (0: quick previews only)."),
+            studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview", help="Decode a full preview every N steps (0: quick previews only)."),
         )
 
     def load(self, ctx: studio.JobContext) -> None:

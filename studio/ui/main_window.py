@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._enable_canvas_actions)
         self.audio.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.jobs_panel = JobsPanel()
-        self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 320)
+        self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 345)
         self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
 
         self.device_label = QLabel("Checking devices…")

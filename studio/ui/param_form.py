@@ -46,7 +46,7 @@ class SeedField(QWidget):
         self.edit = QLineEdit()
         self.edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}"), self.edit))
         self.edit.setToolTip(param.help)
-        self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("4294967295") + 16)
+        self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("4294967295") + 8)
         self.edit.editingFinished.connect(self._clamp)
         self.randomize()
         self.dice = QToolButton(text="New")
@@ -100,7 +100,7 @@ class SliderSpin(QWidget):
             self.spin.setSingleStep(param.step or 0.1)
         self.spin.setToolTip(param.help)
         self.spin.setValue(param.default)
-        self.spin.setMinimumWidth(84)
+        self.spin.setMinimumWidth(72)
         self.slider: QSlider | None = None
         if param.min is not None and param.max is not None:
             self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -144,7 +144,7 @@ class ParamForm(QWidget):
         self.widgets: dict[str, QWidget] = {}
         layout = QFormLayout(self)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for param in params:
             widget = self._make(param)
             widget.setObjectName(f"param_{param.name}")
