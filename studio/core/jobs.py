@@ -11,6 +11,7 @@ bridges them to Qt signals (``studio.ui.workers``) and the CLI prints them.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import logging
@@ -19,7 +20,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from studio.core.generators import Event, Generator, Progress, Request, Result
 from studio.core.logs import log_path
@@ -160,17 +161,23 @@ class JobContext:
 
     def run(self, session: LoadedSession | Any, outputs: list[str] | None, feeds: Mapping[str, Any]) -> list[Any]:
         """``session.run`` that the job's cancel can interrupt mid-call."""
-        self.check_cancelled()
         raw = session.session if isinstance(session, LoadedSession) else session
-        ort = self.runtime.ort
-        options = ort.RunOptions()
+        with self.cancellable() as options:
+            return raw.run(outputs, dict(feeds), options)
+
+    @contextlib.contextmanager
+    def cancellable(self) -> Iterator[Any]:
+        """RunOptions for one onnxruntime call (``run``, ``run_with_iobinding``) that the job's
+        cancel terminates; an interrupted call comes out as ``Cancelled``."""
+        self.check_cancelled()
+        options = self.runtime.ort.RunOptions()
         job = self._job
         with job._lock:
             job._run_options.add(options)
         try:
             if job.cancel_requested:  # cancelled between the check above and registering
                 raise Cancelled()
-            return raw.run(outputs, dict(feeds), options)
+            yield options
         except Cancelled:
             raise
         except Exception:
