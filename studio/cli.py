@@ -142,6 +142,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             add_prompt(generator, values, args.prompt)
         request = generator.request(values)
         device = host.runtime.device(args.device) if args.device else host.device()
+        if generator.kind == "text" and not args.output:
+            return stream_text(host, generator, request, device)
         output = Path(args.output) if args.output else default_output_path(generator.id, request.seed, generator.kind)
         check_writable(output, generator.kind)  # before generating: never waste a long job on a bad path
         return run_generation(host, generator, request, device, output, quiet=args.quiet)
@@ -227,6 +229,45 @@ def run_generation(host: Any, generator: Any, request: Any, device: Any, output:
             print(f"studio: note: {note}", file=sys.stderr)
         print(os.path.abspath(path))  # absolute: a script can use it from any folder
         print(reproduce_command(generator, result.params))
+    return EXIT_OK
+
+
+def stream_text(host: Any, generator: Any, request: Any, device: Any) -> int:
+    """Text without ``-o``: the generated text goes to stdout as it streams, facts to stderr."""
+    from studio.core.generators import Preview
+    from studio.core.jobs import JobState
+
+    def write(job: Any, event: Any) -> None:
+        if isinstance(event, Preview) and event.kind == "text":
+            sys.stdout.write(str(event.value))
+            sys.stdout.flush()
+
+    job = host.runner.submit(generator, request, device, listeners=[write])
+    try:
+        while not job.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        job.cancel()
+        job.wait(10)
+        print("\nstudio: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if job.state is not JobState.FINISHED or job.result is None:
+        if job.state is JobState.CANCELLED:
+            return EXIT_INTERRUPTED
+        if job.internal_error:
+            print(f"studio: {job.message}", file=sys.stderr)
+            return EXIT_INTERNAL
+        return user_error(job.message or f"{generator.id} failed")
+    sys.stdout.write("\n")
+    info = job.result.info
+    for note in info.get("notes", ()):
+        print(f"studio: note: {note}", file=sys.stderr)
+    if "tokens_per_s" in info:
+        print(
+            f"studio: {info.get('new_tokens', '?')} tokens, {info['tokens_per_s']:.1f} tokens/s, "
+            f"first token after {info.get('ttft_s', 0):.3f} s, seed {request.seed}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

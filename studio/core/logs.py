@@ -17,8 +17,7 @@ def setup_logging(level: int = logging.INFO) -> Path:
     path = paths.log_file()
     if _configured == path:
         return path
-    root = logging.getLogger("studio")
-    root.setLevel(level)
+    loggers = [logging.getLogger(name) for name in ("studio", "studio_plugins")]  # the app and its built-ins
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
@@ -27,10 +26,12 @@ def setup_logging(level: int = logging.INFO) -> Path:
     except OSError:  # a read-only profile must not stop the app
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
-    for old in [h for h in root.handlers if getattr(h, "_studio", False)]:
-        root.removeHandler(old)
     handler._studio = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(level)
+        for old in [h for h in logger.handlers if getattr(h, "_studio", False)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
     _configured = path
     return path
 

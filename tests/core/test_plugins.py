@@ -319,7 +319,7 @@ def test_plugins_that_register_invalid_things_are_withdrawn(use_plugins, runner)
         assert generator_id not in host.generators
     assert set(host.generators) == {"cppn", "tone"}
     # Only the built-ins' loaders: the bad plugin's valid loader went with it.
-    assert [loader.id for loader in host.loaders] == ["cppn", "stable-diffusion"]
+    assert [loader.id for loader in host.loaders] == ["cppn", "stable-diffusion", "causal-lm"]
     assert_cppn_works(host, runner)
     assert_tone_works(host, runner)
 

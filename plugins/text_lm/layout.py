@@ -1,0 +1,115 @@
+"""Causal-LM folders as optimum / Hugging Face ONNX repositories and onnxruntime-genai ship them.
+
+    config.json  generation_config.json  tokenizer.json  tokenizer_config.json
+    model.onnx | decoder_model_merged.onnx        at the root or under onnx/
+    (onnxruntime-genai: genai_config.json naming the decoder file)
+
+Reading a folder looks at file names and JSON only; the ONNX file is opened when a job runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import studio
+
+MODEL_FILES = ("decoder_model_merged.onnx", "model.onnx", "decoder_with_past_model.onnx", "decoder_model.onnx")
+LAYOUT = "a causal-LM ONNX folder: config.json, tokenizer.json and model.onnx or decoder_model_merged.onnx (at the root or under onnx/), or an onnxruntime-genai folder"
+
+
+def read_json(path: Path, what: str, required: bool = True) -> dict[str, Any]:
+    if not path.is_file():
+        if required:
+            raise studio.ModelError(f"{what} is missing: {path}")
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise studio.ModelError(f"{what} is not readable JSON: {path} ({exc})") from None
+    if not isinstance(data, dict):
+        raise studio.ModelError(f"{what} should hold a JSON object: {path}")
+    return data
+
+
+def find_model_file(folder: Path) -> Path | None:
+    genai = folder / "genai_config.json"
+    if genai.is_file():
+        try:
+            name = json.loads(genai.read_text(encoding="utf-8"))["model"]["decoder"]["filename"]
+        except (OSError, ValueError, KeyError, TypeError):
+            name = None
+        if name and (folder / name).is_file():
+            return folder / name
+    for place in (folder, folder / "onnx"):
+        for name in MODEL_FILES:
+            if (place / name).is_file():
+                return place / name
+    return None
+
+
+def is_lm_folder(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and find_model_file(folder) is not None and (
+        (folder / "tokenizer.json").is_file() or (folder / "genai_config.json").is_file()
+    )
+
+
+@dataclass
+class LMModel:
+    folder: Path
+    model_file: Path
+    config: dict[str, Any]
+    generation: dict[str, Any] = field(default_factory=dict)
+    tokenizer_config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: Path) -> "LMModel":
+        folder = Path(folder)
+        config = read_json(folder / "config.json", "config.json")
+        model_file = find_model_file(folder)
+        if model_file is None:
+            raise studio.ModelError(f"{folder} has no model.onnx or decoder_model_merged.onnx (looked at the root and in onnx/)")
+        if not (folder / "tokenizer.json").is_file():
+            raise studio.ModelError(f"{folder} has no tokenizer.json: Studio needs the model's tokenizer to read and write its text")
+        generation = read_json(folder / "generation_config.json", "generation_config.json", required=False)
+        tokenizer_config = read_json(folder / "tokenizer_config.json", "tokenizer_config.json", required=False)
+        return cls(folder, model_file, config, generation, tokenizer_config)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def context_length(self) -> int:
+        for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+            value = self.config.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+        value = self.tokenizer_config.get("model_max_length")
+        return int(value) if isinstance(value, int) and 0 < value < 10**7 else 2048
+
+    @property
+    def vocab_size(self) -> int | None:
+        value = self.config.get("vocab_size")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def chat_template(self) -> str | None:
+        template = self.tokenizer_config.get("chat_template")
+        if isinstance(template, list):  # several named templates: the default one
+            template = next((t.get("template") for t in template if t.get("name") == "default"), None)
+        return template if isinstance(template, str) and template.strip() else None
+
+    def eos_ids(self, tokenizer_eos: int | None) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.generation, self.config):
+            value = source.get("eos_token_id")
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, list):
+                ids.update(v for v in value if isinstance(v, int))
+        if tokenizer_eos is not None:
+            ids.add(tokenizer_eos)
+        return ids

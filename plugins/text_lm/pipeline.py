@@ -1,0 +1,230 @@
+"""Token-by-token generation on one onnxruntime session, carrying the KV cache.
+
+The cache stays in onnxruntime's own buffers between steps (IOBinding: each step's
+``present.*`` outputs are bound as the next step's ``past_key_values.*`` inputs), so on a GPU
+it never leaves the device and on the CPU it is never copied into numpy. Only the last row
+of logits comes back to be sampled.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Generator
+
+import numpy as np
+
+import studio
+
+from .layout import LMModel
+from .sampling import SamplingSettings, next_token
+from .tokenizer import LMTokenizer, StreamDecoder
+
+PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+LAYER_KIND = re.compile(r"\.(\d+)\.(key|value)$")
+TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
+
+
+@dataclass
+class Output:
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    ttft_s: float
+    tokens_per_s: float
+    stopped_by: str
+    notes: list[str] = field(default_factory=list)
+
+
+class Decoder:
+    """The model session and what it expects: which inputs, which dtypes, cache shapes."""
+
+    def __init__(self, model: LMModel, loaded: Any, device: Any) -> None:
+        self.model = model
+        self.loaded = loaded
+        self.session = loaded.session
+        self.device_type = "cuda" if device.id.startswith(("cuda", "tensorrt")) else "cpu"
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        if "input_ids" not in inputs or "logits" not in outputs:
+            raise studio.ModelError(f"{model.model_file} is not a causal LM (it needs input_ids and logits; it has {', '.join(inputs)} -> {', '.join(outputs)})")
+        self.inputs = inputs
+        self.ids_dtype = TYPES.get(inputs["input_ids"].type, np.int64)
+        self.past_names = sorted((n for n in inputs if PAST.match(n)), key=lambda n: (int(PAST.match(n).group(1)), PAST.match(n).group(2)))
+        by_layer = {LAYER_KIND.search(o).groups(): o for o in outputs if o.startswith("present") and LAYER_KIND.search(o)}
+        self.present_names = [by_layer.get(PAST.match(n).groups()) for n in self.past_names]
+        if None in self.present_names:
+            raise studio.ModelError(f"{model.model_file} takes past_key_values but does not return every present.N.key/value")
+        self.has_cache = bool(self.past_names)
+        self.branch = "use_cache_branch" in inputs
+        config = model.config
+        heads = int(config.get("num_attention_heads") or config.get("n_head") or 1)
+        kv_heads = int(config.get("num_key_value_heads") or heads)
+        head_dim = int(config.get("head_dim") or (config.get("hidden_size") or config.get("n_embd") or heads) // heads)
+        if self.past_names:
+            shape = inputs[self.past_names[0]].shape
+            kv_heads = shape[1] if isinstance(shape[1], int) else kv_heads
+            head_dim = shape[3] if isinstance(shape[3], int) else head_dim
+            self.kv_dtype = TYPES.get(inputs[self.past_names[0]].type, np.float32)
+        self.kv_heads, self.head_dim = kv_heads, head_dim
+        vocab = self.session.get_outputs()[outputs.index("logits")].shape[-1]
+        self.vocab_size = vocab if isinstance(vocab, int) else model.vocab_size
+        self.past: list[Any] | None = None
+        self.past_length = 0
+
+    def reset(self) -> None:
+        self.past, self.past_length = None, 0
+
+    def step(self, ctx: studio.JobContext, ids: list[int]) -> np.ndarray:
+        """Feed ``ids`` after what the cache holds; return the logits for the next token."""
+        if not self.has_cache:  # every step reads the whole sequence again
+            self.past_length = 0
+        binding = self.session.io_binding()
+        count = len(ids)
+        total = self.past_length + count
+        binding.bind_cpu_input("input_ids", np.asarray([ids], dtype=self.ids_dtype))
+        if "attention_mask" in self.inputs:
+            binding.bind_cpu_input("attention_mask", np.ones((1, total), dtype=TYPES.get(self.inputs["attention_mask"].type, np.int64)))
+        if "position_ids" in self.inputs:
+            positions = np.arange(self.past_length, total, dtype=np.int64)[None]
+            binding.bind_cpu_input("position_ids", positions.astype(TYPES.get(self.inputs["position_ids"].type, np.int64)))
+        if self.branch:
+            binding.bind_cpu_input("use_cache_branch", np.array([self.past is not None]))
+        for index, name in enumerate(self.past_names):
+            if self.past is None:  # nothing cached yet: an empty cache (length 1 for merged files, which ignore it)
+                empty = np.zeros((1, self.kv_heads, 1 if self.branch else 0, self.head_dim), dtype=self.kv_dtype)
+                binding.bind_cpu_input(name, empty)
+            else:
+                binding.bind_ortvalue_input(name, self.past[index])
+        binding.bind_output("logits", "cpu")
+        for name in self.present_names:
+            binding.bind_output(name, self.device_type)
+        with ctx.cancellable() as options:
+            self.session.run_with_iobinding(binding, options)
+        values = binding.get_outputs()
+        logits = values[0].numpy()[0, -1].astype(np.float32)
+        if self.has_cache:
+            self.past = values[1:]
+            self.past_length = total
+        return logits
+
+
+class StopMatcher:
+    """Holds back text that might be the start of a stop sequence until it is clear."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.text = ""
+        self.shown = 0
+        self.hit = False
+
+    def add(self, chunk: str) -> str:
+        self.text += chunk
+        for stop in self.stops:
+            at = self.text.find(stop)
+            if at >= 0:
+                self.hit = True
+                self.text = self.text[:at]
+                break
+        safe = len(self.text) if self.hit else len(self.text) - self._held_back()
+        out = self.text[self.shown : max(self.shown, safe)]
+        self.shown = max(self.shown, safe)
+        return out
+
+    def _held_back(self) -> int:
+        tail = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(self.text)), 0, -1):
+                if self.text.endswith(stop[:size]):
+                    tail = max(tail, size)
+                    break
+        return tail
+
+    def rest(self) -> str:
+        out = self.text[self.shown :]
+        self.shown = len(self.text)
+        return out
+
+
+def prompt_ids(tokenizer: LMTokenizer, model: LMModel, prompt: str, instruction: str, max_new: int) -> tuple[list[int], int, list[str]]:
+    """The prompt's token ids, cut from the left to fit the context; the (maybe reduced) token
+    budget; and notes for the user."""
+    notes: list[str] = []
+    if instruction.strip():
+        text = tokenizer.chat_prompt([{"role": "user", "content": f"{instruction.strip()}\n\n{prompt}"}])
+        ids = tokenizer.encode(text, special=False)
+    else:
+        ids = tokenizer.encode(prompt)
+    if not ids:  # an empty page: start from the beginning-of-text token, as transformers does
+        start = tokenizer.bos_id if tokenizer.bos_id is not None else tokenizer.eos_id
+        if start is None:
+            raise studio.ParamError("the prompt is empty and this model has no start token: type something first")
+        ids = [start]
+    context = model.context_length
+    if max_new >= context:
+        max_new = max(1, context // 2)
+        notes.append(f"the model's context is {context} tokens: at most {max_new} new tokens this time")
+    room = context - max_new
+    if len(ids) > room:
+        keep_bos = tokenizer.bos_id is not None and ids[0] == tokenizer.bos_id
+        cut = len(ids) - room
+        ids = ([ids[0]] if keep_bos else []) + ids[-(room - (1 if keep_bos else 0)) :]
+        notes.append(f"the text is longer than the model's context ({context} tokens): only its last {room} tokens were read ({cut} left out)")
+    return ids, max_new, notes
+
+
+def generate(
+    ctx: studio.JobContext,
+    decoder: Decoder,
+    tokenizer: LMTokenizer,
+    ids: list[int],
+    max_new: int,
+    sampling: SamplingSettings,
+    stops: list[str],
+    seed: int,
+    eos_ids: set[int],
+) -> Generator[studio.Event, None, Output]:
+    notes = [] if decoder.has_cache else ["this model has no KV-cache inputs, so every new token re-reads the whole text (slower)"]
+    rng = np.random.Generator(np.random.PCG64(seed))
+    decoder.reset()
+    stream = StreamDecoder(tokenizer)
+    matcher = StopMatcher(stops)
+    seen = np.asarray(ids, dtype=np.int64)
+    sequence = list(ids)
+    started = time.perf_counter()
+    first_token_at = None
+    produced = 0
+    stopped_by = "length"
+    feed = list(ids)
+    for produced in range(1, max_new + 1):
+        logits = decoder.step(ctx, feed if decoder.has_cache else sequence)
+        token = next_token(logits, sampling, seen, rng)
+        if first_token_at is None:
+            first_token_at = time.perf_counter()
+        if token in eos_ids:
+            stopped_by = "end of text"
+            produced -= 1
+            break
+        sequence.append(token)
+        seen = np.append(seen, token)
+        feed = [token]
+        chunk = matcher.add(stream.push(token))
+        elapsed = time.perf_counter() - started
+        yield studio.Progress(produced, max_new, f"{produced} tokens · {produced / max(elapsed, 1e-9):.1f} tokens/s")
+        if chunk:
+            yield studio.Preview("text", chunk)
+        if matcher.hit:
+            stopped_by = "stop sequence"
+            break
+        if len(sequence) >= decoder.model.context_length:
+            stopped_by = "context full"
+            notes.append("the model's context is full: generation stopped")
+            break
+    tail = matcher.add(stream.flush()) + (matcher.rest() if not matcher.hit else "")
+    if tail:
+        yield studio.Preview("text", tail)
+    ended = time.perf_counter()
+    decode_time = ended - (first_token_at or ended)
+    tokens_per_s = (produced - 1) / decode_time if produced > 1 and decode_time > 0 else 0.0
+    return Output(matcher.text, len(ids), produced, (first_token_at or ended) - started, tokens_per_s, stopped_by, notes)
