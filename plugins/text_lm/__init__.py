@@ -18,10 +18,12 @@ log = logging.getLogger(__name__)
 @studio.hookimpl
 def register_generators(register):
     folder = builtin_models() / "shakespeare"
-    if not folder.is_dir():  # a damaged install: the loader for the user's own models still works
-        log.error("the built-in Shakespeare model is missing from %s", folder)
+    try:
+        model = LMModel.read(folder)
+    except studio.ModelError as exc:  # a damaged install: the loader for the user's own models still works
+        log.error("the built-in Shakespeare model cannot be used: %s", exc)
         return
-    register(LMGenerator(LMModel.read(folder), "shakespeare", "Shakespeare (built-in)"))
+    register(LMGenerator(model, "shakespeare", "Shakespeare (built-in)"))
 
 
 @studio.hookimpl

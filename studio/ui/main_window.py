@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFontDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
 from studio.core.canvas_inputs import Placement, canvas_inputs, layer_params, place_result
 from studio.core.generators import Generator, Preview, Progress, Result
@@ -24,6 +24,7 @@ from studio.core.logs import log_path
 from studio.core.outputs import write_result
 from studio.core.reuse import PictureParameters, fit_parameters
 from studio.core.runtime import RuntimeReport
+from studio.core.text import counts_label
 from studio.core.timeline import Clip
 from studio.errors import StudioError
 from studio.host import Host
@@ -31,6 +32,7 @@ from studio.ui.canvas import CanvasWorkspace
 from studio.ui.canvas.dialogs import CanvasSizeDialog, ExtendDialog, ImageSizeDialog
 from studio.ui.dialogs import PluginsDialog, SettingsDialog
 from studio.ui.editor import TextWorkspace
+from studio.ui.editor.workspace import THEMES, Generation
 from studio.ui.generate_panel import GeneratePanel
 from studio.ui.jobs_panel import JobsPanel
 from studio.ui.timeline import AudioWorkspace
@@ -38,6 +40,7 @@ from studio.ui.workers import JobBridge
 
 log = logging.getLogger(__name__)
 WORKSPACES = ("image", "text", "audio")
+TEXT_FILTER = "Text and Markdown (*.txt *.md *.markdown);;Text (*.txt);;Markdown (*.md *.markdown);;All files (*)"
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp);;PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;All files (*)"
 
 
@@ -59,7 +62,7 @@ class MainWindow(QMainWindow):
         self._placements: dict[int, Placement] = {}  # job id -> where its picture lands
 
         self.canvas = CanvasWorkspace(self.undo_stack)
-        self.text = TextWorkspace()
+        self.text = TextWorkspace(host.settings)
         self.audio = AudioWorkspace(self.undo_stack)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("workspaces")
@@ -77,14 +80,35 @@ class MainWindow(QMainWindow):
         self.canvas.warning.connect(self.warn)
         self.tabs.currentChanged.connect(self._enable_canvas_actions)
         self.audio.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.text.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.text.warning.connect(self.warn)
+        self.text.continue_requested.connect(self.continue_text)
+        self.text.stop_requested.connect(self.stop_text)
+        self.text.rewrite_bar.rewrite_requested.connect(self.rewrite_text)
+        self.text.file_changed.connect(self._show_text_title)
+        self.tabs.currentChanged.connect(self._show_text_title)
+        self._text_generator_id = ""  # the text generator Continue used last
         self.jobs_panel = JobsPanel()
         self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 345)
         self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
 
         self.device_label = QLabel("Checking devices…")
         self.device_label.setObjectName("device_label")
+        # What a writer watches: the generation's speed and the document's size (Text tab only).
+        self.text_stats_label = QLabel()
+        self.text_stats_label.setObjectName("text_stats_label")
+        self.text_stats_label.setToolTip("Tokens per second and time to the first token of the last generation")
+        self.text_counts_label = QLabel(counts_label(""))
+        self.text_counts_label.setObjectName("text_counts_label")
+        self.text.stats_changed.connect(self.text_stats_label.setText)
+        self.text.counts_changed.connect(self.text_counts_label.setText)
+        for label in (self.text_stats_label, self.text_counts_label):
+            label.setContentsMargins(10, 0, 10, 0)  # apart from each other and the device label
+        self.statusBar().addPermanentWidget(self.text_stats_label)
+        self.statusBar().addPermanentWidget(self.text_counts_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._make_menus()
+        self._enable_canvas_actions()
         self.generate_panel.set_generators(host.generators)
         self._warn_about_failures()
         self.report_ready.connect(self.on_report)
@@ -110,6 +134,11 @@ class MainWindow(QMainWindow):
         self._canvas_action(file_menu, "&Open image…", self.open_image, QKeySequence.StandardKey.Open)
         self._canvas_action(file_menu, "&Import image as layer…", self.import_image, QKeySequence("Ctrl+Shift+O"))
         self._canvas_action(file_menu, "&Export image…", self.export_image, QKeySequence("Ctrl+E"))
+        self._text_actions: list[QAction] = []
+        self._text_action(file_menu, "&New text", self.new_text, QKeySequence.StandardKey.New)
+        self._text_action(file_menu, "&Open text…", self.open_text, QKeySequence.StandardKey.Open)
+        self._text_action(file_menu, "&Save text", self.save_text, QKeySequence.StandardKey.Save)
+        self._text_action(file_menu, "Save text &as…", self.save_text_as, QKeySequence("Ctrl+Shift+S"))
         file_menu.addSeparator()
         self._action(file_menu, "Add &model folder…", self.add_model_folder)
         file_menu.addSeparator()
@@ -132,6 +161,26 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         self._canvas_action(edit_menu, "&Mask from selection", canvas.mask_from_selection)
         self._canvas_action(edit_menu, "Clear &mask", canvas.clear_mask, QKeySequence("Ctrl+Shift+K"))
+        self._text_action(edit_menu, "&Find…", lambda: self.text.find_bar.open_bar(), QKeySequence.StandardKey.Find)
+        self._text_action(edit_menu, "Find and &replace…", lambda: self.text.find_bar.open_bar(replace=True), QKeySequence("Ctrl+H"))
+        self._text_action(edit_menu, "Find &next", lambda: self.text.find_bar.find_next(), QKeySequence.StandardKey.FindNext)
+
+        # The editor claims Ctrl+Enter and Esc itself (the Generate panel owns Ctrl+Enter
+        # window-wide); the menu only names them.
+        text_menu = bar.addMenu("&Text")
+        self._text_action(text_menu, "&Continue at the cursor\tCtrl+Enter", self.continue_text)
+        self._text_action(text_menu, "&Stop\tEsc", self.stop_text)
+        self._text_action(text_menu, "&Retry (new seed)", self.retry_text, QKeySequence("Ctrl+R"))
+        self._text_action(text_menu, "Re&write selection…", self.text.open_rewrite, QKeySequence("Ctrl+Shift+R"))
+        text_menu.addSeparator()
+        self._text_action(text_menu, "&Font…", self.choose_text_font)
+        themes = text_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        for name in THEMES:
+            action = self._text_action(themes, name.capitalize(), lambda checked=False, n=name: self.text.set_theme(n))
+            action.setCheckable(True)
+            action.setChecked(name == self.text.theme)
+            group.addAction(action)
 
         image_menu = bar.addMenu("&Image")
         self._canvas_action(image_menu, "&Canvas size…", self.change_canvas_size, QKeySequence("Ctrl+Alt+C"))
@@ -177,10 +226,24 @@ class MainWindow(QMainWindow):
         self._canvas_actions.append(action)
         return action
 
+    def _text_action(self, menu: QMenu, text, slot, shortcut=None) -> QAction:
+        """A menu entry for the text: enabled only on the Text tab, so Ctrl+O/Ctrl+S/Ctrl+F
+        there never collide with the canvas's entries on the same keys."""
+        action = self._action(menu, text, slot, shortcut)
+        action.setEnabled(self.tabs.currentWidget() is self.text)
+        self._text_actions.append(action)
+        return action
+
     def _enable_canvas_actions(self) -> None:
         on_canvas = self.tabs.currentWidget() is self.canvas
         for action in self._canvas_actions:
             action.setEnabled(on_canvas)
+        on_text = self.tabs.currentWidget() is self.text
+        for action in getattr(self, "_text_actions", ()):
+            action.setEnabled(on_text)
+        for label in (getattr(self, "text_stats_label", None), getattr(self, "text_counts_label", None)):
+            if label is not None:
+                label.setVisible(on_text)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -232,6 +295,8 @@ class MainWindow(QMainWindow):
     def generate(self, generator_id: str, values: dict) -> Job | None:
         """Submit a job; an image generator's pictures (and size, under a selection) come from the canvas."""
         generator = self.host.generators.get(generator_id)
+        if generator is not None and generator.kind == "text":
+            return self.generate_text(generator_id, values, "continue")
         placement = Placement()
         try:
             if generator is not None and generator.kind == "image":
@@ -250,6 +315,122 @@ class MainWindow(QMainWindow):
         elif placement.source == "layer" and self.canvas.active_layer is not None:
             self.statusBar().showMessage(f"Generating from the layer “{self.canvas.active_layer.name}”", 8000)
         return job
+
+    # -- generating text ------------------------------------------------------------------
+
+    def _text_generator(self) -> Generator | None:
+        """The text generator to use: the panel's choice, else the last used, the built-in, any."""
+        current = self.generate_panel.current()
+        if current is None or current.kind != "text":
+            texts = sorted((g for g in self.host.generators.values() if g.kind == "text"), key=lambda g: g.id)
+            preferred = [self._text_generator_id, "shakespeare"]
+            choice = next((g for i in preferred for g in texts if g.id == i), texts[0] if texts else None)
+            if choice is None:
+                return None
+            self.generate_panel.select(choice.id)
+            current = self.generate_panel.current()
+        return current
+
+    def generate_text(self, generator_id: str, values: dict, mode: str, instruction: str = "", retry_of: Generation | None = None) -> Job | None:
+        """Submit a text job: ``continue`` reads the text before the cursor, ``rewrite`` the selection.
+
+        The sampling controls come from the Generate panel (the generator's params); the
+        editor only adds what it owns: the prompt and the instruction.
+        """
+        if self.text.running:
+            self.statusBar().showMessage("A generation is already streaming: Esc stops it", 5000)
+            return None
+        generator = self.host.generators.get(generator_id)
+        names = {p.name for p in generator.params} if generator is not None else set()
+        values = dict(values)
+        if mode == "rewrite":
+            values["prompt"] = self.text.selected_text()
+        else:
+            prompt = self.text.prompt_before_cursor()
+            if not prompt.strip() and str(values.get("prompt") or "").strip() and retry_of is None:
+                # An empty page: the form's prompt starts the text, as the writer's own words.
+                self.text.editor.textCursor().insertText(str(values["prompt"]))
+                prompt = self.text.prompt_before_cursor()
+            values["prompt"] = prompt
+        if "instruction" in names:
+            values["instruction"] = instruction if mode == "rewrite" else ""
+        try:
+            job = self.host.submit(generator_id, values, listeners=[self.bridge.listener])
+        except StudioError as exc:
+            self.warn("Cannot generate", str(exc))
+            return None
+        self._text_generator_id = generator_id
+        self.jobs_panel.add(job)
+        self.tabs.setCurrentWidget(self.text)
+        self.text.begin(job, mode, values, retry_of)
+        return job
+
+    def continue_text(self) -> Job | None:
+        generator = self._text_generator()
+        if generator is None:
+            self.statusBar().showMessage("No text generator is installed (Tools ▸ Plugins)", 8000)
+            return None
+        values = self.generate_panel.form.values() if self.generate_panel.form is not None else {}
+        return self.generate_text(generator.id, values, "continue")
+
+    def rewrite_text(self, instruction: str) -> Job | None:
+        generator = self._text_generator()
+        if generator is None:
+            self.statusBar().showMessage("No text generator is installed (Tools ▸ Plugins)", 8000)
+            return None
+        if not self.text.selected_text().strip():
+            self.statusBar().showMessage("Select the text to rewrite first", 5000)
+            return None
+        values = self.generate_panel.form.values() if self.generate_panel.form is not None else {}
+        job = self.generate_text(generator.id, values, "rewrite", instruction)
+        if job is not None:
+            self.text.rewrite_bar.hide()
+        return job
+
+    def stop_text(self) -> None:
+        """Cancel the streaming generation at once; what streamed stays (one Ctrl+Z removes it)."""
+        for generation in self.text.running:
+            generation.job.cancel()
+
+    def retry_text(self) -> Job | None:
+        """Replace the last generation with a new one from the same prompt and a new seed."""
+        last = self.text.prepare_retry()
+        if last is None:
+            return None
+        values = dict(last.values)
+        values["seed"] = None  # a new seed: the core draws it and the result records it
+        return self.generate_text(last.job.generator.id, values, last.mode, str(values.get("instruction") or ""), retry_of=last)
+
+    # -- text files -----------------------------------------------------------------------
+
+    def _show_text_title(self) -> None:
+        if self.tabs.currentWidget() is self.text:
+            self.setWindowTitle(f"{self.text.display_name()}{' •' if self.text.modified else ''} — Studio")
+        else:
+            self.setWindowTitle("Studio")
+
+    def new_text(self) -> None:
+        self.text.confirm_discard(self.text.new_document)
+
+    def open_text(self) -> None:
+        def choose() -> None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open text", "", TEXT_FILTER)
+            if path:
+                self.text.open_file(path)
+
+        self.text.confirm_discard(choose)
+
+    def save_text(self) -> bool:
+        return self.text.save() if self.text.path is not None else self.save_text_as()
+
+    def save_text_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save text", self.text.display_name() + ("" if self.text.path else ".md"), TEXT_FILTER)
+        return self.text.save(path) if path else False
+
+    def choose_text_font(self) -> None:
+        ok, font = QFontDialog.getFont(self.text.editor.font(), self, "Editor font")
+        if ok:
+            self.text.set_font(font)
 
     def warn(self, title: str, text: str) -> QMessageBox:
         """A warning that does not block the event loop: jobs keep reporting behind it."""
@@ -274,6 +455,8 @@ class MainWindow(QMainWindow):
                 self.canvas.view.show_preview(None)
             elif job.generator.kind == "text":
                 self.text.abandon(job)
+                if state is JobState.CANCELLED:
+                    self.statusBar().showMessage("Stopped: what streamed is kept (Ctrl+Z removes it)", 8000)
         if state is JobState.FAILED:
             self.statusBar().showMessage(f"{job.generator.title or job.generator.id} failed: {message}", 15000)
 
@@ -281,6 +464,8 @@ class MainWindow(QMainWindow):
         row = self.jobs_panel.row(job)
         if row is not None:
             row.on_progress(progress)
+        if job.generator.kind == "text":
+            self.text.progress(job, progress.step)
 
     def on_preview(self, job: Job, preview: Preview) -> None:
         row = self.jobs_panel.row(job)
@@ -306,7 +491,7 @@ class MainWindow(QMainWindow):
             layer = Layer(name, pixels, generator=result.generator, params=layer_params(dict(result.params)), x=placement.x, y=placement.y)
             self.canvas.add_layer(layer, fit_canvas=placement.fit_canvas, text=f"Generate “{name}”")
         elif result.kind == "text":
-            self.text.finish(job, str(result.value))
+            self.text.finish(job, str(result.value), dict(result.info))
         elif result.kind == "audio":
             self.audio.add_clip(Clip(name, result.value, result.sample_rate, result.generator, dict(result.params)))
         notes = list(result.info.get("notes", ()))
@@ -448,5 +633,14 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self.text.modified and not getattr(self, "_discard_text", False):
+            event.ignore()  # ask without blocking: the answer closes the window again
+
+            def discard() -> None:
+                self._discard_text = True
+                self.close()
+
+            self.text.confirm_discard(discard)
+            return
         self.host.shutdown()
         super().closeEvent(event)
