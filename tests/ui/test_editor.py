@@ -300,3 +300,28 @@ def test_text_actions_live_on_the_text_tab_only(window, qtbot):
     window.tabs.setCurrentWidget(window.text)
     assert names["&Open text…"].isEnabled() and names["&Continue at the cursor"].isEnabled()
     assert window.text_counts_label.isVisible()
+
+
+def test_a_real_language_model_streams_into_the_editor_and_undoes_in_one_step(window, qtbot):
+    """The causal-LM plugin on the tiny Llama fixture, not a stand-in: Continue, Retry, Undo."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "lm" / "models" / "llama"
+    assert window.add_model_folder_path(str(folder))
+    assert window.generate_panel.select("lm:llama")
+    set_param(window, "max_new_tokens", 24)
+    text, editor = window.text, window.text.editor
+    type_text(qtbot, editor, "To be")
+    chunks = []
+    window.bridge.preview.connect(lambda job, preview: chunks.append(preview.value))
+    with qtbot.waitSignal(window.bridge.result, timeout=20000):
+        qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    first = text.last
+    assert len(chunks) > 1 and editor.toPlainText() == "To be" + "".join(chunks)  # streamed, chunk by chunk
+    assert first.job.result.info["tokens_per_s"] > 0 and "tok/s" in window.text_stats_label.text()
+    with qtbot.waitSignal(window.bridge.result, timeout=20000):
+        window.retry_text()
+    assert text.last.job is not first.job and editor.toPlainText().startswith("To be")
+    editor.undo()
+    editor.undo()
+    assert editor.toPlainText() == "To be"
