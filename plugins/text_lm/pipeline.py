@@ -23,6 +23,9 @@ from .tokenizer import LMTokenizer, StreamDecoder
 
 PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 LAYER_KIND = re.compile(r"\.(\d+)\.(key|value)$")
+# A reader sees no difference between a chunk per token and a chunk per 15 ms, but a small
+# model makes thousands of tokens a second, and each event costs a signal and a repaint.
+EVENT_INTERVAL = 0.015
 TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
 
 
@@ -76,8 +79,11 @@ class Decoder:
     def reset(self) -> None:
         self.past, self.past_length = None, 0
 
-    def step(self, ctx: studio.JobContext, ids: list[int]) -> np.ndarray:
-        """Feed ``ids`` after what the cache holds; return the logits for the next token."""
+    def step(self, ctx: studio.JobContext, ids: list[int], options: Any = None) -> np.ndarray:
+        """Feed ``ids`` after what the cache holds; return the logits for the next token.
+
+        ``options``: RunOptions from ``ctx.cancellable()`` held for a whole generation (one per
+        step would cost more than a small model's step); without them, a step makes its own."""
         if not self.has_cache:  # every step reads the whole sequence again
             self.past_length = 0
         binding = self.session.io_binding()
@@ -100,10 +106,14 @@ class Decoder:
         binding.bind_output("logits", "cpu")
         for name in self.present_names:
             binding.bind_output(name, self.device_type)
-        with ctx.cancellable() as options:
+        if options is None:
+            with ctx.cancellable() as own:
+                self.session.run_with_iobinding(binding, own)
+        else:
+            ctx.check_cancelled()
             self.session.run_with_iobinding(binding, options)
         values = binding.get_outputs()
-        logits = values[0].numpy()[0, -1].astype(np.float32)
+        logits = np.asarray(values[0].numpy()[0, -1], dtype=np.float32)
         if self.has_cache:
             self.past = values[1:]
             self.past_length = total
@@ -190,38 +200,47 @@ def generate(
     decoder.reset()
     stream = StreamDecoder(tokenizer)
     matcher = StopMatcher(stops)
-    seen = np.asarray(ids, dtype=np.int64)
     sequence = list(ids)
+    feed = list(ids)
+    no_history = np.empty(0, dtype=np.int64)
+    pending = ""  # text decoded but not yet sent: events go out at most every EVENT_INTERVAL
     started = time.perf_counter()
     first_token_at = None
+    last_event = 0.0
     produced = 0
     stopped_by = "length"
-    feed = list(ids)
-    for produced in range(1, max_new + 1):
-        logits = decoder.step(ctx, feed if decoder.has_cache else sequence)
-        token = next_token(logits, sampling, seen, rng)
-        if first_token_at is None:
-            first_token_at = time.perf_counter()
-        if token in eos_ids:
-            stopped_by = "end of text"
-            produced -= 1
-            break
-        sequence.append(token)
-        seen = np.append(seen, token)
-        feed = [token]
-        chunk = matcher.add(stream.push(token))
-        elapsed = time.perf_counter() - started
-        yield studio.Progress(produced, max_new, f"{produced} tokens · {produced / max(elapsed, 1e-9):.1f} tokens/s")
-        if chunk:
-            yield studio.Preview("text", chunk)
-        if matcher.hit:
-            stopped_by = "stop sequence"
-            break
-        if len(sequence) >= decoder.model.context_length:
-            stopped_by = "context full"
-            notes.append("the model's context is full: generation stopped")
-            break
-    tail = matcher.add(stream.flush()) + (matcher.rest() if not matcher.hit else "")
+    with ctx.cancellable() as options:  # one RunOptions for the whole generation: cancel stops any step
+        for produced in range(1, max_new + 1):
+            logits = decoder.step(ctx, feed if decoder.has_cache else sequence, options)
+            history = np.asarray(sequence, dtype=np.int64) if sampling.repetition_penalty != 1.0 else no_history
+            token = next_token(logits, sampling, history, rng)
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+            if token in eos_ids:
+                stopped_by = "end of text"
+                produced -= 1
+                break
+            sequence.append(token)
+            feed = [token]
+            stream.ids.append(token)
+            now = time.perf_counter()
+            due = now - last_event >= EVENT_INTERVAL
+            if due or matcher.stops:  # decode per event, or per token when a stop sequence may end it
+                pending += matcher.add(stream.take())
+            if due or matcher.hit:
+                last_event = now
+                yield studio.Progress(produced, max_new, f"{produced} tokens · {produced / max(now - started, 1e-9):.1f} tokens/s")
+                if pending:
+                    yield studio.Preview("text", pending)
+                    pending = ""
+            if matcher.hit:
+                stopped_by = "stop sequence"
+                break
+            if len(sequence) >= decoder.model.context_length:
+                stopped_by = "context full"
+                notes.append("the model's context is full: generation stopped")
+                break
+    tail = pending + matcher.add(stream.flush()) + (matcher.rest() if not matcher.hit else "")
     if tail:
         yield studio.Preview("text", tail)
     ended = time.perf_counter()

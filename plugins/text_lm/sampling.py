@@ -34,6 +34,8 @@ def penalise_repetition(logits: np.ndarray, seen: np.ndarray, penalty: float) ->
 
 def next_token(logits: np.ndarray, settings: SamplingSettings, seen: np.ndarray, rng: np.random.Generator) -> int:
     """One token id from a vocabulary-sized row of logits."""
+    if settings.greedy and settings.repetition_penalty == 1.0:
+        return int(np.argmax(logits))  # the common greedy case, without a copy
     logits = penalise_repetition(logits.astype(np.float32), seen, settings.repetition_penalty)
     if settings.greedy:
         return int(np.argmax(logits))

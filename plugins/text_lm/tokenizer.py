@@ -92,20 +92,26 @@ class StreamDecoder:
     ids: list[int] = field(default_factory=list)
     prefix_offset: int = 0
     read_offset: int = 0
+    prefix_text: str = ""  # decode(ids[prefix_offset:read_offset]), kept: it changes only with the offsets
 
     def push(self, token: int) -> str:
         self.ids.append(token)
-        prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])
+        return self.take()
+
+    def take(self) -> str:
+        """The text the tokens pushed so far add, as far as it is safe to show."""
         text = self.tokenizer.decode(self.ids[self.prefix_offset :])
-        if len(text) > len(prefix) and not text.endswith("\ufffd"):
-            chunk = text[len(prefix) :]
+        if len(text) > len(self.prefix_text) and not text.endswith("\ufffd"):
+            chunk = text[len(self.prefix_text) :]
             self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
+            self.prefix_text = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])
             return chunk
         return ""
 
     def flush(self) -> str:
         """Whatever is still held back at the end (a lone broken byte shows as "�")."""
-        prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])
+        prefix = self.prefix_text
         text = self.tokenizer.decode(self.ids[self.prefix_offset :])
         self.prefix_offset = self.read_offset = len(self.ids)
+        self.prefix_text = ""
         return text[len(prefix) :] if len(text) > len(prefix) else ""
