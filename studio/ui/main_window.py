@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._show_text_title)
         self._text_generator_id = ""  # the text generator Continue used last
         self.jobs_panel = JobsPanel()
-        self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 345)
+        self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 365)
         self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
 
         self.device_label = QLabel("Checking devices…")

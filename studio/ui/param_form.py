@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSlider,
     QSpinBox,
+    QVBoxLayout,
     QToolButton,
     QWidget,
 )
@@ -142,7 +143,11 @@ class ParamForm(QWidget):
         self._getters: dict[str, Callable[[], Any]] = {}
         self._setters: dict[str, Callable[[Any], None]] = {}
         self.widgets: dict[str, QWidget] = {}
-        layout = QFormLayout(self)
+        outer = QVBoxLayout(self)  # the rows stay together at the top; spare height goes below them
+        outer.setContentsMargins(0, 0, 0, 0)
+        layout = QFormLayout()
+        outer.addLayout(layout)
+        outer.addStretch(1)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for param in params:
