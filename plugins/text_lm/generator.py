@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Iterator
 
 import studio
+from studio.core import paths
 
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
+from .quantize import int8_model
 from .sampling import SamplingSettings
 from .tokenizer import LMTokenizer
 
@@ -42,6 +44,7 @@ class LMGenerator(studio.Generator):
             studio.Param("repetition_penalty", "float", _number(g, "repetition_penalty", 1.0), min=1.0, max=2.0, step=0.05, label="Repetition penalty"),
             studio.Param("seed", "seed", None),
             studio.Param("stop", "text", "", label="Stop at", help="Stop sequences, separated by |"),
+            studio.Param("weights", "choice", "as exported", choices=("as exported", "int8"), help="int8: a quarter of the bytes to read per token, so faster on the CPU; the text differs slightly. Made once per model."),
         )
         self._tokenizer: LMTokenizer | None = None
 
@@ -55,9 +58,15 @@ class LMGenerator(studio.Generator):
         self.tokenizer()
         ctx.session(self.model.model_file)
 
+    def model_file(self, weights: str, ctx: studio.JobContext) -> Path:
+        if weights != "int8":
+            return self.model.model_file
+        ctx.progress(0, 0, "Preparing int8 weights (once per model)…")
+        return int8_model(self.model.model_file, paths.cache() / "int8")
+
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         tokenizer = self.tokenizer()
-        loaded = ctx.session(self.model.model_file)
+        loaded = ctx.session(self.model_file(request["weights"], ctx))
         decoder = Decoder(self.model, loaded, ctx.device)
         vocab = tokenizer.tokenizer.get_vocab_size(with_added_tokens=True)
         if decoder.vocab_size is not None and vocab > decoder.vocab_size:
@@ -76,6 +85,7 @@ class LMGenerator(studio.Generator):
             "tokens_per_s": round(output.tokens_per_s, 2),
             "stopped_by": output.stopped_by,
             "notes": notes + output.notes,
+            "weights": request["weights"],
         }
         yield studio.Result("text", output.text, self.id, dict(request.params), info=info)
 

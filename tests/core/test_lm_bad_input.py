@@ -105,3 +105,14 @@ def test_the_cli_streams_text_to_stdout(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() and "tokens/s" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_int8_weights_are_made_once_and_still_write_text(studio_home):
+    from studio_plugins.text_lm.quantize import int8_model
+
+    first = generate(MODELS / "gpt2", prompt="To be", weights="int8", max_new_tokens=12)
+    assert first.state is JobState.FINISHED, first.message
+    assert first.result.info["weights"] == "int8" and first.result.info["new_tokens"] > 0
+    copies = list((studio_home / "cache" / "int8").glob("*/model.onnx"))
+    assert len(copies) == 1 and copies[0].stat().st_size < (MODELS / "gpt2" / "model.onnx").stat().st_size
+    assert int8_model(MODELS / "gpt2" / "model.onnx", studio_home / "cache" / "int8") == copies[0]  # cached
