@@ -215,7 +215,6 @@ def matmul_gflops(runtime, side: int = 2048, runs: int = 5) -> float:
     """The machine's fp32 compute ceiling as onnxruntime reaches it: the best of a few big
     MatMuls on the same threads and session options as the pipeline's."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper
 
     from studio.core.runtime import CPU_DEVICE

@@ -40,7 +40,7 @@ def heartbeat_phases() -> dict[str, list[float]]:
     from studio.host import Host
     from studio.ui.app import application, create_window
 
-    app = application()
+    application()
     window = create_window(host=Host())
     window.show()
     phases: dict[str, list[float]] = {"idle": [], "model load": [], f"generate {SIZE}x{SIZE}": [], "result lands": []}

@@ -11,7 +11,6 @@ registered in a hook that then raised is discarded.
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
 import os
 from dataclasses import dataclass, field

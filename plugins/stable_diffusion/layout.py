@@ -13,27 +13,15 @@ the model list stays quick; a damaged ``model.onnx`` is found when its session i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.models import read_json
 
 REQUIRED = ("text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler")
 LAYOUT = "a diffusers ONNX folder: model_index.json, text_encoder/ unet/ vae_decoder/ (vae_encoder/) with model.onnx, tokenizer/, scheduler/"
-
-
-def read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise studio.ModelError(f"{what} is missing: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise studio.ModelError(f"{what} is not readable JSON: {path} ({exc})") from None
-    if not isinstance(data, dict):
-        raise studio.ModelError(f"{what} should hold a JSON object: {path}")
-    return data
 
 
 def is_diffusers_onnx(folder: Path) -> bool:
@@ -65,8 +53,10 @@ class SDModel:
         if (folder / "text_encoder_2").is_dir() and not (folder / "text_encoder_2" / "model.onnx").is_file():
             raise studio.ModelError(f"{folder} has text_encoder_2/ but no text_encoder_2/model.onnx")
         scheduler = read_json(folder / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json")
-        unet = _optional_json(folder / "unet" / "config.json")
-        vae = _optional_json(folder / "vae_decoder" / "config.json") or _optional_json(folder / "vae_encoder" / "config.json")
+        unet = read_json(folder / "unet" / "config.json", "unet/config.json", required=False)
+        vae = read_json(folder / "vae_decoder" / "config.json", "vae_decoder/config.json", required=False) or read_json(
+            folder / "vae_encoder" / "config.json", "vae_encoder/config.json", required=False
+        )
         return cls(folder, index, scheduler, unet, vae)
 
     def path(self, part: str) -> Path:
@@ -108,8 +98,3 @@ class SDModel:
         kind = "SDXL" if self.is_xl else "Stable Diffusion"
         return f"{kind} ({self.folder.name})"
 
-
-def _optional_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    return read_json(path, path.parent.name + "/" + path.name)

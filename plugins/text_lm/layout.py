@@ -15,23 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.models import read_json
 
 MODEL_FILES = ("decoder_model_merged.onnx", "model.onnx", "decoder_with_past_model.onnx", "decoder_model.onnx")
 LAYOUT = "a causal-LM ONNX folder: config.json, tokenizer.json and model.onnx or decoder_model_merged.onnx (at the root or under onnx/), or an onnxruntime-genai folder"
-
-
-def read_json(path: Path, what: str, required: bool = True) -> dict[str, Any]:
-    if not path.is_file():
-        if required:
-            raise studio.ModelError(f"{what} is missing: {path}")
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise studio.ModelError(f"{what} is not readable JSON: {path} ({exc})") from None
-    if not isinstance(data, dict):
-        raise studio.ModelError(f"{what} should hold a JSON object: {path}")
-    return data
 
 
 def find_model_file(folder: Path) -> Path | None:

@@ -10,7 +10,6 @@ text-generation-inference does it (prefix/read offsets), so the stream never sho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import studio

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 
 class Rect(NamedTuple):
     """``width`` x ``height`` pixels whose top-left pixel is (``x``, ``y``); may be empty."""
@@ -21,6 +23,15 @@ class Rect(NamedTuple):
     def from_edges(cls, left: int, top: int, right: int, bottom: int) -> "Rect":
         """The rectangle from ``left``/``top`` (included) to ``right``/``bottom`` (excluded)."""
         return cls(left, top, max(0, right - left), max(0, bottom - top))
+
+    @classmethod
+    def around(cls, mask: "np.ndarray") -> "Rect | None":
+        """The smallest rectangle holding every True pixel of a 2-D ``mask``; None when there is none."""
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+        return cls.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
     @property
     def right(self) -> int:

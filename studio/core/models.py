@@ -47,6 +47,24 @@ class ModelFolder:
         return self.generator is not None
 
 
+def read_json(path: Path, what: str, required: bool = True) -> dict:
+    """A model folder's JSON file (config, index, scheduler...) as a dict, or a ``ModelError``
+    naming the file; ``{}`` for an optional file that is absent."""
+    import json
+
+    if not path.is_file():
+        if required:
+            raise ModelError(f"{what} is missing: {path}")
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{what} is not readable JSON: {path} ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{what} should hold a JSON object: {path}")
+    return data
+
+
 def check_folder(folder: Path | str) -> Path:
     folder = Path(folder).expanduser()
     if not folder.exists():

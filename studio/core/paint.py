@@ -307,11 +307,9 @@ def _row_runs(flags: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 def fill(target: np.ndarray, region: np.ndarray, colour: tuple[int, int, int, int], opacity: float = 1.0) -> PixelPatch | None:
     """Lay ``colour`` over ``target`` (RGBA) where ``region`` (bool, same H x W) is True."""
-    rows = np.flatnonzero(region.any(axis=1))
-    if rows.size == 0:
+    rect = Rect.around(region)
+    if rect is None:
         return None
-    cols = np.flatnonzero(region[rows[0] : rows[-1] + 1].any(axis=0))
-    rect = Rect.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     before = target[rect.slices()].copy()
     strength = region[rect.slices()].astype(np.float32) * np.float32(opacity)
     after = np.where(region[rect.slices()][..., None], source_over(before, colour, strength), before)
@@ -321,11 +319,9 @@ def fill(target: np.ndarray, region: np.ndarray, colour: tuple[int, int, int, in
 
 def clear(target: np.ndarray, region: np.ndarray) -> PixelPatch | None:
     """Make ``target`` (RGBA) transparent where ``region`` is True (Delete on a selection)."""
-    rows = np.flatnonzero(region.any(axis=1))
-    if rows.size == 0:
+    rect = Rect.around(region)
+    if rect is None:
         return None
-    cols = np.flatnonzero(region[rows[0] : rows[-1] + 1].any(axis=0))
-    rect = Rect.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     before = target[rect.slices()].copy()
     after = before.copy()
     after[region[rect.slices()]] = 0

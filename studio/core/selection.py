@@ -61,12 +61,7 @@ class Selection:
     def bbox(self) -> Rect | None:
         """The smallest rectangle holding every selected pixel; None when nothing is selected."""
         if self._bbox is False:
-            rows = np.flatnonzero(self.mask.any(axis=1))
-            if rows.size == 0:
-                self._bbox = None
-            else:
-                cols = np.flatnonzero(self.mask[rows[0] : rows[-1] + 1].any(axis=0))
-                self._bbox = Rect.from_edges(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+            self._bbox = Rect.around(self.mask)
         return self._bbox  # type: ignore[return-value]
 
     def contains(self, x: float, y: float) -> bool:

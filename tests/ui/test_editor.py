@@ -38,7 +38,6 @@ class Scribe(studio.Generator):
     )
 
     def generate(self, request, ctx):
-        started = time.monotonic()
         if request["instruction"]:  # a rewrite: the instruction, then the text shouted
             chunks = [f"[{request['instruction']}]", " " + request["prompt"].upper()]
         else:

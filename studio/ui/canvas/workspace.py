@@ -566,10 +566,7 @@ class CanvasWorkspace(QWidget):
         read = self._read(path)
         if read is None:
             return None
-        pixels, parameters = read
-        layer = Layer(Path(path).stem or "Picture", pixels)
-        if parameters is not None and parameters.generator:
-            layer.generator, layer.params = parameters.generator, dict(parameters.params)
+        layer, parameters = _picture_layer(path, *read)
         self.add_layer(layer, text=f"Import “{Path(path).name}”")
         if layer.size[0] > self.document.width or layer.size[1] > self.document.height:
             self.message.emit(f"“{layer.name}” is larger than the canvas: Image ▸ Canvas size shows all of it")
@@ -584,10 +581,7 @@ class CanvasWorkspace(QWidget):
         read = self._read(path)
         if read is None:
             return False
-        pixels, parameters = read
-        layer = Layer(Path(path).stem or "Picture", pixels)
-        if parameters is not None and parameters.generator:
-            layer.generator, layer.params = parameters.generator, dict(parameters.params)
+        layer, parameters = _picture_layer(path, *read)
         self.view.show_preview(None)
         self.undo_stack.push(ReplaceDocument(self, [layer], layer.size[0], layer.size[1], f"Open “{Path(path).name}”"))
         self._offer(Path(path).name, parameters)
@@ -608,3 +602,11 @@ class CanvasWorkspace(QWidget):
         if paths:
             event.acceptProposedAction()
             self.import_files(paths)
+
+
+def _picture_layer(path: str | Path, pixels: np.ndarray, parameters):
+    """A layer named after a picture file, remembering the parameters that made it (if any)."""
+    layer = Layer(Path(path).stem or "Picture", pixels)
+    if parameters is not None and parameters.generator:
+        layer.generator, layer.params = parameters.generator, dict(parameters.params)
+    return layer, parameters
