@@ -284,8 +284,10 @@ def run_summary(job: Any) -> str:
 
 def reproduce_command(generator: Any, params: Mapping[str, Any]) -> str:
     """The one command line that makes the same result again."""
+    from studio.core.generators import INPUT_TYPES
+
     words = ["studio", "generate", generator.id]
-    declared = {p.name for p in generator.params if p.type not in ("image", "mask")}
+    declared = {p.name for p in generator.params if p.type not in INPUT_TYPES}
     for name, value in params.items():
         if name not in declared:  # extra facts a generator records (mode, model) are not flags
             continue

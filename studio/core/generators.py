@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from studio.core.jobs import JobContext
 
 KINDS = ("image", "text", "audio")
-PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask")
+PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio")
+#: Parameters whose value comes from the workspace (canvas, timeline) or a file, never a form field.
+INPUT_TYPES = ("image", "mask", "audio")
 SEED_MAX = 2**32 - 1
 
 
@@ -31,10 +33,12 @@ class Param:
     ``type`` is one of ``int``, ``float``, ``bool``, ``choice``, ``text`` (a prompt or any
     string; ``multiline`` for a prompt box), ``seed`` (an int; ``None`` or ``-1`` means
     "pick one", and the result records the seed actually used), ``image`` (uint8 RGBA,
-    H x W x 4) or ``mask`` (uint8 H x W, 255 = repaint). Images and masks come from the
-    canvas in the window and from a file path on the command line; with ``optional`` they
-    may be left out (``None``), which is how a generator tells text-to-image from
-    image-to-image.
+    H x W x 4), ``mask`` (uint8 H x W, 255 = repaint) or ``audio`` (a
+    ``studio.core.timeline.Audio``: float32 samples and their rate). Images and masks come
+    from the canvas in the window, audio from the selected clip on the timeline, and each
+    from a file path on the command line; with ``optional`` they may be left out (``None``),
+    which is how a generator tells text-to-image from image-to-image, or a new piece of
+    music from a continuation.
     """
 
     name: str
@@ -72,6 +76,8 @@ class Param:
             return self._coerce_seed(value)
         if self.type in ("image", "mask"):
             return self._coerce_picture(value)
+        if self.type == "audio":
+            return self._coerce_audio(value)
         if value is None:
             raise ParamError(f"{self.name}: a value is required")
         if self.type == "int":
@@ -141,6 +147,21 @@ class Param:
         elif array.dtype != np.uint8 or array.ndim != 2:
             raise ParamError(f"{self.name}: a mask is uint8 of shape (height, width), got {array.dtype} {array.shape}")
         return array
+
+    def _coerce_audio(self, value: Any) -> Any:
+        from studio.core.timeline import Audio
+
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if self.optional:
+                return None
+            raise ParamError(f"{self.name}: audio is required")
+        if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+            from studio.core.audio_files import read_audio
+
+            return read_audio(value)
+        if not isinstance(value, Audio):
+            raise ParamError(f"{self.name}: expected audio (a sound file or a clip), got {type(value).__name__}")
+        return value
 
     def _coerce_seed(self, value: Any) -> int | None:
         if value is None or value == "" or value == -1 or value == "-1" or value == "random":
@@ -284,8 +305,8 @@ def check_generator(generator: Any) -> None:
     if len(names) != len(set(names)):
         raise ValueError(f"generator {generator.id!r}: duplicate parameter names")
     for param in generator.params:
-        if param.type in ("image", "mask"):
-            continue  # pictures have no default: they come from the canvas or a file
+        if param.type in INPUT_TYPES:
+            continue  # pictures and sounds have no default: they come from the workspace or a file
         try:
             param.coerce(param.default)  # a default must itself be valid (a seed's may be None: random)
         except ParamError as exc:

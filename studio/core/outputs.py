@@ -36,6 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from studio.core.generators import Result
+from studio.core.timeline import Audio
 from studio.errors import OutputError
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,8 @@ def _plain(value: Any) -> Any:
     """numpy scalars as Python numbers (a plugin may put one in its params)."""
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, Audio):  # an audio prompt is described, like a picture
+        return f"<audio {value.frames / value.sample_rate:.2f} s at {value.sample_rate} Hz>"
     if isinstance(value, np.ndarray):
         # An input image or mask is described, not embedded: the parameters stay readable text.
         if value.size <= 64:

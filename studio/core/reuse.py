@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from studio.core.generators import Param
+from studio.core.generators import INPUT_TYPES, Param
 
 # A1111's own pattern for "Key: value" pairs, a value possibly a JSON-quoted string.
 _PAIR = re.compile(r'\s*(\w[\w \-/+]*):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -130,8 +130,8 @@ def fit_parameters(params: Mapping[str, Any], wanted: Sequence[Param]) -> dict[s
     """
     out: dict[str, Any] = {}
     for param in wanted:
-        if param.type in ("image", "mask"):
-            continue  # pictures come from the canvas, never from text
+        if param.type in INPUT_TYPES:
+            continue  # pictures and sounds come from the workspace, never from text
         candidates = [param.name] + [name for name, aliases in ALIASES.items() if param.name in aliases]
         value = next((params[name] for name in candidates if name in params), None)
         if value is None:

@@ -114,20 +114,26 @@ class Peaks:
         while k + 1 < len(self.levels) and PEAK_BLOCK * 2 ** (k + 1) <= frames_per_column:
             k += 1
         level, block = self.levels[k], PEAK_BLOCK * 2**k
-        if frames_per_column < block:  # zoomed in past the finest level: each column reads one block
-            centres = start + (np.arange(columns) + 0.5) * frames_per_column
-            index = np.clip((centres // block).astype(np.int64), 0, level.shape[0] - 1)
-            inside = centres < level.shape[0] * block
-            out[inside] = level[index[inside]]
+        # Column c reads blocks [lo_c, hi_c).
+        edges = np.linspace(start, stop, columns + 1)
+        lo = np.minimum((edges[:-1] // block).astype(np.int64), level.shape[0] - 1)
+        hi = np.minimum(np.ceil(edges[1:] / block).astype(np.int64), level.shape[0])
+        inside = lo < hi
+        lo, hi = lo[inside], hi[inside]
+        if not lo.size:
             return out
-        first, last = int(start // block), min(level.shape[0], -(-int(stop) // block))
-        if first >= last:
-            return out
-        # blocks -> the column each falls in (non-decreasing), then min/max per run of blocks
-        column = np.clip(((np.arange(first, last) * block - start) / frames_per_column).astype(np.int64), 0, columns - 1)
-        runs = np.flatnonzero(np.r_[True, np.diff(column) > 0])
-        out[column[runs], 0] = np.minimum.reduceat(level[first:last, 0], runs)
-        out[column[runs], 1] = np.maximum.reduceat(level[first:last, 1], runs)
+        if frames_per_column < block:
+            # Zoomed in past the finest level: a column lies in one block or across two.
+            first, last = level[lo], level[hi - 1]
+        else:
+            # A block or more per column: the lo_c strictly increase, so reduceat gives
+            # [lo_c, lo_c+1); the block a column boundary cuts through (hi_c - 1) is folded
+            # in after, so neither neighbour misses its samples.
+            upto = level[: hi[-1]]
+            first = np.stack([np.minimum.reduceat(upto[:, 0], lo), np.maximum.reduceat(upto[:, 1], lo)], axis=1)
+            last = level[hi - 1]
+        out[inside, 0] = np.minimum(first[:, 0], last[:, 0])
+        out[inside, 1] = np.maximum(first[:, 1], last[:, 1])
         return out
 
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.generators import SEED_MAX, Param
+from studio.core.generators import INPUT_TYPES, SEED_MAX, Param
 
 INT_LIMIT = 2**31 - 1
 SLIDER_STEPS = 1000
@@ -161,10 +161,14 @@ class ParamForm(QWidget):
             seed = SeedField(param)
             self._bind(param, seed.value, seed.set_value)
             return seed
-        if param.type in ("image", "mask"):
-            # Pictures come from the canvas when the job is submitted (the main window fills
-            # them in); the form only says where from.
-            source = "the active layer or the selection" if param.type == "image" else "the painted mask or the selection"
+        if param.type in INPUT_TYPES:
+            # Pictures come from the canvas and sounds from the timeline when the job is
+            # submitted (the main window fills them in); the form only says where from.
+            source = {
+                "image": "the active layer or the selection",
+                "mask": "the painted mask or the selection",
+                "audio": "the selected clip on the timeline",
+            }[param.type]
             note = QLabel(f"From {source}" + (" (optional)" if param.optional else ""))
             note.setWordWrap(True)
             note.setStyleSheet("color: #999;")
