@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _null_audio_device() -> None:
+    """Playback tests play into ALSA's null device: silent, present on any Linux with ALSA.
+
+    PortAudio reads ALSA's configuration when it first loads, so this runs before any test
+    imports sounddevice. ``.ci/run`` sets the same; a run that set its own path keeps it.
+    """
+    if "ALSA_CONFIG_PATH" in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="studio-alsa-")
+    path = os.path.join(folder, "asound.conf")
+    with open(path, "w") as file:
+        file.write("pcm.!default { type null }\n")
+    os.environ["ALSA_CONFIG_PATH"] = path
+
+
+_null_audio_device()
 
 
 @pytest.fixture(autouse=True)
