@@ -25,7 +25,6 @@ from studio.core.outputs import write_result
 from studio.core.reuse import PictureParameters, fit_parameters
 from studio.core.runtime import RuntimeReport
 from studio.core.text import counts_label
-from studio.core.timeline import Clip
 from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
@@ -211,6 +210,16 @@ class MainWindow(QMainWindow):
         self._canvas_action(view_menu, "&Fit in window", canvas.view.fit, QKeySequence("Ctrl+0"))
         self._canvas_action(view_menu, "&Actual pixels (100 %)", canvas.view.actual_size, QKeySequence("Ctrl+1"))
 
+        audio_menu = bar.addMenu("&Audio")
+        self._audio_actions: list[QAction] = []
+        for name in ("play", "stop", "loop", "", "add_track", "import", "export_mix", "export_midi", "", "split", "duplicate", "delete", "", "snap", "zoom_in", "zoom_out", "zoom_fit"):
+            if not name:
+                audio_menu.addSeparator()
+                continue
+            action = self.audio.actions_by_name[name]  # its keys work inside the Audio workspace
+            audio_menu.addAction(action)
+            self._audio_actions.append(action)
+
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
         self._action(tools, "&Settings…", self.show_settings, QKeySequence.StandardKey.Preferences)
@@ -241,6 +250,9 @@ class MainWindow(QMainWindow):
         on_text = self.tabs.currentWidget() is self.text
         for action in getattr(self, "_text_actions", ()):
             action.setEnabled(on_text)
+        on_audio = self.tabs.currentWidget() is self.audio
+        for action in getattr(self, "_audio_actions", ()):
+            action.setEnabled(on_audio)
         for label in (getattr(self, "text_stats_label", None), getattr(self, "text_counts_label", None)):
             if label is not None:
                 label.setVisible(on_text)
@@ -493,8 +505,9 @@ class MainWindow(QMainWindow):
         elif result.kind == "text":
             self.text.finish(job, str(result.value), dict(result.info))
         elif result.kind == "audio":
-            self.audio.add_clip(Clip(name, result.value, result.sample_rate, result.generator, dict(result.params)))
-        notes = list(result.info.get("notes", ()))
+            self.audio.add_generated(result, title)
+        # text notes (a prompt cut short); a symbolic audio generator's info["notes"] are Note objects
+        notes = [note for note in result.info.get("notes", ()) if isinstance(note, str)]
         if notes:  # e.g. a prompt cut at CLIP's 77 tokens: the user should know what was dropped
             self.statusBar().showMessage(f"{title} finished. Note: {' '.join(notes)}", 20000)
         else:
@@ -642,5 +655,6 @@ class MainWindow(QMainWindow):
 
             self.text.confirm_discard(discard)
             return
+        self.audio.shutdown()
         self.host.shutdown()
         super().closeEvent(event)

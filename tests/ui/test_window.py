@@ -181,10 +181,13 @@ def test_audio_result_becomes_a_clip(window, qtbot):
     with qtbot.waitSignal(window.bridge.result, timeout=10000):
         window.generate_panel.request_generate()
     clips = window.audio.timeline.clips
-    assert len(clips) == 1 and clips[0].sample_rate == 8000 and clips[0].seconds == pytest.approx(0.5)
-    assert window.audio.clips.count() == 1
-    window.undo_stack.undo()
-    assert window.audio.timeline.clips == []
+    # resampled from the generator's 8 kHz to the project rate, on a track of its own (there was none)
+    assert len(clips) == 1 and clips[0].sample_rate == 48000 and clips[0].seconds == pytest.approx(0.5)
+    assert clips[0].generator == "test-tone" and clips[0].start == window.audio.playhead == 0
+    assert [t.name for t in window.audio.timeline.tracks] == ["Test tone"]
+    assert window.audio.selected_clip() is clips[0]
+    window.undo_stack.undo()  # the clip and the track it brought: one step
+    assert window.audio.timeline.clips == [] and window.audio.timeline.tracks == ()
 
 
 def test_export_carries_the_parameters(window, qtbot, tmp_path):
