@@ -39,6 +39,8 @@ from studio.ui.workers import JobBridge
 
 log = logging.getLogger(__name__)
 WORKSPACES = ("image", "text", "audio")
+#: What the Generate panel offers on a workspace the first time: its built-in generator.
+BUILT_IN_GENERATORS = {"image": "cppn", "text": "shakespeare", "audio": "chorale"}
 TEXT_FILTER = "Text and Markdown (*.txt *.md *.markdown);;Text (*.txt);;Markdown (*.md *.markdown);;All files (*)"
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp);;PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;All files (*)"
 
@@ -87,6 +89,9 @@ class MainWindow(QMainWindow):
         self.text.file_changed.connect(self._show_text_title)
         self.tabs.currentChanged.connect(self._show_text_title)
         self._text_generator_id = ""  # the text generator Continue used last
+        self._chosen: dict[str, str] = {}  # workspace kind -> the generator last chosen there
+        self.generate_panel.generator_changed.connect(lambda g: self._chosen.__setitem__(g.kind, g.id))
+        self.tabs.currentChanged.connect(self._offer_generator_for_workspace)
         self.jobs_panel = JobsPanel()
         self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 365)
         self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
@@ -219,6 +224,15 @@ class MainWindow(QMainWindow):
             action = self.audio.actions_by_name[name]  # its keys work inside the Audio workspace
             audio_menu.addAction(action)
             self._audio_actions.append(action)
+        audio_menu.addSeparator()
+        self.continue_clip_action = audio_menu.addAction("Generators &continue the selected clip")
+        self.continue_clip_action.setCheckable(True)
+        self.continue_clip_action.setChecked(True)
+        self.continue_clip_action.setToolTip(
+            "A generator that takes an audio prompt continues the selected clip; with this off, or no clip "
+            "selected, it starts from silence"
+        )
+        self._audio_actions.append(self.continue_clip_action)
 
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
@@ -315,6 +329,8 @@ class MainWindow(QMainWindow):
                 values, placement = canvas_inputs(
                     self.canvas.document, self.canvas.active_layer, generator.params, values, self.use_layer_action.isChecked()
                 )
+            elif generator is not None and generator.kind == "audio":
+                values = self._timeline_inputs(generator, values)
             job = self.host.submit(generator_id, values, listeners=[self.bridge.listener])
         except StudioError as exc:
             self.warn("Cannot generate", str(exc))
@@ -327,6 +343,15 @@ class MainWindow(QMainWindow):
         elif placement.source == "layer" and self.canvas.active_layer is not None:
             self.statusBar().showMessage(f"Generating from the layer “{self.canvas.active_layer.name}”", 8000)
         return job
+
+    def _timeline_inputs(self, generator: Generator, values: dict) -> dict:
+        """An audio prompt is the selected clip as heard, when the user lets clips be continued."""
+        values = dict(values)
+        prompt = self.audio.selected_audio() if self.continue_clip_action.isChecked() else None
+        for param in generator.params:
+            if param.type == "audio" and values.get(param.name) is None:
+                values[param.name] = prompt
+        return values
 
     # -- generating text ------------------------------------------------------------------
 
@@ -455,6 +480,19 @@ class MainWindow(QMainWindow):
 
     def show_workspace_for(self, generator: Generator) -> None:
         self.tabs.setCurrentIndex(WORKSPACES.index(generator.kind))
+
+    def _offer_generator_for_workspace(self) -> None:
+        """On the Audio tab the Generate panel offers an audio generator, and so on: the one
+        last chosen there, else the built-in one, else any of that kind."""
+        kind = WORKSPACES[self.tabs.currentIndex()]
+        current = self.generate_panel.current()
+        if current is None or current.kind == kind:
+            return
+        of_kind = sorted(g.id for g in self.host.generators.values() if g.kind == kind)
+        for generator_id in [self._chosen.get(kind, ""), BUILT_IN_GENERATORS[kind], *of_kind]:
+            if generator_id in of_kind:
+                self.generate_panel.select(generator_id)
+                return
 
     def on_state(self, job: Job, state: JobState, message: str) -> None:
         row = self.jobs_panel.row(job)
