@@ -1,0 +1,106 @@
+"""The MusicGen generator (one per model folder) and the loader that recognises such folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+import studio
+
+from .layout import LAYOUT, MusicGenModel, is_musicgen_folder
+from .pipeline import Settings, generate, new_tokens_for
+from .tokenizer import T5Tokenizer
+
+MAX_SECONDS = 30.0
+
+
+class MusicGenGenerator(studio.Generator):
+    kind = "audio"
+
+    def __init__(self, model: MusicGenModel, generator_id: str, title: str = "") -> None:
+        self.model = model
+        self.id = generator_id
+        self.title = title or f"MusicGen ({model.name})"
+        self.description = (
+            f"Music from a text description, {model.sampling_rate // 1000} kHz mono"
+            + (", or a continuation of the selected clip." if model.can_encode else ".")
+        )
+        top_k = min(model.default("top_k", 250, int), model.codebook_size)
+        params = [
+            studio.Param("prompt", "text", "", multiline=True, help="Describe the music: genre, instruments, mood, tempo."),
+            studio.Param("duration", "float", 8.0, min=0.1, max=MAX_SECONDS, step=0.5, label="Duration (s)", help="Seconds of new audio."),
+            studio.Param("guidance_scale", "float", model.default("guidance_scale", 3.0, float), min=0.0, max=20.0, step=0.5, label="Guidance", help="How closely to follow the prompt; 1 or less: no guidance (twice as fast)."),
+            studio.Param("top_k", "int", top_k, min=0, max=model.codebook_size, label="Top-k", help="Choose among the k likeliest codes; 0: all."),
+            studio.Param("temperature", "float", model.default("temperature", 1.0, float), min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest code."),
+            studio.Param("seed", "seed", None),
+        ]
+        if model.can_encode:
+            params.append(studio.Param("audio_prompt", "audio", None, optional=True, label="Continue audio", help="Audio to continue (the selected clip); empty: start from silence."))
+        self.params = tuple(params)
+        self._tokenizer: T5Tokenizer | None = None
+
+    def tokenizer(self) -> T5Tokenizer:
+        if self._tokenizer is None:
+            vocab = self.model.config["text_encoder"].get("vocab_size")
+            self._tokenizer = T5Tokenizer(self.model.folder / "tokenizer.json", vocab if isinstance(vocab, int) else None)
+        return self._tokenizer
+
+    def load(self, ctx: studio.JobContext) -> None:
+        ctx.progress(0, 3, "Loading MusicGen…")
+        self.tokenizer()
+        for step, name in enumerate(("text_encoder.onnx", "decoder_model_merged.onnx", "encodec_decode.onnx"), 1):
+            ctx.session(self.model.onnx(name))
+            ctx.progress(step, 3, "Loading MusicGen…")
+
+    def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
+        model = self.model
+        notes: list[str] = []
+        prompt_audio = self._prompt_audio(request.params.get("audio_prompt"), request["duration"], notes)
+        new_tokens = new_tokens_for(model, request["duration"])
+        settings = Settings(new_tokens, request["guidance_scale"], request["temperature"], request["top_k"], request.seed)
+        output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio)
+        audio_seconds = output.audio.size / model.sampling_rate
+        info = {
+            "real_time_factor": round(audio_seconds / output.seconds, 3) if output.seconds > 0 else None,
+            "compute_s": round(output.seconds, 3),
+            "audio_s": round(audio_seconds, 3),
+            "decoder_steps": new_tokens,
+            "provider": ctx.session(model.onnx("decoder_model_merged.onnx")).providers[0],
+            "device": ctx.device.id,
+            "notes": notes,
+        }
+        yield studio.Result("audio", output.audio[:, None], self.id, dict(request.params), sample_rate=model.sampling_rate, info=info)
+
+    def _prompt_audio(self, audio, seconds: float, notes: list[str]) -> np.ndarray | None:
+        """The audio prompt as mono at the model's rate, cut to what the decoder's positions hold."""
+        if audio is None:
+            return None
+        from studio.core.audio_files import resample
+
+        mono = np.asarray(audio.samples, dtype=np.float32).mean(axis=1, keepdims=True)
+        mono = resample(mono, audio.sample_rate, self.model.sampling_rate)[:, 0]
+        positions = self.model.decoder.get("max_position_embeddings", 2048)
+        room = int(positions) - 1 - new_tokens_for(self.model, seconds)
+        keep = (room * self.model.hop_length) if room > 0 else 0
+        if keep <= 0:
+            raise studio.ParamError(f"audio_prompt: no room to continue audio for {seconds:g} s; ask for a shorter duration")
+        if mono.size > keep:
+            notes.append(f"continued the last {keep / self.model.sampling_rate:.1f} s of the audio prompt (the model's context limit)")
+            mono = mono[-keep:]
+        if mono.size < self.model.hop_length:
+            raise studio.ParamError("audio_prompt: the audio is too short to continue")
+        return mono
+
+
+class MusicGenLoader(studio.ModelLoader):
+    id = "musicgen"
+    title = "MusicGen"
+    layout = LAYOUT
+
+    def detect(self, folder: Path) -> bool:
+        return is_musicgen_folder(folder)
+
+    def load(self, folder: Path) -> MusicGenGenerator:
+        return MusicGenGenerator(MusicGenModel.read(folder), f"musicgen:{folder.name}")
