@@ -95,11 +95,9 @@ def chorale_tokens(score) -> tuple[np.ndarray, str] | None:
     mode = key.mode if key.mode in MODES else "major"
     shift = transposition_to_reference(key.tonic.pitchClass, mode)
     first_measure = parts[0].getElementsByClass("Measure").first()
-    pickup = (BEATS_PER_BAR - float(first_measure.barDuration.quarterLength - first_measure.paddingLeft)) % BEATS_PER_BAR
-    # Offsets in quarter notes; a pickup of p beats means the first downbeat is at 4 - p... or 0.
-    pickup_length = float(first_measure.duration.quarterLength) if first_measure.paddingLeft else 0.0
-    first_downbeat = pickup_length if pickup_length % BEATS_PER_BAR else 0.0
-    del pickup
+    # A pickup measure is shorter than a bar (music21 marks it with paddingLeft); its notes
+    # start at offset 0, so the first downbeat comes after it.
+    first_downbeat = float(first_measure.duration.quarterLength) if first_measure.paddingLeft else 0.0
     end = max(float(part.highestTime) for part in parts)
     steps = int((end - first_downbeat) * STEPS_PER_BEAT)
     if steps < STEPS_PER_BAR * 2:

@@ -15,15 +15,16 @@ outside 8 kHz .. 384 kHz, no frames, an export path that cannot be written) is a
 
 from __future__ import annotations
 
+import io
 import os
 import re
-import secrets
 from pathlib import Path
 
 import numpy as np
 
+from studio.core.outputs import write_atomically
 from studio.core.timeline import Audio
-from studio.errors import StudioError
+from studio.errors import OutputError, StudioError
 
 MIN_RATE = 8_000
 MAX_RATE = 384_000
@@ -133,34 +134,13 @@ def write_audio(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: 
     fmt, subtype = WRITE_FORMATS[suffix]
     if subtype.startswith("PCM"):
         samples = np.clip(samples, -1.0, 1.0)  # integer formats would wrap round, not clip
-    temp = folder / f".{path.name}.{secrets.token_hex(4)}.part"
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, int(sample_rate), format=fmt, subtype=subtype)
     try:
-        # Created here (exclusive, mode 0666 less the umask, like any new file) and closed:
-        # libsndfile then writes it by name, so its I/O errors come back as exceptions.
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise AudioFileError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with soundfile.SoundFile(temp, "w", samplerate=int(sample_rate), channels=samples.shape[1], format=fmt, subtype=subtype) as file:
-            file.write(samples)
-        _fsync(temp)  # the bytes are on disk before the rename makes them the file
-        os.replace(temp, path)
-    except BaseException as exc:
-        temp.unlink(missing_ok=True)
-        if isinstance(exc, (OSError, RuntimeError, ValueError, AssertionError)):
-            # soundfile asserts that every frame was written: a short write means a full disk.
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or "the disk is full"
-            raise AudioFileError(f"cannot write {path}: {reason}") from None
-        raise
+        write_atomically(path, buffer.getvalue())
+    except OutputError as exc:
+        raise AudioFileError(str(exc)) from None
     return path
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _writable_samples(path: Path, samples: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image": (".png", ".jpg", ".jpeg", ".webp"),
     "text": (".txt", ".md"),
-    "audio": (".wav", ".flac", ".ogg"),
+    "audio": (".wav", ".flac", ".ogg", ".mid"),  # .mid: the notes of a symbolic generator
 }
 KIND_NOUNS = {"image": "an image", "text": "text", "audio": "audio"}
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -119,6 +119,10 @@ def write_result(result: Result, path: str | os.PathLike[str]) -> Path:
     """
     path = check_writable(path, result.kind)
     suffix = path.suffix.lower()
+    if suffix == ".mid":
+        from studio.core.midi import write_score  # imports this module: loaded when needed
+
+        return write_score(path, result.info)
     if result.kind == "image":
         data = encode_image(result, suffix, path)
     elif result.kind == "audio":
@@ -131,6 +135,8 @@ def write_result(result: Result, path: str | os.PathLike[str]) -> Path:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Put ``data`` at ``path`` all at once: a temp file beside it, then ``os.replace``."""
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
     try:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError as exc:

@@ -146,7 +146,7 @@ class Clip:
 
     Plays ``audio.samples[offset : offset + length]`` from timeline frame ``start``, with
     linear fades of ``fade_in``/``fade_out`` frames and a gain in dB. ``generator``,
-    ``params`` and ``info`` say how it was made (``info["notes"]`` holds the notes of a
+    ``params`` and ``info`` say how it was made (``info["score"]`` holds the notes of a
     symbolic generator, which is what exports as MIDI).
     """
 

@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.bridge.preview.connect(self.on_preview)
         self.bridge.result.connect(self.on_result)
         self._placements: dict[int, Placement] = {}  # job id -> where its picture lands
+        self._continuations: dict[int, int] = {}  # job id -> the clip its audio continues
 
         self.canvas = CanvasWorkspace(self.undo_stack)
         self.text = TextWorkspace(host.settings)
@@ -332,6 +333,9 @@ class MainWindow(QMainWindow):
             elif generator is not None and generator.kind == "audio":
                 values = self._timeline_inputs(generator, values)
             job = self.host.submit(generator_id, values, listeners=[self.bridge.listener])
+            prompted = any(p.type == "audio" and values.get(p.name) is not None for p in job.generator.params)
+            if prompted and self.audio.selected_clip() is not None:
+                self._continuations[job.id] = self.audio.selected_clip().id
         except StudioError as exc:
             self.warn("Cannot generate", str(exc))
             return None
@@ -500,6 +504,7 @@ class MainWindow(QMainWindow):
             row.on_state(state, message)
         if state.done:
             self._placements.pop(job.id, None)
+            self._continuations.pop(job.id, None)
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
                 self.canvas.view.show_preview(None)
@@ -543,9 +548,8 @@ class MainWindow(QMainWindow):
         elif result.kind == "text":
             self.text.finish(job, str(result.value), dict(result.info))
         elif result.kind == "audio":
-            self.audio.add_generated(result, title)
-        # text notes (a prompt cut short); a symbolic audio generator's info["notes"] are Note objects
-        notes = [note for note in result.info.get("notes", ()) if isinstance(note, str)]
+            self.audio.add_generated(result, title, continues=self._continuations.get(job.id))
+        notes = list(result.info.get("notes", ()))
         if notes:  # e.g. a prompt cut at CLIP's 77 tokens: the user should know what was dropped
             self.statusBar().showMessage(f"{title} finished. Note: {' '.join(notes)}", 20000)
         else:

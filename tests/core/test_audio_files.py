@@ -212,7 +212,7 @@ def test_a_read_only_folder(tmp_path):
     before = old.read_bytes()
     tmp_path.chmod(0o555)
     try:
-        with pytest.raises(AudioFileError, match="cannot write .*song.flac: Permission denied"):
+        with pytest.raises(AudioFileError, match="(?i)cannot write .*song.flac: permission denied"):
             write_audio(old, np.zeros((100, 2), np.float32), 48_000)
     finally:
         tmp_path.chmod(0o755)

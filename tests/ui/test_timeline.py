@@ -296,7 +296,7 @@ def test_splitting_outside_a_clip_says_why(ws, qtbot, tmp_path):
 
 
 def test_a_generation_with_no_track_brings_its_own_in_one_step(ws):
-    result = studio.Result("audio", np.zeros(4800, np.float32) + 0.1, "sketch", {"prompt": "", "seed": 1}, sample_rate=RATE, info={"notes": [Note(60, 0, 1, 90, 0)], "tempo": 100})
+    result = studio.Result("audio", np.zeros(4800, np.float32) + 0.1, "sketch", {"prompt": "", "seed": 1}, sample_rate=RATE, info={"score": [Note(60, 0, 1, 90, 0)], "tempo": 100})
     clip = ws.add_generated(result, title="Chorale")
     assert [t.name for t in ws.timeline.tracks] == ["Chorale"] and clip.info["tempo"] == 100
     assert ws.undo_stack.count() == 1
@@ -306,7 +306,7 @@ def test_a_generation_with_no_track_brings_its_own_in_one_step(ws):
 
 def test_clip_notes_export_as_midi(ws, tmp_path):
     notes = [Note(60, 0.0, 1.0, 90, 0), Note(64, 1.0, 1.0, 80, 1)]
-    ws.add_generated(studio.Result("audio", np.zeros((RATE, 1), np.float32), "sketch", {}, sample_rate=RATE, info={"notes": notes, "tempo": 90}))
+    ws.add_generated(studio.Result("audio", np.zeros((RATE, 1), np.float32), "sketch", {}, sample_rate=RATE, info={"score": notes, "tempo": 90}))
     path = ws.export_midi(tmp_path / "notes.mid")
     assert path is not None and path.read_bytes()[:4] == b"MThd"
     ws.add_generated(studio.Result("audio", np.zeros((RATE, 1), np.float32), "noise", {}, sample_rate=RATE))
@@ -418,6 +418,9 @@ def test_painting_reads_cached_peaks_of_many_tracks(ws, qtbot, tmp_path):
 
 def test_playback_on_the_null_device_moves_the_playhead_and_space_toggles(ws, qtbot, tmp_path):
     _one_clip(ws, tmp_path, seconds=3.0)
+    # The null device is not paced: without a loop the 3 s could be over before the test
+    # looks. Looping from the start point keeps playback going and the playhead past BEAT.
+    ws.set_loop(BEAT, ws.timeline.end)
     ws.set_playhead(BEAT)
     ws.arrangement.setFocus()
     qtbot.keyClick(ws.arrangement, Qt.Key.Key_Space)

@@ -332,3 +332,28 @@ def test_a_long_sd_prompt_is_generated_and_the_cut_is_shown(window, qtbot):
     assert job.state is JobState.FINISHED, job.message
     assert "left out" in row.status.text()
     assert "left out" in window.statusBar().currentMessage()
+
+
+def test_musicgen_continues_the_selected_clip_after_it_on_its_track(window, qtbot):
+    """The real MusicGen plugin (tiny fixture with an EnCodec encoder) fed the selected clip."""
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen" / "model"
+    assert window.add_model_folder_path(str(folder))
+    window.generate_panel.select("test-tone")
+    with qtbot.waitSignal(window.bridge.result, timeout=10000):
+        window.generate_panel.request_generate()
+    tone = window.audio.selected_clip()
+    with qtbot.waitSignal(window.bridge.result, timeout=60000) as blocker:
+        job = window.generate("musicgen:model", {"prompt": "a chorale", "duration": 0.3, "seed": 1})
+    assert job is not None and blocker.args[1].params["audio_prompt"] is not None
+    clips = window.audio.timeline.clips
+    assert len(clips) == 2
+    made = next(c for c in clips if c.id != tone.id)
+    assert made.start == tone.end and window.audio.timeline.track_of(made.id).id == window.audio.timeline.track_of(tone.id).id
+    assert made.generator == "musicgen:model" and made.sample_rate == 48000
+
+    # With continuation off the same generator starts from silence, at the playhead.
+    window.continue_clip_action.setChecked(False)
+    with qtbot.waitSignal(window.bridge.result, timeout=60000) as blocker:
+        window.generate("musicgen:model", {"prompt": "a chorale", "duration": 0.3, "seed": 1})
+    assert blocker.args[1].params["audio_prompt"] is None
+    assert len(window.audio.timeline.clips) == 3

@@ -572,7 +572,7 @@ class Arrangement(QAbstractScrollArea):
         menu.addSeparator()
         menu.addAction("Loop this clip", lambda: ws.set_loop(clip.start, clip.end))
         midi = menu.addAction("Export notes as MIDI…", ws.choose_export_midi)
-        midi.setEnabled(bool(clip.info.get("notes")))
+        midi.setEnabled(bool(clip.info.get("score")))
         menu.popup(where)
 
     def _rename(self, clip: Clip) -> None:

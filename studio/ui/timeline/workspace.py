@@ -296,8 +296,19 @@ class AudioWorkspace(QWidget):
             if clip is not None:
                 track_id, start = self._timeline.track_of(clip.id).id, clip.end
 
-    def add_generated(self, result: Result, title: str = "") -> Clip | None:
-        """A generator's audio at the playhead on the selected track (a new track if none)."""
+    def add_generated(self, result: Result, title: str = "", continues: int | None = None) -> Clip | None:
+        """A generator's audio at the playhead on the selected track (a new track if none).
+
+        A continuation of clip ``continues`` lands right after that clip, on its track, so
+        the prompt and what grew from it play as one phrase.
+        """
+        start, track_id = self._playhead, None
+        if continues is not None:
+            try:
+                prompt = self._timeline.clip(continues)
+                start, track_id = prompt.end, self._timeline.track_of(continues).id
+            except TimelineError:
+                pass  # the prompt clip was deleted meanwhile: the playhead it is
         samples = np.asarray(result.value, dtype=np.float32)
         if samples.ndim == 1:
             samples = samples[:, None]
@@ -307,11 +318,11 @@ class AudioWorkspace(QWidget):
                 samples = resample(samples, rate, self._timeline.sample_rate)
             audio = Audio(samples, self._timeline.sample_rate)
             name = clip_name(title or result.generator, result.params)
-            clip = Clip(name, audio, start=self._playhead, generator=result.generator, params=dict(result.params), info=dict(result.info))
+            clip = Clip(name, audio, start=start, generator=result.generator, params=dict(result.params), info=dict(result.info))
         except (StudioError, ValueError) as exc:
             self.message.emit(f"{title or result.generator} gave audio Studio cannot place: {exc}")
             return None
-        return self.add_clip(clip, text=f"Generate “{name}”", track_name=title or result.generator)
+        return self.add_clip(clip, track_id, text=f"Generate “{name}”", track_name=title or result.generator)
 
     def export_mix(self, path: str | Path) -> Path | None:
         """The whole mix (every audible track, fades, gains, pans) to WAV or FLAC."""
@@ -331,15 +342,15 @@ class AudioWorkspace(QWidget):
 
     def export_midi(self, path: str | Path, clip_id: int | None = None) -> Path | None:
         """The notes of a clip a symbolic generator made, as a standard MIDI file."""
-        from studio.core.midi import write_midi
+        from studio.core.midi import write_score
 
         clip = self._timeline.clip(clip_id) if clip_id is not None else self.selected_clip()
-        if clip is None or not clip.info.get("notes"):
+        if clip is None or not clip.info.get("score"):
             self.message.emit("Only a clip made from notes (like the chorale sketcher's) exports as MIDI")
             return None
         path = Path(path)
         try:
-            write_midi(path, list(clip.info["notes"]), float(clip.info.get("tempo", self._timeline.tempo)))
+            write_score(path, clip.info)
         except (StudioError, OSError) as exc:
             self.message.emit(f"Cannot export MIDI: {exc}")
             return None
@@ -360,7 +371,7 @@ class AudioWorkspace(QWidget):
 
     def choose_export_midi(self) -> None:
         clip = self.selected_clip()
-        if clip is None or not clip.info.get("notes"):
+        if clip is None or not clip.info.get("score"):
             self.message.emit("Only a clip made from notes (like the chorale sketcher's) exports as MIDI")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export MIDI", f"{clip.name}.mid", "MIDI (*.mid)")
