@@ -357,3 +357,22 @@ def test_musicgen_continues_the_selected_clip_after_it_on_its_track(window, qtbo
         window.generate("musicgen:model", {"prompt": "a chorale", "duration": 0.3, "seed": 1})
     assert blocker.args[1].params["audio_prompt"] is None
     assert len(window.audio.timeline.clips) == 3
+
+
+def test_first_launch_audio_tab_generates_a_chorale_that_sits_on_the_grid(window, qtbot, tmp_path):
+    """The built-in sketcher from the Audio tab: four bars at its tempo, which the empty piece
+    takes on, so the clip ends exactly on bar 5; one undo removes clip, track and tempo."""
+    window.tabs.setCurrentWidget(window.audio)
+    assert window.generate_panel.current_id() == "chorale"  # the Audio tab offers an audio generator
+    set_param(window, "bars", 4)
+    set_param(window, "tempo", 90)
+    with qtbot.waitSignal(window.bridge.result, timeout=30000):
+        window.generate_panel.request_generate()
+    timeline = window.audio.timeline
+    (clip,) = timeline.clips
+    assert timeline.tempo == 90.0
+    assert clip.end == round(4 * 4 * timeline.frames_per_beat)
+    assert np.abs(clip.samples).max() > 0.05  # heard, not silence
+    assert window.audio.export_midi(tmp_path / "sketch.mid") is not None
+    window.undo_stack.undo()
+    assert window.audio.timeline.clips == [] and window.audio.timeline.tempo == 120.0

@@ -207,9 +207,10 @@ class AudioWorkspace(QWidget):
 
     # -- clips ---------------------------------------------------------------------------
 
-    def add_clip(self, clip: Clip, track_id: int | None = None, text: str = "", track_name: str = "") -> Clip | None:
-        """Place ``clip`` on ``track_id`` (the selected track, or a new one), one undo step."""
-        timeline = self._timeline
+    def add_clip(self, clip: Clip, track_id: int | None = None, text: str = "", track_name: str = "", base: Timeline | None = None) -> Clip | None:
+        """Place ``clip`` on ``track_id`` (the selected track, or a new one), one undo step
+        (from ``base``, the current timeline with settings that come in the same step)."""
+        timeline = base or self._timeline
         if track_id is None:
             track_id = self.selected_track_id
         if track_id is None:  # no track yet: the clip brings its own, in the same step
@@ -322,7 +323,13 @@ class AudioWorkspace(QWidget):
         except (StudioError, ValueError) as exc:
             self.message.emit(f"{title or result.generator} gave audio Studio cannot place: {exc}")
             return None
-        return self.add_clip(clip, track_id, text=f"Generate “{name}”", track_name=title or result.generator)
+        base = self._timeline
+        tempo = result.info.get("tempo")
+        if not base.clips and isinstance(tempo, (int, float)) and tempo > 0:
+            # The first clip of a piece made at a tempo sets the piece's tempo: its bars then
+            # sit on the grid (later clips never retime what is there).
+            base = base.with_settings(tempo=float(tempo))
+        return self.add_clip(clip, track_id, text=f"Generate “{name}”", track_name=title or result.generator, base=base)
 
     def export_mix(self, path: str | Path) -> Path | None:
         """The whole mix (every audible track, fades, gains, pans) to WAV or FLAC."""
@@ -521,8 +528,10 @@ class AudioWorkspace(QWidget):
 
 
 def clip_name(generator: str, params: Any) -> str:
-    """What a generated clip is called: the generator and the start of its prompt."""
-    prompt = " ".join(str(params.get("prompt", "") or "").split())
+    """What a generated clip is called: the generator, the start of its prompt (or its key),
+    and its seed, so takes from the same generator tell apart at a glance."""
+    prompt = " ".join(str(params.get("prompt", "") or params.get("key", "") or "").split())
     if len(prompt) > 28:
         prompt = prompt[:27].rstrip() + "…"
-    return f"{generator} · {prompt}" if prompt else generator
+    seed = params.get("seed")
+    return " · ".join(part for part in (generator, prompt, "" if seed is None else str(seed)) if part)
