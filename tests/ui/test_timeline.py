@@ -149,7 +149,7 @@ def test_tracks_import_move_trim_split_generate_undo_and_export_match_a_hand_mix
     generated = ws.add_generated(job.result)
     assert generated is not None and generated.start == 0 and ws.timeline.track_of(generated.id) is ws.timeline.tracks[0]
     assert generated.sample_rate == RATE and generated.length == RATE // 2 and generated.channels == 2
-    assert generated.name == "test-chirp · a rising chirp" and generated.params["seed"] == 7
+    assert generated.name == "test-chirp · a rising chirp · 7" and generated.params["seed"] == 7
     stack.undo()
     assert ws.timeline is before_generation
     stack.redo()
@@ -280,10 +280,10 @@ def test_escape_cancels_a_drag_without_an_undo_step(ws, qtbot, tmp_path):
     before, steps = ws.timeline, ws.undo_stack.count()
     press = at(view, clip.start + RATE // 2, 0)
     mouse(view.viewport(), QMouseEvent.Type.MouseButtonPress, press)
-    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(120, 0))
+    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(300, 0))
     assert ws.timeline.clip(clip.id).start > 0  # shown moving
     qtbot.keyClick(view, Qt.Key.Key_Escape)
-    mouse(view.viewport(), QMouseEvent.Type.MouseButtonRelease, press + QPointF(120, 0), buttons=Qt.MouseButton.NoButton)
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonRelease, press + QPointF(300, 0), buttons=Qt.MouseButton.NoButton)
     assert ws.timeline is before and ws.undo_stack.count() == steps
 
 

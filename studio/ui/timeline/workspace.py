@@ -223,6 +223,8 @@ class AudioWorkspace(QWidget):
             return None
         self.apply(after, text or f"Add clip “{clip.name}”")
         self.select_clip(clip.id)
+        if not timeline.clips:  # the piece's first clip: show all of it, whatever the old zoom
+            self.arrangement.zoom_to_fit()
         return clip
 
     def move_clip(self, clip_id: int, track_id: int, start: int) -> None:
