@@ -358,3 +358,24 @@ def test_check_generator_rejects_params_that_are_not_params():
 def test_check_generator_rejects_an_invalid_default_as_a_value_error(param):
     with pytest.raises(ValueError, match=param.name):
         check_generator(_generator(params=(param,)))
+
+
+def test_an_audio_param_takes_a_clip_a_sound_file_or_nothing_when_optional(tmp_path):
+    import soundfile
+
+    from studio.core.timeline import Audio
+
+    optional = Param("audio_prompt", "audio", optional=True)
+    assert optional.coerce(None) is None and optional.coerce("") is None
+    audio = Audio(np.zeros((100, 2), np.float32), 48000)
+    assert optional.coerce(audio) is audio
+    path = tmp_path / "take.wav"
+    soundfile.write(path, np.full((800, 1), 0.25, np.float32), 16000, subtype="FLOAT")
+    loaded = optional.coerce(str(path))  # the command line gives a path
+    assert isinstance(loaded, Audio) and loaded.sample_rate == 16000 and loaded.frames == 800
+    with pytest.raises(ParamError, match="expected audio"):
+        optional.coerce(np.zeros(10))
+    with pytest.raises(StudioError, match="no such file"):
+        optional.coerce(str(tmp_path / "missing.wav"))
+    with pytest.raises(ParamError, match="audio is required"):
+        Param("prompt_audio", "audio").coerce(None)
