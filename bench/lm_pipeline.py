@@ -44,6 +44,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import bandwidth_gbs  # bench/ is the script's folder: on sys.path
+
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 DEFAULT_TORCH_PYTHON = "/work/venvs/fixtures/bin/python"
@@ -187,21 +189,6 @@ def weight_bytes_per_token(path: Path) -> tuple[int, int]:
             gathered.add(name)
     sizes = {i.name: onnx.numpy_helper.to_array(i).nbytes for i in model.graph.initializer}
     return sum(sizes.values()), sum(b for n, b in sizes.items() if n not in gathered)
-
-
-def bandwidth_gbs(megabytes: int = 256, runs: int = 5) -> float:
-    """Memory bandwidth one core reaches: a numpy copy (read + write), best of a few."""
-    import numpy as np
-
-    src = np.ones(megabytes * 2**20 // 4, np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    best = float("inf")
-    for _ in range(runs):
-        begin = time.perf_counter()
-        np.copyto(dst, src)
-        best = min(best, time.perf_counter() - begin)
-    return 2 * src.nbytes / best / 1e9
 
 
 def ours_worker(config: dict) -> dict:

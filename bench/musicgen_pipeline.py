@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import bandwidth_gbs  # bench/ is the script's folder: on sys.path
+
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 DEFAULT_MODEL = Path("/work/cache/bench/musicgen-small-random")
@@ -131,20 +133,6 @@ def cache_branch_bytes(path: Path) -> int:
         ops = uses(branch, {})
         totals.append(sum(size for name, size in sizes.items() if name in ops and ops[name] != {"Gather"}))
     return min(totals)  # the cache branch skips the cross-attention key/value projections
-
-
-def bandwidth_gbs(megabytes: int = 256, runs: int = 5) -> float:
-    import numpy as np
-
-    src = np.ones(megabytes * 2**20 // 4, np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    best = float("inf")
-    for _ in range(runs):
-        begin = time.perf_counter()
-        np.copyto(dst, src)
-        best = min(best, time.perf_counter() - begin)
-    return 2 * src.nbytes / best / 1e9
 
 
 def ours_worker(config: dict) -> dict:
