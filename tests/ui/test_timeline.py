@@ -360,6 +360,8 @@ def test_audio_files_dropped_on_a_track_land_there(ws, qtbot, tmp_path):
     assert enter.isAccepted()
     QApplication.sendEvent(view.viewport(), QDragMoveEvent(point.toPoint(), *args))
     QApplication.sendEvent(view.viewport(), QDropEvent(point, *args))
+    # Files decode off the GUI thread and land in order when ready.
+    qtbot.waitUntil(lambda: len(ws.timeline.track(second.id).clips) == 2, timeout=10000)
     clips = ws.timeline.track(second.id).clips
     assert [c.name for c in clips] == ["a", "b"] and not ws.timeline.track(first.id).clips
     assert clips[0].start == 4 * BEAT and clips[1].start == clips[0].end  # snapped, then end to end
@@ -477,3 +479,16 @@ def test_without_portaudio_the_workspace_works_and_says_playback_is_off(tmp_path
     assert lines["LABEL"].startswith("playback off: ") and "PortAudio" in lines["LABEL"]
     assert lines["MESSAGE"].startswith("Playback is off") and lines["CLIPS"] == "1"
     assert "Traceback" not in done.stderr
+
+
+def test_importing_several_files_decodes_off_the_gui_thread_and_names_the_bad_one(ws, qtbot, tmp_path):
+    track = ws.add_track()
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    good = wav(tmp_path / "take.wav", noise(0.5, 2, 9))
+    ws.import_files([str(bad), str(good)], track.id, 0)
+    assert ws.timeline.track(track.id).clips == ()  # nothing decoded on the GUI thread
+    qtbot.waitUntil(lambda: len(ws.timeline.track(track.id).clips) == 1, timeout=10000)
+    assert any("Cannot import notes.wav" in m for m in ws.messages)
+    (clip,) = ws.timeline.track(track.id).clips
+    assert clip.name == "take" and clip.start == 0 and clip.audio.__dict__.get("peaks") is not None  # peaks made off-thread

@@ -10,6 +10,8 @@ device — go out through ``message`` for the status bar; nothing is lost.
 
 from __future__ import annotations
 
+import threading
+
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ class AudioWorkspace(QWidget):
     selection_changed = Signal()
     playhead_changed = Signal(int)
     playing_changed = Signal(bool)
+    _decoded = Signal(object)  # (batch, path, Audio or StudioError) from the import thread
 
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +61,7 @@ class AudioWorkspace(QWidget):
         self.playback_error = ""  # why playback is off, once play() has said so
         self._play_started_at = 0  # stop returns here, as in most sequencers
         self.transport = Transport()  # never raises; play() says why when there is no device
+        self._decoded.connect(self._on_decoded)
         self.transport.set_timeline(self._timeline)
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
@@ -282,22 +286,53 @@ class AudioWorkspace(QWidget):
     # -- files and generators ------------------------------------------------------------
 
     def import_file(self, path: str | Path, track_id: int | None = None, start: int | None = None) -> Clip | None:
-        """Read an audio file onto a track (the selected one) at ``start`` (the playhead)."""
+        """Read an audio file onto a track (the selected one) at ``start`` (the playhead), now."""
         path = Path(path)
         try:
             audio = read_audio(path, self._timeline.sample_rate)
         except StudioError as exc:
             self.message.emit(f"Cannot import {path.name}: {exc}")
             return None
+        return self._place_import(path, audio, track_id, start)
+
+    def _place_import(self, path: Path, audio: Audio, track_id: int | None, start: int | None) -> Clip | None:
         clip = Clip(path.stem, audio, start=self._playhead if start is None else max(0, int(start)))
         return self.add_clip(clip, track_id, f"Import “{path.name}”", track_name=path.stem)
 
     def import_files(self, paths: list[str], track_id: int | None = None, start: int | None = None) -> None:
-        """Several files one after another on the same track, as a drop of many files lands."""
-        for path in paths:
-            clip = self.import_file(path, track_id, start)
-            if clip is not None:
-                track_id, start = self._timeline.track_of(clip.id).id, clip.end
+        """Several files one after another on the same track, as a drop of many files lands.
+
+        Decoding, resampling and the waveform peaks of a whole song take a good part of a
+        second, so they run off the GUI thread; each file lands, in order, when it is ready.
+        """
+        paths = [Path(p) for p in paths]
+        if not paths:
+            return
+        self.message.emit(f"Importing {', '.join(p.name for p in paths)}…")
+        rate, batch = self._timeline.sample_rate, {"track": track_id, "start": start}
+
+        def decode() -> None:
+            for path in paths:
+                try:
+                    audio: Audio | StudioError = read_audio(path, rate)
+                    audio.peaks  # computed here, not at the first paint
+                except StudioError as exc:
+                    audio = exc
+                try:
+                    self._decoded.emit((batch, path, audio))
+                except RuntimeError:  # the workspace was closed meanwhile
+                    return
+
+        threading.Thread(target=decode, name="studio-import", daemon=True).start()
+
+    def _on_decoded(self, item: tuple) -> None:
+        batch, path, audio = item
+        if isinstance(audio, StudioError):
+            self.message.emit(f"Cannot import {path.name}: {audio}")
+            return
+        clip = self._place_import(path, audio, batch["track"], batch["start"])
+        if clip is not None:  # the next file of the same drop follows this one
+            batch["track"], batch["start"] = self._timeline.track_of(clip.id).id, clip.end
 
     def add_generated(self, result: Result, title: str = "", continues: int | None = None) -> Clip | None:
         """A generator's audio at the playhead on the selected track (a new track if none).
