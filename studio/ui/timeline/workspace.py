@@ -499,11 +499,23 @@ class AudioWorkspace(QWidget):
         self.arrangement.viewport().update()
 
     def _follow_transport(self) -> None:
-        self._set_playhead(int(self.transport.position))
+        self._set_playhead(self._heard_frame())
         self.transport_bar.show_underruns(int(self.transport.underruns))
         if not self.transport.playing:  # ran off the end
             self.poll.stop()
             self.playing_changed.emit(False)
+
+    def _heard_frame(self) -> int:
+        """The frame coming out of the speakers: the transport's position less what the
+        device still holds in its buffers (tens of ms), so the playhead is not ahead of the
+        sound. Inside a loop, a frame before the loop's start is the end of the loop."""
+        position = int(self.transport.position)
+        heard = position - int(self.transport.output_latency * self._timeline.sample_rate)
+        if self.loop_enabled and self.loop is not None:
+            start, end = self.loop
+            if heard < start <= position:
+                heard += end - start
+        return max(0, heard)
 
     def check_playback(self) -> None:
         """Find out once, quietly, whether there is a device: the transport bar says if not."""
