@@ -1,8 +1,9 @@
 """Train the built-in chorale model on music21's Bach chorales and export it to ONNX.
 
-Run it with the recipes environment (torch + music21; never the app's)::
+Run it in an environment of its own with torch (pinned: ``pip install torch==2.13.0``, so pip
+takes the CPU build) and music21 — never the app's::
 
-    /work/venvs/fixtures/bin/python plugins/chorale/recipe.py [--out resources/models/chorale]
+    python plugins/chorale/recipe.py [--out resources/models/chorale]
 
 It is reproducible: fixed seeds, deterministic torch algorithms and a fixed thread count; the
 split into training and validation chorales depends only on each chorale's name. It prints the
