@@ -448,6 +448,14 @@ def describe_default(param: Any) -> str:
     return format_value(param.default)
 
 
+# What a picture or sound parameter takes on the command line: a file's path.
+FILE_ACCEPTS = {
+    "image": "image file (PNG, JPEG, WebP)",
+    "mask": "mask image file (white = repaint)",
+    "audio": "sound file (WAV, FLAC, OGG)",
+}
+
+
 def describe_accepts(param: Any) -> str:
     from studio.core.generators import SEED_MAX
 
@@ -459,6 +467,8 @@ def describe_accepts(param: Any) -> str:
         return "true | false"
     if param.type == "text":
         return "text"
+    if param.type in FILE_ACCEPTS:
+        return FILE_ACCEPTS[param.type] + (", or empty" if param.optional else "")
     kind = "whole number" if param.type == "int" else "number"
     if param.min is None and param.max is None:
         return f"any {kind}"

@@ -301,3 +301,12 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     assert frames[1].startswith("[######" + "-" * 18 + "]  25% 1/4 16 of 64 rows")
     assert frames[2].startswith("[" + "#" * 24 + "] 100% 4/4")
     assert frames[-2].strip() == "" and frames[-1] == ""  # wiped, so the next message starts clean
+
+
+def test_generators_say_a_sound_or_picture_parameter_takes_a_file():
+    from studio.cli import describe_accepts
+    from studio.core.generators import Param
+
+    assert describe_accepts(Param("audio_prompt", "audio", optional=True)) == "sound file (WAV, FLAC, OGG), or empty"
+    assert describe_accepts(Param("init_image", "image")) == "image file (PNG, JPEG, WebP)"
+    assert "mask" in describe_accepts(Param("mask", "mask", optional=True))
