@@ -21,7 +21,7 @@ up at its next block. Blocks already mixed play out first, so an edit is heard a
 blocks made before it are skipped at once.
 
 ``position`` is the timeline frame after the last one handed to the audio device; the
-device's own buffering (``output_latency``, tens of milliseconds) is not subtracted. ``stop()`` returns it
+device's own buffering (``output_latency``, tens of milliseconds) is not subtracted here (the window does). ``stop()`` returns it
 to where the last ``play()`` started (as Audacity and Reaper do); ``pause()`` leaves it where
 it is. Playback ends by itself at the timeline's end unless a loop is ahead of it: playback that
 reaches a loop's end (from inside it or from before it) wraps to the loop's start.

@@ -15,22 +15,21 @@ outside 8 kHz .. 384 kHz, no frames, an export path that cannot be written) is a
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from studio.core.outputs import write_atomically
+from studio.core.outputs import encode_sound, write_atomically
 from studio.core.timeline import Audio
 from studio.errors import OutputError, StudioError
 
 MIN_RATE = 8_000
 MAX_RATE = 384_000
 MAX_CHANNELS = 2
-#: Export formats: extension -> (libsndfile format, subtype).
-WRITE_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
+#: What a mix exports as (encoded by ``studio.core.outputs.AUDIO_FORMATS``: float WAV, 24-bit FLAC).
+EXPORT_SUFFIXES = (".wav", ".flac")
 #: What libsndfile writes in its log when a file ends before its header says it should.
 _TRUNCATION_HINTS = re.compile(r"\(should be \d+\)|lacks an end-of-stream|Junk after the last page")
 
@@ -119,42 +118,19 @@ def write_audio(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: 
     The file is written beside the target under a temporary name and renamed over it, so a
     failure (no such folder, no permission, disk full) leaves whatever was there untouched.
     """
-    import soundfile
-
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
-    if suffix not in WRITE_FORMATS:
+    if suffix not in EXPORT_SUFFIXES:
         raise AudioFileError(f"cannot write {path}: export as .wav or .flac")
-    samples = _writable_samples(path, samples, sample_rate)
-    folder = path.parent
     if path.is_dir():
         raise AudioFileError(f"cannot write {path}: it is a folder")
-    if not folder.is_dir():
-        raise AudioFileError(f"cannot write {path}: the folder {folder} does not exist")
-    fmt, subtype = WRITE_FORMATS[suffix]
-    if subtype.startswith("PCM"):
-        samples = np.clip(samples, -1.0, 1.0)  # integer formats would wrap round, not clip
-    buffer = io.BytesIO()
-    soundfile.write(buffer, samples, int(sample_rate), format=fmt, subtype=subtype)
+    shape = np.shape(samples)
+    if len(shape) == 2 and shape[1] > MAX_CHANNELS:
+        raise AudioFileError(f"cannot write {path}: audio must be mono or stereo (frames, 1 or 2), not shape {shape}")
+    if not MIN_RATE <= int(sample_rate) <= MAX_RATE:
+        raise AudioFileError(f"cannot write {path}: {sample_rate} Hz is outside 8 kHz .. 384 kHz")
     try:
-        write_atomically(path, buffer.getvalue())
+        write_atomically(path, encode_sound(samples, int(sample_rate), suffix, path))
     except OutputError as exc:
         raise AudioFileError(str(exc)) from None
     return path
-
-
-def _writable_samples(path: Path, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    array = np.asarray(samples)
-    if array.dtype.kind != "f":
-        raise AudioFileError(f"cannot write {path}: the audio is not floating-point samples (got {array.dtype})")
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or not 1 <= array.shape[1] <= MAX_CHANNELS:
-        raise AudioFileError(f"cannot write {path}: audio must be mono or stereo (frames, 1 or 2), not shape {array.shape}")
-    if array.shape[0] == 0:
-        raise AudioFileError(f"cannot write {path}: there is no audio to write (zero frames)")
-    if not MIN_RATE <= int(sample_rate) <= MAX_RATE:
-        raise AudioFileError(f"cannot write {path}: {sample_rate} Hz is outside 8 kHz .. 384 kHz")
-    if not np.isfinite(array).all():
-        raise AudioFileError(f"cannot write {path}: the audio contains invalid samples (NaN or infinite values)")
-    return np.ascontiguousarray(array, dtype=np.float32)

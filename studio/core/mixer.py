@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.core.timeline import Clip, Timeline
+from studio.core.timeline import Clip, Timeline, db_to_gain
 
 CHANNELS = 2
 #: ``render`` mixes in chunks of this many frames, so its scratch memory stays small.
@@ -44,10 +44,6 @@ def pan_gains(pan: float) -> tuple[float, float]:
     return min(1.0, 1.0 - pan), min(1.0, 1.0 + pan)
 
 
-def db_to_gain(db: float) -> float:
-    return float(10.0 ** (db / 20.0))
-
-
 @dataclass(frozen=True)
 class _Compiled:
     """A timeline flattened for block lookups: one row per clip on an audible track."""
@@ -55,8 +51,7 @@ class _Compiled:
     timeline: Timeline
     clips: tuple[Clip, ...]
     samples: tuple[np.ndarray, ...]  # each clip's frames, (length, 1 or 2)
-    gains: np.ndarray  # (clips, 2) float32: clip gain x track gain x pan, per output channel
-    gain_pairs: tuple[tuple[np.float32, np.float32], ...]  # the same as scalars, for the block loop
+    gains: tuple[tuple[np.float32, np.float32], ...]  # (left, right) per clip: clip x track gain x pan
     starts: np.ndarray  # (clips,) int64 timeline frame of each clip's first frame
     ends: np.ndarray  # (clips,) int64 one past its last frame
 
@@ -71,13 +66,11 @@ def compile_timeline(timeline: Timeline) -> _Compiled:
             gain = track_gain * db_to_gain(clip.gain_db)
             clips.append(clip)
             gains.append((gain * left, gain * right))
-    gain_array = np.array(gains, dtype=np.float32).reshape(-1, CHANNELS)
     return _Compiled(
         timeline=timeline,
         clips=tuple(clips),
         samples=tuple(clip.samples for clip in clips),
-        gains=gain_array,
-        gain_pairs=tuple((row[0], row[1]) for row in gain_array),
+        gains=tuple((np.float32(left), np.float32(right)) for left, right in gains),
         starts=np.array([c.start for c in clips], dtype=np.int64),
         ends=np.array([c.end for c in clips], dtype=np.int64),
     )
@@ -132,7 +125,7 @@ class Mixer:
         source = compiled.samples[index][offset : offset + count]
         target = out[first - start : last - start]
         scratch = self._scratch[:count]
-        left, right = compiled.gain_pairs[index]
+        left, right = compiled.gains[index]
         # Channel by channel with a scalar: a broadcast (frames, 1) x (2,) multiply would make
         # numpy allocate a buffer per call, and costs more than two strided ones.
         if source.shape[1] == 2 and left == right:

@@ -49,7 +49,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 }
 KIND_NOUNS = {"image": "an image", "text": "text", "audio": "audio"}
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-AUDIO_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+AUDIO_FORMATS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24"), ".ogg": ("OGG", "VORBIS")}
 PARAMETERS_CHUNK = "parameters"  # the AUTOMATIC1111 key
 STUDIO_CHUNK = "studio"  # our exact, machine-readable copy
 WAV_COMMENT_LIMIT = 2000  # bytes; libsndfile silently drops a longer WAV comment
@@ -273,28 +273,34 @@ def _plain(value: Any) -> Any:
 
 
 def encode_audio(result: Result, suffix: str, path: Path) -> bytes:
+    comment = studio_parameters_json(result.generator, result.params)
+    if suffix == ".wav" and len(comment.encode("utf-8")) > WAV_COMMENT_LIMIT:
+        log.info("parameters too long for a WAV comment (%d bytes); %s is written without them", len(comment), path)
+        comment = ""
+    prompt = str(result.params.get("prompt") or "")[:200]
+    return encode_sound(result.value, result.sample_rate, suffix, path, comment=comment, title=prompt)
+
+
+def encode_sound(samples: Any, sample_rate: int, suffix: str, path: Path, comment: str = "", title: str = "") -> bytes:
+    """Float samples as the bytes of a ``suffix`` sound file (``AUDIO_FORMATS``); the one
+    encoder for generated results and exported mixes. Integer formats clip, never wrap."""
     import soundfile
 
-    samples = _audio_array(result.value, path)
-    if result.sample_rate <= 0:
+    samples = _audio_array(samples, path)
+    if sample_rate <= 0:
         raise OutputError(f"cannot write {path}: the audio has no sample rate")
     fmt, subtype = AUDIO_FORMATS[suffix]
     if subtype.startswith("PCM"):
-        samples = np.clip(samples, -1.0, 1.0)  # integer formats would wrap round, not clip
+        samples = np.clip(samples, -1.0, 1.0)
     channels = 1 if samples.ndim == 1 else samples.shape[1]
-    comment = studio_parameters_json(result.generator, result.params)
-    if fmt == "WAV" and len(comment.encode("utf-8")) > WAV_COMMENT_LIMIT:
-        log.info("parameters too long for a WAV comment (%d bytes); %s is written without them", len(comment), path)
-        comment = ""
     buffer = io.BytesIO()
     try:
-        with soundfile.SoundFile(buffer, "w", samplerate=int(result.sample_rate), channels=channels, format=fmt, subtype=subtype) as file:
+        with soundfile.SoundFile(buffer, "w", samplerate=int(sample_rate), channels=channels, format=fmt, subtype=subtype) as file:
             file.software = "Studio"
             if comment:
                 file.comment = comment
-            prompt = result.params.get("prompt")
-            if prompt:
-                file.title = str(prompt)[:200]
+            if title:
+                file.title = title
             file.write(samples)
     except (RuntimeError, ValueError, TypeError) as exc:  # soundfile's own errors
         raise OutputError(f"cannot write {path}: {exc}") from None
@@ -305,10 +311,12 @@ def _audio_array(value: Any, path: Path) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
         got = f"{value.dtype} array" if isinstance(value, np.ndarray) else type(value).__name__
         raise OutputError(f"cannot write {path}: the audio is not floating-point samples (got {got})")
-    if value.ndim not in (1, 2) or value.shape[0] == 0 or (value.ndim == 2 and not 1 <= value.shape[1] <= 64):
+    if value.ndim not in (1, 2) or (value.ndim == 2 and not 1 <= value.shape[1] <= 64):
         raise OutputError(f"cannot write {path}: audio must be (frames,) or (frames, channels), not shape {value.shape}")
+    if value.shape[0] == 0:
+        raise OutputError(f"cannot write {path}: there is no audio to write (zero frames)")
     if not np.isfinite(value).all():
-        raise OutputError(f"cannot write {path}: the audio contains invalid (NaN or infinite) samples")
+        raise OutputError(f"cannot write {path}: the audio contains invalid samples (NaN or infinite values)")
     return np.ascontiguousarray(value, dtype=np.float32)
 
 

@@ -31,6 +31,11 @@ def new_id() -> int:
     return next(_ids)
 
 
+def db_to_gain(db: float) -> float:
+    """A level in decibels as a linear multiplier (0 dB = 1, -6 dB ~ 0.5)."""
+    return float(10.0 ** (db / 20.0))
+
+
 class TimelineError(ValueError):
     """An edit that does not apply: an unknown id, a trim past the clip's audio, ..."""
 
@@ -201,15 +206,19 @@ class Clip:
         """The frames this clip plays, before fades and gain (a read-only view)."""
         return self.audio.samples[self.offset : self.offset + self.length]
 
-    def gain_curve(self, first: int, count: int) -> np.ndarray:
-        """float32 (count,) gain for the clip's frames ``first .. first + count`` (fades x gain)."""
-        pos = np.arange(first, first + count, dtype=np.float32)
-        curve = np.full(count, 10.0 ** (self.gain_db / 20.0), dtype=np.float32)
+    def gain_at(self, positions: np.ndarray) -> np.ndarray:
+        """float32 gain (fades x clip gain) at the clip's frame ``positions`` (may be fractional)."""
+        pos = np.asarray(positions, dtype=np.float32)
+        curve = np.full(pos.shape, db_to_gain(self.gain_db), dtype=np.float32)
         if self.fade_in:
             curve *= np.clip(pos / self.fade_in, 0.0, 1.0)
         if self.fade_out:
             curve *= np.clip((self.length - pos) / self.fade_out, 0.0, 1.0)
         return curve
+
+    def gain_curve(self, first: int, count: int) -> np.ndarray:
+        """float32 (count,) gain for the clip's frames ``first .. first + count``."""
+        return self.gain_at(np.arange(first, first + count, dtype=np.float32))
 
     def rendered(self) -> np.ndarray:
         """The clip as heard on its own: float32 (length, channels), fades and gain applied."""

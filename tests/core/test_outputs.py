@@ -134,7 +134,7 @@ def test_wav_is_lossless_float_with_parameters_in_its_comment(tmp_path):
     assert read_parameters(path) == {"generator": "chorale", "params": {"seed": 9, "bars": 4, "prompt": "a calm chorale"}}
 
 
-@pytest.mark.parametrize("name, subtype", [("mono.flac", "PCM_16"), ("mono.ogg", "VORBIS")])
+@pytest.mark.parametrize("name, subtype", [("mono.flac", "PCM_24"), ("mono.ogg", "VORBIS")])
 def test_flac_and_ogg_are_written_with_parameters(tmp_path, name, subtype):
     result = Result("audio", tone(channels=1), "chorale", {"seed": 3}, sample_rate=22050)
     path = write_result(result, tmp_path / name)

@@ -401,17 +401,8 @@ class Arrangement(QAbstractScrollArea):
         if last <= first:
             return
         peaks = _columns(clip, first, last, columns)
-        gain = clip.gain_curve(0, 1)[0] if not (clip.fade_in or clip.fade_out) else None
-        if gain is None:  # fades: scale each column by the curve at its centre
-            centres = first + (np.arange(columns) + 0.5) * (last - first) / columns
-            curve = 10.0 ** (clip.gain_db / 20.0) * np.ones(columns, dtype=np.float32)
-            if clip.fade_in:
-                curve *= np.clip(centres / clip.fade_in, 0, 1)
-            if clip.fade_out:
-                curve *= np.clip((clip.length - centres) / clip.fade_out, 0, 1)
-            peaks = peaks * curve[:, None]
-        else:
-            peaks = peaks * gain
+        centres = first + (np.arange(columns) + 0.5) * (last - first) / columns
+        peaks = peaks * clip.gain_at(centres)[:, None]  # drawn as heard: fades and clip gain
         # rasterised with numpy, one column per pixel: no Python loop over columns
         top_y, height = int(wave.top()), int(wave.height())
         mid, half = height / 2.0, height / 2.0 - 2
