@@ -412,3 +412,17 @@ def test_the_app_starts_and_sketches_music_without_portaudio(tmp_path):
     assert lines["CLIPS"] == "1" and lines["PLAYED"] == "False"
     assert lines["LABEL"].startswith("playback off: ") and "PortAudio" in lines["LABEL"]
     assert "Traceback" not in done.stderr
+
+
+def test_generating_again_at_the_same_place_puts_the_take_on_a_track_below(window, qtbot):
+    window.tabs.setCurrentWidget(window.audio)
+    set_param(window, "bars", 1)
+    for _ in range(2):
+        with qtbot.waitSignal(window.bridge.result, timeout=30000):
+            window.generate_panel.request_generate()
+    timeline = window.audio.timeline
+    assert [len(t.clips) for t in timeline.tracks] == [1, 1]  # not hidden under the first take
+    first, second = (t.clips[0] for t in timeline.tracks)
+    assert first.start == second.start == 0 and first.params["seed"] != second.params["seed"]
+    window.undo_stack.undo()  # the take and the track it needed: one step
+    assert [len(t.clips) for t in window.audio.timeline.tracks] == [1]

@@ -366,6 +366,13 @@ class AudioWorkspace(QWidget):
             # The first clip of a piece made at a tempo sets the piece's tempo: its bars then
             # sit on the grid (later clips never retime what is there).
             base = base.with_settings(tempo=float(tempo))
+        track_id = self.selected_track_id if track_id is None else track_id
+        if track_id is not None and _occupied(base.track(track_id), clip.start, clip.end):
+            # Another take at the same place: on a track of its own just below, so it is
+            # seen and heard apart, never hidden under (and summed with) what is there.
+            take = Track(title or result.generator)
+            base = base.add_track(take, base.track_index(track_id) + 1)
+            track_id = take.id
         return self.add_clip(clip, track_id, text=f"Generate “{name}”", track_name=title or result.generator, base=base)
 
     def export_mix(self, path: str | Path) -> Path | None:
@@ -574,6 +581,11 @@ class AudioWorkspace(QWidget):
             action.triggered.connect(slot)
             self.addAction(action)
             self.actions_by_name[name] = action
+
+
+def _occupied(track: Track, start: int, end: int) -> bool:
+    """Whether any clip on ``track`` sounds somewhere in ``start .. end``."""
+    return any(clip.start < end and start < clip.end for clip in track.clips)
 
 
 def clip_name(generator: str, params: Any) -> str:
