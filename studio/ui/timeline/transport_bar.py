@@ -121,7 +121,6 @@ class TransportBar(QToolBar):
         self.position.setObjectName("position")
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
-        mono.setPointSizeF(mono.pointSizeF() * 1.1)
         self.position.setFont(mono)
         self.position.setStyleSheet("background: #19191d; color: #e6e6ea; padding: 2px 6px; border-radius: 3px;")
         self.position.setToolTip("Position: bar.beat.sixteenth and minutes:seconds")
@@ -219,7 +218,7 @@ class TransportBar(QToolBar):
 
     def _show_position(self, frame: int) -> None:
         grid = self.workspace.grid
-        self.position.setText(f"{grid.bars_beats(frame)}   {grid.clock(frame)}")
+        self.position.setText(f"{grid.bars_beats(frame)}  {grid.clock(frame)}")
 
     def show_underruns(self, count: int) -> None:
         self.underruns.setText(f"underruns: {count}")
