@@ -233,6 +233,8 @@ class Track:
     pan: float = 0.0  # -1 left .. +1 right
     mute: bool = False
     solo: bool = False
+    #: Which of the UI's track colours; -1 until ``Timeline.add_track`` gives the first free one.
+    colour: int = -1
     id: int = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -300,9 +302,13 @@ class Timeline:
                     return track, clip
         raise TimelineError(f"no clip with id {clip_id}")
 
-    def snap(self, frame: float, division: int = 1) -> int:
-        """``frame`` rounded to the nearest beat / ``division`` (4: sixteenth notes in 4/4)."""
-        grid = self.frames_per_beat / max(1, division)
+    @property
+    def frames_per_bar(self) -> float:
+        return self.frames_per_beat * self.beats_per_bar
+
+    def snap(self, frame: float, beats: float = 1.0) -> int:
+        """``frame`` rounded to the nearest grid line ``beats`` apart (0.25: sixteenth notes)."""
+        grid = self.frames_per_beat * beats
         return max(0, int(round(round(frame / grid) * grid)))
 
     # -- tracks ------------------------------------------------------------------------------
@@ -314,6 +320,9 @@ class Timeline:
         return replace(self, **fields)
 
     def add_track(self, track: Track, index: int | None = None) -> "Timeline":
+        if track.colour < 0:  # the first colour no other track has, so neighbours tell apart
+            taken = {t.colour for t in self.tracks}
+            track = replace(track, colour=next(c for c in range(len(self.tracks) + 1) if c not in taken))
         tracks = list(self.tracks)
         tracks.insert(len(tracks) if index is None else index, track)
         return replace(self, tracks=tuple(tracks))

@@ -330,12 +330,12 @@ class MainWindow(QMainWindow):
                 values, placement = canvas_inputs(
                     self.canvas.document, self.canvas.active_layer, generator.params, values, self.use_layer_action.isChecked()
                 )
-            elif generator is not None and generator.kind == "audio":
-                values = self._timeline_inputs(generator, values)
+            prompt_clip = None
+            if generator is not None and generator.kind == "audio":
+                values, prompt_clip = self._timeline_inputs(generator, values)
             job = self.host.submit(generator_id, values, listeners=[self.bridge.listener])
-            prompted = any(p.type == "audio" and values.get(p.name) is not None for p in job.generator.params)
-            if prompted and self.audio.selected_clip() is not None:
-                self._continuations[job.id] = self.audio.selected_clip().id
+            if prompt_clip is not None:
+                self._continuations[job.id] = prompt_clip
         except StudioError as exc:
             self.warn("Cannot generate", str(exc))
             return None
@@ -348,14 +348,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Generating from the layer “{self.canvas.active_layer.name}”", 8000)
         return job
 
-    def _timeline_inputs(self, generator: Generator, values: dict) -> dict:
-        """An audio prompt is the selected clip as heard, when the user lets clips be continued."""
-        values = dict(values)
-        prompt = self.audio.selected_audio() if self.continue_clip_action.isChecked() else None
-        for param in generator.params:
-            if param.type == "audio" and values.get(param.name) is None:
-                values[param.name] = prompt
-        return values
+    def _timeline_inputs(self, generator: Generator, values: dict) -> tuple[dict, int | None]:
+        """An audio prompt is the selected clip as heard, when the user lets clips be continued;
+        returns the values and the id of the clip continued (None: none)."""
+        wanted = [p.name for p in generator.params if p.type == "audio" and values.get(p.name) is None]
+        clip = self.audio.selected_clip() if self.continue_clip_action.isChecked() else None
+        if not wanted or clip is None:
+            return values, None
+        prompt = self.audio.selected_audio()  # rendered only when a generator takes it
+        return {**values, **{name: prompt for name in wanted}}, clip.id
 
     # -- generating text ------------------------------------------------------------------
 

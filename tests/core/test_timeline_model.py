@@ -138,7 +138,8 @@ def test_snap_to_the_beat_grid():
     timeline = Timeline(tempo=120.0)  # a beat is half a second: 24000 frames
     assert timeline.snap(13_000) == 24_000
     assert timeline.snap(11_000) == 0
-    assert timeline.snap(7_000, division=4) == 6_000
+    assert timeline.snap(7_000, beats=0.25) == 6_000
+    assert timeline.snap(70_000, beats=timeline.beats_per_bar) == 96_000  # to the bar
     with pytest.raises(TimelineError):
         timeline.with_settings(tempo=0)
 
@@ -174,3 +175,14 @@ def test_peaks_are_computed_once_per_buffer():
     timeline, _, clip = timeline_with_clip()
     timeline, left, right = timeline.split_clip(clip.id, 500)
     assert left.audio.peaks is right.audio.peaks is clip.audio.peaks
+
+
+def test_each_new_track_takes_the_first_colour_no_other_track_has():
+    timeline = Timeline()
+    tracks = [Track(name) for name in "ABC"]
+    for track in tracks:
+        Clip.from_samples("take", ramp(10), RATE)  # ids drawn in between must not matter
+        timeline = timeline.add_track(track)
+    assert [t.colour for t in timeline.tracks] == [0, 1, 2]
+    timeline = timeline.remove_track(tracks[1].id).add_track(Track("D"))
+    assert [t.colour for t in timeline.tracks] == [0, 2, 1]  # the freed colour is used again

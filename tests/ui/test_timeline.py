@@ -492,3 +492,52 @@ def test_importing_several_files_decodes_off_the_gui_thread_and_names_the_bad_on
     assert any("Cannot import notes.wav" in m for m in ws.messages)
     (clip,) = ws.timeline.track(track.id).clips
     assert clip.name == "take" and clip.start == 0 and clip.audio.__dict__.get("peaks") is not None  # peaks made off-thread
+
+
+def test_an_edit_that_lands_mid_drag_is_kept_and_undo_stays_in_order(ws, qtbot, tmp_path):
+    view = ws.arrangement
+    clip = _one_clip(ws, tmp_path, seconds=1.0)
+    steps = ws.undo_stack.count()
+    press = at(view, clip.start + RATE // 2, 0)
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonPress, press)
+    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(300, 0))
+    moved_to = ws.timeline.clip(clip.id).start
+    assert moved_to > 0
+    # a generation finishes while the mouse is still down
+    made = ws.add_generated(studio.Result("audio", np.full(4800, 0.1, np.float32), "late", {}, sample_rate=RATE))
+    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(400, 0))  # the drag has ended: no effect
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonRelease, press + QPointF(400, 0), buttons=Qt.MouseButton.NoButton)
+    assert ws.timeline.clip(clip.id).start == moved_to and ws.timeline.clip(made.id) is not None
+    assert [ws.undo_stack.text(i) for i in range(steps, ws.undo_stack.count())] == ["Move clip", "Generate “late”"]
+    ws.undo_stack.undo()
+    assert ws.timeline.clip(clip.id).start == moved_to and made.id not in {c.id for c in ws.timeline.clips}
+    ws.undo_stack.undo()
+    assert ws.timeline.clip(clip.id).start == clip.start
+
+
+def test_releasing_another_button_does_not_end_the_drag(ws, qtbot, tmp_path):
+    view = ws.arrangement
+    clip = _one_clip(ws, tmp_path, seconds=1.0)
+    steps = ws.undo_stack.count()
+    press = at(view, clip.start + RATE // 2, 0)
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonPress, press)
+    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(300, 0))
+    point = press + QPointF(300, 0)
+    right_up = QMouseEvent(QMouseEvent.Type.MouseButtonRelease, point, view.viewport().mapToGlobal(point), Qt.MouseButton.RightButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), right_up)
+    assert view.drag is not None and ws.undo_stack.count() == steps  # the left-button drag goes on
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonRelease, point, buttons=Qt.MouseButton.NoButton)
+    assert view.drag is None and ws.undo_stack.count() == steps + 1 and ws.undo_stack.text(steps) == "Move clip"
+
+
+def test_a_lost_release_ends_the_drag_at_the_next_move(ws, qtbot, tmp_path):
+    view = ws.arrangement
+    clip = _one_clip(ws, tmp_path, seconds=1.0)
+    steps = ws.undo_stack.count()
+    press = at(view, clip.start + RATE // 2, 0)
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonPress, press)
+    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(300, 0))
+    moved_to = ws.timeline.clip(clip.id).start
+    mouse(view.viewport(), QMouseEvent.Type.MouseMove, press + QPointF(600, 0), buttons=Qt.MouseButton.NoButton)  # hovering
+    assert view.drag is None and ws.timeline.clip(clip.id).start == moved_to
+    assert ws.undo_stack.count() == steps + 1

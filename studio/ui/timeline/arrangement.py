@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, Q
 from PySide6.QtWidgets import QAbstractScrollArea, QInputDialog, QMenu
 
 from studio.core.timeline import PEAK_BLOCK, Clip, Timeline, TimelineError, Track
+from studio.ui.timeline.grid import clock
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -46,7 +47,7 @@ LOOP_ON, LOOP_OFF = QColor(80, 150, 240, 110), QColor(140, 140, 150, 70)
 
 
 def track_colour(track: Track) -> QColor:
-    return QColor(PALETTE[track.id % len(PALETTE)])
+    return QColor(PALETTE[track.colour % len(PALETTE)])
 
 
 @dataclass
@@ -57,6 +58,10 @@ class Hit:
     kind: str
     track: Track | None = None
     clip: Clip | None = None
+
+
+#: The undo step each kind of drag makes.
+GESTURE_NAMES = {"clip": "Move clip", "trim_left": "Trim clip", "trim_right": "Trim clip", "fade_in": "Fade in", "fade_out": "Fade out"}
 
 
 @dataclass
@@ -91,6 +96,7 @@ class Arrangement(QAbstractScrollArea):
         self.horizontalScrollBar().valueChanged.connect(self.viewport().update)
         self.verticalScrollBar().valueChanged.connect(self.viewport().update)
         workspace.timeline_changed.connect(self.refresh)
+        workspace.gesture_closed.connect(self._drag_ended)
         workspace.selection_changed.connect(self.viewport().update)
         workspace.playhead_changed.connect(self._on_playhead)
 
@@ -229,13 +235,14 @@ class Arrangement(QAbstractScrollArea):
         self._paint_lanes(painter, rect.width())
         self._paint_grid(painter, first, last, RULER_H, rect.height())
         painter.setClipRect(QRectF(0, RULER_H, rect.width(), rect.height() - RULER_H))
+        audible = {t.id for t in self.timeline.audible()}  # once per paint, not per clip
         for index, track in enumerate(self.timeline.tracks):
             top = self.row_top(index)
             if top + TRACK_H < RULER_H or top > rect.height():
                 continue
             for clip in track.clips:
                 if clip.end >= first and clip.start <= last:
-                    self._paint_clip(painter, index, track, clip)
+                    self._paint_clip(painter, index, track, clip, track.id not in audible)
         painter.setClipping(False)
         self._paint_loop_shade(painter, rect.height())
         self._paint_ruler(painter, first, last, rect.width())
@@ -261,7 +268,7 @@ class Arrangement(QAbstractScrollArea):
     def _grid_levels(self) -> list[tuple[float, QColor]]:
         """Grid spacings (frames) worth drawing at this zoom, coarse to fine, with their pens."""
         beat = self.timeline.frames_per_beat
-        bar = beat * self.timeline.beats_per_bar
+        bar = self.timeline.frames_per_bar
         levels, px = [], lambda frames: frames / self.frames_per_pixel
         bars = bar
         while px(bars) < 40:  # far out: every 2, 4, 8 … bars
@@ -290,7 +297,7 @@ class Arrangement(QAbstractScrollArea):
             left, right = self.x_of(start), self.x_of(end)
             painter.fillRect(QRectF(left, 0, right - left, RULER_H), LOOP_ON if self.workspace.loop_enabled else LOOP_OFF)
         beat = self.timeline.frames_per_beat
-        bar = beat * self.timeline.beats_per_bar
+        bar = self.timeline.frames_per_bar
         levels = self._grid_levels()
         bars = levels[0][0]
         font = QFont(self.font())
@@ -319,7 +326,7 @@ class Arrangement(QAbstractScrollArea):
         while s * seconds_step * self.timeline.sample_rate <= last:
             seconds = s * seconds_step
             x = self.x_of(seconds * self.timeline.sample_rate)
-            label = f"{int(seconds // 60)}:{seconds % 60:04.1f}" if seconds_step < 1 else f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+            label = clock(seconds * self.timeline.sample_rate, self.timeline.sample_rate, 1 if seconds_step < 1 else 0)
             painter.drawText(QPointF(x + 3, RULER_H - 4), label)
             s += 1
         painter.fillRect(QRectF(0, RULER_H - 1, width, 1), QColor("#15151a"))
@@ -346,10 +353,9 @@ class Arrangement(QAbstractScrollArea):
         painter.drawPolygon(QPolygonF([QPointF(x - 6, 0), QPointF(x + 6, 0), QPointF(x, 8)]))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
-    def _paint_clip(self, painter: QPainter, index: int, track: Track, clip: Clip) -> None:
+    def _paint_clip(self, painter: QPainter, index: int, track: Track, clip: Clip, muted: bool) -> None:
         rect = self.clip_rect(index, clip)
         colour = track_colour(track)
-        muted = track not in self.timeline.audible()
         if muted:
             colour = QColor.fromHsvF(colour.hsvHueF(), 0.15, 0.55)
         selected = clip.id == self.workspace.selected_clip_id
@@ -466,6 +472,10 @@ class Arrangement(QAbstractScrollArea):
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         pos = event.position()
         drag = self.drag
+        if drag is not None and not event.buttons() & Qt.MouseButton.LeftButton:
+            # the release went elsewhere (a menu or dialog took it): the drag ends here
+            self.drag = drag = None
+            self.workspace.commit_gesture()
         if drag is None:
             self._set_cursor(self.hit(pos))
             return
@@ -473,10 +483,13 @@ class Arrangement(QAbstractScrollArea):
             return
         if drag.kind == "clip" and not drag.moved and abs(pos.x() - drag.press_x) < 3 and self.row_at(pos.y()) == self._row_of(drag.clip):
             return
+        ws = self.workspace
+        if not drag.moved and drag.kind != "ruler":
+            ws.begin_gesture(GESTURE_NAMES[drag.kind])
+            drag.base = ws.timeline  # what the gesture starts from, should it have changed since the press
         drag.moved = True
         bypass = _bypass(event)
         frame = self.frame_of(pos.x())
-        ws = self.workspace
         if drag.kind == "ruler":
             start = ws.snap(min(drag.press_frame, frame), bypass)
             end = ws.snap(max(drag.press_frame, frame), bypass)
@@ -507,20 +520,19 @@ class Arrangement(QAbstractScrollArea):
         return base
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        drag, self.drag = self.drag, None
-        if drag is None or event.button() != Qt.MouseButton.LeftButton:
-            return
-        if drag.kind == "ruler" or not drag.moved:
-            return
-        text = {"clip": "Move clip", "trim_left": "Trim clip", "trim_right": "Trim clip", "fade_in": "Fade in", "fade_out": "Fade out"}[drag.kind]
-        self.workspace.commit(drag.base, text)
+        if event.button() != Qt.MouseButton.LeftButton:
+            return  # another button let go: the left-button drag goes on
+        self.drag = None
+        self.workspace.commit_gesture()
+
+    def _drag_ended(self) -> None:
+        self.drag = None
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         """Esc during a drag puts everything back where it was; no undo step is made."""
         if event.key() == Qt.Key.Key_Escape and self.drag is not None:
-            drag, self.drag = self.drag, None
-            if drag.kind != "ruler":
-                self.workspace.preview(drag.base)
+            self.drag = None
+            self.workspace.cancel_gesture()
             return
         super().keyPressEvent(event)
 
@@ -554,12 +566,11 @@ class Arrangement(QAbstractScrollArea):
         menu.addAction("Delete\tDel", ws.delete_selected)
         menu.addSeparator()
         beat = int(self.timeline.frames_per_beat)
-        fades = menu.addMenu("Fade in")
-        for label, frames in (("None", 0), ("1/4 beat", beat // 4), ("1 beat", beat), ("1 bar", beat * self.timeline.beats_per_bar)):
-            fades.addAction(label, lambda f=frames: ws.set_fades(clip.id, fade_in=f))
-        fades = menu.addMenu("Fade out")
-        for label, frames in (("None", 0), ("1/4 beat", beat // 4), ("1 beat", beat), ("1 bar", beat * self.timeline.beats_per_bar)):
-            fades.addAction(label, lambda f=frames: ws.set_fades(clip.id, fade_out=f))
+        lengths = (("None", 0), ("1/4 beat", beat // 4), ("1 beat", beat), ("1 bar", int(self.timeline.frames_per_bar)))
+        for field, title in (("fade_in", "Fade in"), ("fade_out", "Fade out")):
+            fades = menu.addMenu(title)
+            for label, frames in lengths:
+                fades.addAction(label, lambda f=frames, k=field: ws.set_fades(clip.id, **{k: f}))
         menu.addSeparator()
         menu.addAction("Loop this clip", lambda: ws.set_loop(clip.start, clip.end))
         midi = menu.addAction("Export notes as MIDI…", ws.choose_export_midi)
@@ -589,7 +600,7 @@ class Arrangement(QAbstractScrollArea):
         pos = event.position()
         row = self.row_at(pos.y())
         track_id = self.timeline.tracks[row].id if row is not None else None
-        start = self.workspace.snap(self.frame_of(pos.x()), bool(event.modifiers() & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier)))
+        start = self.workspace.snap(self.frame_of(pos.x()), _bypass(event))
         self.workspace.import_files(paths, track_id, start)
 
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QVBoxLayout, QWidget
 
-from studio.core.timeline import Timeline, Track
+from studio.core.timeline import TimelineError, Track
 from studio.ui.timeline.arrangement import RULER_H, TRACK_H, track_colour
 
 if TYPE_CHECKING:
@@ -27,6 +27,10 @@ def gain_label(db: float) -> str:
     return "-inf dB" if db <= GAIN_MIN else f"{db:+.1f} dB"
 
 
+def _step_name(field: str) -> str:
+    return "Change track volume" if field == "gain_db" else "Pan track"
+
+
 def pan_label(pan: float) -> str:
     amount = round(abs(pan) * 100)
     return "C" if amount == 0 else f"{'L' if pan < 0 else 'R'}{amount}"
@@ -36,7 +40,8 @@ class TrackHeader(QFrame):
     def __init__(self, workspace: "AudioWorkspace", track: Track) -> None:
         super().__init__()
         self.workspace, self.track_id = workspace, track.id
-        self._drag_base: Timeline | None = None
+        self._sliding = False  # a slider drag: its values preview, one undo step at release
+        workspace.gesture_closed.connect(self._gesture_closed)
         self.setObjectName("track_header")
         self.setFixedHeight(TRACK_H)
         self.colour = track_colour(track)
@@ -72,8 +77,8 @@ class TrackHeader(QFrame):
         self.pan_value.setMinimumWidth(30)
         for slider, field, scale in ((self.gain, "gain_db", 10.0), (self.pan, "pan", 100.0)):
             slider.setFixedHeight(16)
-            slider.sliderPressed.connect(self._begin_drag)
-            slider.sliderReleased.connect(lambda f=field: self._end_drag(f))
+            slider.sliderPressed.connect(lambda f=field: self._begin_drag(f))
+            slider.sliderReleased.connect(self._end_drag)
             slider.valueChanged.connect(lambda value, f=field, s=scale: self._slid(f, value / s))
         for label in (self.gain_value, self.pan_value):
             label.setStyleSheet("color: #a9a9b3; font-size: 11px;")
@@ -127,7 +132,7 @@ class TrackHeader(QFrame):
         if not self.name.hasFocus() and self.name.text() != track.name:
             self.name.setText(track.name)
             self.name.setCursorPosition(0)  # a long name shows its beginning
-        if self._drag_base is None:
+        if not self._sliding:
             for slider, value in ((self.gain, round(max(GAIN_MIN, track.gain_db) * 10)), (self.pan, round(track.pan * 100))):
                 slider.blockSignals(True)
                 slider.setValue(int(value))
@@ -155,7 +160,10 @@ class TrackHeader(QFrame):
 
     def _rename(self) -> None:
         name = self.name.text().strip()
-        track = self.workspace.timeline.track(self.track_id)
+        try:
+            track = self.workspace.timeline.track(self.track_id)
+        except TimelineError:
+            return  # the track was removed while its name was being edited
         if name and name != track.name:
             self.workspace.update_track(self.track_id, f"Rename track to “{name}”", name=name)
         else:
@@ -166,21 +174,23 @@ class TrackHeader(QFrame):
         self.workspace.select_track(self.track_id)
         self.workspace.update_track(self.track_id, text, **fields)
 
-    def _begin_drag(self) -> None:
-        self._drag_base = self.workspace.timeline
+    def _begin_drag(self, field: str) -> None:
+        self.workspace.begin_gesture(_step_name(field))
+        self._sliding = True
 
     def _slid(self, field: str, value: float) -> None:
         ws = self.workspace
-        if self._drag_base is not None:  # a drag shows its values and commits at release
+        if self._sliding:  # a drag shows its values and commits at release
             ws.preview(ws.timeline.update_track(self.track_id, **{field: value}))
         else:
-            text = "Change track volume" if field == "gain_db" else "Pan track"
-            ws.update_track(self.track_id, text, f"{field}:{self.track_id}", **{field: value})
+            ws.update_track(self.track_id, _step_name(field), f"{field}:{self.track_id}", **{field: value})
 
-    def _end_drag(self, field: str) -> None:
-        base, self._drag_base = self._drag_base, None
-        if base is not None:
-            self.workspace.commit(base, "Change track volume" if field == "gain_db" else "Pan track")
+    def _end_drag(self) -> None:
+        if self._sliding:
+            self.workspace.commit_gesture()
+
+    def _gesture_closed(self) -> None:
+        self._sliding = False
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self.gain_value.geometry().contains(event.position().toPoint()):

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QToolBar, QToolButton, QWidget
 
-from studio.ui.timeline.grid import DIVISIONS
+from studio.ui.timeline.grid import DIVISIONS, clock
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -62,8 +62,8 @@ class ElidedLabel(QLabel):
 
 def summary(timeline) -> str:
     tracks, clips = len(timeline.tracks), len(timeline.clips)
-    length = timeline.end / timeline.sample_rate
-    return f"{tracks} track{'s' * (tracks != 1)} · {clips} clip{'s' * (clips != 1)} · {int(length // 60)}:{length % 60:04.1f} · {timeline.sample_rate // 1000} kHz"
+    length = clock(timeline.end, timeline.sample_rate, decimals=1)
+    return f"{tracks} track{'s' * (tracks != 1)} · {clips} clip{'s' * (clips != 1)} · {length} · {timeline.sample_rate // 1000} kHz"
 
 
 class PlaybackFooter(QWidget):
@@ -221,5 +221,8 @@ class TransportBar(QToolBar):
         self.position.setText(f"{grid.bars_beats(frame)}  {grid.clock(frame)}")
 
     def show_underruns(self, count: int) -> None:
+        if count == getattr(self, "_underruns_shown", None):
+            return  # called on every playhead tick: restyling is slow, so only on a change
+        self._underruns_shown = count
         self.underruns.setText(f"underruns: {count}")
         self.underruns.setStyleSheet("color: #ff7b72;" if count else "color: #85858d;")

@@ -44,12 +44,15 @@ class AudioWorkspace(QWidget):
     selection_changed = Signal()
     playhead_changed = Signal(int)
     playing_changed = Signal(bool)
+    gesture_closed = Signal()  # a drag ended (committed, cancelled, or cut short by another edit)
     _decoded = Signal(object)  # (batch, path, Audio or StudioError) from the import thread
 
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("audio_workspace")
         self.undo_stack = undo_stack
+        self._gesture: tuple[Timeline, str] | None = None  # (timeline before, step name) while dragging
+        undo_stack.indexChanged.connect(self._history_moved)
         self._timeline = Timeline()
         self._playhead = 0
         self.selected_track_id: int | None = None
@@ -120,23 +123,53 @@ class AudioWorkspace(QWidget):
     # -- state changes -------------------------------------------------------------------
 
     def apply(self, after: Timeline, text: str, merge_key: str = "") -> None:
-        """Make ``after`` the timeline as one undo step (nothing pushed when nothing changed)."""
+        """Make ``after`` the timeline as one undo step (nothing pushed when nothing changed).
+
+        An edit that arrives mid-drag (a generation landing, a file imported, a key) first
+        turns the drag so far into its own step, so neither is lost and undo stays in order.
+        """
+        self.commit_gesture()
         before = self._timeline
         if after is before:
             return
         self.undo_stack.push(SetTimeline(self._restore, before, after, text, merge_key))
 
-    def commit(self, before: Timeline, text: str) -> None:
-        """End a drag that started from ``before``: its previews become one undo step."""
-        after = self._timeline
-        if after is before:
-            return
-        self._timeline = before  # the step's redo sets ``after`` again, through the same path
-        self.undo_stack.push(SetTimeline(self._restore, before, after, text))
+    # A gesture (a clip or slider drag) shows previews and becomes one undo step at its end.
+    # The workspace owns it, so anything else that changes the timeline can end it first.
+
+    def begin_gesture(self, text: str) -> None:
+        """A drag starts; ``preview`` shows it and ``commit_gesture`` makes it the step ``text``."""
+        self.commit_gesture()
+        self._gesture = (self._timeline, text)
 
     def preview(self, timeline: Timeline) -> None:
-        """Show ``timeline`` while a gesture is under way (no undo step yet)."""
-        self._restore(timeline)
+        """Show ``timeline`` while the gesture is under way (no undo step yet)."""
+        if self._gesture is not None:
+            self._restore(timeline)
+
+    def commit_gesture(self) -> None:
+        if self._gesture is None:
+            return
+        (before, text), self._gesture = self._gesture, None
+        after = self._timeline
+        if after is not before:
+            self._timeline = before  # the step's redo sets ``after`` again, through the same path
+            self.undo_stack.push(SetTimeline(self._restore, before, after, text))
+        self.gesture_closed.emit()
+
+    def cancel_gesture(self) -> None:
+        """Esc: the timeline as it was when the gesture began; no undo step."""
+        if self._gesture is None:
+            return
+        (before, _text), self._gesture = self._gesture, None
+        self._restore(before)
+        self.gesture_closed.emit()
+
+    def _history_moved(self) -> None:
+        """Undo or redo mid-drag replaced the timeline under it: the drag is dropped."""
+        if self._gesture is not None:
+            self._gesture = None
+            self.gesture_closed.emit()
 
     def _restore(self, timeline: Timeline) -> None:
         self._timeline = timeline
@@ -196,7 +229,7 @@ class AudioWorkspace(QWidget):
         index = self._timeline.track_index(track_id)
         name = self._timeline.track(track_id).name
         after = self._timeline.remove_track(track_id)
-        if after.tracks:  # the neighbour takes the selection, as in a list
+        if after.tracks and track_id == self.selected_track_id:  # the neighbour takes the selection, as in a list
             self.selected_track_id = after.tracks[min(index, len(after.tracks) - 1)].id
         self.apply(after, f"Remove track “{name}”")
 
@@ -230,12 +263,6 @@ class AudioWorkspace(QWidget):
         if not timeline.clips:  # the piece's first clip: show all of it, whatever the old zoom
             self.arrangement.zoom_to_fit()
         return clip
-
-    def move_clip(self, clip_id: int, track_id: int, start: int) -> None:
-        self.apply(self._timeline.move_clip(clip_id, track_id, start), "Move clip")
-
-    def trim_clip(self, clip_id: int, start: int | None = None, end: int | None = None) -> None:
-        self.apply(self._timeline.trim_clip(clip_id, start, end), "Trim clip")
 
     def set_fades(self, clip_id: int, fade_in: int | None = None, fade_out: int | None = None) -> None:
         fields = {k: int(v) for k, v in (("fade_in", fade_in), ("fade_out", fade_out)) if v is not None}
@@ -330,6 +357,8 @@ class AudioWorkspace(QWidget):
         if isinstance(audio, StudioError):
             self.message.emit(f"Cannot import {path.name}: {audio}")
             return
+        if batch["track"] is not None and batch["track"] not in {t.id for t in self._timeline.tracks}:
+            batch["track"] = None  # its track was removed or undone meanwhile: the selected one, or a new one
         clip = self._place_import(path, audio, batch["track"], batch["start"])
         if clip is not None:  # the next file of the same drop follows this one
             batch["track"], batch["start"] = self._timeline.track_of(clip.id).id, clip.end
@@ -545,10 +574,6 @@ class AudioWorkspace(QWidget):
         """Stop playback and release the audio device (the window calls this as it closes)."""
         self.poll.stop()
         self.transport.close()
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.shutdown()
-        super().closeEvent(event)
 
     # -- actions and shortcuts -----------------------------------------------------------
 
