@@ -57,8 +57,8 @@ class MusicGenGenerator(studio.Generator):
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         model = self.model
         notes: list[str] = []
-        prompt_audio = self._prompt_audio(request.params.get("audio_prompt"), request["duration"], notes)
         new_tokens = new_tokens_for(model, request["duration"])
+        prompt_audio = self._prompt_audio(request.params.get("audio_prompt"), request["duration"], new_tokens, notes)
         settings = Settings(new_tokens, request["guidance_scale"], request["temperature"], request["top_k"], request.seed)
         output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio)
         audio_seconds = output.audio.size / model.sampling_rate
@@ -73,23 +73,31 @@ class MusicGenGenerator(studio.Generator):
         }
         yield studio.Result("audio", output.audio[:, None], self.id, dict(request.params), sample_rate=model.sampling_rate, info=info)
 
-    def _prompt_audio(self, audio, seconds: float, notes: list[str]) -> np.ndarray | None:
-        """The audio prompt as mono at the model's rate, cut to what the decoder's positions hold."""
+    def _prompt_audio(self, audio, seconds: float, new_tokens: int, notes: list[str]) -> np.ndarray | None:
+        """The audio prompt as mono at the model's rate, cut to what the decoder's positions
+        hold and to whole EnCodec frames, so the continuation starts where the prompt ends."""
         if audio is None:
             return None
         from studio.core.audio_files import resample
 
-        mono = np.asarray(audio.samples, dtype=np.float32).mean(axis=1, keepdims=True)
-        mono = resample(mono, audio.sample_rate, self.model.sampling_rate)[:, 0]
+        rate, hop = self.model.sampling_rate, self.model.hop_length
         positions = self.model.decoder.get("max_position_embeddings", 2048)
-        room = int(positions) - 1 - new_tokens_for(self.model, seconds)
-        keep = (room * self.model.hop_length) if room > 0 else 0
+        room = int(positions) - 1 - new_tokens
+        keep = room * hop if room > 0 else 0
         if keep <= 0:
             raise studio.ParamError(f"audio_prompt: no room to continue audio for {seconds:g} s; ask for a shorter duration")
-        if mono.size > keep:
-            notes.append(f"continued the last {keep / self.model.sampling_rate:.1f} s of the audio prompt (the model's context limit)")
+        # Cut at the source rate first (with a little margin for the resampler): a long clip
+        # is not resampled only to be thrown away.
+        source_keep = int(keep * audio.sample_rate / rate) + audio.sample_rate // 10
+        samples = np.asarray(audio.samples[-source_keep:], dtype=np.float32).mean(axis=1, keepdims=True)
+        mono = resample(samples, audio.sample_rate, rate)[:, 0]
+        if audio.frames > source_keep or mono.size > keep:
+            notes.append(f"continued the last {keep / rate:.1f} s of the audio prompt (the model's context limit)")
             mono = mono[-keep:]
-        if mono.size < self.model.hop_length:
+        # EnCodec pads a part frame at the end with silence, and the new audio would start
+        # after that padding: drop the part frame from the start instead.
+        mono = mono[mono.size % hop :]
+        if mono.size < hop:
             raise studio.ParamError("audio_prompt: the audio is too short to continue")
         return mono
 

@@ -43,7 +43,7 @@ class Settings:
         return self.guidance_scale > 1  # as transformers: a scale of 1 or less means no guidance
 
 
-def new_tokens_for(model: MusicGenModel, seconds: float, prompt_frames: int = 0) -> int:
+def new_tokens_for(model: MusicGenModel, seconds: float) -> int:
     """Decoder steps for ``seconds`` of new audio: one frame per step, plus the C-1 steps the
     delay pattern spends before the last codebook catches up."""
     frames = max(model.num_codebooks, round(seconds * model.frame_rate))

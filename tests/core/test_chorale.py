@@ -18,7 +18,8 @@ import pytest
 import studio_plugins.chorale as chorale_plugin
 from studio.core.generators import Progress, Result, check_generator
 from studio.core.jobs import JobRunner, JobState
-from studio.core.midi import Note, write_midi
+from studio.core.midi import Note
+from studio.core.outputs import write_result
 from studio.core.models import find_loader, load_folder
 from studio.core.paths import builtin_models
 from studio.core.runtime import Runtime
@@ -323,9 +324,8 @@ def test_the_host_generates_a_sketch_and_its_notes_save_as_midi(tmp_path):
             host.plugins.add_plugin(chorale_plugin, PluginInfo("chorale", "studio_plugins.chorale", builtin=True))
         job = host.submit("chorale", {"bars": "2", "seed": "9", "instrument": "strings"})
         assert job.wait(60) and job.state is JobState.FINISHED, job.message
-        notes, tempo = job.result.info["score"], job.result.info["tempo"]
-        info = job.result.info
-        path = write_midi(tmp_path / "sketch.mid", notes, tempo, voice_names=info["voices"], program=info["midi_program"])
+        notes = job.result.info["score"]
+        path = write_result(job.result, tmp_path / "sketch.mid")  # as `studio generate ... -o x.mid` does
         midi = mido.MidiFile(path)
         assert {m.program for t in midi.tracks for m in t if m.type == "program_change"} == {48}  # string ensemble
         assert [t.name for t in midi.tracks[1:]] == ["soprano", "alto", "tenor", "bass"]

@@ -103,7 +103,7 @@ def test_cancel_between_steps_stops_the_job(runner, generator):
 
     job = run(runner, generator, {"prompt": PROMPT, "duration": 10, "seed": 1}, [cancel_at_step_three])
     assert job.state is JobState.CANCELLED and job.result is None
-    assert seen[-1] < 10, "the decoder kept going after cancel"
+    assert seen == [1, 2, 3], "the decoder kept going after cancel"
 
 
 def test_cancel_from_another_thread_mid_generation(runner, generator):
@@ -120,3 +120,27 @@ def test_cancel_from_another_thread_mid_generation(runner, generator):
     assert job.state is JobState.CANCELLED
     # The runner is free again: the next job runs.
     assert audio(runner, generator, duration=0.2, seed=1).value.size > 0
+
+
+def test_a_48k_stereo_prompt_is_cut_to_whole_frames_that_end_where_the_clip_ends(generator):
+    """The window hands the clip as heard (48 kHz stereo, any length); the model gets mono at
+    its rate, whole EnCodec frames, ending on the clip's last sample, so the continuation
+    that lands after the clip starts exactly there."""
+    from studio.core.audio_files import resample
+    from studio.core.timeline import Audio
+
+    rng = np.random.default_rng(3)
+    stereo = rng.uniform(-0.5, 0.5, (48_000 + 7, 2)).astype(np.float32)  # 1 s and 7 frames
+    notes: list[str] = []
+    prompt = generator._prompt_audio(Audio(stereo, 48_000), 0.2, 13, notes)
+    hop = generator.model.hop_length
+    assert prompt.size % hop == 0 and prompt.size > 0
+    whole = resample(stereo.mean(axis=1, keepdims=True), 48_000, RATE)[:, 0]
+    np.testing.assert_allclose(prompt, whole[-prompt.size :], atol=1e-4)  # the clip's end, not padding
+    assert notes == []
+
+    long = rng.uniform(-0.5, 0.5, (48_000 * 120, 2)).astype(np.float32)  # past the model's positions
+    prompt = generator._prompt_audio(Audio(long, 48_000), 0.2, 13, notes)
+    positions = generator.model.decoder.get("max_position_embeddings", 2048)
+    assert prompt.size % hop == 0 and prompt.size <= (positions - 1 - 13) * hop
+    assert notes and "continued the last" in notes[0]

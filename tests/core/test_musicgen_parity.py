@@ -126,7 +126,12 @@ def test_delay_pattern_is_transformers(case):
     ids, pattern = build_delay_pattern(GOLDEN[f"delay_{case}_in"], 64, int(GOLDEN[f"delay_{case}_max_length"]))
     np.testing.assert_array_equal(pattern, GOLDEN[f"delay_{case}_mask"])
     np.testing.assert_array_equal(ids, GOLDEN[f"delay_{case}_ids"])
-    np.testing.assert_array_equal(apply_delay_pattern(ids, pattern), ids)
+    # Decoder output (a stand-in token everywhere) keeps the pattern's fixed tokens and only
+    # fills the positions the pattern leaves open.
+    decoded = np.full_like(pattern, 63)
+    applied = apply_delay_pattern(decoded, pattern)
+    np.testing.assert_array_equal(applied, np.where(pattern == -1, 63, pattern))
+    assert (applied == 63).any() or (pattern != -1).all()
 
 
 @pytest.mark.parametrize("guided", [False, True], ids=["nocfg", "cfg"])
