@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     from studio_plugins.chorale import synth
     from studio_plugins.chorale.generator import ChoraleGenerator
     from studio_plugins.chorale.sampler import (
-        ChoraleConfig, allowed_tokens, sample_bars, sample_notes, session_runner, transposition,
+        ChoraleConfig, allowed_tokens, opening_tokens, sample_bars, sample_notes, session_runner, transposition,
     )
 
     config = ChoraleConfig.read(FOLDER)
@@ -170,9 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     greedy_s, greedy = median_time(lambda: np.concatenate(list(sample_bars(run, config, BARS, mode, 0.0, np.random.default_rng(0)))).reshape(-1), args.rounds)
     row("compose (onnxruntime, greedy)", greedy_s)
 
-    allowed = allowed_tokens(config)
-    opening = allowed.copy()
-    opening[:, config.hold] = False
+    allowed, opening = allowed_tokens(config), opening_tokens(config)
     worker = {
         "rounds": args.rounds, "threads": runtime.cpu_threads, "mode": config.modes.index(mode),
         "allowed": allowed.tolist(), "opening": opening.tolist(),

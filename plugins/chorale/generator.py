@@ -10,17 +10,16 @@ same sketch as MIDI::
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 
 import studio
+from studio.core.models import read_json
 
 from . import synth
-from .sampler import KEYS, ChoraleConfig, sample_bars, tokens_to_notes, transposition
+from .sampler import KEYS, ChoraleConfig, compose
 
 OUTPUTS = ["logits", "next_state"]
 #: The General MIDI instrument nearest each sound, so the exported MIDI plays the same way.
@@ -57,19 +56,13 @@ class ChoraleGenerator(studio.Generator):
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         loaded = ctx.session(self.model_path)
         bars, tempo = request["bars"], request["tempo"]
-        shift, mode = transposition(self.config, request["key"])
-        rng = np.random.default_rng(request.seed)
         total = bars + 1  # one step per bar, and one for the synthesizer
 
         def run(feeds):  # through the job, so cancel stops it between (and inside) steps
             return ctx.run(loaded, OUTPUTS, feeds)
 
         started = time.perf_counter()
-        sampled = []
-        for bar, tokens in enumerate(sample_bars(run, self.config, bars, mode, request["temperature"], rng), 1):
-            sampled.append(tokens)
-            yield studio.Progress(bar, total, f"Composed bar {bar} of {bars}")
-        notes = tokens_to_notes(np.concatenate(sampled), self.config, shift)
+        notes = yield from compose(run, self.config, request["key"], bars, request["temperature"], request.seed, total)
         composed = time.perf_counter()
 
         ctx.check_cancelled()
@@ -98,8 +91,8 @@ def is_chorale_folder(folder: Path) -> bool:
     try:
         if not path.is_file() or path.stat().st_size > 1 << 20:
             return False
-        return json.loads(path.read_text(encoding="utf-8")).get("format") == "studio-chorale"
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return read_json(path, "config.json").get("format") == "studio-chorale"
+    except (OSError, studio.ModelError):
         return False
 
 

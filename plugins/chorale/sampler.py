@@ -12,14 +12,15 @@ through ``JobContext.run`` (so cancel interrupts it), tests and the benchmark a 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Generator, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from studio.core.generators import Progress
 from studio.core.midi import Note
+from studio.core.models import read_json
 from studio.errors import ModelError, ParamError
 
 PITCH_CLASSES = {"C": 0, "Db": 1, "D": 2, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6, "G": 7, "Ab": 8, "A": 9, "Bb": 10, "B": 11}
@@ -61,11 +62,8 @@ class ChoraleConfig:
     @classmethod
     def read(cls, folder: Path) -> "ChoraleConfig":
         path = Path(folder) / "config.json"
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{path} is not a readable chorale model description: {exc}") from None
-        if not isinstance(raw, dict) or raw.get("format") != "studio-chorale":
+        raw = read_json(path, "the chorale model's config.json")
+        if raw.get("format") != "studio-chorale":
             raise ModelError(f"{path} does not describe a chorale model (format should be 'studio-chorale')")
         try:
             rep, model = raw["representation"], raw["model"]
@@ -126,6 +124,13 @@ def allowed_tokens(config: ChoraleConfig) -> np.ndarray:
     return allowed
 
 
+def opening_tokens(config: ChoraleConfig) -> np.ndarray:
+    """``allowed_tokens`` for the very first step: nothing is sounding yet to be held."""
+    opening = allowed_tokens(config).copy()
+    opening[:, config.hold] = False
+    return opening
+
+
 def sample_bars(
     run: Run, config: ChoraleConfig, bars: int, mode: str, temperature: float, rng: np.random.Generator
 ) -> Iterator[np.ndarray]:
@@ -133,9 +138,7 @@ def sample_bars(
     if bars < 1:
         raise ParamError("bars: at least one bar is needed")
     voices = len(config.voices)
-    allowed = allowed_tokens(config)
-    opening = allowed.copy()
-    opening[:, config.hold] = False  # nothing is sounding yet to be held
+    allowed, opening = allowed_tokens(config), opening_tokens(config)
     mode_index = np.array([config.modes.index(mode)], dtype=np.int64)
     state = np.zeros((config.layers, 1, config.hidden), dtype=np.float32)
     token = np.array([config.start], dtype=np.int64)
@@ -199,11 +202,29 @@ def session_runner(session: Any) -> Run:
     return lambda feeds: session.run(names, dict(feeds))
 
 
+def compose(
+    run: Run, config: ChoraleConfig, key: str, bars: int, temperature: float, seed: int, total: int | None = None
+) -> Generator[Progress, None, list[Note]]:
+    """``bars`` bars in ``key``: a ``Progress`` (of ``total`` steps) after each bar, then the notes.
+
+    ``notes = yield from compose(...)`` inside a generator passes the progress on.
+    """
+    shift, mode = transposition(config, key)
+    rng = np.random.default_rng(seed)
+    sampled = []
+    for bar, tokens in enumerate(sample_bars(run, config, bars, mode, temperature, rng), 1):
+        sampled.append(tokens)
+        yield Progress(bar, total or bars, f"Composed bar {bar} of {bars}")
+    return tokens_to_notes(np.concatenate(sampled), config, shift)
+
+
 def sample_notes(
     run: Run, config: ChoraleConfig, key: str, bars: int, temperature: float, seed: int
 ) -> list[Note]:
-    """The whole sketch at once: ``bars`` bars in ``key`` as notes."""
-    shift, mode = transposition(config, key)
-    rng = np.random.default_rng(seed)
-    tokens = np.concatenate(list(sample_bars(run, config, bars, mode, temperature, rng)))
-    return tokens_to_notes(tokens, config, shift)
+    """The whole sketch at once: ``bars`` bars in ``key`` as notes (the progress dropped)."""
+    composing = compose(run, config, key, bars, temperature, seed)
+    while True:
+        try:
+            next(composing)
+        except StopIteration as done:
+            return done.value

@@ -131,7 +131,7 @@ def test_a_broken_config_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="incomplete"):
         ChoraleConfig.read(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(ModelError, match="not a readable"):
+    with pytest.raises(ModelError, match="not readable JSON"):
         ChoraleConfig.read(tmp_path)
 
 
