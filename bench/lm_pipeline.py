@@ -39,12 +39,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from machine import bandwidth_gbs  # bench/ is the script's folder: on sys.path
+from machine import bandwidth_gbs, log, peak_rss_gb, run_worker  # bench/ is the script's folder: on sys.path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -59,12 +58,6 @@ GOAL_VS_TORCH = 1.5
 GOAL_OVERHEAD = 0.05
 
 
-def peak_rss_gb() -> float:
-    """This process's resident-memory high-water mark (VmHWM), in GB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 2**20
-    return float("nan")
 
 
 def timing(begin: float, stamps: list[float]) -> dict:
@@ -74,8 +67,6 @@ def timing(begin: float, stamps: list[float]) -> dict:
             "new_tokens": len(stamps)}
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- torch worker (fixtures venv) ------------------------------------------------------------
@@ -297,13 +288,6 @@ def ours_worker(config: dict) -> dict:
 # -- orchestration (the app's venv: never imports torch) ---------------------------------------
 
 
-def run_worker(python: str, config: dict) -> dict:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(config["threads"]))
-    env.setdefault("STUDIO_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "studio-bench-home"))
-    done = subprocess.run([python, str(HERE), "--worker", json.dumps(config)], stdout=subprocess.PIPE, env=env, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the {config['variant']} worker failed (exit {done.returncode}); its log is above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def median(runs: list[dict], key: str) -> float:
@@ -388,9 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         base = {"folder": str(folder), "threads": args.threads, "rounds": args.rounds}
         log(f"{name}: torch")
-        torch_result = run_worker(args.torch_python, {**base, "variant": "torch"})
+        torch_result = run_worker(HERE, args.torch_python, {**base, "variant": "torch"})
         log(f"{name}: ours and bare")
-        ours_result = run_worker(sys.executable, {**base, "variant": "ours"})
+        ours_result = run_worker(HERE, sys.executable, {**base, "variant": "ours"})
         everything[name] = {"torch": torch_result, "ours": ours_result}
         lines, summaries[name] = model_table(name, torch_result, ours_result)
         print("\n".join(lines), flush=True)

@@ -30,12 +30,11 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from machine import bandwidth_gbs  # bench/ is the script's folder: on sys.path
+from machine import bandwidth_gbs, log, peak_rss_gb, run_worker  # bench/ is the script's folder: on sys.path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -45,15 +44,8 @@ PROMPT = "lofi hip hop beat with warm piano and soft drums"
 SETTINGS = {"guidance_scale": 3.0, "top_k": 250, "temperature": 1.0}
 
 
-def peak_rss_gb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 2**20
-    return float("nan")
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def steps_per_s(stamps: list[float]) -> float:
@@ -173,18 +165,11 @@ def ours_worker(config: dict) -> dict:
     runner.shutdown()
     return {
         "runs": runs, "peak_gb": peak_rss_gb(), "load_s": load_s,
-        "bytes_per_step": cache_branch_bytes(folder / "onnx" / "decoder_model_merged.onnx"),
+        "bytes_per_step": cache_branch_bytes(generator.model.onnx("decoder_model_merged.onnx")),
         "bandwidth_gbs": bandwidth_gbs(), "version": f"onnxruntime {onnxruntime.__version__}",
     }
 
 
-def run_worker(python: str, config: dict) -> dict:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(config["threads"]))
-    env.setdefault("STUDIO_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "studio-bench-home"))
-    done = subprocess.run([python, str(HERE), "--worker", json.dumps(config)], stdout=subprocess.PIPE, env=env, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the {config['variant']} worker failed (exit {done.returncode}); its log is above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def best(runs: list[dict], key: str) -> float:
@@ -234,18 +219,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if not (args.model / "config.json").is_file():
-        print(f"no model in {args.model}; build it: /work/venvs/optimum/bin/python bench/build_musicgen_bench_models.py")
+        print(f"no model in {args.model}; build it (in a torch environment): python bench/build_musicgen_bench_models.py")
         return 1
-    frames = round(args.seconds * 50)
+    from studio_plugins.musicgen.layout import MusicGenModel  # no torch: reads config.json only
+    from studio_plugins.musicgen.pipeline import new_tokens_for
+
+    steps = new_tokens_for(MusicGenModel.read(args.model), args.seconds)  # what our pipeline runs
     config = {"folder": str(args.model), "threads": args.threads, "rounds": args.rounds, "seconds": args.seconds,
-              "steps": frames + 3}
+              "steps": steps}
     print(f"MusicGen, {args.seconds:g} s of audio ({config['steps']} decoder steps), guidance 3 (batch 2), top-k 250, "
           f"temperature 1; {args.threads} thread(s) for torch and onnxruntime alike; best of {args.rounds} run(s) after a warm-up")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared; load average {os.getloadavg()[0]:.1f})")
     log("torch")
-    torch_result = run_worker(args.torch_python, {**config, "variant": "torch"})
+    torch_result = run_worker(HERE, args.torch_python, {**config, "variant": "torch"})
     log("ours")
-    ours_result = run_worker(sys.executable, {**config, "variant": "ours"})
+    ours_result = run_worker(HERE, sys.executable, {**config, "variant": "ours"})
     print()
     print("\n".join(table(config, torch_result, ours_result)))
     print(f"\nversions: {torch_result['version']}; {ours_result['version']}")

@@ -39,10 +39,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import log, peak_rss_gb, run_worker  # bench/ is the script's folder: on sys.path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -58,17 +59,6 @@ GOAL_OVERHEAD = 0.05
 # -- measuring inside a worker process -----------------------------------------------------------
 
 
-def peak_rss_gb() -> float:
-    """This process's resident-memory high-water mark (VmHWM), in GB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def step_intervals(stamps: list[float]) -> list[float]:
@@ -237,8 +227,6 @@ def matmul_gflops(runtime, side: int = 2048, runs: int = 5) -> float:
     return 2 * side**3 / best / 1e9
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- orchestration (the app's venv: never imports torch) ---------------------------------------
@@ -270,13 +258,6 @@ def fused_view(models: Path) -> tuple[Path, dict]:
     return view, info
 
 
-def run_worker(python: str, config: dict) -> dict:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(config["threads"]))
-    env.setdefault("STUDIO_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "studio-bench-home"))
-    done = subprocess.run([python, str(HERE), "--worker", json.dumps(config)], stdout=subprocess.PIPE, env=env, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the {config['variant']} worker failed (exit {done.returncode}); its log is above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def median(values: list[float]) -> float:
@@ -378,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     for round_index in range(args.rounds):
         for name, python, extra in variants if round_index % 2 == 0 else variants[::-1]:
             log(f"round {round_index + 1}/{args.rounds}: {name}")
-            results[name].append(run_worker(python, {**base, **extra, "variant": name}))
+            results[name].append(run_worker(HERE, python, {**base, **extra, "variant": name}))
     config = {**base, "rounds": args.rounds}
     if args.json:
         args.json.write_text(json.dumps({"config": config, "fusion": fusion, "results": results}, indent=1))

@@ -331,12 +331,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"best validation loss {result['validation_loss']:.4f} (epoch {result['epoch']})", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "model.onnx"
-    export(model, path)
-    difference = check_export(model, path, validation[0])
-    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB); ONNX vs torch logits differ by at most {difference:.2e}")
+    path, trial = args.out / "model.onnx", args.out / "model.onnx.part"
+    export(model, trial)  # checked before it replaces the model that is there
+    difference = check_export(model, trial, validation[0])
+    print(f"exported {path} ({trial.stat().st_size / 1e6:.2f} MB); ONNX vs torch logits differ by at most {difference:.2e}")
     if difference > 1e-3:
-        raise SystemExit("the exported step model does not match the trained one")
+        trial.unlink()
+        raise SystemExit("the exported step model does not match the trained one; nothing was replaced")
+    os.replace(trial, path)
     result["onnx_max_logit_difference"] = float(f"{difference:.2e}")
     write_config(args.out, chorales, train_set, validation, result, model)
 

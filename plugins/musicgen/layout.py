@@ -2,7 +2,7 @@
 
     config.json  generation_config.json  tokenizer.json
     onnx/text_encoder.onnx  onnx/decoder_model_merged.onnx  onnx/encodec_decode.onnx
-    onnx/build_delay_pattern_mask.onnx
+    onnx/build_delay_pattern_mask.onnx  shipped, not needed: the pattern is built in numpy
     onnx/encodec_encode.onnx            optional: continuing an audio prompt
 
 ``optimum-cli export onnx --task text-to-audio`` writes the same files at the folder's root
@@ -25,19 +25,21 @@ ONNX_PARTS = {
     "text_encoder.onnx": "the T5 text encoder",
     "decoder_model_merged.onnx": "the decoder (with use_cache_branch)",
     "encodec_decode.onnx": "the EnCodec audio decoder",
-    "build_delay_pattern_mask.onnx": "the codebook delay pattern",
 }
+#: Shipped by the public exports and recognised, but not needed: the delay pattern is built in
+#: numpy (delay.py), since optimum's export fixes that graph's sequence length at 16.
+DELAY_PART = "build_delay_pattern_mask.onnx"
 ENCODE_PART = "encodec_encode.onnx"
 LAYOUT = (
     "a MusicGen ONNX folder: config.json, generation_config.json, tokenizer.json and "
-    "onnx/text_encoder.onnx, onnx/decoder_model_merged.onnx, onnx/encodec_decode.onnx, "
-    "onnx/build_delay_pattern_mask.onnx"
+    "onnx/text_encoder.onnx, onnx/decoder_model_merged.onnx, onnx/encodec_decode.onnx "
+    "(build_delay_pattern_mask.onnx, as the public exports ship it, may be there too)"
 )
 
 
 def onnx_place(folder: Path) -> Path:
     """Where the ONNX files are: ``onnx/`` (the public repos), else the root (optimum-cli's output)."""
-    if (folder / "onnx").is_dir() or not any((folder / name).is_file() for name in ONNX_PARTS):
+    if (folder / "onnx").is_dir() or not any((folder / name).is_file() for name in (*ONNX_PARTS, DELAY_PART)):
         return folder / "onnx"
     return folder
 
@@ -48,7 +50,7 @@ def is_musicgen_folder(folder: Path) -> bool:
     Deliberately looser than ``MusicGenModel.read``, so an incomplete MusicGen folder is
     claimed by this loader and gets a message naming what is missing."""
     for place in (folder / "onnx", folder):
-        if (place / "encodec_decode.onnx").is_file() or (place / "build_delay_pattern_mask.onnx").is_file():
+        if (place / "encodec_decode.onnx").is_file() or (place / DELAY_PART).is_file():
             return True
     try:
         config = read_json(folder / "config.json", "config.json", required=False)

@@ -196,7 +196,6 @@ def decode_codes(
 @dataclass
 class Generation:
     audio: np.ndarray  # (samples,) float32 at the model's rate: the new audio only
-    codes: np.ndarray  # (C, frames), prompt codes included
     seconds: float  # compute time
 
 
@@ -222,4 +221,4 @@ def generate(
     audio = codec.decode(ctx, codes)
     if prompt_codes is not None:  # the prompt's own audio is already on the timeline
         audio = audio[prompt_codes.shape[1] * model.hop_length :]
-    return Generation(audio, codes, time.perf_counter() - started)
+    return Generation(audio, time.perf_counter() - started)

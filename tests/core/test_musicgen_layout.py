@@ -23,7 +23,6 @@ PARTS = [
     "onnx/text_encoder.onnx",
     "onnx/decoder_model_merged.onnx",
     "onnx/encodec_decode.onnx",
-    "onnx/build_delay_pattern_mask.onnx",
     "config.json",
     "tokenizer.json",
 ]
@@ -166,3 +165,11 @@ def test_onnx_files_at_the_root_as_optimum_cli_writes_them(folder, runner):
     (folder / "decoder_model_merged.onnx").unlink()
     with pytest.raises(studio.ModelError, match=r"lacks decoder_model_merged\.onnx"):
         MusicGenModel.read(folder)
+
+
+def test_the_delay_pattern_graph_is_not_needed(folder, runner):
+    """The public exports ship build_delay_pattern_mask.onnx; the pattern is built in numpy."""
+    (folder / "onnx" / "build_delay_pattern_mask.onnx").unlink()
+    generator = MusicGenLoader().load(folder)
+    job = runner.submit(generator, generator.request({"prompt": "a", "duration": 0.1, "seed": 1}))
+    assert job.wait(60) and job.state is JobState.FINISHED, job.message
