@@ -5,6 +5,8 @@ It shows the workspace's state and calls its methods; it holds no state of its o
 
 from __future__ import annotations
 
+import functools
+
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
 
 
+@functools.lru_cache(maxsize=None)
 def transport_icon(name: str, size: int = 16, colour: str = "#e6e6ea") -> QIcon:
     """Play, pause, stop and to-start drawn light on dark (the style's own icons are dark grey)."""
     pixmap = QPixmap(size, size)
@@ -111,6 +114,7 @@ class TransportBar(QToolBar):
         self.to_start = self._button("", "Go to start (Home)", lambda: workspace.set_playhead(0), "start")
         self.play_button = self._button("", "Play / pause (Space)", workspace.toggle_play, "play")
         self.play_button.setObjectName("play_button")
+        self._showing_playing = False
         self.stop_button = self._button("", "Stop (Shift+Space): back to where playback started", workspace.stop, "stop")
         self.loop_button = self._button("⟲", "Loop the region drawn on the ruler (L)", None)
         self.loop_button.setCheckable(True)
@@ -202,7 +206,9 @@ class TransportBar(QToolBar):
         self.loop_button.blockSignals(True)
         self.loop_button.setChecked(ws.loop_enabled)
         self.loop_button.blockSignals(False)
-        self.play_button.setIcon(transport_icon("pause" if ws.playing else "play"))
+        if self._showing_playing != ws.playing:  # refresh runs on every drag preview: only on a change
+            self._showing_playing = ws.playing
+            self.play_button.setIcon(transport_icon("pause" if ws.playing else "play"))
         self.status.setToolTip(ws.playback_error)
         self.status.set_full_text(self.status_text())
         self.footer.summary.setText(summary(ws.timeline))
