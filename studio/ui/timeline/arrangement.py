@@ -300,9 +300,7 @@ class Arrangement(QAbstractScrollArea):
         bar = self.timeline.frames_per_bar
         levels = self._grid_levels()
         bars = levels[0][0]
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        painter.setFont(self._fonts()[0])
         if len(levels) > 1:  # beat ticks
             painter.setPen(QPen(QColor("#55555f"), 1))
             n = int(first // beat)
@@ -353,6 +351,18 @@ class Arrangement(QAbstractScrollArea):
         painter.drawPolygon(QPolygonF([QPointF(x - 6, 0), QPointF(x + 6, 0), QPointF(x, 8)]))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
+    def _fonts(self) -> tuple[QFont, QFont, QFontMetrics]:
+        """The ruler's small font, the clip titles' bold one and its metrics: made once per
+        widget font, not per clip per paint."""
+        key = self.font().key()
+        if getattr(self, "_font_key", None) != key:
+            small = QFont(self.font())
+            small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+            bold = QFont(small)
+            bold.setBold(True)
+            self._font_key, self._font_cache = key, (small, bold, QFontMetrics(bold))
+        return self._font_cache
+
     def _paint_clip(self, painter: QPainter, index: int, track: Track, clip: Clip, muted: bool) -> None:
         rect = self.clip_rect(index, clip)
         colour = track_colour(track)
@@ -373,11 +383,8 @@ class Arrangement(QAbstractScrollArea):
         # name
         if rect.width() > 24:
             painter.setPen(QColor("#16161a"))
-            font = QFont(self.font())
-            font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-            font.setBold(True)
-            painter.setFont(font)
-            metrics = QFontMetrics(font)
+            _small, bold, metrics = self._fonts()
+            painter.setFont(bold)
             visible_left = max(rect.left(), 0.0) + HANDLE_PX + 4  # clear of the fade-in handle
             text = metrics.elidedText(clip.name, Qt.TextElideMode.ElideRight, int(rect.right() - visible_left - HANDLE_PX - 4))
             painter.drawText(QPointF(visible_left, rect.top() + CLIP_TITLE_H - 4), text)
