@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from studio.core.geometry import Rect
+from studio.core.ids import new_id
 from studio.errors import ParamError, StudioError
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class Layer:
     locked: bool = False
     #: Bumped by ``touch()`` whenever the pixels change, so views know their caches are stale.
     revision: int = 0
+    #: Unique in the session (a duplicate gets its own): what the generation history points at.
+    id: int = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 3 or self.pixels.shape[2] != 4 or self.pixels.dtype != np.uint8:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import itertools
 import logging
 import queue
 import threading
@@ -22,6 +21,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from studio.core.ids import new_id
 from studio.core.generators import Event, Generator, Progress, Request, Result
 from studio.core.logs import log_path
 from studio.core.runtime import CPU_DEVICE, Device, LoadedSession, Runtime
@@ -56,10 +56,8 @@ Listener = Callable[["Job", Any], None]
 class Job:
     """One run of a generator. Created by ``JobRunner.submit``; safe to read from any thread."""
 
-    _ids = itertools.count(1)
-
     def __init__(self, generator: Generator, request: Request, device: Device, listeners: Iterable[Listener]) -> None:
-        self.id = next(Job._ids)
+        self.id = new_id()
         self.generator = generator
         self.request = request
         self.device = device

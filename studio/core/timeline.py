@@ -12,24 +12,17 @@ converts rates.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
 
+from studio.core.ids import new_id
+
 PROJECT_RATE = 48_000
 #: Frames per waveform peak at the finest level; each further level halves the resolution.
 PEAK_BLOCK = 64
-
-_ids = itertools.count(1)
-
-
-def new_id() -> int:
-    """A process-wide unique id for a track or a clip (the UI keeps selections by id)."""
-    return next(_ids)
-
 
 def db_to_gain(db: float) -> float:
     """A level in decibels as a linear multiplier (0 dB = 1, -6 dB ~ 0.5)."""
