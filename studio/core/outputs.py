@@ -243,7 +243,7 @@ def _a1111_key(name: str) -> str:
 
 
 def _a1111_value(value: Any) -> str:
-    text = str(_plain(value))
+    text = str(plain_value(value))
     # A1111 quotes a value that would break its "Key: value, " parsing (its own quote()).
     if any(mark in text for mark in (",", ":", "\n", '"')):
         return json.dumps(text, ensure_ascii=False)
@@ -251,10 +251,10 @@ def _a1111_value(value: Any) -> str:
 
 
 def studio_parameters_json(generator: str, params: Mapping[str, Any]) -> str:
-    return json.dumps({"generator": generator, "params": dict(params)}, ensure_ascii=False, default=_plain)
+    return json.dumps({"generator": generator, "params": dict(params)}, ensure_ascii=False, default=plain_value)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """numpy scalars as Python numbers (a plugin may put one in its params)."""
     if isinstance(value, np.generic):
         return value.item()
