@@ -1,4 +1,4 @@
-"""The user's settings (model folders, device), persisted with QSettings.
+"""The user's settings (model folders, device, autosave), persisted with QSettings.
 
 QtCore only (no widgets), so the CLI shares the window's settings. The file lives at
 ``studio.core.paths.settings_file()``; ``STUDIO_HOME`` moves it (the tests do).
@@ -11,6 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from studio.core import paths
+
+DEFAULT_AUTOSAVE_MINUTES = 2
 
 
 class Settings:
@@ -48,6 +50,19 @@ class Settings:
     @device.setter
     def device(self, device_id: str) -> None:
         self._qt.setValue("runtime/device", device_id)
+        self._qt.sync()
+
+    @property
+    def autosave_minutes(self) -> float:
+        """How often unsaved work is copied to the recovery folder; 0 is never."""
+        try:
+            return max(0.0, float(self._qt.value("project/autosave_minutes", DEFAULT_AUTOSAVE_MINUTES)))
+        except (TypeError, ValueError):
+            return float(DEFAULT_AUTOSAVE_MINUTES)
+
+    @autosave_minutes.setter
+    def autosave_minutes(self, minutes: float) -> None:
+        self._qt.setValue("project/autosave_minutes", max(0.0, float(minutes)))
         self._qt.sync()
 
     def value(self, key: str, default=None):

@@ -73,7 +73,8 @@ def create_window(safe_mode: bool = False, host: Host | None = None) -> MainWind
     return MainWindow(host or Host(safe_mode=safe_mode))
 
 
-def run(safe_mode: bool = False) -> int:
+def run(safe_mode: bool = False, project: str | None = None) -> int:
+    """The window; ``project`` (a .studio file from the command line) opened in it."""
     setup_logging()
     app = application()
     try:
@@ -84,4 +85,6 @@ def run(safe_mode: bool = False) -> int:
         return 1
     install_excepthook(window)
     window.show()
+    if project:
+        window.project.open_file(project)  # a bad file: a message in the window, which stays
     return app.exec()

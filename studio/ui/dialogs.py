@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -110,8 +111,17 @@ class SettingsDialog(QDialog):
         index = self.device.findData(host.settings.device)
         self.device.setCurrentIndex(max(index, 0))
 
+        self.autosave = QSpinBox()
+        self.autosave.setObjectName("autosave_minutes")
+        self.autosave.setRange(0, 120)
+        self.autosave.setSuffix(" min")
+        self.autosave.setSpecialValueText("Off")
+        self.autosave.setToolTip("Unsaved work is copied to the recovery folder this often; after a crash, Studio offers it back")
+        self.autosave.setValue(int(round(host.settings.autosave_minutes)))
+
         form = QFormLayout()
         form.addRow("Device", self.device)
+        form.addRow("Autosave every", self.autosave)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -167,4 +177,5 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         self.host.settings.device = self.device.currentData()
+        self.host.settings.autosave_minutes = self.autosave.value()
         super().accept()

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QTextCursor, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QFontDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
 from studio.core.canvas_inputs import Placement, canvas_inputs, layer_params, place_result
 from studio.core.generators import Generator, Preview, Progress, Result
+from studio.core.history import HistoryEntry, entry_for
 from studio.core.image import Layer
 from studio.core.jobs import Job, JobState
 from studio.core.logs import log_path
@@ -33,7 +35,9 @@ from studio.ui.dialogs import PluginsDialog, SettingsDialog
 from studio.ui.editor import TextWorkspace
 from studio.ui.editor.workspace import THEMES, Generation
 from studio.ui.generate_panel import GeneratePanel
+from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs_panel import JobsPanel
+from studio.ui.project_session import ProjectSession
 from studio.ui.timeline import AudioWorkspace
 from studio.ui.workers import JobBridge
 
@@ -87,15 +91,27 @@ class MainWindow(QMainWindow):
         self.text.continue_requested.connect(self.continue_text)
         self.text.stop_requested.connect(self.stop_text)
         self.text.rewrite_bar.rewrite_requested.connect(self.rewrite_text)
-        self.text.file_changed.connect(self._show_text_title)
-        self.tabs.currentChanged.connect(self._show_text_title)
         self._text_generator_id = ""  # the text generator Continue used last
         self._chosen: dict[str, str] = {}  # workspace kind -> the generator last chosen there
         self.generate_panel.generator_changed.connect(lambda g: self._chosen.__setitem__(g.kind, g.id))
         self.tabs.currentChanged.connect(self._offer_generator_for_workspace)
         self.jobs_panel = JobsPanel()
+        self.history_panel = HistoryPanel(self.history_target_exists)
+        self.history_panel.reuse_requested.connect(self.reuse_history)
+        self.history_panel.regenerate_requested.connect(self.regenerate_history)
+        self.history_panel.jump_requested.connect(self.show_history_target)
+        # Undo, redo and edits add or take away what an entry made: its "Show" follows (once
+        # typing pauses, not on every key).
+        self._history_refresh = QTimer(self, singleShot=True, interval=200)
+        self._history_refresh.timeout.connect(self.history_panel.refresh_targets)
+        self.undo_stack.indexChanged.connect(lambda _: self._history_refresh.start())
+        self.text.editor.document().contentsChanged.connect(self._history_refresh.start)
         self._dock("Generate", self.generate_panel, Qt.DockWidgetArea.LeftDockWidgetArea, 365)
-        self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
+        jobs_dock = self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
+        history_dock = self._dock("History", self.history_panel, Qt.DockWidgetArea.RightDockWidgetArea, 250)
+        self.splitDockWidget(jobs_dock, history_dock, Qt.Orientation.Vertical)
+        self.project = ProjectSession(self)
+        self.project.state_changed.connect(self._show_title)
 
         self.device_label = QLabel("Checking devices…")
         self.device_label.setObjectName("device_label")
@@ -113,12 +129,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.text_counts_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._make_menus()
+        self._show_title()
         self._enable_canvas_actions()
         self.generate_panel.set_generators(host.generators)
         self._warn_about_failures()
         self.report_ready.connect(self.on_report)
         self.probe_thread = threading.Thread(target=self._probe_devices, name="studio-probe", daemon=True)
         self.probe_thread.start()
+        # Once the window is up: what a crash left in the recovery folder is offered back.
+        QTimer.singleShot(0, self.project.offer_recovery)
 
     # -- construction --------------------------------------------------------------------
 
@@ -135,15 +154,21 @@ class MainWindow(QMainWindow):
         canvas = self.canvas
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        project = self.project
+        self._action(file_menu, "&New project", project.new, QKeySequence.StandardKey.New)
+        self._action(file_menu, "&Open project…", lambda: project.open(), QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(lambda: project.fill_recent_menu(self.recent_menu))
+        self._action(file_menu, "&Save project", project.save, QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Save project &as…", project.save_as, QKeySequence("Ctrl+Shift+S"))
+        file_menu.addSeparator()
         self._canvas_actions: list[QAction] = []
-        self._canvas_action(file_menu, "&Open image…", self.open_image, QKeySequence.StandardKey.Open)
+        self._canvas_action(file_menu, "Open &image…", self.open_image)
         self._canvas_action(file_menu, "&Import image as layer…", self.import_image, QKeySequence("Ctrl+Shift+O"))
         self._canvas_action(file_menu, "&Export image…", self.export_image, QKeySequence("Ctrl+E"))
         self._text_actions: list[QAction] = []
-        self._text_action(file_menu, "&New text", self.new_text, QKeySequence.StandardKey.New)
-        self._text_action(file_menu, "&Open text…", self.open_text, QKeySequence.StandardKey.Open)
-        self._text_action(file_menu, "&Save text", self.save_text, QKeySequence.StandardKey.Save)
-        self._text_action(file_menu, "Save text &as…", self.save_text_as, QKeySequence("Ctrl+Shift+S"))
+        self._text_action(file_menu, "Open &text file…", self.open_text)
+        self._text_action(file_menu, "Export &text…", self.save_text_as)
         file_menu.addSeparator()
         self._action(file_menu, "Add &model folder…", self.add_model_folder)
         file_menu.addSeparator()
@@ -443,31 +468,30 @@ class MainWindow(QMainWindow):
         values["seed"] = None  # a new seed: the core draws it and the result records it
         return self.generate_text(last.job.generator.id, values, last.mode, str(values.get("instruction") or ""), retry_of=last)
 
+    # -- the title -------------------------------------------------------------------------
+
+    def _show_title(self) -> None:
+        """The project's name, with Qt's unsaved-changes mark ("[*]" becomes "*" when modified)."""
+        self.setWindowTitle(f"{self.project.name}[*] — Studio")
+        self.setWindowModified(self.project.modified)
+
     # -- text files -----------------------------------------------------------------------
 
-    def _show_text_title(self) -> None:
-        if self.tabs.currentWidget() is self.text:
-            self.setWindowTitle(f"{self.text.display_name()}{' •' if self.text.modified else ''} — Studio")
-        else:
-            self.setWindowTitle("Studio")
-
-    def new_text(self) -> None:
-        self.text.confirm_discard(self.text.new_document)
-
     def open_text(self) -> None:
+        """Put a .txt/.md file's text in the Text workspace (it becomes the project's text)."""
+
         def choose() -> None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open text", "", TEXT_FILTER)
-            if path:
-                self.text.open_file(path)
+            path, _ = QFileDialog.getOpenFileName(self, "Open text file", "", TEXT_FILTER)
+            if path and self.text.open_file(path):
+                self.text.editor.document().setModified(True)  # new to the project: unsaved
 
         self.text.confirm_discard(choose)
 
-    def save_text(self) -> bool:
-        return self.text.save() if self.text.path is not None else self.save_text_as()
-
     def save_text_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save text", self.text.display_name() + ("" if self.text.path else ".md"), TEXT_FILTER)
-        return self.text.save(path) if path else False
+        """Export the text as a .md/.txt file (the project keeps its own copy)."""
+        name = self.text.path.name if self.text.path else f"{self.project.name}.md"
+        path, _ = QFileDialog.getSaveFileName(self, "Export text", name, TEXT_FILTER)
+        return self.text.save(path, mark_saved=False) if path else False
 
     def choose_text_font(self) -> None:
         ok, font = QFontDialog.getFont(self.text.editor.font(), self, "Editor font")
@@ -546,15 +570,97 @@ class MainWindow(QMainWindow):
                 return
             layer = Layer(name, pixels, generator=result.generator, params=layer_params(dict(result.params)), x=placement.x, y=placement.y)
             self.canvas.add_layer(layer, fit_canvas=placement.fit_canvas, text=f"Generate “{name}”")
+            target: int | None = layer.id
         elif result.kind == "text":
             self.text.finish(job, str(result.value), dict(result.info))
+            target = job.id  # the key of the text's generated spans
         elif result.kind == "audio":
-            self.audio.add_generated(result, title, continues=self._continuations.get(job.id))
+            clip = self.audio.add_generated(result, title, continues=self._continuations.get(job.id))
+            target = clip.id if clip is not None else None
+        else:
+            target = None
+        self._record(job, result, title, target)
         notes = list(result.info.get("notes", ()))
         if notes:  # e.g. a prompt cut at CLIP's 77 tokens: the user should know what was dropped
             self.statusBar().showMessage(f"{title} finished. Note: {' '.join(notes)}", 20000)
         else:
             self.statusBar().showMessage(f"{title} finished", 5000)
+
+    # -- the generation history ----------------------------------------------------------
+
+    def _record(self, job: Job, result: Result, title: str, target: int | None) -> None:
+        """Add the finished generation to the history (a change the project must save)."""
+        seconds = (job.ended or time.monotonic()) - (job.started or job.created)
+        entry = entry_for(result.kind, result.generator, title, result.params, target, self._model_folder(result.generator), seconds)
+        self.history_panel.add(entry)
+        self.project.mark_changed()
+
+    def _model_folder(self, generator_id: str) -> str:
+        """The model folder a generator runs from ("" for a plugin's built-in model)."""
+        for folder in self.host.plugins.model_folders:
+            if folder.generator is not None and folder.generator.id == generator_id:
+                return str(folder.path)
+        return ""
+
+    def history_target_exists(self, entry: HistoryEntry) -> bool:
+        if entry.target is None:
+            return False
+        if entry.kind == "image":
+            return any(layer.id == entry.target for layer in self.canvas.document.layers)
+        if entry.kind == "text":
+            return self.text.spans.of_job(entry.target) is not None
+        if entry.kind == "audio":
+            return any(clip.id == entry.target for clip in self.audio.timeline.clips)
+        return False
+
+    def show_history_target(self, entry: HistoryEntry) -> bool:
+        """Show what ``entry`` made: select its layer, its text or its clip, on its tab."""
+        if not self.history_target_exists(entry):
+            self.statusBar().showMessage("What this generation made was undone, deleted or edited away", 8000)
+            return False
+        if entry.kind == "image":
+            self.tabs.setCurrentWidget(self.canvas)
+            self.canvas.set_active(next(l for l in self.canvas.document.layers if l.id == entry.target))
+        elif entry.kind == "text":
+            span = self.text.spans.of_job(entry.target)
+            self.tabs.setCurrentWidget(self.text)
+            cursor = self.text.editor.textCursor()
+            cursor.setPosition(span.start)
+            cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
+            self.text.editor.setTextCursor(cursor)
+            self.text.editor.setFocus()
+        elif entry.kind == "audio":
+            self.tabs.setCurrentWidget(self.audio)
+            clip = self.audio.timeline.clip(entry.target)
+            self.audio.select_clip(clip.id)
+            self.audio.set_playhead(clip.start)
+            self.audio.arrangement.ensure_visible(clip.id)
+        return True
+
+    def _history_generator(self, entry: HistoryEntry) -> Generator | None:
+        generator = self.host.generators.get(entry.generator)
+        if generator is None:
+            self.statusBar().showMessage(f"{entry.title or entry.generator} is not installed (Tools ▸ Plugins, or add its model folder)", 8000)
+        return generator
+
+    def reuse_history(self, entry: HistoryEntry) -> bool:
+        """Select the entry's generator and fill its form with the entry's parameters."""
+        generator = self._history_generator(entry)
+        if generator is None:
+            return False
+        self.generate_panel.reuse(generator.id, fit_parameters(entry.params, generator.params))
+        self.statusBar().showMessage(f"Parameters of {entry.summary()} loaded into {generator.title or generator.id}", 8000)
+        return True
+
+    def regenerate_history(self, entry: HistoryEntry) -> Job | None:
+        """Run the entry's generator again with its parameters, seed included: the same output,
+        made again (pictures and audio prompts come from the workspace, as for any generation)."""
+        generator = self._history_generator(entry)
+        if generator is None:
+            return None
+        values = fit_parameters(entry.params, generator.params)
+        self.generate_panel.reuse(generator.id, values)
+        return self.generate(generator.id, values)
 
     def reuse_layer(self, layer: Layer) -> None:
         if layer.generator:
@@ -658,6 +764,7 @@ class MainWindow(QMainWindow):
     def show_settings(self) -> None:
         dialog = SettingsDialog(self.host, self.report, self)
         if dialog.exec():
+            self.project.apply_settings()
             self.generate_panel.set_generators(self.host.generators)
             if self.report is not None:
                 self.on_report(self.report)
@@ -689,15 +796,16 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if self.text.modified and not getattr(self, "_discard_text", False):
+        if self.project.modified and not getattr(self, "_closing", False):
             event.ignore()  # ask without blocking: the answer closes the window again
 
-            def discard() -> None:
-                self._discard_text = True
+            def close() -> None:
+                self._closing = True
                 self.close()
 
-            self.text.confirm_discard(discard)
+            self.project.confirm_unsaved(close, "closing")
             return
+        self.project.shutdown()
         self.audio.shutdown()
         self.host.shutdown()
         super().closeEvent(event)

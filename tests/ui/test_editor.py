@@ -295,9 +295,9 @@ def test_font_and_theme_persist(window, qtbot):
 def test_text_actions_live_on_the_text_tab_only(window, qtbot):
     names = {a.text().split("\t")[0]: a for a in window._text_actions}
     window.tabs.setCurrentWidget(window.canvas)
-    assert not names["&Open text…"].isEnabled() and not window.text_counts_label.isVisible()
+    assert not names["Open &text file…"].isEnabled() and not window.text_counts_label.isVisible()
     window.tabs.setCurrentWidget(window.text)
-    assert names["&Open text…"].isEnabled() and names["&Continue at the cursor"].isEnabled()
+    assert names["Open &text file…"].isEnabled() and names["&Continue at the cursor"].isEnabled()
     assert window.text_counts_label.isVisible()
 
 

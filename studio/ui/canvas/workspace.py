@@ -587,6 +587,19 @@ class CanvasWorkspace(QWidget):
         self._offer(Path(path).name, parameters)
         return True
 
+    def load_document(self, document: ImageDocument) -> None:
+        """Show ``document`` (a project was opened): its layers, size, selection and mask.
+
+        The view keeps the same document object, so the layers are moved into it; the
+        caller clears the undo history, which described the old canvas.
+        """
+        self.view.show_preview(None)
+        self.reuse_bar.hide()
+        self.document.layers[:] = document.layers
+        self.document.width, self.document.height = document.width, document.height
+        self.document.selection, self.document.mask = document.selection, document.mask
+        self.frame_changed(active=document.layers[-1] if document.layers else None, refit=True)
+
     def _offer(self, name: str, parameters: PictureParameters | None) -> None:
         if parameters is not None and parameters.params:
             self.reuse_bar.offer(name, parameters)

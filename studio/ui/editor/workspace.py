@@ -75,6 +75,7 @@ class TextWorkspace(QWidget):
         self.editor.setPlaceholderText("Write here. Ctrl+Enter continues from the cursor; Esc stops.")
         self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.editor.document().setDocumentMargin(28)
+        self.editor.document().setModified(False)  # Qt counts a margin as a change; no words changed
         self.editor.continue_requested.connect(self.continue_requested)
         self.editor.stop_requested.connect(self.stop_requested)
         document = self.editor.document()
@@ -369,8 +370,18 @@ class TextWorkspace(QWidget):
         self.editor.document().setModified(False)
         self.file_changed.emit()
 
-    def save(self, path: str | Path | None = None) -> bool:
-        """Write the text as UTF-8 through QSaveFile: a failed save leaves the old file whole."""
+    def load_text(self, text: str, spans: list[Span]) -> None:
+        """Show a project's text, its generated words marked as they were saved."""
+        self._load(text, None)
+        self.spans.spans = sorted((Span(s.start, s.end, s.job) for s in spans), key=lambda s: s.start)
+        self._repaint(self.spans.spans)
+
+    def save(self, path: str | Path | None = None, mark_saved: bool = True) -> bool:
+        """Write the text as UTF-8 through QSaveFile: a failed save leaves the old file whole.
+
+        ``mark_saved=False`` exports a copy: the document stays modified, because the
+        project that holds it has not been saved.
+        """
         target = Path(path) if path is not None else self.path
         if target is None:
             return False
@@ -383,7 +394,8 @@ class TextWorkspace(QWidget):
             return False
         self.path = target
         self.highlighter.set_markdown(is_markdown(target))
-        self.editor.document().setModified(False)
+        if mark_saved:
+            self.editor.document().setModified(False)
         self.file_changed.emit()
         self.message.emit(f"Saved {target}")
         return True

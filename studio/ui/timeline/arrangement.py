@@ -192,6 +192,19 @@ class Arrangement(QAbstractScrollArea):
         self.horizontalScrollBar().setValue(0)
         self.viewport().update()
 
+    def ensure_visible(self, clip_id: int) -> None:
+        """Scroll so that the clip's start and its track are in view (the history's "Show")."""
+        clip, track = self.timeline.clip(clip_id), self.timeline.track_of(clip_id)
+        x, width = self.x_of(clip.start), self.viewport().width()
+        if not 0 <= x <= width - 40:
+            bar = self.horizontalScrollBar()
+            bar.setValue(int(bar.value() + x - width / 4))
+        top = self.timeline.track_index(track.id) * TRACK_H
+        vbar = self.verticalScrollBar()
+        if not vbar.value() <= top <= vbar.value() + self.viewport().height() - RULER_H - TRACK_H:
+            vbar.setValue(max(0, top - TRACK_H))
+        self.viewport().update()
+
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
         delta = event.angleDelta()
         steps = (delta.y() or delta.x()) / 120.0

@@ -570,6 +570,20 @@ class AudioWorkspace(QWidget):
             self.arrangement.setFocus()
             QTimer.singleShot(0, self.check_playback)
 
+    def load_timeline(self, timeline: Timeline) -> None:
+        """Show ``timeline`` (a project was opened): playback stops, the view fits the piece.
+
+        The caller clears the undo history, which described the old timeline.
+        """
+        self._gesture = None
+        self.stop()
+        self.selected_track_id = self.selected_clip_id = None
+        self.loop, self.loop_enabled = None, False
+        self._apply_loop()
+        self._set_playhead(0)
+        self._restore(timeline)
+        self.arrangement.zoom_to_fit()
+
     def shutdown(self) -> None:
         """Stop playback and release the audio device (the window calls this as it closes)."""
         self.poll.stop()

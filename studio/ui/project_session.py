@@ -1,0 +1,389 @@
+"""The window's project: its file, its unsaved state, recent files, autosave and recovery.
+
+The canvas, the text and the timeline live in their workspaces; this class reads them into
+a ``studio.core.project.Project`` to save, and puts a loaded one back. "Unsaved" is the
+shared undo stack away from its clean index, the text document modified, or a change
+outside both (a generation's history entry, a recovered project not yet saved).
+
+Autosave writes a frozen copy of the project on a worker thread into the recovery folder
+(``studio.core.recovery``) every few minutes while there are unsaved changes; a clean exit
+or a save removes it, so what the next start finds there is what a crash left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+
+from studio.core.project import SUFFIX, Project, backup_path, load_project, save_project
+from studio.core.recovery import Autosave, RecoveryStore
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from studio.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+PROJECT_FILTER = f"Studio projects (*{SUFFIX});;Backups (*{SUFFIX}.bak);;All files (*)"
+RECENT_KEY = "project/recent"
+RECENT_MAX = 10
+
+
+class ProjectSession(QObject):
+    state_changed = Signal()  # the file, its name or its unsaved state changed
+    _autosave_finished = Signal(object)  # from the autosave thread: a Path, or the StudioError
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.window = window
+        self.path: Path | None = None
+        self.untitled_name = "Untitled"
+        self.recovery = RecoveryStore()
+        self._changed_outside_undo = False
+        self._changes = 0  # bumped on every edit: autosave only writes what it has not written
+        self._autosaved_changes = 0
+        self._autosave_thread: threading.Thread | None = None
+        self._autosave_error = ""
+        self._autosave_finished.connect(self._on_autosaved)
+        window.undo_stack.cleanChanged.connect(lambda _: self.state_changed.emit())
+        window.undo_stack.indexChanged.connect(self._count_change)
+        document = window.text.editor.document()
+        document.modificationChanged.connect(lambda _: self.state_changed.emit())
+        document.contentsChanged.connect(self._count_change)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.autosave)
+        self.apply_settings()
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path is not None else self.untitled_name
+
+    @property
+    def modified(self) -> bool:
+        return (
+            not self.window.undo_stack.isClean()
+            or self.window.text.editor.document().isModified()
+            or self._changed_outside_undo
+        )
+
+    def mark_changed(self) -> None:
+        """A change no undo step records (a history entry, a recovered project)."""
+        self._changed_outside_undo = True
+        self._count_change()
+        self.state_changed.emit()
+
+    def _count_change(self, *_args) -> None:
+        self._changes += 1
+
+    def _mark_saved(self) -> None:
+        self.window.undo_stack.setClean()
+        self.window.text.editor.document().setModified(False)
+        self._changed_outside_undo = False
+        self.state_changed.emit()
+
+    # -- reading and showing the documents ---------------------------------------------------
+
+    def capture(self) -> Project:
+        """The project as the window shows it (the live documents, not copies)."""
+        w = self.window
+        return Project(
+            image=w.canvas.document,
+            text=w.text.editor.toPlainText(),
+            text_spans=list(w.text.spans.spans),
+            timeline=w.audio.timeline,
+            history=list(w.history_panel.entries()),
+        )
+
+    def show(self, project: Project) -> None:
+        """Put ``project`` in the workspaces; the undo history of the old one is dropped."""
+        w = self.window
+        w.host.runner.cancel_all()  # a job still running belongs to the project being closed
+        w.canvas.load_document(project.image)
+        w.text.load_text(project.text, project.text_spans)
+        w.audio.load_timeline(project.timeline)
+        w.history_panel.set_entries(project.history)
+        w.undo_stack.clear()
+
+    # -- asking before work is lost ------------------------------------------------------------
+
+    def confirm_unsaved(self, then: Callable[[], None], action: str = "closing") -> QMessageBox | None:
+        """Run ``then`` now when nothing is unsaved, else after the user says Save or Discard.
+
+        Not modal: jobs keep reporting while the question waits.
+        """
+        if not self.modified:
+            then()
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unsaved changes",
+            f"Save the changes to “{self.name}” before {action}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        box.setObjectName("unsaved_project")
+        box.setInformativeText("Without saving, the changes since the last save are lost.")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button) -> None:
+            choice = box.standardButton(button)
+            if choice == QMessageBox.StandardButton.Save and self.save():
+                then()
+            elif choice == QMessageBox.StandardButton.Discard:
+                then()
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        return box
+
+    # -- New, Open, Save -----------------------------------------------------------------------
+
+    def new(self) -> None:
+        self.confirm_unsaved(self._new, "starting a new project")
+
+    def _new(self) -> None:
+        self.show(Project())
+        self.path, self.untitled_name = None, "Untitled"
+        self.recovery.clear()
+        self._mark_saved()
+        self.window.statusBar().showMessage("New project", 5000)
+
+    def open(self, path: str | Path | None = None) -> None:
+        """Open ``path`` (or ask for one) once unsaved work is saved or given up."""
+
+        def choose_and_open() -> None:
+            target = path
+            if target is None:
+                target, _ = QFileDialog.getOpenFileName(self.window, "Open project", str(self._folder()), PROJECT_FILTER)
+            if target:
+                self.open_file(target)
+
+        self.confirm_unsaved(choose_and_open, "opening another project")
+
+    def open_file(self, path: str | Path) -> bool:
+        """Load ``path`` now (no question asked). A damaged project opens with what could be
+        read, under a new name, so saving it never replaces the damaged original."""
+        path = Path(path).expanduser()
+        try:
+            loaded = load_project(path)
+        except StudioError as exc:
+            self.window.warn("Cannot open the project", str(exc))
+            return False
+        except MemoryError:
+            self.window.warn("Cannot open the project", f"{path} is too large to fit in memory")
+            return False
+        self.show(loaded.project)
+        self.recovery.clear()
+        if loaded.problems:
+            self.path, self.untitled_name = None, f"{path.stem} (recovered)"
+            self._mark_saved()
+            self.mark_changed()
+            problems = "\n".join(f"• {p}" for p in loaded.problems)
+            self.window.warn(
+                "Parts of the project could not be read",
+                f"{path.name} is damaged. What could be read is open as “{self.untitled_name}”; "
+                f"the file itself was not changed.\n\nNot opened:\n{problems}",
+            )
+        else:
+            self.path = path.resolve()
+            self._mark_saved()
+            self.window.statusBar().showMessage(f"Opened {path}", 5000)
+        self._remember(path)
+        return True
+
+    def save(self) -> bool:
+        return self.save_as() if self.path is None else self.save_to(self.path)
+
+    def save_as(self) -> bool:
+        start = self.path or self._folder() / f"{self.name}{SUFFIX}"
+        target, _ = QFileDialog.getSaveFileName(self.window, "Save project", str(start), PROJECT_FILTER)
+        if not target:
+            return False
+        target_path = Path(target)
+        if target_path.suffix.lower() != SUFFIX:
+            target_path = target_path.with_name(target_path.name + SUFFIX)
+        return self.save_to(target_path)
+
+    def save_to(self, path: str | Path) -> bool:
+        """Write the project to ``path`` atomically; on failure the old file stays and we say so."""
+        path = Path(path).expanduser()
+        self.window.audio.commit_gesture()  # a drag in progress is part of what the user sees
+        started = time.perf_counter()
+        try:
+            save_project(self.capture(), path)
+        except StudioError as exc:
+            self.window.warn("Cannot save the project", f"{exc}\n\nYour work is still open here, unsaved.")
+            return False
+        except MemoryError:
+            self.window.warn("Cannot save the project", "Not enough memory to write it. Your work is still open here, unsaved.")
+            return False
+        self.path = path.resolve()
+        self._mark_saved()
+        self.recovery.clear()  # the file on disk is now the newest copy
+        self._autosaved_changes = self._changes
+        self._remember(self.path)
+        backup = backup_path(self.path)
+        kept = f" (the previous version is kept as {backup.name})" if backup.exists() else ""
+        self.window.statusBar().showMessage(f"Saved {self.path} in {time.perf_counter() - started:.1f} s{kept}", 8000)
+        return True
+
+    def _folder(self) -> Path:
+        if self.path is not None:
+            return self.path.parent
+        recent = self.recent()
+        return Path(recent[0]).parent if recent else Path.home()
+
+    # -- recent files ------------------------------------------------------------------------
+
+    def recent(self) -> list[str]:
+        value = self.window.host.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):  # QSettings gives a lone string for a one-item list
+            value = [value]
+        return [str(v) for v in (value or []) if v]
+
+    def _remember(self, path: Path) -> None:
+        path_text = str(Path(path).resolve())
+        recent = [path_text, *(p for p in self.recent() if p != path_text)][:RECENT_MAX]
+        self.window.host.settings.set_value(RECENT_KEY, recent)
+
+    def fill_recent_menu(self, menu: QMenu) -> None:
+        menu.clear()
+        recent = self.recent()
+        for path in recent:
+            action = menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda checked=False, p=path: self._open_recent(p))
+        if not recent:
+            menu.addAction("No recent projects").setEnabled(False)
+        else:
+            menu.addSeparator()
+            menu.addAction("Clear the list", lambda: self.window.host.settings.set_value(RECENT_KEY, []))
+
+    def _open_recent(self, path: str) -> None:
+        if not Path(path).is_file():
+            self.window.host.settings.set_value(RECENT_KEY, [p for p in self.recent() if p != path])
+            self.window.warn("Cannot open the project", f"{path} is no longer there (moved or deleted); it was taken off the list.")
+            return
+        self.open(path)
+
+    # -- autosave and recovery ---------------------------------------------------------------
+
+    def apply_settings(self) -> None:
+        minutes = self.window.host.settings.autosave_minutes
+        if minutes > 0:
+            self.timer.start(int(minutes * 60_000))
+        else:
+            self.timer.stop()
+
+    def autosave(self, wait: bool = False) -> bool:
+        """Write unsaved work to the recovery folder on a worker thread (``wait``: and join it).
+
+        Nothing is written when nothing changed since the last save or autosave, or while an
+        autosave is still writing.
+        """
+        if not self.modified or self._changes == self._autosaved_changes:
+            return False
+        if self._autosave_thread is not None and self._autosave_thread.is_alive():
+            return False
+        self.window.audio.commit_gesture()
+        snapshot = self.capture().frozen_copy()  # the user keeps painting while it is written
+        self._autosaved_changes = self._changes
+        source, name = self.path, self.name
+
+        def write() -> None:
+            try:
+                self._autosave_finished.emit(self.recovery.autosave(snapshot, source, name))
+            except StudioError as exc:
+                self._autosave_finished.emit(exc)
+            except Exception as exc:  # a bug here must never take the window down
+                log.exception("autosave failed")
+                self._autosave_finished.emit(StudioError(f"internal error: {type(exc).__name__}: {exc}"))
+
+        self._autosave_thread = threading.Thread(target=write, name="studio-autosave", daemon=True)
+        self._autosave_thread.start()
+        if wait:
+            self._autosave_thread.join()
+        return True
+
+    def _on_autosaved(self, outcome) -> None:
+        if isinstance(outcome, StudioError):
+            self._autosaved_changes = -1  # try again at the next tick
+            message = f"Autosave failed: {outcome}"
+            if message != self._autosave_error:  # say it once, not every few minutes
+                self.window.statusBar().showMessage(message, 15000)
+            self._autosave_error = message
+            log.warning("%s", message)
+        else:
+            self._autosave_error = ""
+            log.info("autosaved to %s", outcome)
+
+    def offer_recovery(self) -> QMessageBox | None:
+        """After a crash: offer the newest autosave a dead session left (then the next one)."""
+        orphans = self.recovery.orphans()
+        if not orphans:
+            return None
+        autosave = orphans[0]
+        when = time.strftime("%H:%M on %d %b", time.localtime(autosave.saved))
+        more = f"\n\n{len(orphans) - 1} more autosaved project(s) will be offered after this one." if len(orphans) > 1 else ""
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Recover unsaved work",
+            f"Studio did not close properly last time. Unsaved work on “{autosave.name}” was autosaved at {when}.",
+            QMessageBox.StandardButton.NoButton,
+            self.window,
+        )
+        box.setObjectName("recovery")
+        box.setInformativeText(f"Recover it? Recovered work opens unsaved: save it to keep it.{more}")
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(recover)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button) -> None:
+            if button is recover:
+                if self.recover(autosave):
+                    QTimer.singleShot(0, self.offer_recovery)
+            elif button is discard:
+                autosave.discard()
+                QTimer.singleShot(0, self.offer_recovery)
+            # "Not now": the autosave stays for the next start
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        return box
+
+    def recover(self, autosave: Autosave) -> bool:
+        """Open an autosave as unsaved work for its project file; it becomes ours to autosave."""
+        try:
+            loaded = load_project(autosave.path)
+        except StudioError as exc:
+            self.window.warn("Cannot recover the autosave", f"{exc}\n\nIt stays in {autosave.path.parent}.")
+            return False
+        self.show(loaded.project)
+        project = Path(autosave.project) if autosave.project else None
+        self.path = project
+        self.untitled_name = autosave.name if project is None else "Untitled"
+        self._mark_saved()
+        self.mark_changed()  # recovered work is unsaved until the user saves it
+        self.autosave(wait=True)  # our own copy first, then the dead session's may go
+        autosave.discard()
+        note = f" ({len(loaded.problems)} part(s) could not be read)" if loaded.problems else ""
+        self.window.statusBar().showMessage(f"Recovered “{autosave.name}”{note}: save it to keep it", 15000)
+        return True
+
+    def shutdown(self) -> None:
+        """A clean exit: no autosave to recover next time."""
+        self.timer.stop()
+        if self._autosave_thread is not None:
+            self._autosave_thread.join()
+        self.recovery.clear()
