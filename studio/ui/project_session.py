@@ -232,7 +232,9 @@ class ProjectSession(QObject):
         self._remember(self.path)
         backup = backup_path(self.path)
         kept = f" (the previous version is kept as {backup.name})" if backup.exists() else ""
-        self.window.statusBar().showMessage(f"Saved {self.path} in {time.perf_counter() - started:.1f} s{kept}", 8000)
+        seconds = time.perf_counter() - started
+        took = f" in {seconds:.1f} s" if seconds >= 0.5 else ""
+        self.window.statusBar().showMessage(f"Saved {self.path}{took}{kept}", 8000)
         return True
 
     def _folder(self) -> Path:

@@ -261,3 +261,38 @@ def test_after_a_crash_the_next_start_offers_the_autosave_and_recovers_it(qtbot,
         window.close()
         window.probe_thread.join(20)
     assert not (studio_home / "recovery" / window.project.recovery.path.name).exists()  # a clean exit clears it
+
+
+def test_autosave_runs_on_its_timer_only_when_something_changed(window, qtbot):
+    window.host.settings.autosave_minutes = 0.002  # 120 ms: the real timer, made quick
+    window.project.apply_settings()
+    autosave = window.project.recovery.path
+    qtbot.wait(400)
+    assert not autosave.exists()  # nothing unsaved: nothing written
+    window.text.editor.insertPlainText("first thoughts")
+    qtbot.waitUntil(autosave.exists, timeout=5000)
+    qtbot.waitUntil(lambda: load_project(autosave).project.text == "first thoughts", timeout=5000)
+    written = autosave.stat().st_mtime_ns
+    qtbot.wait(400)
+    assert autosave.stat().st_mtime_ns == written  # no change since: not written again
+    window.text.editor.insertPlainText(", second")
+    qtbot.waitUntil(lambda: load_project(autosave).project.text == "first thoughts, second", timeout=5000)
+    window.host.settings.autosave_minutes = 0
+    window.project.apply_settings()
+    assert not window.project.timer.isActive()
+
+
+def test_saving_clears_the_autosave_and_recent_projects_are_listed(window, qtbot, tmp_path):
+    window.text.editor.insertPlainText("kept")
+    assert window.project.autosave(wait=True) and window.project.recovery.path.exists()
+    first, second = tmp_path / "first.studio", tmp_path / "second.studio"
+    assert window.project.save_to(first)
+    assert not window.project.recovery.path.exists()  # the saved file is the newest copy now
+    assert window.project.save_to(second)
+    menu = window.recent_menu
+    window.project.fill_recent_menu(menu)
+    assert [a.text() for a in menu.actions()[:2]] == ["second.studio", "first.studio"]
+    first.unlink()
+    window.project._open_recent(str(first))
+    assert "no longer there" in shown(window, "warning").text()
+    assert str(first.resolve()) not in window.project.recent()
