@@ -796,6 +796,10 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self.project.saving:  # wait for it: a save that fails must still be able to ask
+            event.ignore()
+            QTimer.singleShot(100, self.close)
+            return
         if self.project.modified and not getattr(self, "_closing", False):
             event.ignore()  # ask without blocking: the answer closes the window again
 

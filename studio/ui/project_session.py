@@ -37,6 +37,7 @@ RECENT_MAX = 10
 class ProjectSession(QObject):
     state_changed = Signal()  # the file, its name or its unsaved state changed
     _autosave_finished = Signal(object)  # from the autosave thread: a Path, or the StudioError
+    _save_finished = Signal(object)  # from the save thread: (path, None or the StudioError, changes, seconds, then)
 
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
@@ -50,6 +51,8 @@ class ProjectSession(QObject):
         self._autosave_thread: threading.Thread | None = None
         self._autosave_error = ""
         self._autosave_finished.connect(self._on_autosaved)
+        self._save_thread: threading.Thread | None = None
+        self._save_finished.connect(self._on_saved)
         window.undo_stack.cleanChanged.connect(lambda _: self.state_changed.emit())
         window.undo_stack.indexChanged.connect(self._count_change)
         document = window.text.editor.document()
@@ -135,8 +138,8 @@ class ProjectSession(QObject):
 
         def answered(button) -> None:
             choice = box.standardButton(button)
-            if choice == QMessageBox.StandardButton.Save and self.save():
-                then()
+            if choice == QMessageBox.StandardButton.Save:
+                self.save(then)  # ``then`` once it is written; a failed save says so and stops there
             elif choice == QMessageBox.StandardButton.Discard:
                 then()
 
@@ -199,10 +202,15 @@ class ProjectSession(QObject):
         self._remember(path)
         return True
 
-    def save(self) -> bool:
-        return self.save_as() if self.path is None else self.save_to(self.path)
+    @property
+    def saving(self) -> bool:
+        return self._save_thread is not None and self._save_thread.is_alive()
 
-    def save_as(self) -> bool:
+    def save(self, then: Callable[[], None] | None = None) -> bool:
+        """Save to the project's file (untitled: ask where). ``then`` runs once it is written."""
+        return self.save_as(then) if self.path is None else self.save_to(self.path, then)
+
+    def save_as(self, then: Callable[[], None] | None = None) -> bool:
         start = self.path or self._folder() / f"{self.name}{SUFFIX}"
         target, _ = QFileDialog.getSaveFileName(self.window, "Save project", str(start), PROJECT_FILTER)
         if not target:
@@ -210,32 +218,66 @@ class ProjectSession(QObject):
         target_path = Path(target)
         if target_path.suffix.lower() != SUFFIX:
             target_path = target_path.with_name(target_path.name + SUFFIX)
-        return self.save_to(target_path)
+        return self.save_to(target_path, then)
 
-    def save_to(self, path: str | Path) -> bool:
-        """Write the project to ``path`` atomically; on failure the old file stays and we say so."""
+    def save_to(self, path: str | Path, then: Callable[[], None] | None = None) -> bool:
+        """Start writing the project to ``path``; False when a save is already under way.
+
+        A frozen copy is written on a worker thread (a large project takes seconds to
+        encode, and the window must not freeze meanwhile). The project counts as saved from
+        the moment of the copy, so an edit made while it is written makes it unsaved again;
+        a save that fails marks it unsaved, says why, and leaves the old file as it was.
+        """
+        if self.saving:
+            self.window.statusBar().showMessage("Still saving the project…", 5000)
+            return False
         path = Path(path).expanduser()
         self.window.audio.commit_gesture()  # a drag in progress is part of what the user sees
-        started = time.perf_counter()
         try:
-            save_project(self.capture(), path)
-        except StudioError as exc:
-            self.window.warn("Cannot save the project", f"{exc}\n\nYour work is still open here, unsaved.")
-            return False
+            snapshot = self.capture().frozen_copy()
         except MemoryError:
-            self.window.warn("Cannot save the project", "Not enough memory to write it. Your work is still open here, unsaved.")
+            self.window.warn("Cannot save the project", "Not enough memory to copy it for writing. Your work is still open here, unsaved.")
             return False
-        self.path = path.resolve()
         self._mark_saved()
-        self.recovery.clear()  # the file on disk is now the newest copy
-        self._autosaved_changes = self._changes
+        changes = self._changes
+        self.window.statusBar().showMessage(f"Saving {path.name}…")
+        started = time.perf_counter()
+
+        def write() -> None:
+            try:
+                save_project(snapshot, path)
+                outcome: object = None
+            except StudioError as exc:
+                outcome = exc
+            except MemoryError:
+                outcome = StudioError("not enough memory to write it")
+            except Exception as exc:  # a bug here must never take the window down
+                log.exception("saving %s failed", path)
+                outcome = StudioError(f"internal error: {type(exc).__name__}: {exc}")
+            self._save_finished.emit((path, outcome, changes, time.perf_counter() - started, then))
+
+        self._save_thread = threading.Thread(target=write, name="studio-save", daemon=False)
+        self._save_thread.start()
+        return True
+
+    def _on_saved(self, report: tuple) -> None:
+        path, outcome, changes, seconds, then = report
+        if isinstance(outcome, StudioError):
+            self.mark_changed()
+            self.window.warn("Cannot save the project", f"{outcome}\n\nYour work is still open here, unsaved.")
+            return
+        self.path = path.resolve()
+        if changes == self._changes:
+            self.recovery.clear()  # the file on disk is now the newest copy
+        self._autosaved_changes = changes
         self._remember(self.path)
+        self.state_changed.emit()
         backup = backup_path(self.path)
         kept = f" (the previous version is kept as {backup.name})" if backup.exists() else ""
-        seconds = time.perf_counter() - started
         took = f" in {seconds:.1f} s" if seconds >= 0.5 else ""
         self.window.statusBar().showMessage(f"Saved {self.path}{took}{kept}", 8000)
-        return True
+        if then is not None:
+            then()
 
     def _folder(self) -> Path:
         if self.path is not None:
@@ -384,8 +426,9 @@ class ProjectSession(QObject):
         return True
 
     def shutdown(self) -> None:
-        """A clean exit: no autosave to recover next time."""
+        """A clean exit: no autosave to recover next time (a save under way finishes first)."""
         self.timer.stop()
-        if self._autosave_thread is not None:
-            self._autosave_thread.join()
+        for thread in (self._save_thread, self._autosave_thread):
+            if thread is not None:
+                thread.join()
         self.recovery.clear()

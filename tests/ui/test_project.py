@@ -36,6 +36,12 @@ def shown(window, name):
     return boxes[-1] if boxes else None
 
 
+def written(window, qtbot):
+    """Wait for the save under way (it runs on a worker thread) and its report."""
+    qtbot.waitUntil(lambda: not window.project.saving, timeout=20000)
+    qtbot.wait(50)  # the report is queued to the GUI thread
+
+
 def run_job(window, qtbot, generator_id, values):
     job = window.generate(generator_id, values)
     assert job is not None
@@ -90,6 +96,7 @@ def test_all_three_workspaces_are_saved_and_reopened(window, qtbot, tmp_path, mo
     path.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     assert window.project.save()  # Save on an untitled project asks where: "Save as"
+    written(window, qtbot)
     saved = path.with_name("My piece.studio")
     assert saved.is_file() and window.project.path == saved.resolve()
     assert not window.isWindowModified() and window.windowTitle() == "My piece[*] — Studio"
@@ -126,6 +133,7 @@ def test_all_three_workspaces_are_saved_and_reopened(window, qtbot, tmp_path, mo
     window.canvas.delete_layer(layers[0])
     assert window.isWindowModified()
     assert window.project.save()
+    written(window, qtbot)
     assert backup_path(saved).is_file() and len(load_project(backup_path(saved)).project.image.layers) == 2
     assert len(load_project(saved).project.image.layers) == 1
 
@@ -154,7 +162,8 @@ def test_the_title_and_the_unsaved_question(window, qtbot, tmp_path):
 
 def test_a_failed_save_says_so_and_keeps_the_work(window, qtbot, tmp_path):
     window.text.editor.insertPlainText("precious")
-    assert not window.project.save_to(tmp_path / "no such folder" / "p.studio")
+    assert window.project.save_to(tmp_path / "no such folder" / "p.studio")
+    written(window, qtbot)
     box = shown(window, "warning")
     assert box is not None and "still open here, unsaved" in box.text()
     assert window.isWindowModified() and window.project.path is None
@@ -168,6 +177,7 @@ def test_a_damaged_project_opens_with_what_can_be_read(window, qtbot, tmp_path):
     window.canvas.new_layer()
     good = tmp_path / "good.studio"
     assert window.project.save_to(good)
+    written(window, qtbot)
     damaged = tmp_path / "damaged.studio"
     with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as target:
         for item in source.infolist():
@@ -287,8 +297,10 @@ def test_saving_clears_the_autosave_and_recent_projects_are_listed(window, qtbot
     assert window.project.autosave(wait=True) and window.project.recovery.path.exists()
     first, second = tmp_path / "first.studio", tmp_path / "second.studio"
     assert window.project.save_to(first)
+    written(window, qtbot)
     assert not window.project.recovery.path.exists()  # the saved file is the newest copy now
     assert window.project.save_to(second)
+    written(window, qtbot)
     menu = window.recent_menu
     window.project.fill_recent_menu(menu)
     assert [a.text() for a in menu.actions()[:2]] == ["second.studio", "first.studio"]
@@ -296,3 +308,16 @@ def test_saving_clears_the_autosave_and_recent_projects_are_listed(window, qtbot
     window.project._open_recent(str(first))
     assert "no longer there" in shown(window, "warning").text()
     assert str(first.resolve()) not in window.project.recent()
+
+
+def test_save_from_the_close_question_writes_then_closes(window, qtbot, tmp_path):
+    path = tmp_path / "letter.studio"
+    window.text.editor.insertPlainText("Dear")
+    assert window.project.save_to(path)
+    window.text.editor.insertPlainText(" friend")  # typed while it is written: unsaved again
+    written(window, qtbot)
+    assert window.isWindowModified() and load_project(path).project.text == "Dear"
+    assert not window.close()
+    shown(window, "unsaved_project").button(QMessageBox.StandardButton.Save).click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=20000)
+    assert load_project(path).project.text == "Dear friend"
