@@ -23,6 +23,8 @@ from typing import Any, Iterable, Mapping, Sequence, TextIO
 
 from studio.errors import StudioError
 
+SUFFIX = ".studio"  # a project file (studio.core.project.SUFFIX; not imported here: keep startup light)
+
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -57,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="set a parameter; repeat for more"
     )
     generate.add_argument("-o", "--output", metavar="FILE", help="where to write the result (default: <generator>-<seed>.<ext> here)")
+    generate.add_argument(
+        "--project", metavar="P.studio",
+        help="add the result to this project (a new one if the file does not exist yet) and save it",
+    )
     generate.add_argument("--device", metavar="ID", help="cpu, cuda:0, ... (default: the device in the settings)")
     generate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(handler=cmd_generate)
@@ -86,7 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    project = project_argument(parser, argv)
+    if project is not None:  # `studio P.studio`: the window, with that project
+        argv.remove(project)
+        args = parser.parse_args(argv)
+        if args.command is not None:
+            parser.error(f"a project ({project}) and a command ({args.command}) cannot be given together")
+        path = Path(project).expanduser()
+        if not path.exists():
+            return user_error(f"no such project: {project}")
+        if path.is_dir():
+            return user_error(f"{project} is a folder, not a project file")
+        return open_window(args.safe_mode, project=str(path))
+    args = parser.parse_args(argv)
     if args.command is None:
         return open_window(args.safe_mode)
     try:
@@ -111,10 +131,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def open_window(safe_mode: bool) -> int:
+def open_window(safe_mode: bool, project: str | None = None) -> int:
     from studio.ui.app import run  # only the window pays for QtWidgets
 
-    return run(safe_mode=safe_mode)
+    if project is None:
+        return run(safe_mode=safe_mode)
+    return run(safe_mode=safe_mode, project=project)
+
+
+def project_argument(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The project in ``studio [--safe-mode] P.studio``: the first word that is not an option
+    or a command, when it names a ``.studio`` file (existing or not: a missing one is then
+    reported as such) or any existing file. ``None`` leaves the words to the parser."""
+    commands = _command_names(parser)
+    for word in argv:
+        if word == "--":
+            return None
+        if word.startswith("-"):
+            continue
+        if word in commands:
+            return None
+        if word.lower().endswith(SUFFIX) or Path(word).expanduser().is_file():
+            return word
+        return None
+    return None
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:  # argparse keeps its subcommands here and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 def user_error(message: str) -> int:
@@ -142,13 +189,65 @@ def cmd_generate(args: argparse.Namespace) -> int:
             add_prompt(generator, values, args.prompt)
         request = generator.request(values)
         device = host.runtime.device(args.device) if args.device else host.device()
-        if generator.kind == "text" and not args.output:
+        # Before generating: never waste a long job on a project or a path that cannot take it.
+        project = ProjectTarget.open(Path(args.project)) if args.project else None
+        if generator.kind == "text" and not args.output and project is None:
             return stream_text(host, generator, request, device)
-        output = Path(args.output) if args.output else default_output_path(generator.id, request.seed, generator.kind)
-        check_writable(output, generator.kind)  # before generating: never waste a long job on a bad path
-        return run_generation(host, generator, request, device, output, quiet=args.quiet)
+        output = None
+        if args.output or project is None:
+            output = Path(args.output) if args.output else default_output_path(generator.id, request.seed, generator.kind)
+            check_writable(output, generator.kind)
+        return run_generation(host, generator, request, device, output, quiet=args.quiet, project=project)
     finally:
         host.shutdown()
+
+
+class ProjectTarget:
+    """The project a headless generation goes into: loaded whole (or new), then saved once."""
+
+    def __init__(self, path: Path, project: Any, new: bool) -> None:
+        self.path = path
+        self.project = project
+        self.new = new
+
+    @classmethod
+    def open(cls, path: Path) -> "ProjectTarget":
+        from studio.core.project import SUFFIX as PROJECT_SUFFIX
+        from studio.core.project import Project, load_project
+
+        path = path.expanduser()
+        if path.is_dir():
+            raise StudioError(f"--project {path}: it is a folder; give a project file (name.studio)")
+        if not path.exists():
+            if path.suffix.lower() != PROJECT_SUFFIX:
+                raise StudioError(f"--project {path}: a project file's name ends in {PROJECT_SUFFIX} (did you mean {path}{PROJECT_SUFFIX}?)")
+            if not path.parent.is_dir():
+                raise StudioError(f"--project {path}: the folder {path.parent} does not exist")
+            if not os.access(path.parent, os.W_OK):
+                raise StudioError(f"--project {path}: the folder {path.parent} is not writable")
+            return cls(path, Project(), new=True)
+        loaded = load_project(path)
+        if loaded.problems:
+            # Saving would drop the parts that could not be read: the user's work. Refuse.
+            listed = "\n".join(f"  - {problem}" for problem in loaded.problems)
+            raise StudioError(
+                f"{path} could not be read completely, so nothing was added and it was not saved over "
+                f"(that would lose what could not be read):\n{listed}\n"
+                "Open it in the window to see what is left, or give another --project file."
+            )
+        return cls(path, loaded.project, new=False)
+
+    def add(self, generator: Any, result: Any, seconds: float) -> str:
+        from studio.core.project_results import add_result, describe_added
+
+        model = getattr(generator, "model_folder", None) or ""
+        entry = add_result(self.project, result, generator.title or generator.id, str(model), seconds)
+        return describe_added(self.project, entry)
+
+    def save(self) -> Path:
+        from studio.core.project import save_project
+
+        return save_project(self.project, self.path)
 
 
 def parse_params(pairs: Iterable[str]) -> dict[str, str]:
@@ -196,7 +295,9 @@ def default_output_path(generator_id: str, seed: int | None, kind: str, folder: 
     return path
 
 
-def run_generation(host: Any, generator: Any, request: Any, device: Any, output: Path, quiet: bool) -> int:
+def run_generation(
+    host: Any, generator: Any, request: Any, device: Any, output: Path | None, quiet: bool, project: ProjectTarget | None = None
+) -> int:
     from studio.core.jobs import JobState
     from studio.core.outputs import write_result
 
@@ -222,13 +323,21 @@ def run_generation(host: Any, generator: Any, request: Any, device: Any, output:
         return user_error(job.message or f"{generator.id} failed")
     if not quiet:
         print(run_summary(job), file=sys.stderr)
+    seconds = (job.ended or time.monotonic()) - (job.started or job.created)
+    added = []
     for number, result in enumerate(job.results, start=1):
-        target = output if number == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
-        path = write_result(result, target)
         for note in result.info.get("notes", ()):
             print(f"studio: note: {note}", file=sys.stderr)
-        print(os.path.abspath(path))  # absolute: a script can use it from any folder
+        if output is not None:
+            target = output if number == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
+            print(os.path.abspath(write_result(result, target)))  # absolute: a script can use it from any folder
+        if project is not None:
+            added.append(project.add(generator, result, seconds))
         print(reproduce_command(generator, result.params))
+    if project is not None:
+        path = project.save()
+        for what in added:
+            print(f"Added {what} to {'new project ' if project.new else ''}{os.path.abspath(path)}")
     return EXIT_OK
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import studio
+from studio.core.model_safety import check_model_file
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def _optimize_into(source: Path, folder: Path, report: ProgressCallback) -> dict
         raise studio.ModelError(f"cannot optimize the UNet: the onnx package is missing ({exc}); pip install onnx") from None
 
     report(0, TOTAL_STEPS, "Optimizing the UNet for this machine (once per model): reading…")
+    check_model_file(source)  # its small external weights are read below, before onnxruntime's own check
     try:
         model = onnx.load(str(source), load_external_data=False)
     except Exception as exc:

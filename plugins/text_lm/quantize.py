@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import studio
+from studio.core.model_safety import check_model_file
 
 log = logging.getLogger(__name__)
 LARGE = 1 << 30  # above this, the copy keeps its weights in an external-data file (protobuf's 2 GB limit)
@@ -37,6 +38,7 @@ def int8_model(source: Path, cache_dir: Path) -> Path:
     target = target_dir / "model.onnx"
     if target.is_file():
         return target
+    check_model_file(source)  # quantizing reads the external weights, before onnxruntime's own check
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:

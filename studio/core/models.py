@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from studio.core.generators import Generator, check_generator
+from studio.core.model_safety import unusable_weights_message
 from studio.errors import ModelError, StudioError
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ def find_loader(folder: Path | str, loaders: Sequence[ModelLoader]) -> ModelLoad
                 return loader
         except Exception:  # a loader's bug must not hide the folder from the others
             log.exception("model loader %s failed to inspect %s", loader.id, folder)
+    # Pickled weights are never loaded (they can run code): say how to get an ONNX model instead.
+    unusable = unusable_weights_message(folder)
+    if unusable:
+        raise ModelError(unusable)
     expected = "; ".join(f"{l.title or l.id}: {l.layout}" for l in loaders if l.layout) or "no model loaders are installed"
     raise ModelError(f"no installed plugin understands the model folder {folder}. Expected one of: {expected}")
 

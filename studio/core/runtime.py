@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.core.model_safety import check_model_file
 from studio.errors import ModelError, StudioError
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,8 @@ class Runtime:
 
     def session(self, path: str | os.PathLike[str], device: Device = CPU_DEVICE) -> LoadedSession:
         """The session for ``path`` on ``device``, created on first use and cached."""
-        path = Path(path).resolve()
+        given = Path(path)  # as named: a link out of the model's folder is refused, so keep it
+        path = given.resolve()
         key = (str(path), device.id)
         with self._lock:
             cached = self._sessions.get(key)
@@ -260,15 +262,18 @@ class Runtime:
                 cached = self._sessions.get(key)
             if cached is not None:
                 return cached
-            loaded = self._create(path, device)
+            loaded = self._create(path, device, given)
             with self._lock:
                 self._sessions[key] = loaded
                 self._loading.pop(key, None)
             return loaded
 
-    def _create(self, path: Path, device: Device) -> LoadedSession:
+    def _create(self, path: Path, device: Device, given: Path | None = None) -> LoadedSession:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
+        # Before onnxruntime sees the file: external data must stay inside the model's folder
+        # (model_safety explains why), whatever this onnxruntime version checks itself.
+        check_model_file(given or path)
         ort = self.ort
         start = time.perf_counter()
         try:

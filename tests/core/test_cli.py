@@ -310,3 +310,247 @@ def test_generators_say_a_sound_or_picture_parameter_takes_a_file():
     assert describe_accepts(Param("audio_prompt", "audio", optional=True)) == "sound file (WAV, FLAC, OGG), or empty"
     assert describe_accepts(Param("init_image", "image")) == "image file (PNG, JPEG, WebP)"
     assert "mask" in describe_accepts(Param("mask", "mask", optional=True))
+
+
+# -- projects: `studio P.studio` and `generate --project` ------------------------------------
+
+
+def load(path: Path):
+    from studio.core.project import load_project
+
+    loaded = load_project(path)
+    assert loaded.problems == []
+    return loaded.project
+
+
+def test_generate_into_a_project_adds_a_layer_text_and_a_take(tmp_path):
+    """Four real generations into one project, then the file loaded as the window loads it."""
+    first = studio("generate", "cppn", "-q", "--param", "seed=7", *SMALL, "--project", "P.studio", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-1] == f"Added layer 'CPPN abstract art · 7' to new project {tmp_path / 'P.studio'}"
+    assert list(tmp_path.iterdir()) == [tmp_path / "P.studio"]  # no picture file without -o
+
+    both = studio("generate", "cppn", "-q", "-o", "x.png", "--param", "seed=8", "--param", "width=32", "--param", "height=48",
+                  "--project", "P.studio", cwd=tmp_path)
+    text = studio("generate", "shakespeare", "-q", "--prompt", "ROMEO:", "--param", "max_new_tokens=8", "--param", "seed=3",
+                  "--project", "P.studio", cwd=tmp_path)
+    audio = studio("generate", "chorale", "-q", "--param", "bars=1", "--param", "seed=5", "--project", "P.studio", cwd=tmp_path)
+    for run in (both, text, audio):
+        assert run.returncode == 0, run.stderr
+    assert both.stdout.splitlines()[0] == str(tmp_path / "x.png")  # -o is still written
+    assert both.stdout.splitlines()[-1] == f"Added layer 'CPPN abstract art · 8' to {tmp_path / 'P.studio'}"
+    assert text.stdout.splitlines()[-1].startswith("Added text (")
+    assert audio.stdout.splitlines()[-1].startswith("Added clip 'Bach chorale sketch · C major · 5' (3.0 s) on track 'Bach chorale sketch'")
+    assert (tmp_path / "P.studio.bak").is_file()  # each save keeps the previous version
+
+    project = load(tmp_path / "P.studio")
+
+    image, history = project.image, project.history
+    assert [layer.name for layer in image.layers] == ["CPPN abstract art · 7", "CPPN abstract art · 8"]
+    assert (image.width, image.height) == (96, 64)  # the first picture sized the empty canvas
+    assert image.layers[1].pixels.shape == (48, 32, 4) and (image.layers[1].x, image.layers[1].y) == (0, 0)
+    assert np.array_equal(image.layers[1].pixels, pixels(tmp_path / "x.png"))
+    assert image.layers[0].params["seed"] == 7 and image.layers[0].generator == "cppn"
+
+    (span,) = project.text_spans
+    assert span.start == 0 and span.end == len(project.text) > 0  # an empty text: the generation is all of it
+
+    timeline = project.timeline
+    (track,) = timeline.tracks
+    (clip,) = track.clips
+    assert track.name == "Bach chorale sketch" and clip.start == 0
+    assert clip.audio.sample_rate == timeline.sample_rate == 48000
+    assert timeline.tempo == clip.info["tempo"] == 80  # the first clip set the piece's tempo
+    assert clip.info["score"] and clip.params["bars"] == 1
+
+    assert [(e.kind, e.generator, e.seed) for e in history] == [("image", "cppn", 7), ("image", "cppn", 8), ("text", "shakespeare", 3), ("audio", "chorale", 5)]
+    assert [e.target for e in history] == [image.layers[0].id, image.layers[1].id, span.job, clip.id]
+    assert all(e.model == "" and e.seconds > 0 for e in history)  # built-in models have no folder
+    assert history[2].params["prompt"] == "ROMEO:" and history[3].title == "Bach chorale sketch"
+
+
+def test_a_generator_from_a_model_folder_records_the_folder(tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(builtin_models() / "cppn", mine)
+    assert studio("models", "add", str(mine), cwd=tmp_path).returncode == 0
+
+    run = studio("generate", "cppn:mine", "-q", *SMALL, "--project", "P.studio", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    (entry,) = load(tmp_path / "P.studio").history
+    assert entry.generator == "cppn:mine" and entry.model == str(mine)
+
+
+def damaged_copy(source: Path, target: Path, member: str) -> None:
+    """``source`` with one member's bytes spoiled: a project that opens only in part."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            data = original.read(info.filename)
+            out.writestr(info, b"not a png" + data[9:] if info.filename == member else data)
+
+
+def test_a_damaged_project_is_refused_with_its_problems_and_never_saved_over(tmp_path):
+    made = studio("generate", "cppn", "-q", "--param", "seed=1", *SMALL, "--project", "good.studio", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    damaged_copy(tmp_path / "good.studio", tmp_path / "P.studio", "canvas/0.png")
+    before = (tmp_path / "P.studio").read_bytes()
+
+    run = studio("generate", "cppn", "-q", "--param", "seed=2", *SMALL, "--project", "P.studio", cwd=tmp_path)
+
+    assert run.returncode == 2 and run.stderr.startswith("studio: error: ") and "Traceback" not in run.stderr, run.stderr
+    for words in ("P.studio could not be read completely", "nothing was added", "“CPPN abstract art · 1” could not be read and was left out"):
+        assert words in run.stderr, run.stderr
+    assert (tmp_path / "P.studio").read_bytes() == before
+    assert not (tmp_path / "P.studio.bak").exists()
+    assert "Loading model" not in run.stderr  # refused before generating
+
+
+@pytest.mark.parametrize(
+    "project, words",
+    [
+        ("nowhere/P.studio", ["the folder nowhere does not exist"]),
+        ("P", ["ends in .studio", "did you mean P.studio?"]),
+        (".", ["it is a folder"]),
+        ("junk.studio", ["junk.studio"]),  # not a project at all (written below)
+    ],
+    ids=["missing-folder", "no-suffix", "folder", "not-a-project"],
+)
+def test_project_paths_that_cannot_take_a_result(tmp_path, project, words):
+    if project == "junk.studio":
+        (tmp_path / project).write_bytes(b"just some bytes, not a zip archive")
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    run = studio("generate", "cppn", "-q", *SMALL, "--project", project, cwd=tmp_path)
+
+    assert_user_error(run, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_failed_generation_creates_no_project(tmp_path):
+    run = studio("generate", "cppn", "--param", "width=9000", "--project", "P.studio", cwd=tmp_path)
+    assert_user_error(run, "width", "out of range")
+    assert not (tmp_path / "P.studio").exists()
+
+
+def test_studio_with_a_missing_project_says_so_before_any_window(tmp_path):
+    code = (
+        "import sys; from studio.cli import main\n"
+        "code = main(['--safe-mode', 'gone.studio'])\n"
+        "assert 'PySide6.QtWidgets' not in sys.modules, 'a window was started'\n"
+        "sys.exit(code)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert_user_error(run, "no such project: gone.studio")
+
+
+def test_studio_opens_a_project_given_on_the_command_line(tmp_path):
+    made = studio("generate", "cppn", "-q", "--param", "seed=4", *SMALL, "--project", "P.studio", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    # The real window, offscreen: once it runs, report what it opened and close it.
+    code = (
+        "import sys\n"
+        "import studio.ui.app as app\n"
+        "from PySide6.QtCore import QTimer\n"
+        "make = app.create_window\n"
+        "def create_window(*args, **kwargs):\n"
+        "    window = make(*args, **kwargs)\n"
+        "    def report():\n"
+        "        print(window.project.path)\n"
+        "        print([layer.name for layer in window.canvas.document.layers], flush=True)\n"
+        "        app.application().exit(0)\n"
+        "    QTimer.singleShot(0, report)\n"
+        "    return window\n"
+        "app.create_window = create_window\n"
+        "from studio.cli import main\n"
+        "sys.exit(main(['P.studio']))\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[:2] == [str(tmp_path / "P.studio"), "['CPPN abstract art · 4']"], run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["P.studio"], "P.studio"),
+        (["--safe-mode", "sub/P.STUDIO"], "sub/P.STUDIO"),
+        (["x.png"], "x.png"),  # any existing file: the window says what it is
+        (["generate", "cppn", "--project", "P.studio"], None),
+        (["plugins"], None),
+        (["bogus"], None),  # argparse: "invalid choice"
+        (["--", "P.studio"], None),
+    ],
+)
+def test_which_word_is_a_project(tmp_path, monkeypatch, argv, expected):
+    from studio.cli import build_parser, project_argument
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.png").write_bytes(b"")
+    assert project_argument(build_parser(), argv) == expected
+
+
+def test_the_cli_and_the_project_agree_on_the_suffix():
+    from studio.cli import SUFFIX
+    from studio.core.project import SUFFIX as PROJECT_SUFFIX
+
+    assert SUFFIX == PROJECT_SUFFIX
+
+
+# -- add_result, the Qt-free core of `--project` --------------------------------------------
+
+
+def test_text_goes_after_one_blank_line_and_is_marked_in_editor_positions():
+    from studio.core.generators import Result
+    from studio.core.project import Project
+    from studio.core.project_results import add_result, describe_added
+
+    project = Project(text="Dear diary 🙂\n")
+    entry = add_result(project, Result("text", "It rained ☂ all day", "shakespeare", {"seed": 1}), "Shakespeare")
+
+    assert project.text == "Dear diary 🙂\n\nIt rained ☂ all day"
+    (span,) = project.text_spans
+    assert span.job == entry.target and entry.kind == "text"
+    units = project.text.encode("utf-16-le")  # the editor counts UTF-16 code units: 🙂 is two
+    assert units[2 * span.start : 2 * span.end].decode("utf-16-le") == "It rained ☂ all day"
+    assert describe_added(project, entry) == "text (19 characters: “It rained ☂ all day”)"
+
+    add_result(project, Result("text", "More.", "shakespeare", {"seed": 2}), "Shakespeare")
+    assert project.text.endswith("all day\n\nMore.") and len(project.history) == 2
+
+
+def test_audio_is_resampled_onto_a_new_track_from_bar_one_and_only_the_first_sets_the_tempo():
+    from studio.core.generators import Result
+    from studio.core.project import Project
+    from studio.core.project_results import add_result
+
+    project = Project()
+    tone = np.sin(np.arange(22050, dtype=np.float32) / 10)
+    first = add_result(project, Result("audio", tone, "chorale", {"seed": 1, "key": "G major"}, 22050, {"tempo": 96}), "Chorale")
+    second = add_result(project, Result("audio", np.stack([tone, tone], 1), "chorale", {"seed": 2}, 48000, {"tempo": 140}), "Chorale")
+
+    timeline = project.timeline
+    assert [t.name for t in timeline.tracks] == ["Chorale", "Chorale"]
+    a, b = (t.clips[0] for t in timeline.tracks)
+    assert (a.id, b.id) == (first.target, second.target)
+    assert a.start == b.start == 0 and a.name == "Chorale · G major · 1"
+    assert a.audio.sample_rate == timeline.sample_rate == 48000 and a.length == 48000  # one second, resampled
+    assert b.channels == 2 and b.length == 22050
+    assert timeline.tempo == 96
+
+
+def test_a_result_a_project_cannot_hold_changes_nothing():
+    from studio.core.generators import Result
+    from studio.core.project import Project
+    from studio.core.project_results import add_result
+    from studio.errors import StudioError
+
+    project = Project()
+    with pytest.raises(StudioError, match="cannot place"):
+        add_result(project, Result("image", np.zeros((4, 4), np.float32), "x", {}), "X")
+    with pytest.raises(StudioError, match="cannot place"):
+        add_result(project, Result("audio", np.zeros((0, 1), np.float32), "x", {}, 48000), "X")
+    assert project.image.layers == [] and project.timeline.tracks == () and project.history == []

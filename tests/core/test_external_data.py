@@ -44,7 +44,8 @@ def test_external_weights_beside_the_model_load(tmp_path):
 def test_weights_outside_the_folder_are_refused(tmp_path, location):
     path = write_model(tmp_path / "m", location)
     shutil.copy(tmp_path / "m" / "weights.bin", tmp_path / "outside.bin")
-    with pytest.raises(ModelError, match="points at weights outside its folder"):
+    # Studio's own check, before onnxruntime sees the file (model_safety; more in test_model_safety).
+    with pytest.raises(ModelError, match="points at weights outside its folder.*refused this model before loading it"):
         Runtime().session(path)
 
 
@@ -52,8 +53,8 @@ def test_missing_and_truncated_weights_are_named(tmp_path):
     path = write_model(tmp_path / "m")
     data = (tmp_path / "m" / "weights.bin").read_bytes()
     (tmp_path / "m" / "weights.bin").write_bytes(data[:100])
-    with pytest.raises(ModelError, match="truncated"):
+    with pytest.raises(ModelError, match="truncated .*the file has 100"):
         Runtime().session(path)
     (tmp_path / "m" / "weights.bin").unlink()
-    with pytest.raises(ModelError, match="weights.bin that model.onnx needs is missing"):
+    with pytest.raises(ModelError, match="weights.bin that model.onnx needs is missing from"):
         Runtime().session(path)

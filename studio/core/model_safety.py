@@ -1,0 +1,489 @@
+"""Model folders are untrusted input: what Studio checks before anything in one is read.
+
+Two rules, both about files a downloaded folder can carry:
+
+- **External data stays inside the folder.** An ``.onnx`` file may keep its weights in other
+  files ("external data"), named by a ``location`` string inside the model. A hostile model can
+  name ``/etc/shadow``, ``../../secret``, a symbolic link out of the folder, a named pipe (the
+  read would hang) or onnxruntime's internal marker for "weights already in memory" (the offset
+  is then taken as a memory address). ``check_model_file`` refuses all of these *before*
+  onnxruntime is given the model, whatever version of onnxruntime is installed.
+- **Pickled weights are never loaded.** ``.pt``/``.pth``/``.bin``/``.ckpt``/``.pkl`` files are
+  Python pickles (or zips of pickles): unpickling runs whatever code the file asks for. Studio
+  only runs ONNX; ``unusable_weights_message`` tells a person who added such a folder how to
+  export it to ONNX instead.
+
+Reading the locations means parsing the model's protobuf (with ``onnx``, never loading the
+external data). A model with inline weights can be gigabytes, so that parse happens only when
+the file can hold a location at all: a skim of the memory-mapped bytes for the key
+``location`` (stepping over the weights) comes first, and a model without it is passed on
+untouched.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import shlex
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Iterator
+
+from studio.errors import ModelError
+
+#: onnxruntime's marker for "this tensor's data is already in memory at address <offset>"
+#: (``kTensorProtoMemoryAddressTag``). Only onnxruntime itself may write it, never a file.
+MEMORY_ADDRESS_TAG = "*/_ORT_MEM_ADDR_/*"
+#: The key an external-data entry names its file with. A protobuf string is stored as its
+#: raw bytes, so a model holding this key anywhere holds these bytes.
+LOCATION_KEY = b"location"
+#: Files that are (by convention) Python pickles, or zips of them (torch.save).
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+#: How far below a model folder to look for weights (diffusers keeps them one level down).
+_SEARCH_DEPTH = 2
+_SEARCH_LIMIT = 5000  # entries looked at, at most: a folder of a million files is not a model
+
+HF_CACHE_HINT = (
+    " (a Hugging Face cache snapshot links to files elsewhere: copy it with `cp -rL`, "
+    "or download with `--local-dir`, to get a folder with the real files)"
+)
+
+
+@dataclass(frozen=True)
+class ExternalReference:
+    """One tensor's pointer into a file outside the .onnx."""
+
+    tensor: str
+    location: str
+    offset: str = ""
+    length: str = ""
+
+
+# -- external data ---------------------------------------------------------------------
+
+
+def check_model_file(path: str | os.PathLike[str]) -> Path:
+    """Refuse ``path`` unless the model and every weights file it names lie inside its folder.
+
+    ``path`` is the file as the loader named it (symbolic links not yet followed: a link out of
+    the folder is itself a reason to refuse). Returns the resolved path, which is what
+    onnxruntime should be given. Raises ``ModelError`` with a plain sentence otherwise.
+    """
+    given = Path(path)
+    folder = given.parent.resolve()
+    resolved = given.resolve()
+    if not _inside(resolved, folder):
+        raise ModelError(
+            f"the model file {given} is a symbolic link to {resolved}, outside its folder {folder}; "
+            f"Studio only loads model files that are inside the model's folder{HF_CACHE_HINT}"
+        )
+    if not resolved.is_file():
+        return resolved  # the caller says "not found" in its own words
+    references = external_references(resolved)
+    base = resolved.parent  # where onnxruntime looks for external data: beside the real file
+    seen: set[str] = set()
+    for reference in references:
+        if reference.location in seen:
+            continue
+        seen.add(reference.location)
+        _check_reference(resolved, base, reference)
+    return resolved
+
+
+def external_references(path: str | os.PathLike[str]) -> list[ExternalReference]:
+    """Every tensor in the model that keeps its data in another file, with that file's name.
+
+    Only reads the model's own bytes; ``[]`` without parsing when the file cannot hold one.
+    """
+    path = Path(path)
+    if not may_reference_external_data(path):
+        return []
+    model = _parse(path)
+    references = []
+    for tensor in _tensors(model):
+        if tensor.data_location != 1 and not len(tensor.external_data):  # 1 = TensorProto.EXTERNAL
+            continue
+        entries = {entry.key: entry.value for entry in tensor.external_data}
+        references.append(
+            ExternalReference(tensor.name, entries.get("location", ""), entries.get("offset", ""), entries.get("length", ""))
+        )
+    return references
+
+
+def may_reference_external_data(path: str | os.PathLike[str]) -> bool:
+    """Whether the file can hold an external-data ``location`` at all (cheap; reads no weights).
+
+    Every byte that protobuf could parse into a tensor's external-data entry is searched for the
+    key ``location``; the only bytes skipped are the payloads of the graph's initializers other
+    than their ``external_data`` field (raw weights: nearly all of a big model), found by walking
+    the wire format of the model and its graph. Anything the walk does not recognise is searched
+    as it is, and a file whose wire format is irregular is searched whole, so the skim can only
+    ever say "maybe" too often, never "no" wrongly.
+    """
+    with open(path, "rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                regions = _regions_to_search(data)
+            except _Irregular:
+                regions = [(0, len(data))]
+            return any(_holds_key(data, start, end) for start, end in _merged(regions))
+
+
+# Field numbers from onnx.proto (stable since ONNX 1.0): the path from a model to its initializers.
+_MODEL_GRAPH = 7
+_GRAPH_INITIALIZER, _GRAPH_SPARSE_INITIALIZER = 5, 15
+_SPARSE_VALUES, _SPARSE_INDICES = 1, 2
+_TENSOR_EXTERNAL_DATA = 13
+
+
+class _Irregular(Exception):
+    """The bytes are not the protobuf wire format the walk expects."""
+
+
+def _regions_to_search(data: Any) -> list[tuple[int, int]]:
+    regions: list[tuple[int, int]] = []
+
+    def tensor(start: int, end: int) -> None:
+        # Only external_data can name a file; raw_data and the typed value lists are skipped.
+        regions.extend((s, e) for number, s, e in _fields(data, start, end) if number == _TENSOR_EXTERNAL_DATA)
+
+    for number, start, end in _fields(data, 0, len(data)):
+        if number != _MODEL_GRAPH:
+            regions.append((start, end))
+            continue
+        for field, s, e in _fields(data, start, end):
+            if field == _GRAPH_INITIALIZER:
+                tensor(s, e)
+            elif field == _GRAPH_SPARSE_INITIALIZER:
+                for part, ps, pe in _fields(data, s, e):
+                    if part in (_SPARSE_VALUES, _SPARSE_INDICES):
+                        tensor(ps, pe)
+                    else:
+                        regions.append((ps, pe))
+            else:  # nodes (Constant tensors, If/Loop bodies), names, value infos: searched whole
+                regions.append((s, e))
+    return regions
+
+
+def _fields(data: Any, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(field number, payload start, payload end) of each length-delimited field in a message;
+    numbers (varint and fixed-width fields) are stepped over: they cannot hold a string."""
+    position = start
+    while position < end:
+        key, position = _varint(data, position, end)
+        wire = key & 7
+        if wire == 0:
+            _, position = _varint(data, position, end)
+        elif wire == 1:
+            position += 8
+        elif wire == 5:
+            position += 4
+        elif wire == 2:
+            length, position = _varint(data, position, end)
+            if position + length > end:
+                raise _Irregular
+            yield key >> 3, position, position + length
+            position += length
+        else:  # groups (deprecated) or invalid wire types
+            raise _Irregular
+    if position != end:
+        raise _Irregular
+
+
+def _varint(data: Any, position: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if position >= end or shift > 63:
+            raise _Irregular
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+
+
+def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent regions as one: one search over a run of nodes instead of one per node."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(regions):
+        if merged and start <= merged[-1][1] + 16:  # a few bytes of field headers between them
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _holds_key(data: Any, start: int, end: int) -> bool:
+    """Whether ``location`` occurs in ``data[start:end]`` as a whole protobuf string.
+
+    A string's bytes follow its length; 8 is the varint ``08`` (or, padded, one ending in
+    ``00``), so a hit after any other byte is part of a longer string (a node named
+    ``/model/location_embed``) and does not count.
+    """
+    while True:
+        hit = data.find(LOCATION_KEY, start, end)
+        if hit < 0:
+            return False
+        if hit == 0 or data[hit - 1] in (0x08, 0x00):
+            return True
+        start = hit + 1
+
+
+def _parse(path: Path) -> Any:
+    try:
+        import onnx
+    except ImportError as exc:  # a run-time dependency; say so if it is missing
+        raise ModelError(f"cannot check {path}: the onnx package is missing ({exc}); pip install onnx") from None
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(f"the model file {path} is damaged or not an ONNX model ({type(exc).__name__}: {exc})") from None
+
+
+def _tensors(model: Any) -> Iterator[Any]:
+    """Every TensorProto in ``model``: initializers, sparse initializers, tensors in node
+    attributes (``Constant``), in subgraphs (``If``/``Loop``/``Scan`` bodies, at any depth), in
+    model-local functions and in training graphs. onnxruntime loads external data for each."""
+    graphs = [model.graph]
+    nodes: list[Any] = []
+    for function in model.functions:
+        nodes.extend(function.node)
+    for info in model.training_info:
+        graphs += [info.initialization, info.algorithm]
+    while graphs or nodes:
+        if graphs:
+            graph = graphs.pop()
+            yield from graph.initializer
+            for sparse in graph.sparse_initializer:
+                yield sparse.values
+                yield sparse.indices
+            nodes.extend(graph.node)
+            continue
+        for attribute in nodes.pop().attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            sparse_tensors = list(attribute.sparse_tensors)
+            if attribute.HasField("sparse_tensor"):
+                sparse_tensors.append(attribute.sparse_tensor)
+            for sparse in sparse_tensors:
+                yield sparse.values
+                yield sparse.indices
+            if attribute.HasField("g"):
+                graphs.append(attribute.g)
+            graphs.extend(attribute.graphs)
+
+
+def _check_reference(model: Path, base: Path, reference: ExternalReference) -> None:
+    location = reference.location
+    outside = f"the model file {model} points at weights outside its folder: {location!r}"
+    refused = "Studio only reads weights inside the model's folder, and refused this model before loading it"
+    if not location:
+        raise ModelError(f"the model file {model} is damaged: tensor {reference.tensor!r} keeps its data in another file but does not say which")
+    if location == MEMORY_ADDRESS_TAG or "_ORT_MEM_ADDR_" in location:
+        raise ModelError(
+            f"the model file {model} is refused: its weights location {location!r} is onnxruntime's internal "
+            "marker for data already in memory, which no model file may contain (it would make onnxruntime read "
+            "whatever memory the file names)"
+        )
+    if "\x00" in location:
+        raise ModelError(f"{outside} has a NUL character in it; {refused}")
+    windows = PureWindowsPath(location)
+    if PurePosixPath(location).is_absolute() or windows.is_absolute() or windows.drive or windows.root:
+        raise ModelError(f"{outside} is an absolute path; {refused}")
+    if ".." in re.split(r"[\\/]", location):
+        raise ModelError(f"{outside} climbs out of the folder with '..'; {refused}")
+    target = base / location
+    real = target.resolve()
+    if not _inside(real, base):
+        raise ModelError(f"{outside} is a symbolic link (or lies in a linked folder) that leads to {real}; {refused}{HF_CACHE_HINT}")
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        raise ModelError(f"the weights file {location} that {model.name} needs is missing from {base} (copy the whole model folder)") from None
+    except OSError as exc:
+        raise ModelError(f"the weights file {location} that {model.name} needs cannot be read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(
+            f"the weights file {location} of {model} is not a regular file (a folder, pipe or device); "
+            "Studio refused to read it"
+        )
+    offset = _count(reference.offset, 0, model, "offset")
+    length = _count(reference.length, info.st_size - offset, model, "length")
+    if offset + length > info.st_size:
+        raise ModelError(
+            f"the weights file {location} next to {model} is truncated (an interrupted download or copy?): "
+            f"tensor {reference.tensor!r} needs bytes {offset} to {offset + length}, the file has {info.st_size}"
+        )
+
+
+def _count(text: str, default: int, model: Path, what: str) -> int:
+    if text == "":
+        return max(0, default)
+    if not text.strip().isdigit():
+        raise ModelError(f"the model file {model} is damaged: an external-data {what} of {text!r} is not a byte count")
+    return int(text)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether the resolved ``path`` is ``folder`` or below it (both resolved)."""
+    return path == folder or folder in path.parents
+
+
+# -- pickled and other non-ONNX weights ------------------------------------------------
+
+
+@dataclass
+class WeightsFound:
+    """The weights files in a folder that Studio cannot run, by kind."""
+
+    pickled: list[Path]
+    safetensors: list[Path]
+
+
+def find_unusable_weights(folder: str | os.PathLike[str]) -> WeightsFound:
+    """Pickled and safetensors weights in ``folder`` (and the levels below it that model repos use).
+
+    A ``.bin`` that an ``.onnx`` beside it names as its external data is ONNX weights, not a
+    pickle; any other ``.bin`` counts as pickled only when its first bytes say so (a torch zip
+    with a ``data.pkl`` inside, or a pickle's protocol header). Nothing found is opened beyond
+    that sniff.
+    """
+    folder = Path(folder)
+    found = WeightsFound([], [])
+    for directory, files in _walk(folder):
+        referenced = _referenced_here(directory, files)
+        for name in files:
+            path = directory / name
+            suffix = path.suffix.lower()
+            if suffix == ".safetensors":
+                found.safetensors.append(path)
+            elif suffix == ".bin":
+                if name not in referenced and _looks_pickled(path):
+                    found.pickled.append(path)
+            elif suffix in PICKLE_SUFFIXES:
+                found.pickled.append(path)
+    return found
+
+
+def unusable_weights_message(folder: str | os.PathLike[str]) -> str | None:
+    """What to tell a person whose folder holds only weights Studio will not run; ``None`` if none."""
+    folder = Path(folder)
+    found = find_unusable_weights(folder)
+    if not found.pickled and not found.safetensors:
+        return None
+    export = export_advice(folder)
+    if found.pickled:
+        names = _names(found.pickled, folder)
+        return (
+            f"the model folder {folder} holds pickled PyTorch weights ({names}). Studio never loads pickled "
+            "weights, because unpickling a file can run any code hidden in it. Export the model to ONNX and add "
+            f"the exported folder instead: {export}"
+        )
+    names = _names(found.safetensors, folder)
+    return (
+        f"the model folder {folder} holds safetensors weights ({names}): safe to keep (they cannot run code), "
+        f"but they are not an ONNX model, which is what Studio runs. Export it to ONNX and add the exported folder: {export}"
+    )
+
+
+def export_advice(folder: Path) -> str:
+    """The command that turns ``folder`` into ONNX, for the kind of repository it looks like."""
+    out = shlex.quote(str(folder.with_name(folder.name + "-onnx")))
+    source = shlex.quote(str(folder))
+    if _is_diffusers(folder):
+        return (
+            f"optimum-cli export onnx --model {source} --task text-to-image {out} "
+            "(a diffusers pipeline; optimum-cli comes with `pip install optimum-onnx`)"
+        )
+    if _is_transformers(folder):
+        return (
+            f"optimum-cli export onnx --model {source} {out} "
+            "(a Hugging Face transformers model; optimum-cli comes with `pip install optimum-onnx`)"
+        )
+    return (
+        "load it in PyTorch yourself, from a source you trust, and write it out with torch.onnx.export "
+        "(https://pytorch.org/docs/stable/onnx.html)"
+    )
+
+
+def _is_diffusers(folder: Path) -> bool:
+    if (folder / "model_index.json").is_file():
+        return True
+    return any(name.startswith("diffusion_pytorch_model") for _, files in _walk(folder) for name in files)
+
+
+def _is_transformers(folder: Path) -> bool:
+    if (folder / "config.json").is_file():
+        return True
+    return any(name.startswith(("pytorch_model", "model.safetensors")) for name in _list(folder))
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(directory, file names) for ``folder`` and its subfolders down to ``_SEARCH_DEPTH``,
+    without following symbolic links to folders (a link could loop or lead anywhere)."""
+    budget = _SEARCH_LIMIT
+    pending = [(folder, 0)]
+    while pending and budget > 0:
+        directory, depth = pending.pop(0)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        files = []
+        for entry in entries[:budget]:
+            try:
+                if entry.is_file():
+                    files.append(entry.name)
+                elif entry.is_dir(follow_symlinks=False) and depth < _SEARCH_DEPTH:
+                    pending.append((Path(entry.path), depth + 1))
+            except OSError:
+                continue
+        budget -= len(entries)
+        yield directory, files
+
+
+def _list(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def _referenced_here(directory: Path, files: list[str]) -> set[str]:
+    """The file names that the ``.onnx`` files in ``directory`` use as external data."""
+    names: set[str] = set()
+    for name in files:
+        if name.lower().endswith(".onnx"):
+            try:
+                names.update(PurePosixPath(r.location.replace("\\", "/")).name for r in external_references(directory / name))
+            except (ModelError, OSError, ValueError):
+                continue  # a damaged .onnx references nothing we could trust anyway
+    return names
+
+
+def _looks_pickled(path: Path) -> bool:
+    """A torch.save zip (a ``data.pkl`` inside) or a bare pickle (protocol 2-5 header)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+        if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+            return True
+        if head == b"PK\x03\x04":
+            with zipfile.ZipFile(path) as archive:
+                return any(name == "data.pkl" or name.endswith("/data.pkl") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return False
+
+
+def _names(paths: list[Path], folder: Path, limit: int = 3) -> str:
+    shown = [str(p.relative_to(folder)) if folder in p.parents else p.name for p in paths[:limit]]
+    more = len(paths) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
