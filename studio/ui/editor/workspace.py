@@ -163,6 +163,9 @@ class TextWorkspace(QWidget):
             cursor.clearSelection()
         generation = Generation(job, mode, cursor, dict(values), join_first=retry_of is not None)
         generation.undo_base = self.editor.document().availableUndoSteps() - (1 if retry_of is not None else 0)
+        # Only running generations and the last one (Retry) are needed: each holds its job and
+        # its prompt, the whole text before the cursor, so keeping them all grows with the book.
+        self.generations = {key: g for key, g in self.generations.items() if not g.job.state.done}
         self.generations[job.id] = generation
         self.last = generation
         self.editor.generating = True

@@ -1,0 +1,178 @@
+"""The project file: one ``.studio`` file holds the canvas, the text, the timeline and the history.
+
+Format (version 1): a ZIP archive with these members.
+
+``manifest.json``
+    ``{"format": "studio-project", "version": 1, "app": "Studio 0.1.0", "saved": ISO time,
+    "members": {name: uncompressed size, ...}}``. Written LAST: a file whose manifest is
+    there was written to the end. The loader reads it first; a member it does not list does
+    not belong to the project.
+``canvas.json``
+    ``{"width", "height", "layers": [{"name", "file", "width", "height", "visible",
+    "opacity", "generator", "params", "x", "y", "locked", "id"}], "mask", "selection"}``;
+    each layer's pixels are ``canvas/<n>.png`` (RGBA, straight alpha, lossless: the colour
+    under a fully transparent pixel survives), ``mask`` and ``selection`` name
+    ``canvas/mask.png`` / ``canvas/selection.png`` (greyscale, the selection as 0/255) or
+    are null. A layer with no pixels (a side of 0) has ``"file": null``.
+``text.txt`` and ``text.json``
+    The text as UTF-8, byte for byte (no newline conversion; a lone surrogate is kept with
+    ``surrogatepass``), and ``{"spans": [[start, end, key], ...]}``, the generated spans.
+``timeline.json`` and ``audio/<n>.wav``
+    ``{"sample_rate", "tempo", "beats_per_bar", "audio": [{"file", "sample_rate", "frames",
+    "channels"}], "tracks": [{"name", "gain_db", "pan", "mute", "solo", "colour", "id",
+    "clips": [{"name", "audio", "start", "offset", "length", "fade_in", "fade_out",
+    "gain_db", "generator", "params", "info", "score", "id"}]}]}``. Each distinct ``Audio``
+    buffer is written once as a 32-bit float WAV (sample-exact) and clips name it by index,
+    so clips split from one buffer still share one buffer after loading. A clip's
+    ``info["score"]`` (MIDI ``Note`` s) is stored apart as ``[[pitch, start, duration,
+    velocity, voice], ...]`` and comes back as Notes; the rest of ``info`` is JSON-plain
+    (anything else is described as a string).
+``history.json``
+    ``{"entries": [{"kind", "generator", "title", "params", "model", "target", "created",
+    "seconds", "id"}]}``.
+
+PNG and WAV members are stored (already compressed, or incompressible), JSON and text
+deflated. The ``id`` s in the file only tie its parts together (a history entry's target,
+a span's key): loading gives every layer, track, clip and entry a fresh id and remaps the
+references, so a loaded project never collides with what is open.
+
+Saving is atomic (``save_project``): the archive is written to a temporary file in the
+target's folder, flushed to disk, the old file is kept as ``backup_path(path)`` and the new
+one renamed over it; at every instant the target holds the old or the new complete file.
+
+Loading (``load_project``, ``read_project``) trusts nothing: ``studio.core.archive`` checks
+every member before reading it into memory (nothing is extracted, nothing executed: JSON,
+PNG and WAV only); a damaged part is left out and named in ``LoadedProject.problems`` while
+the rest opens; only ``StudioError`` s ever leave it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from studio.core.archive import ProjectError
+from studio.core.history import HistoryEntry
+from studio.core.image import ImageDocument
+from studio.core.text import Span
+from studio.core.timeline import Timeline
+
+if TYPE_CHECKING:
+    from studio.core.project_load import load_project, read_project
+    from studio.core.project_save import save_project, write_archive
+
+__all__ = [
+    "FORMAT_VERSION", "SUFFIX", "ProjectError", "Project", "LoadedProject",
+    "save_project", "load_project", "read_project", "backup_path", "write_archive",
+]
+
+FORMAT_VERSION = 1
+SUFFIX = ".studio"
+FORMAT_NAME = "studio-project"
+MANIFEST = "manifest.json"
+
+#: PNG effort: level 1 is nearly as small as the default on real pictures and several
+#: times faster, and an autosave must not make the painter wait.
+PNG_COMPRESS_LEVEL = 1
+#: Pictures are encoded (and decoded) on this many threads: Pillow's codec releases the GIL.
+CODEC_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: What one load may allocate for pixels and samples in all (a hostile file can declare a
+#: huge picture in a few bytes): beyond it parts are left out rather than exhausting memory.
+MAX_DECODED_BYTES = 24 * 1024**3
+MAX_JSON_BYTES = 256 * 1024**2
+MAX_SAMPLE_RATE = 1_536_000
+MAX_POSITION = 2**53  # frames or pixels: past any real document, still exact in a float
+
+
+# -- the documents ------------------------------------------------------------------------------
+
+
+def _empty_timeline() -> Timeline:
+    return Timeline()
+
+
+@dataclass(eq=False)
+class Project:
+    """Everything a session holds: the three workspaces and the generation history."""
+
+    image: ImageDocument = field(default_factory=ImageDocument)
+    text: str = ""
+    text_spans: list[Span] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=_empty_timeline)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    def frozen_copy(self) -> "Project":
+        """A copy a background save can write while the user keeps working on this one.
+
+        Layer pixels, the mask, spans and history entries are copied (they change in
+        place); the timeline is immutable and shared, as is the selection (a ``Selection``
+        is immutable: every change makes a new one).
+        """
+        image = ImageDocument(self.image.width, self.image.height)
+        image.layers = [replace(layer, pixels=layer.pixels.copy(), params=dict(layer.params)) for layer in self.image.layers]
+        image.mask = None if self.image.mask is None else self.image.mask.copy()
+        image.selection = self.image.selection
+        spans = [Span(s.start, s.end, s.job) for s in self.text_spans]
+        history = [replace(e, params=dict(e.params)) for e in self.history]
+        return Project(image, self.text, spans, self.timeline, history)
+
+
+@dataclass(eq=False)
+class LoadedProject:
+    """A loaded project and what could not be read of it (one plain sentence each; [] = all)."""
+
+    project: Project
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+def backup_path(path: str | os.PathLike[str]) -> Path:
+    """Where the previous version of ``path`` is kept: ``P.studio`` -> ``P.studio.bak``."""
+    path = Path(path)
+    return path.with_name(path.name + ".bak")
+
+
+# -- shared by saving and loading ---------------------------------------------------------------------
+
+
+def _in_order(work: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+    """``map(work, items)`` on a few threads, in order, with few results held at once."""
+    if len(items) < 2 or CODEC_THREADS < 2:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(CODEC_THREADS, thread_name_prefix="studio-codec") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) > CODEC_THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+# -- the public API ----------------------------------------------------------------------------------
+
+# project_save and project_load import Project and the constants from here, so this module
+# cannot import them back at its top (a cycle); instead it hands out their functions on first
+# use (a module __getattr__, PEP 562), which works whichever of the three is imported first.
+_LAZY = {
+    "save_project": "studio.core.project_save", "write_archive": "studio.core.project_save",
+    "load_project": "studio.core.project_load", "read_project": "studio.core.project_load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups find it directly
+    return value
