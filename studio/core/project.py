@@ -48,23 +48,18 @@ the rest opens; only ``StudioError`` s ever leave it.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from studio.core.archive import ProjectError
 from studio.core.history import HistoryEntry
 from studio.core.image import ImageDocument
 from studio.core.text import Span
 from studio.core.timeline import Timeline
-
-if TYPE_CHECKING:
-    from studio.core.project_load import load_project, read_project
-    from studio.core.project_save import save_project, write_archive
 
 __all__ = [
     "FORMAT_VERSION", "SUFFIX", "ProjectError", "Project", "LoadedProject",
@@ -160,19 +155,33 @@ def _in_order(work: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
 
 # -- the public API ----------------------------------------------------------------------------------
 
-# project_save and project_load import Project and the constants from here, so this module
-# cannot import them back at its top (a cycle); instead it hands out their functions on first
-# use (a module __getattr__, PEP 562), which works whichever of the three is imported first.
-_LAZY = {
-    "save_project": "studio.core.project_save", "write_archive": "studio.core.project_save",
-    "load_project": "studio.core.project_load", "read_project": "studio.core.project_load",
-}
+# project_save and project_load import Project and the constants from here, so they are
+# imported inside these functions rather than at the top (a cycle otherwise).
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups find it directly
-    return value
+def save_project(project: Project, path: str | os.PathLike[str], *, backup: bool = True) -> Path:
+    """Write ``project`` to ``path`` atomically (see ``studio.core.project_save``)."""
+    from studio.core import project_save
+
+    return project_save.save_project(project, path, backup=backup)
+
+
+def write_archive(project: Project, file: BinaryIO) -> None:
+    """Write ``project`` in the project format to an open binary ``file`` (no atomicity)."""
+    from studio.core import project_save
+
+    project_save.write_archive(project, file)
+
+
+def load_project(path: str | os.PathLike[str]) -> LoadedProject:
+    """Open the project at ``path`` (see ``studio.core.project_load``)."""
+    from studio.core import project_load
+
+    return project_load.load_project(path)
+
+
+def read_project(data: bytes, name: str = "project") -> LoadedProject:
+    """``load_project`` for a project already in memory; ``name`` is used in messages."""
+    from studio.core import project_load
+
+    return project_load.read_project(data, name)
