@@ -53,7 +53,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable
 
 from studio.core.archive import ProjectError
 from studio.core.history import HistoryEntry
@@ -138,19 +138,30 @@ def backup_path(path: str | os.PathLike[str]) -> Path:
 # -- shared by saving and loading ---------------------------------------------------------------------
 
 
-def _in_order(work: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
-    """``map(work, items)`` on a few threads, in order, with few results held at once."""
+def _in_order(work: Callable[[Any], Any], items: list[Any], consume: Callable[[Any], None]) -> None:
+    """``consume(work(item))`` for each item in order, the work done on a few threads with few
+    results held at once.
+
+    The pool lives only inside this call, so an exception from ``consume`` shuts it down
+    here. (As a generator it was left suspended when its reader stopped early, and the
+    garbage collector later closed it on whatever thread it ran on, which deadlocked.)
+    """
     if len(items) < 2 or CODEC_THREADS < 2:
-        yield from map(work, items)
+        for item in items:
+            consume(work(item))
         return
     with ThreadPoolExecutor(CODEC_THREADS, thread_name_prefix="studio-codec") as pool:
         pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) > CODEC_THREADS:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > CODEC_THREADS:
+                    consume(pending.popleft().result())
+            while pending:
+                consume(pending.popleft().result())
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 # -- the public API ----------------------------------------------------------------------------------

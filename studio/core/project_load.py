@@ -304,11 +304,15 @@ class _Reader:
             if source is not None:
                 sources.append((n, *source))
         # Pictures decode on a few threads; each layer still succeeds or fails on its own.
-        decoded = _in_order(self.layer_pixels, [(f, data) for _, f, data in sources])
-        for (n, f, _), pixels in zip(sources, decoded):
-            layer = self.part(_layer_title(f.record, n), lambda f=f, pixels=pixels: self.layer(f, pixels))
+        placed = iter(sources)
+
+        def place(pixels: np.ndarray | BaseException) -> None:
+            n, f, _ = next(placed)
+            layer = self.part(_layer_title(f.record, n), lambda: self.layer(f, pixels))
             if layer is not None:
                 doc.layers.append(layer)
+
+        _in_order(self.layer_pixels, [(f, data) for _, f, data in sources], place)
         mask_name = record.optional_str("mask")
         if mask_name is not None:
             doc.mask = self.part("the inpainting mask", lambda: self.canvas_plane(mask_name, doc, "the mask"))

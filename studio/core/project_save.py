@@ -315,8 +315,7 @@ def _write_canvas(doc: ImageDocument, put: Put) -> None:
         record["selection"] = "canvas/selection.png"
         pictures.append(("canvas/selection.png", doc.selection.mask.astype(np.uint8) * np.uint8(255)))
     put("canvas.json", _json(record), False)
-    for name, data in _in_order(_encode_png, pictures):
-        put(name, data, True)
+    _in_order(_encode_png, pictures, lambda encoded: put(*encoded, True))
 
 
 def _encode_png(item: tuple[str, np.ndarray]) -> tuple[str, memoryview]:

@@ -384,3 +384,23 @@ def test_marks_of_generated_text_count_utf16_units_as_the_editor_does(tmp_path):
     assert loaded.problems == []
     (span,) = loaded.project.text_spans
     assert (span.start, span.end) == (5, units)
+
+
+def test_a_reader_that_stops_early_leaves_no_codec_threads_behind():
+    """The codec pool ends inside the call even when its consumer raises: a pool left for
+    the garbage collector to close (on whatever thread it runs) deadlocked thread start-up."""
+    import threading
+
+    from studio.core.project import _in_order
+
+    seen = []
+
+    def consume(value):
+        seen.append(value)
+        if len(seen) == 2:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        _in_order(lambda x: x * x, list(range(20)), consume)
+    assert seen == [0, 1]
+    assert not [t for t in threading.enumerate() if t.name.startswith("studio-codec")]
