@@ -16,8 +16,7 @@ from typing import Any, Mapping
 
 from studio.core.ids import new_id
 
-#: Parameters whose values are the user's work (pictures, masks, audio prompts) are described,
-#: not copied, into an entry: the history is small JSON, never a second copy of the documents.
+#: The parameters whose words name a generation in a list, best first.
 _SUMMARY_KEYS = ("prompt", "key", "instruction")
 
 
@@ -50,23 +49,31 @@ class HistoryEntry:
 
 
 def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` as JSON-plain values: numpy scalars as numbers, pictures and audio described.
+    """``params`` as JSON-plain values (see ``plain_data``).
 
+    Parameters whose values are the user's work (pictures, masks, audio prompts) are
+    described, not copied: the history is small JSON, never a second copy of the documents.
     A described input (``"<image 512x512>"``) cannot be fed back; reusing the entry leaves
     that input to the workspace, as the Generate panel does anyway.
     """
+    return {str(name): plain_data(value) for name, value in params.items()}
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON-plain data: containers kept, numbers and text as they are, numpy
+    scalars as numbers, the rest (pictures, audio, objects) described as a string."""
     from studio.core.outputs import plain_value
 
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        value = plain_value(value)
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            out[name] = value
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) for v in value):
-            out[name] = list(value)
-        else:
-            out[name] = str(value)
-    return out
+    value = plain_value(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if depth > 32:
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v, depth + 1) for v in value]
+    return str(value)
 
 
 def entry_for(

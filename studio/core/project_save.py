@@ -19,14 +19,14 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
-from studio.core.history import HistoryEntry, plain_params
+from studio.core.history import HistoryEntry, plain_data, plain_params
 from studio.core.image import ImageDocument
 from studio.core.midi import Note
-from studio.core.outputs import plain_value
+from studio.core.processes import process_alive
 from studio.core.project import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -206,20 +206,10 @@ def _remove_leftovers(folder: Path, name: str) -> None:
         with _active_lock:
             if entry.path in _active_temps:
                 continue
-        if pid != os.getpid() and _process_alive(pid):
+        if pid != os.getpid() and process_alive(pid):  # our own leftovers not in use go too
             continue
         with contextlib.suppress(OSError):
             os.unlink(entry.path)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but is someone else's
-        return True
-    return True
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -373,27 +363,13 @@ def _clip_record(clip: Clip, audio_number: int) -> dict[str, Any]:
         "name": str(clip.name), "audio": audio_number, "start": int(clip.start), "offset": int(clip.offset),
         "length": int(clip.length), "fade_in": int(clip.fade_in), "fade_out": int(clip.fade_out),
         "gain_db": float(clip.gain_db), "generator": str(clip.generator), "params": plain_params(clip.params),
-        "info": _plain(info), "id": int(clip.id),
+        "info": plain_data(info), "id": int(clip.id),
     }
     if isinstance(score, (list, tuple)) and all(isinstance(n, Note) for n in score):
         record["score"] = [[int(n.pitch), float(n.start), float(n.duration), int(n.velocity), int(n.voice)] for n in score]
     elif score is not None:
-        record["info"]["score"] = _plain(score)
+        record["info"]["score"] = plain_data(score)
     return record
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON-plain data: containers kept, numbers and text as they are, the rest described."""
-    value = plain_value(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if depth > 32:
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value]
-    return str(value)
 
 
 def _history_record(entry: HistoryEntry) -> dict[str, Any]:

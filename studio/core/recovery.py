@@ -18,37 +18,12 @@ from typing import Any
 
 from studio.core import paths
 from studio.core.outputs import write_atomically
+from studio.core.processes import process_alive, process_start
 from studio.core.project import Project, save_project
 
 
 def recovery_folder() -> Path:
     return paths.home() / "recovery"
-
-
-def _process_start(pid: int) -> str:
-    """When process ``pid`` started (Linux: field 22 of /proc/PID/stat), or "" where unknown.
-
-    Recorded beside the pid, it tells a dead session from a new process that was given the
-    same pid after a reboot.
-    """
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    return ""
-
-
-def _alive(pid: int, started: str) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process: it exists
-    except OSError:
-        return False
-    return not started or not Path("/proc").is_dir() or _process_start(pid) == started
 
 
 @dataclass
@@ -76,7 +51,7 @@ class RecoveryStore:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or recovery_folder()
         self.session = f"{os.getpid()}-{int(time.time() * 1000)}"
-        self._started = _process_start(os.getpid())
+        self._started = process_start(os.getpid())
 
     @property
     def path(self) -> Path:
@@ -103,7 +78,7 @@ class RecoveryStore:
                 info = _read_note(note)
                 if info is None or not archive.is_file() or archive == self.path:
                     continue
-                if _alive(int(info.get("pid", -1)), str(info.get("started", ""))):
+                if process_alive(int(info.get("pid", -1)), str(info.get("started", ""))):
                     continue  # another Studio window is running: its autosave is its own
                 saved = info.get("saved")
                 if not isinstance(saved, (int, float)) or isinstance(saved, bool):

@@ -24,6 +24,7 @@ from studio.core.image import Layer
 from studio.core.jobs import Job, JobState
 from studio.core.logs import log_path
 from studio.core.outputs import write_result
+from studio.core.project_results import result_name
 from studio.core.reuse import PictureParameters, fit_parameters
 from studio.core.runtime import RuntimeReport
 from studio.core.text import counts_label
@@ -559,8 +560,7 @@ class MainWindow(QMainWindow):
 
     def on_result(self, job: Job, result: Result) -> None:
         title = job.generator.title or job.generator.id
-        seed = result.params.get("seed")
-        name = f"{title} · {seed}" if seed is not None else title
+        name = result_name(title, result.params)
         if result.kind == "image":
             placement = self._placements.get(job.id) or Placement()
             try:

@@ -24,6 +24,7 @@ from studio.core.audio import Transport
 from studio.core.audio_files import read_audio, resample, write_audio
 from studio.core.generators import Result
 from studio.core.mixer import render
+from studio.core.project_results import result_name
 from studio.core.timeline import Audio, Clip, Timeline, TimelineError, Track
 from studio.errors import StudioError
 from studio.ui.timeline.arrangement import Arrangement
@@ -384,7 +385,7 @@ class AudioWorkspace(QWidget):
             if rate != self._timeline.sample_rate:
                 samples = resample(samples, rate, self._timeline.sample_rate)
             audio = Audio(samples, self._timeline.sample_rate)
-            name = clip_name(title or result.generator, result.params)
+            name = result_name(title or result.generator, result.params, prompt=True)
             clip = Clip(name, audio, start=start, generator=result.generator, params=dict(result.params), info=dict(result.info))
         except (StudioError, ValueError) as exc:
             self.message.emit(f"{title or result.generator} gave audio Studio cannot place: {exc}")
@@ -625,13 +626,3 @@ class AudioWorkspace(QWidget):
 def _occupied(track: Track, start: int, end: int) -> bool:
     """Whether any clip on ``track`` sounds somewhere in ``start .. end``."""
     return any(clip.start < end and start < clip.end for clip in track.clips)
-
-
-def clip_name(generator: str, params: Any) -> str:
-    """What a generated clip is called: the generator, the start of its prompt (or its key),
-    and its seed, so takes from the same generator tell apart at a glance."""
-    prompt = " ".join(str(params.get("prompt", "") or params.get("key", "") or "").split())
-    if len(prompt) > 28:
-        prompt = prompt[:27].rstrip() + "…"
-    seed = params.get("seed")
-    return " · ".join(part for part in (generator, prompt, "" if seed is None else str(seed)) if part)
