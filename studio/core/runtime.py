@@ -12,7 +12,6 @@ Three facts shape this module:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
@@ -383,8 +382,10 @@ class _captured_stderr:
         self.text = ""
         self._lock.acquire()
         self._printed = io.StringIO()
-        self._redirect = contextlib.redirect_stdout(self._printed)
-        self._redirect.__enter__()
+        # Only this thread's prints: the probe runs beside the window, whose own output
+        # (and a test's) must not vanish into the capture meanwhile.
+        self._stdout = sys.stdout
+        sys.stdout = _ThisThreadTo(self._printed, self._stdout)
         try:
             sys.stderr.flush()
             self._file = tempfile.TemporaryFile(mode="w+b")
@@ -404,6 +405,27 @@ class _captured_stderr:
                 self.text = re.sub(r"\x1b\[[0-9;]*m", "", raw).strip()
                 self._file.close()
         finally:
-            self._redirect.__exit__(None, None, None)
+            if isinstance(sys.stdout, _ThisThreadTo):
+                sys.stdout = self._stdout
             self.text = (self.text + "\n" + self._printed.getvalue()).strip()
             self._lock.release()
+
+
+class _ThisThreadTo:
+    """A ``sys.stdout`` that sends the writes of the thread that made it to ``capture`` and
+    everyone else's to ``other``."""
+
+    def __init__(self, capture: io.StringIO, other: Any) -> None:
+        self._thread = threading.get_ident()
+        self._capture = capture
+        self._other = other
+
+    def write(self, text: str) -> int:
+        return (self._capture if threading.get_ident() == self._thread else self._other).write(text)
+
+    def flush(self) -> None:
+        if threading.get_ident() != self._thread and self._other is not None:
+            self._other.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._other, name)

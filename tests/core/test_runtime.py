@@ -396,3 +396,30 @@ def test_import_onnxruntime_failure_is_a_plain_studio_error(monkeypatch):
     with pytest.raises(StudioError) as caught:
         rt.import_onnxruntime()
     assert "pip install onnxruntime" in str(caught.value)
+
+
+def test_a_probe_captures_only_its_own_threads_prints(capsys):
+    """The probe runs beside the window: what other threads print meanwhile must still reach
+    stdout (it once vanished into the probe's capture)."""
+    import threading
+
+    from studio.core.runtime import _captured_stderr
+
+    inside, done, captured = threading.Event(), threading.Event(), []
+
+    def probe() -> None:
+        with _captured_stderr() as capture:
+            print("EP Error: falling back to the CPU")
+            inside.set()
+            done.wait(5)
+        captured.append(capture.text)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    assert inside.wait(5)
+    print("the window's own line")
+    done.set()
+    thread.join(5)
+    out = capsys.readouterr().out
+    assert "the window's own line" in out and "EP Error" not in out
+    assert "EP Error: falling back to the CPU" in captured[0]
