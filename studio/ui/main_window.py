@@ -39,6 +39,7 @@ from studio.ui.generate_panel import GeneratePanel
 from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs_panel import JobsPanel
 from studio.ui.project_session import ProjectSession
+from studio.ui.slots import connect_command
 from studio.ui.timeline import AudioWorkspace
 from studio.ui.workers import JobBridge
 
@@ -302,7 +303,7 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(shortcut)
-        action.triggered.connect(slot)
+        connect_command(action.triggered, slot)
         menu.addAction(action)
         return action
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from studio.core.image import Layer
 from studio.ui.canvas.icons import icon
 from studio.ui.images import qimage_from_rgba
+from studio.ui.slots import connect_command
 
 THUMB = QSize(48, 48)
 ROW_HEIGHT = 58
@@ -406,7 +407,7 @@ class LayersPanel(QWidget):
 
         def add(text: str, slot, enabled: bool = True) -> QAction:
             action = menu.addAction(text)
-            action.triggered.connect(slot)
+            connect_command(action.triggered, slot)
             action.setEnabled(enabled)
             return action
 

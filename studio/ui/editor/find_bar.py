@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QToolButton, QWidget
 
+from studio.ui.slots import connect_command
+
 
 class FindBar(QWidget):
     message = Signal(str)
@@ -45,7 +47,7 @@ class FindBar(QWidget):
         button.setText(text)
         button.setToolTip(tip)
         button.setAutoRaise(True)
-        button.clicked.connect(slot)
+        connect_command(button.clicked, slot)
         return button
 
     def open_bar(self, replace: bool = False) -> None:

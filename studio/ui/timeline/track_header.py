@@ -14,6 +14,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from studio.core.timeline import TimelineError, Track
+from studio.ui.slots import connect_command
 from studio.ui.timeline.arrangement import RULER_H, TRACK_H, track_colour
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class TrackHeader(QFrame):
         button.setToolTip(tip)
         button.setFixedSize(20, 20)
         button.setAutoRaise(True)
-        button.clicked.connect(slot)
+        connect_command(button.clicked, slot)
         return button
 
     def show_track(self, track: Track) -> None:
@@ -230,7 +231,7 @@ class TrackHeaders(QWidget):
             button.setText(text)
             button.setToolTip(tip)
             button.setAutoRaise(True)
-            button.clicked.connect(slot)
+            connect_command(button.clicked, slot)
             corner_layout.addWidget(button)
         self.add_button = add
         self.area = QWidget()  # rows live here; it clips them to the space under the corner

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QToolBar, QToolButton, QWidget
 
+from studio.ui.slots import connect_command
 from studio.ui.timeline.grid import DIVISIONS, clock
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class TransportBar(QToolBar):
         button.setAutoRaise(True)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space belongs to play, not to a focused button
         if slot is not None:
-            button.clicked.connect(slot)
+            connect_command(button.clicked, slot)
         return button
 
     def refresh(self) -> None:

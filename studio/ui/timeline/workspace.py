@@ -31,6 +31,7 @@ from studio.ui.timeline.arrangement import Arrangement
 from studio.ui.timeline.commands import SetTimeline
 from studio.ui.timeline.grid import DEFAULT_DIVISION, Grid
 from studio.ui.timeline.track_header import TrackHeaders
+from studio.ui.slots import connect_command
 from studio.ui.timeline.transport_bar import TransportBar
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -618,7 +619,7 @@ class AudioWorkspace(QWidget):
             if keys:
                 action.setShortcut(QKeySequence(keys))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.triggered.connect(slot)
+            connect_command(action.triggered, slot)
             self.addAction(action)
             self.actions_by_name[name] = action
 
