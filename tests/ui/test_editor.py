@@ -100,7 +100,7 @@ def colour_at(workspace, position):
 BLUE = QColor(GENERATED_COLOUR["light"])
 
 
-def test_continue_streams_stops_undoes_and_retries(window, qtbot):
+def test_continue_streams_stops_undoes_and_retries(window, qtbot, choose):
     text, editor = window.text, window.text.editor
     set_param(window, "delay", 0.15)
     type_text(qtbot, editor, "Good morrow,")
@@ -127,7 +127,7 @@ def test_continue_streams_stops_undoes_and_retries(window, qtbot):
 
     set_param(window, "delay", 0.0)
     with qtbot.waitSignal(window.bridge.result, timeout=5000):
-        window.retry_text()
+        choose(window, "Text", "Retry (new seed)")
     retried = text.last
     assert retried.job is not generation.job and retried.job.result.params["seed"] != generation.job.request["seed"]
     assert editor.toPlainText() == "Good morrow," + retried.streamed  # the old generation replaced
@@ -158,11 +158,11 @@ def test_typing_elsewhere_while_streaming_is_never_undone_with_the_generation(wi
     assert editor.toPlainText() == "Title\n\nBody"
 
 
-def test_editing_generated_text_makes_it_normal(window, qtbot):
+def test_editing_generated_text_makes_it_normal(window, qtbot, choose):
     text, editor = window.text, window.text.editor
     type_text(qtbot, editor, "Hark")
     with qtbot.waitSignal(window.bridge.result, timeout=5000):
-        window.continue_text()
+        choose(window, "Text", "Continue at the cursor")
     start = len("Hark")
     assert colour_at(text, start + 1) == BLUE
     qtbot.keyClicks(editor, "!")  # typing right after it: the generation stays marked, the "!" is not
@@ -173,7 +173,9 @@ def test_editing_generated_text_makes_it_normal(window, qtbot):
     qtbot.keyClicks(editor, "x")  # an edit inside: it is the writer's text now
     qtbot.wait(10)
     assert colour_at(text, start + 1) != BLUE and text.spans.spans == []
-    assert "generat" in window.retry_text.__doc__ and window.retry_text() is None  # edited: Retry refuses
+    last = text.last
+    choose(window, "Text", "Retry (new seed)")
+    assert text.last is last and not text.running  # edited: Retry refuses
     assert "edited" in window.statusBar().currentMessage()
 
 
@@ -301,7 +303,7 @@ def test_text_actions_live_on_the_text_tab_only(window, qtbot):
     assert window.text_counts_label.isVisible()
 
 
-def test_a_real_language_model_streams_into_the_editor_and_undoes_in_one_step(window, qtbot):
+def test_a_real_language_model_streams_into_the_editor_and_undoes_in_one_step(window, qtbot, choose):
     """The causal-LM plugin on the tiny Llama fixture, not a stand-in: Continue, Retry, Undo."""
     from pathlib import Path
 
@@ -320,7 +322,7 @@ def test_a_real_language_model_streams_into_the_editor_and_undoes_in_one_step(wi
     assert chunks and editor.toPlainText() == "To be" + "".join(chunks)  # what streamed is what the editor holds
     assert first.job.result.info["tokens_per_s"] > 0 and "tok/s" in window.text_stats_label.text()
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        assert window.retry_text() is not None
+        choose(window, "Text", "Retry (new seed)")
     assert text.last.job is not first.job and editor.toPlainText().startswith("To be")
     editor.undo()
     editor.undo()

@@ -82,7 +82,7 @@ def edit_all_three(window, qtbot, tmp_path):
     audio.update_track(track.id, "Gain", gain_db=-4.5, pan=0.25)
 
 
-def test_all_three_workspaces_are_saved_and_reopened(window, qtbot, tmp_path, monkeypatch):
+def test_all_three_workspaces_are_saved_and_reopened(window, qtbot, tmp_path, monkeypatch, choose):
     edit_all_three(window, qtbot, tmp_path)
     assert window.isWindowModified() and window.windowTitle() == "Untitled[*] — Studio"
     canvas_before = [(l.name, l.pixels.copy(), l.opacity, l.x, l.y, l.generator, dict(l.params)) for l in window.canvas.document.layers]
@@ -95,13 +95,13 @@ def test_all_three_workspaces_are_saved_and_reopened(window, qtbot, tmp_path, mo
     path = tmp_path / "songs" / "My piece"
     path.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
-    assert window.project.save()  # Save on an untitled project asks where: "Save as"
+    choose(window, "File", "Save project")  # Save on an untitled project asks where: "Save as"
     written(window, qtbot)
     saved = path.with_name("My piece.studio")
     assert saved.is_file() and window.project.path == saved.resolve()
     assert not window.isWindowModified() and window.windowTitle() == "My piece[*] — Studio"
 
-    window.project.new()  # saved: no question
+    choose(window, "File", "New project")  # saved: no question
     assert window.canvas.document.layers == [] and window.text.editor.toPlainText() == "" and not window.audio.timeline.tracks
     assert window.history_panel.entries() == [] and window.project.path is None
 
@@ -132,13 +132,13 @@ def test_all_three_workspaces_are_saved_and_reopened(window, qtbot, tmp_path, mo
     # A second save keeps the first as the backup.
     window.canvas.delete_layer(layers[0])
     assert window.isWindowModified()
-    assert window.project.save()
+    choose(window, "File", "Save project")
     written(window, qtbot)
     assert backup_path(saved).is_file() and len(load_project(backup_path(saved)).project.image.layers) == 2
     assert len(load_project(saved).project.image.layers) == 1
 
 
-def test_the_title_and_the_unsaved_question(window, qtbot, tmp_path):
+def test_the_title_and_the_unsaved_question(window, qtbot, tmp_path, choose):
     assert window.windowTitle() == "Untitled[*] — Studio" and not window.isWindowModified()
     window.canvas.new_layer()
     assert window.isWindowModified()
@@ -153,7 +153,7 @@ def test_the_title_and_the_unsaved_question(window, qtbot, tmp_path):
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert window.isVisible() and window.text.editor.toPlainText() == "draft"
 
-    window.project.new()
+    choose(window, "File", "New project")
     box = shown(window, "unsaved_project")
     assert box is not None and "new project" in box.text()
     box.button(QMessageBox.StandardButton.Discard).click()
@@ -170,7 +170,7 @@ def test_a_failed_save_says_so_and_keeps_the_work(window, qtbot, tmp_path):
     assert window.text.editor.toPlainText() == "precious"
 
 
-def test_a_damaged_project_opens_with_what_can_be_read(window, qtbot, tmp_path):
+def test_a_damaged_project_opens_with_what_can_be_read(window, qtbot, tmp_path, monkeypatch, choose):
     import zipfile
 
     window.text.editor.insertPlainText("the words survive")
@@ -185,8 +185,9 @@ def test_a_damaged_project_opens_with_what_can_be_read(window, qtbot, tmp_path):
             if item.filename.endswith(".png"):
                 data = b"not a png at all"
             target.writestr(item, data)
-    window.project.new()
-    assert window.project.open_file(damaged)
+    choose(window, "File", "New project")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(damaged), ""))
+    choose(window, "File", "Open project…")
     assert window.text.editor.toPlainText() == "the words survive"
     assert window.project.path is None and window.windowTitle() == "damaged (recovered)[*] — Studio"
     box = shown(window, "warning")
