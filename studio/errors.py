@@ -29,5 +29,9 @@ class OutputError(StudioError):
     """A result cannot be written where it was asked to go."""
 
 
+class ResultError(StudioError):
+    """A plugin's generator yielded something that breaks the contract: the plugin is to blame."""
+
+
 class Cancelled(Exception):
     """Raised inside a job when the user cancelled it; not an error."""

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from studio.core.ids import new_id
 from studio.core.generators import Event, Generator, Progress, Request, Result
 from studio.core.logs import log_path
+from studio.core.result_check import check_event
 from studio.core.runtime import CPU_DEVICE, Device, LoadedSession, Runtime
 from studio.errors import Cancelled, StudioError
 
@@ -309,6 +310,7 @@ class JobRunner:
             job._end(JobState.FINISHED)
 
     def _accept(self, job: Job, event: Event) -> None:
+        event = check_event(job, event)  # before anything sees it: window, files and projects alike
         if isinstance(event, Result):
             job.result = event
             job.results.append(event)
