@@ -116,8 +116,9 @@ def torch_worker(config: dict) -> dict:
     if (folder / "torch").is_dir():
         model = AutoModelForCausalLM.from_pretrained(folder / "torch", dtype=torch.float32).eval()
     else:
-        import onnxruntime
+        from studio.core.onnx_import import import_onnxruntime
 
+        onnxruntime = import_onnxruntime()
         model, missing = torch_model_from_onnx(folder, onnx_file(folder))
         session = onnxruntime.InferenceSession(str(onnx_file(folder)), providers=["CPUExecutionProvider"])
         feeds = {"input_ids": ids.numpy(), "attention_mask": np.ones_like(ids.numpy()),
@@ -184,12 +185,14 @@ def weight_bytes_per_token(path: Path) -> tuple[int, int]:
 
 def ours_worker(config: dict) -> dict:
     import numpy as np
-    import onnxruntime
 
     from studio.core.generators import Progress, Result
     from studio.core.jobs import JobRunner, JobState
+    from studio.core.onnx_import import import_onnxruntime
     from studio.core.runtime import CPU_DEVICE, Runtime
     from studio_plugins.text_lm.generator import LMLoader
+
+    onnxruntime = import_onnxruntime()
 
     folder = Path(config["folder"])
     runtime = Runtime(cpu_threads=config["threads"])

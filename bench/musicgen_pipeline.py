@@ -128,12 +128,13 @@ def cache_branch_bytes(path: Path) -> int:
 
 
 def ours_worker(config: dict) -> dict:
-    import onnxruntime
-
     import studio
     from studio.core.jobs import JobRunner, JobState
+    from studio.core.onnx_import import import_onnxruntime
     from studio.core.runtime import Runtime
     from studio_plugins.musicgen.generator import MusicGenLoader
+
+    onnxruntime = import_onnxruntime()
 
     folder = Path(config["folder"])
     runner = JobRunner(Runtime(cpu_threads=config["threads"]))

@@ -120,13 +120,15 @@ def torch_worker(config: dict) -> dict:
 def ours_worker(config: dict) -> dict:
     """Our generator through the JobRunner, alternating with bare calls of the same sessions."""
     import numpy as np
-    import onnxruntime
 
     from studio.core.generators import Progress
     from studio.core.jobs import JobRunner, JobState
+    from studio.core.onnx_import import import_onnxruntime
     from studio.core.runtime import CPU_DEVICE, Runtime
     from studio_plugins.stable_diffusion.generator import StableDiffusionLoader
     from studio_plugins.stable_diffusion.layout import SDModel
+
+    onnxruntime = import_onnxruntime()
 
     folder = Path(config["folder"])
     runtime = Runtime(cpu_threads=config["threads"])

@@ -702,8 +702,7 @@ def runtime_lines(host: Any) -> list[str]:
         lines.append(f"      asked for: {', '.join(probe.asked)}")
         lines.append(f"      really got: {', '.join(probe.got) or 'nothing (the session failed)'}")
         lines.append(f"      usable: {'yes' if probe.usable else 'no'}" + (f" - {probe.reason}" if probe.reason else ""))
-    gpu_reason = report.gpu_reason
-    lines.append(f"  GPU: not used: {gpu_reason}" if gpu_reason else f"  GPU: used ({report.best.device.id}: {report.best.device.name})")
+    lines.append(f"  GPU: {report.gpu_status}")  # the sentence the window's status bar shows
     lines.append(f"  CPU threads: {report.cpu_threads}")
     selected = host.device()
     lines.append(f"  device setting: {host.settings.device} -> {selected.id} ({selected.name})")

@@ -123,8 +123,7 @@ def source_identity(source: Path) -> str:
     time, and the recipe: this module's version and onnxruntime's, whose optimizer decides the
     graph. Stat only, so a cache hit reads nothing.
     """
-    import onnxruntime
-
+    onnxruntime = import_onnxruntime()
     parts = [f"recipe={RECIPE_VERSION}", f"onnxruntime={onnxruntime.__version__}", f"model={source}"]
     for path in sorted(source.parent.iterdir()):
         if path.is_file():
@@ -135,7 +134,7 @@ def source_identity(source: Path) -> str:
 
 def cpu_fusion_options() -> Any:
     """The optimizer's UNet options with every fusion that lacks a CPU kernel turned off."""
-    from onnxruntime.transformers.fusion_options import FusionOptions
+    FusionOptions = import_onnxruntime("transformers.fusion_options").FusionOptions
 
     options = FusionOptions("unet")
     options.enable_attention = True  # self- and cross-attention -> MultiHeadAttention
@@ -212,8 +211,8 @@ def _cpu_unet_model(model: Any) -> Any:
     """onnxruntime's UNet optimizer, with the attention fusion this module needs (see top)."""
     import numpy as np
     from onnx import helper
-    from onnxruntime.transformers.fusion_attention_unet import FusionAttentionUnet
-    from onnxruntime.transformers.onnx_model_unet import UnetOnnxModel
+    FusionAttentionUnet = import_onnxruntime("transformers.fusion_attention_unet").FusionAttentionUnet
+    UnetOnnxModel = import_onnxruntime("transformers.onnx_model_unet").UnetOnnxModel
 
     class CpuAttentionFusion(FusionAttentionUnet):
         def get_num_heads(self, reshape_q, is_torch2: bool = False) -> int:

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import studio
 from studio.core.model_safety import check_model_file
+from studio.core.onnx_import import import_onnxruntime
 
 log = logging.getLogger(__name__)
 LARGE = 1 << 30  # above this, the copy keeps its weights in an external-data file (protobuf's 2 GB limit)
 
 
 def _key(source: Path) -> str:
-    import onnxruntime
-
+    onnxruntime = import_onnxruntime()
     stat = source.stat()
     identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|int8-v1"
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
@@ -40,7 +40,8 @@ def int8_model(source: Path, cache_dir: Path) -> Path:
         return target
     check_model_file(source)  # quantizing reads the external weights, before onnxruntime's own check
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantization = import_onnxruntime("quantization")
+        QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
     except ImportError as exc:
         raise studio.ModelError(f"int8 weights need onnxruntime's quantization tools and the onnx package ({exc})") from None
     cache_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.model_safety import check_model_file
+from studio.core.onnx_import import import_onnxruntime
 from studio.errors import ModelError, StudioError
 
 log = logging.getLogger(__name__)
@@ -46,18 +47,6 @@ PROBE_MODEL = (
     b'\x08\x08:;\n\x10\n\x01x\x12\x01y"\x08Identity\x12\x05probeZ\x0f\n\x01x\x12\n\n\x08\x08\x01'
     b"\x12\x04\n\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04\n\x02\x08\x01B\x04\n\x00\x10\x11"
 )
-
-
-def import_onnxruntime() -> Any:
-    """Import onnxruntime, or say plainly how to get it."""
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise StudioError(
-            "onnxruntime is not installed or does not load "
-            f"({exc}). Install it with: pip install onnxruntime-gpu (NVIDIA, x86-64) or onnxruntime"
-        ) from None
-    return onnxruntime
 
 
 def default_cpu_threads() -> int:
@@ -140,6 +129,14 @@ class RuntimeReport:
             return reasons[0]
         return no_accelerator_reason(self.package)
 
+    @property
+    def gpu_status(self) -> str:
+        """One plain sentence for the status bar and ``studio doctor``: the GPU in use, or why none is."""
+        if not self.best.device.is_cpu:
+            return f"Running on the {self.best.device.name}."
+        reason = self.gpu_reason.replace("; running on the CPU", "")
+        return f"{reason[:1].upper()}{reason[1:]}: running on the CPU."
+
 
 def no_accelerator_reason(package: str) -> str:
     if sys.platform == "darwin":
@@ -208,6 +205,11 @@ class Runtime:
             return result
 
     def _probe_accelerator(self, device: Device) -> ProbeResult:
+        if _needs_nvidia(device) and not nvidia_driver_present():
+            # Nothing to try: asking onnxruntime would only print its load errors.
+            reason = accelerator_failure_reason(device, "")
+            log.info("%s not used: %s", device.id, reason)
+            return ProbeResult(device, device.providers, (CPU,), reason)
         ort = self.ort
         options = ort.SessionOptions()
         with _captured_stderr() as captured:
@@ -218,10 +220,12 @@ class Runtime:
             except Exception as exc:  # a provider that fails hard rather than falling back
                 got, error = (), str(exc)
         stderr_text = captured.text
-        if stderr_text:
-            log.info("onnxruntime said while probing %s:\n%s", device.id, stderr_text)
+        if stderr_text:  # its raw words, for whoever debugs a GPU set-up; people get the reason
+            log.debug("onnxruntime said while probing %s:\n%s", device.id, stderr_text)
         usable = any(p != CPU for p in got)
         reason = "" if usable else accelerator_failure_reason(device, error + "\n" + stderr_text)
+        if reason:
+            log.info("%s not used: %s", device.id, reason)
         return ProbeResult(device, device.providers, got, reason)
 
     def report(self) -> RuntimeReport:
@@ -274,16 +278,20 @@ class Runtime:
         # (model_safety explains why), whatever this onnxruntime version checks itself.
         check_model_file(given or path)
         ort = self.ort
+        # An accelerator that cannot start is not asked for: onnxruntime would print its load
+        # errors for every model before falling back; the probe has said why, once.
+        providers = list(device.providers) if self.probe(device).usable else [CPU]
         start = time.perf_counter()
         try:
-            session = ort.InferenceSession(
-                str(path), self.session_options(device), providers=list(device.providers)
-            )
+            session = ort.InferenceSession(str(path), self.session_options(device), providers=providers)
         except Exception as exc:
             raise ModelError(_describe_load_failure(path, exc)) from None
         loaded = LoadedSession(session, path, device, tuple(session.get_providers()), time.perf_counter() - start)
         if loaded.fell_back:
-            log.warning("%s asked for %s but runs on %s", path.name, device.providers[0], loaded.providers[0])
+            log.warning(
+                "%s asked for %s but runs on %s: %s",
+                path.name, device.providers[0], loaded.providers[0], self.probe(device).reason or "onnxruntime fell back",
+            )
         log.info("loaded %s on %s (%s) in %.3f s", path, device.id, loaded.providers[0], loaded.seconds)
         return loaded
 
@@ -317,13 +325,24 @@ def _describe_load_failure(path: Path, exc: Exception) -> str:
     return f"the model file {path} could not be loaded; it is damaged, truncated or not an ONNX model ({detail})"
 
 
+def nvidia_driver_present() -> bool:
+    """Whether an NVIDIA driver could serve CUDA here (Linux and WSL tell; elsewhere, assume so)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/dxg").exists()  # /dev/dxg: WSL 2
+
+
+def _needs_nvidia(device: Device) -> bool:
+    return device.id.startswith(("cuda", "tensorrt"))
+
+
 def accelerator_failure_reason(device: Device, onnxruntime_said: str) -> str:
     """Turn onnxruntime's own words about a failed provider into one sentence for a person."""
     missing = re.search(r"with error: (\S+\.(?:so|dll|dylib)[\w.]*): cannot open", onnxruntime_said)
     if missing is None:
         missing = re.search(r"LoadLibrary failed with error \d+ \"[^\"]*\" when trying to load \"([^\"]+)\"", onnxruntime_said)
-    if device.id.startswith(("cuda", "tensorrt")):
-        if sys.platform.startswith("linux") and not Path("/proc/driver/nvidia/version").exists():
+    if _needs_nvidia(device):
+        if not nvidia_driver_present():
             lib = f" (and {missing.group(1)} is missing)" if missing else ""
             return f"no NVIDIA GPU driver found on this machine{lib}; running on the CPU"
         if missing:
@@ -346,8 +365,7 @@ def _plain(line: str) -> str:
 
 def _cuda_requirement() -> str:
     try:
-        from onnxruntime.capi import build_and_package_info as info
-
+        info = import_onnxruntime("capi.build_and_package_info")
         return f"was built for CUDA {info.cuda_version}"
     except Exception:
         return "needs CUDA and cuDNN"
@@ -355,8 +373,7 @@ def _cuda_requirement() -> str:
 
 def _package_name() -> str:
     try:
-        from onnxruntime.capi import build_and_package_info as info
-
+        info = import_onnxruntime("capi.build_and_package_info")
         return str(info.package_name)
     except Exception:
         return "onnxruntime"

@@ -12,13 +12,13 @@ from pathlib import Path
 import mido
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 
 import studio_plugins.chorale as chorale_plugin
 from studio.core.generators import Progress, Result, check_generator
 from studio.core.jobs import JobRunner, JobState
 from studio.core.midi import Note
+from studio.core.onnx_import import import_onnxruntime
 from studio.core.outputs import write_result
 from studio.core.models import find_loader, load_folder
 from studio.core.paths import builtin_models
@@ -38,6 +38,7 @@ from studio_plugins.chorale.sampler import (
     transposition,
 )
 
+ort = import_onnxruntime()
 FOLDER = builtin_models() / "chorale"
 RECIPE = Path(chorale_plugin.__file__).parent / "recipe.py"
 MAJOR_SCALE = {0, 2, 4, 5, 7, 9, 11}

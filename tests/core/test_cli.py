@@ -243,9 +243,9 @@ def test_doctor_tells_the_truth_about_the_gpu(tmp_path):
     assert "onnxruntime: " in out and "Python: " in out
     available = next(line for line in out.splitlines() if "providers in this build" in line)
     assert "CPUExecutionProvider" in available
-    import onnxruntime
+    from studio.core.onnx_import import import_onnxruntime
 
-    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+    if "CUDAExecutionProvider" in import_onnxruntime().get_available_providers():
         assert "CUDAExecutionProvider" in available
         assert "cuda:0" in out
     # The GPU line either names the GPU in use or says why it is not used.

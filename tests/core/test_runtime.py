@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 from studio.core import runtime as rt
+from studio.core.onnx_import import import_onnxruntime
 from studio.core.runtime import CPU, CPU_DEVICE, Device, LoadedSession, Runtime, accelerator_failure_reason
 from studio.errors import ModelError, StudioError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import slow_model  # noqa: E402
 
-ort = pytest.importorskip("onnxruntime")
+ort = import_onnxruntime()
 
 DRIVER_FILE = "/proc/driver/nvidia/version"
 HAS_NVIDIA_DRIVER = os.path.exists(DRIVER_FILE)

@@ -11,11 +11,13 @@ import json
 import re
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer
 
+from studio.core.onnx_import import import_onnxruntime
 from studio.core.paths import builtin_models
+
+ort = import_onnxruntime()
 
 FOLDER = builtin_models() / "shakespeare"
 LAYOUT_FILES = ("model.onnx", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json")

@@ -1,0 +1,45 @@
+"""The one door through which Studio imports onnxruntime: its telemetry off, its noise down.
+
+onnxruntime creates a device id and a telemetry database under
+``~/.cache/Microsoft/DeveloperTools/.onnxruntime/`` (model file names, errors) while it is
+being *imported*; ``disable_telemetry_events()`` comes too late for that, only the
+``ORT_DISABLE_TELEMETRY`` environment variable, read by the native library as it loads,
+prevents it. Studio promises that nothing leaves the machine, so every module (app,
+plugins, recipes, benchmarks, tests) imports onnxruntime through here, and
+``tests/core/test_privacy.py`` fails on any other import. The variable stays set, so
+child processes (workers, converters) inherit it.
+
+onnxruntime's default logger also prints warnings about every provider that cannot start
+(CUDA without a driver, TensorRT without its libraries): the runtime module says that once
+in plain words instead, so only errors get through.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from studio.errors import StudioError
+
+ERROR = 3  # onnxruntime's severity levels: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal
+
+_quietened = False
+
+
+def import_onnxruntime(submodule: str = "") -> ModuleType:
+    """onnxruntime (or ``onnxruntime.<submodule>``) with telemetry off, or a plain StudioError."""
+    global _quietened
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # must precede the first import: see above
+    try:
+        onnxruntime = importlib.import_module("onnxruntime")
+    except ImportError as exc:
+        raise StudioError(
+            "onnxruntime is not installed or does not load "
+            f"({exc}). Install it with: pip install onnxruntime-gpu (NVIDIA, x86-64) or onnxruntime"
+        ) from None
+    if not _quietened:
+        onnxruntime.disable_telemetry_events()  # belt and braces, for builds that ignore the variable
+        onnxruntime.set_default_logger_severity(ERROR)
+        _quietened = True
+    return importlib.import_module(f"onnxruntime.{submodule}") if submodule else onnxruntime
