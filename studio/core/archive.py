@@ -11,7 +11,13 @@ in the central directory before a byte of content is read, and refuses the whole
 - a member flagged as a symbolic link, or encrypted, or compressed with a method other
   than stored or deflate;
 - too many members, a member or a total larger than the limits, or a deflated member whose
-  declared ratio says "bomb".
+  declared sizes say "bomb".
+
+The bomb rule is a ratio AND a size, so that no member a Studio save wrote ever trips it:
+a pasted log deflates a thousand to one, honestly. A deflated member is refused when it
+claims more than deflate can produce at all (about 1032:1: a lie), or when it unpacks far
+larger than it is packed AND past the limit for its name (``limit_of``: the caller's
+limits, the very constants its writer checks before saving).
 
 Members are then read one at a time into memory (``read``), never past their declared
 size; a member whose content is damaged (bad CRC, broken deflate stream) raises
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from studio.errors import StudioError
 
@@ -32,10 +38,12 @@ MAX_MEMBERS = 10_000
 MAX_MEMBER_BYTES = 2 * 1024**3 + 64 * 1024**2
 #: Everything a project may hold, uncompressed: far past any real session, short of a bomb.
 MAX_TOTAL_BYTES = 16 * 1024**3
-#: Deflate cannot beat about 1032:1; what we write deflated (JSON, text) stays far below
-#: 200:1 at sizes that matter. A member above the floor claiming more is a bomb.
-MAX_RATIO = 200
-RATIO_FLOOR = 1024**2
+#: Deflate cannot beat 1032:1 (a 258-byte match costs at least 2 bits; zlib reaches 1029:1
+#: on zeros). A member claiming more, beyond a little slack for tiny ones, is lying.
+DEFLATE_MAX_RATIO = 1032
+_DEFLATE_SLACK = 1024
+#: "Unpacks far larger than it is packed": past this ratio AND past its limit, a bomb.
+BOMB_RATIO = 200
 
 _SYMLINK = stat.S_IFLNK
 _ALLOWED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -72,12 +80,14 @@ def unsafe_name_reason(name: str) -> str | None:
 class SafeArchive:
     """A ZIP archive whose directory has been checked; members are read into memory on demand.
 
-    ``label`` names the file in messages. Raises ``ProjectError`` when the source is not a
+    ``label`` names the file in messages; ``limit_of(name)`` is the most a member of that
+    name may unpack to (at most ``MAX_MEMBER_BYTES``). Raises ``ProjectError`` when the source is not a
     ZIP archive, is damaged beyond reading its directory, or makes an unsafe claim.
     """
 
-    def __init__(self, source: BinaryIO, label: str) -> None:
+    def __init__(self, source: BinaryIO, label: str, limit_of: Callable[[str], int] | None = None) -> None:
         self.label = label
+        self._limit_of = limit_of or (lambda name: MAX_MEMBER_BYTES)
         try:
             self._zip = zipfile.ZipFile(source)
             infos = self._zip.infolist()
@@ -113,13 +123,19 @@ class SafeArchive:
             size, packed = info.file_size, info.compress_size
             if size < 0 or packed < 0:
                 raise self._refuse(f"{name!r} declares a negative size")
-            if size > MAX_MEMBER_BYTES:
-                raise self._refuse(f"{name!r} would be {_gib(size)} when unpacked; the limit is {_gib(MAX_MEMBER_BYTES)}")
             if info.compress_type == zipfile.ZIP_STORED and size != packed:
                 raise self._refuse(f"{name!r} is stored uncompressed but declares two different sizes")
-            if size > RATIO_FLOOR and size > MAX_RATIO * max(packed, 1):
-                raise self._refuse(f"{name!r} unpacks {size // max(packed, 1):,} times larger than it is packed: "
-                                   "a decompression bomb", unsafe=True)
+            deflated = info.compress_type == zipfile.ZIP_DEFLATED
+            if deflated and size > DEFLATE_MAX_RATIO * packed + _DEFLATE_SLACK:
+                raise self._refuse(f"{name!r} claims to unpack {size // max(packed, 1):,} times larger than it is "
+                                   "packed, more than deflate can: a decompression bomb", unsafe=True)
+            limit = min(self._limit_of(name), MAX_MEMBER_BYTES)
+            if size > limit:
+                if deflated and size > BOMB_RATIO * packed:
+                    raise self._refuse(f"{name!r} unpacks {size // max(packed, 1):,} times larger than it is packed, "
+                                       f"to {_size(size)}, past the {_size(limit)} such a part may hold: "
+                                       "a decompression bomb", unsafe=True)
+                raise self._refuse(f"{name!r} would be {_size(size)} when unpacked; the limit is {_size(limit)}")
             total += size
             if total > MAX_TOTAL_BYTES:
                 raise self._refuse(f"its members would be more than {_gib(MAX_TOTAL_BYTES)} when unpacked")
@@ -175,3 +191,7 @@ def _describe(exc: BaseException) -> str:
 
 def _gib(size: int) -> str:
     return f"{size / 1024**3:.1f} GiB"
+
+
+def _size(size: int) -> str:
+    return _gib(size) if size >= 1024**3 else f"{size / 1024**2:,.0f} MiB"

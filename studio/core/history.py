@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from studio.core.ids import new_id
+from studio.core.text import well_formed
 
 #: The parameters whose words name a generation in a list, best first.
 _SUMMARY_KEYS = ("prompt", "key", "instruction")
@@ -60,20 +61,23 @@ def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def plain_data(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON-plain data: containers kept, numbers and text as they are, numpy
-    scalars as numbers, the rest (pictures, audio, objects) described as a string."""
+    """``value`` as JSON-plain data: containers kept, numbers as they are, text well-formed
+    (``studio.core.text.well_formed``), numpy scalars as numbers, the rest (pictures, audio,
+    objects) described as a string."""
     from studio.core.outputs import plain_value
 
     value = plain_value(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return well_formed(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     if depth > 32:
-        return str(value)
+        return well_formed(str(value))
     if isinstance(value, Mapping):
-        return {str(k): plain_data(v, depth + 1) for k, v in value.items()}
+        return {well_formed(str(k)): plain_data(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain_data(v, depth + 1) for v in value]
-    return str(value)
+    return well_formed(str(value))
 
 
 def entry_for(

@@ -15,8 +15,12 @@ Format (version 1): a ZIP archive with these members.
     ``canvas/mask.png`` / ``canvas/selection.png`` (greyscale, the selection as 0/255) or
     are null. A layer with no pixels (a side of 0) has ``"file": null``.
 ``text.txt`` and ``text.json``
-    The text as UTF-8, byte for byte (no newline conversion; a lone surrogate is kept with
-    ``surrogatepass``), and ``{"spans": [[start, end, key], ...]}``, the generated spans.
+    The text as UTF-8, byte for byte (no newline conversion), and ``{"spans": [[start, end,
+    key], ...]}``, the generated spans. A text document holds no lone surrogates
+    (``studio.core.text.well_formed``): one that reaches a save anyway is written as U+FFFD,
+    the same one UTF-16 unit, so the spans (counted in UTF-16 units) keep their words. Every
+    string in the JSON members is written well-formed too. (Files of the first Studio kept
+    lone surrogates with ``surrogatepass``; they still open, with U+FFFD in their place.)
 ``timeline.json`` and ``audio/<n>.wav``
     ``{"sample_rate", "tempo", "beats_per_bar", "audio": [{"file", "sample_rate", "frames",
     "channels"}], "tracks": [{"name", "gain_db", "pan", "mute", "solo", "colour", "id",
@@ -32,7 +36,11 @@ Format (version 1): a ZIP archive with these members.
     "seconds", "id"}]}``.
 
 PNG and WAV members are stored (already compressed, or incompressible), JSON and text
-deflated. The ``id`` s in the file only tie its parts together (a history entry's target,
+deflated. Each member may hold at most ``member_limit(name)`` bytes: a save refuses a
+project past these limits (``OutputError``) and the loader refuses a file past them, so
+whatever a save writes, the loader opens. A picture or an audio buffer is decoded once:
+a member named by two parts of the file (which a save never writes) is read for the
+first only. The ``id`` s in the file only tie its parts together (a history entry's target,
 a span's key): loading gives every layer, track, clip and entry a fresh id and remaps the
 references, so a loaded project never collides with what is open.
 
@@ -55,7 +63,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-from studio.core.archive import ProjectError
+from studio.core.archive import MAX_MEMBER_BYTES, ProjectError
 from studio.core.history import HistoryEntry
 from studio.core.image import ImageDocument
 from studio.core.text import Span
@@ -80,8 +88,19 @@ CODEC_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: huge picture in a few bytes): beyond it parts are left out rather than exhausting memory.
 MAX_DECODED_BYTES = 24 * 1024**3
 MAX_JSON_BYTES = 256 * 1024**2
+#: The text: a pasted log of hundreds of MB still fits; a text editor is long past usable.
+MAX_TEXT_BYTES = 256 * 1024**2
 MAX_SAMPLE_RATE = 1_536_000
 MAX_POSITION = 2**53  # frames or pixels: past any real document, still exact in a float
+
+
+def member_limit(name: str) -> int:
+    """The most bytes the member ``name`` may hold, unpacked: the limit save and load share."""
+    if name.endswith(".json"):
+        return MAX_JSON_BYTES
+    if name == "text.txt":
+        return MAX_TEXT_BYTES
+    return MAX_MEMBER_BYTES
 
 
 # -- the documents ------------------------------------------------------------------------------

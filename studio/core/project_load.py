@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
-from studio.core.archive import MAX_MEMBER_BYTES, DamagedMember, ProjectError, SafeArchive
+from studio.core.archive import DamagedMember, ProjectError, SafeArchive
 from studio.core.history import HistoryEntry
 from studio.core.ids import new_id
 from studio.core.image import MAX_PICTURE_PIXELS, MAX_SIDE, ImageDocument, Layer, check_canvas_size
@@ -34,8 +34,9 @@ from studio.core.project import (
     LoadedProject,
     Project,
     _in_order,
+    member_limit,
 )
-from studio.core.text import Span
+from studio.core.text import Span, well_formed
 from studio.core.timeline import Audio, Clip, Timeline, TimelineError, Track
 from studio.errors import StudioError
 
@@ -77,7 +78,7 @@ def read_project(data: bytes, name: str = "project") -> LoadedProject:
 def _load(source: BinaryIO, label: str) -> LoadedProject:
     # Every failure leaves as a StudioError: a loader bug must not become a traceback dialog.
     try:
-        archive = SafeArchive(source, label)
+        archive = SafeArchive(source, label, limit_of=member_limit)
         try:
             manifest = _read_manifest(archive, label)
             return _Reader(archive, manifest).read()
@@ -272,16 +273,16 @@ class _Reader:
                                  f"(an unexpected {type(exc).__name__}; the details are in the log).")
         return None
 
-    def member(self, name: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    def member(self, name: str) -> bytes:
         if name not in self.listed or name not in self.archive:
             raise _Bad(f"{name} is missing from the file")
         if self.archive.size(name) != self.listed[name]:
             raise _Bad(f"{name} is damaged (its size is not the one the manifest lists)")
-        return self.archive.read(name, limit=limit)
+        return self.archive.read(name, limit=member_limit(name))
 
     def json(self, name: str) -> Any:
         try:
-            return _parse_json(self.member(name, limit=MAX_JSON_BYTES))
+            return _parse_json(self.member(name))
         except _Bad as exc:
             raise _Bad(f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)) from None
 
@@ -400,7 +401,11 @@ class _Reader:
     def text(self) -> str:
         data = self.member("text.txt")
         try:
-            return data.decode("utf-8", "surrogatepass")
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        try:  # the first Studio kept lone surrogates (surrogatepass): they become U+FFFD
+            return well_formed(data.decode("utf-8", "surrogatepass"))
         except UnicodeDecodeError as exc:
             raise _Bad(f"text.txt is not UTF-8 text (byte {exc.start})") from None
 

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
+from studio.core.archive import MAX_TOTAL_BYTES
 from studio.core.history import HistoryEntry, plain_data, plain_params
 from studio.core.image import ImageDocument
 from studio.core.midi import Note
@@ -31,12 +32,15 @@ from studio.core.project import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
+    MAX_DECODED_BYTES,
     PNG_COMPRESS_LEVEL,
     SUFFIX,
     Project,
     _in_order,
     backup_path,
+    member_limit,
 )
+from studio.core.text import well_formed
 from studio.core.timeline import Audio, Clip, Timeline
 from studio.errors import OutputError
 
@@ -246,12 +250,14 @@ def write_archive(project: Project, file: BinaryIO) -> None:
     """Write ``project`` in the project format to an open binary ``file`` (no atomicity)."""
     from studio import __version__
 
+    _check_decoded_size(project)
     members: dict[str, int] = {}
     now = time.localtime()
     stamp = (max(now.tm_year, 1980), now.tm_mon, now.tm_mday, now.tm_hour, now.tm_min, now.tm_sec)
     with zipfile.ZipFile(file, "w", allowZip64=True) as archive:
 
         def put(name: str, data: bytes | memoryview, stored: bool) -> None:
+            _check_size(name, len(data), sum(members.values()))
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info.external_attr = (stat.S_IFREG | 0o644) << 16
@@ -259,7 +265,7 @@ def write_archive(project: Project, file: BinaryIO) -> None:
             members[name] = len(data)
 
         _write_canvas(project.image, put)
-        put("text.txt", project.text.encode("utf-8", "surrogatepass"), False)
+        put("text.txt", well_formed(project.text).encode("utf-8"), False)
         put("text.json", _json({"spans": [[int(s.start), int(s.end), int(s.job)] for s in project.text_spans]}), False)
         _write_timeline(project.timeline, put)
         put("history.json", _json({"entries": [_history_record(e) for e in project.history]}), False)
@@ -274,9 +280,35 @@ def write_archive(project: Project, file: BinaryIO) -> None:
 
 
 def _json(value: Any) -> bytes:
-    # ASCII escapes keep any string (even a lone surrogate) encodable; default=str: never
-    # let an odd value stop a save.
-    return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":")).encode("ascii")
+    # Every string well-formed (as text.txt): an escaped lone surrogate would come back as
+    # one, and two escaped halves as one character. default=str: never let an odd value
+    # stop a save.
+    return well_formed(json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))).encode("utf-8")
+
+
+def _check_size(name: str, size: int, before: int) -> None:
+    """Refuse to write what the loader would refuse to read (the limits are the same)."""
+    limit = member_limit(name)
+    if size > limit:
+        what = {"text.txt": "the text"}.get(name, name)
+        raise OutputError(f"cannot save the project: {what} is {size / 1024**2:,.0f} MiB, and a project file "
+                          f"holds at most {limit / 1024**2:,.0f} MiB there; nothing was written")
+    if before + size > MAX_TOTAL_BYTES:
+        raise OutputError(f"cannot save the project: it would be more than {MAX_TOTAL_BYTES / 1024**3:.0f} GiB, "
+                          "the most a project file holds; nothing was written")
+
+
+def _check_decoded_size(project: Project) -> None:
+    """The pixels and samples, counted as the loader counts them before decoding."""
+    image = project.image
+    total = sum(layer.pixels.shape[0] * layer.pixels.shape[1] * 4 for layer in image.layers)
+    total += 0 if image.mask is None else image.mask.size
+    total += 0 if image.selection is None else image.selection.mask.size
+    buffers = {id(clip.audio): clip.audio for clip in project.timeline.clips}
+    total += sum(audio.frames * audio.channels * 4 for audio in buffers.values())
+    if total > MAX_DECODED_BYTES:
+        raise OutputError(f"cannot save the project: its pictures and audio take {total / 1024**3:.1f} GiB, "
+                          f"and a project holds at most {MAX_DECODED_BYTES / 1024**3:.0f} GiB of them; nothing was written")
 
 
 Put = Callable[[str, "bytes | memoryview", bool], None]

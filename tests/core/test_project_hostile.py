@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import PIL.PngImagePlugin  # noqa: F401 - imported before any watch: importing is not what is watched
 import soundfile  # noqa: F401
-from studio.core.project import LoadedProject, ProjectError, load_project, read_project, save_project
+from studio.core.project import MAX_TEXT_BYTES, LoadedProject, ProjectError, load_project, read_project, save_project
 from studio.errors import StudioError
 from test_project_samples import members_of, rebuild, sample_project
 
@@ -232,10 +232,30 @@ def _wav_claiming(frames: int, channels: int = 2) -> bytes:
 
 
 def _bomb() -> bytes:
-    info = zipfile.ZipInfo("text.txt")
-    info.compress_type = zipfile.ZIP_DEFLATED
-    return rebuild(good_archive(), change=lambda n, b: None if n == "text.txt" else b,
-                   extra=[(info, b"\x00" * (64 * 1024**2))])
+    """Honest deflate of zeros (about 230:1 at level 1) past what a project's text may hold.
+
+    A saved project's text deflates as well (a pasted log): the ratio alone is no bomb."""
+    out = io.BytesIO(rebuild(good_archive(), change=lambda n, b: None if n == "text.txt" else b))
+    with zipfile.ZipFile(out, "a", compresslevel=1) as archive:
+        info = zipfile.ZipInfo("text.txt")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as member:
+            zeros = bytes(16 * 1024**2)
+            for _ in range(MAX_TEXT_BYTES // len(zeros) + 1):
+                member.write(zeros)
+    return out.getvalue()
+
+
+def _claims_past_deflate() -> bytes:
+    """A member whose directory claims 1 GiB from 1 KB: more than deflate can ever hold."""
+    data = bytearray(_with_member("canvas.json", b"{}" + b" " * 100_000))
+    central = data.find(b"PK\x01\x02")
+    while central != -1:
+        name_length = struct.unpack("<H", data[central + 28: central + 30])[0]
+        if data[central + 46: central + 46 + name_length] == b"canvas.json":
+            data[central + 24: central + 28] = struct.pack("<I", 1024**3)
+        central = data.find(b"PK\x01\x02", central + 4)
+    return bytes(data)
 
 
 def _duplicate() -> bytes:
@@ -278,6 +298,7 @@ UNSAFE = {
     "dot-dot inside": lambda: _zip([("canvas/../../x", b"x")]),
     "symlink member": lambda: rebuild(good_archive(), extra=[(_symlink("canvas/link.png"), b"/etc/passwd")]),
     "deflate bomb": _bomb,
+    "claims past deflate": _claims_past_deflate,
     "duplicate name": _duplicate,
 }
 
