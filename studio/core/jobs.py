@@ -3,7 +3,9 @@
 One queue per device means jobs on the same GPU wait for each other instead of fighting over
 its memory, while a CPU job and a GPU job can run side by side. Cancel is cooperative
 between steps (the runner stops pulling events; ``ctx.check_cancelled()``) and immediate
-inside a long onnxruntime call (``RunOptions.terminate``).
+inside a long onnxruntime call (``RunOptions.terminate``); a job that still has not stopped
+after ``CANCEL_GRACE`` is abandoned (``studio.core.device_queue``), so no plugin can stall
+its device.
 
 Listeners are plain callables ``listener(job, event)``, called on the worker thread; the UI
 bridges them to Qt signals (``studio.ui.workers``) and the CLI prints them.
@@ -14,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-import queue
 import threading
 import time
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from studio.core.device_queue import CANCEL_GRACE, DeviceQueue
 from studio.core.ids import new_id
 from studio.core.generators import Event, Generator, Progress, Request, Result
 from studio.core.logs import log_path
@@ -29,6 +31,12 @@ from studio.core.runtime import CPU_DEVICE, Device, LoadedSession, Runtime
 from studio.errors import Cancelled, StudioError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["CANCEL_GRACE", "SHUTDOWN_WAIT", "Job", "JobContext", "JobRunner", "JobState", "StateChanged"]
+
+#: Seconds ``JobRunner.shutdown`` waits for cancelled jobs to stop before abandoning them:
+#: closing the window or the CLI must never hang on a plugin that does not stop.
+SHUTDOWN_WAIT = 1.0
 
 
 class JobState(enum.Enum):
@@ -64,6 +72,9 @@ class Job:
         self.device = device
         self.state = JobState.QUEUED
         self.message = ""
+        #: True when the job ignored Cancel and was left behind: it ended as cancelled, and
+        #: whatever its thread still produces is discarded.
+        self.abandoned = False
         #: True when the job failed on a bug (in a plugin or Studio) rather than on bad input.
         self.internal_error = False
         self.result: Result | None = None  # the last result
@@ -76,7 +87,12 @@ class Job:
         self._cancel = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
+        # Held while listeners hear an event, so the end is announced after any event already
+        # on its way and nothing is heard after it (re-entrant: a listener may cancel the job).
+        self._emit_lock = threading.RLock()
         self._run_options: set[Any] = set()
+        self._on_cancel: Callable[[Job], None] | None = None  # the device queue's watchdog
+        self._watched = False
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.generator.id} {self.state.value}>"
@@ -94,9 +110,12 @@ class Job:
             queued = self.state is JobState.QUEUED
             if queued:  # decided under the lock, so the worker cannot start it meanwhile
                 self.state, self.message, self.ended = JobState.CANCELLED, "cancelled before it started", time.monotonic()
+            watch = self.state is JobState.RUNNING and not self._watched and self._on_cancel is not None
+            self._watched = self._watched or watch
         if queued:
-            self._emit(StateChanged(JobState.CANCELLED, self.message))
-            self._done.set()
+            self._announce_end()
+        elif watch:  # it may never look at the flag: start the grace period that ends in abandon
+            self._on_cancel(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it did within ``timeout``."""
@@ -105,13 +124,25 @@ class Job:
     # -- used by the runner and the context -------------------------------------------------
 
     def _emit(self, event: Any) -> None:
-        if isinstance(event, Progress):
-            self.progress = event
-        for listener in self._listeners:
-            try:
-                listener(self, event)
-            except Exception:  # a broken listener must not kill the job or the worker
-                log.exception("job listener %r failed", listener)
+        """Record ``event`` and hand it to the listeners, unless the job has ended: an
+        abandoned job's thread may go on yielding, and none of that may reach anyone."""
+        with self._emit_lock:
+            if self.state.done:
+                return
+            if isinstance(event, Progress):
+                self.progress = event
+            elif isinstance(event, Result):
+                self.result = event
+                self.results.append(event)
+            self._deliver(event)
+
+    def _deliver(self, event: Any) -> None:
+        with self._emit_lock:
+            for listener in self._listeners:
+                try:
+                    listener(self, event)
+                except Exception:  # a broken listener must not kill the job or the worker
+                    log.exception("job listener %r failed", listener)
 
     def _start(self) -> bool:
         with self._lock:
@@ -123,13 +154,23 @@ class Job:
         return True
 
     def _end(self, state: JobState, message: str = "") -> None:
+        if self._mark_ended(state, message):
+            self._announce_end()
+
+    def _mark_abandoned(self, message: str) -> bool:
+        """End a running job that ignored Cancel; False if it has ended meanwhile."""
+        return self._mark_ended(JobState.CANCELLED, message, abandoned=True)
+
+    def _mark_ended(self, state: JobState, message: str, abandoned: bool = False) -> bool:
         with self._lock:
             if self.state.done:
-                return
-            self.state = state
-            self.message = message
+                return False
+            self.state, self.message, self.abandoned = state, message, abandoned
             self.ended = time.monotonic()
-        self._emit(StateChanged(state, message))
+            return True
+
+    def _announce_end(self) -> None:
+        self._deliver(StateChanged(self.state, self.message))
         self._done.set()
 
 
@@ -188,34 +229,16 @@ class JobContext:
                 job._run_options.discard(options)
 
 
-class _DeviceQueue:
-    """A worker thread that runs one device's jobs in order."""
-
-    def __init__(self, runner: "JobRunner", device: Device) -> None:
-        self.runner = runner
-        self.device = device
-        self.jobs: "queue.Queue[Job | None]" = queue.Queue()
-        self.thread = threading.Thread(target=self._work, name=f"studio-{device.id}", daemon=True)
-        self.thread.start()
-
-    def _work(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            if job._start():
-                self.runner._execute(job)
-
-
 class JobRunner:
     """Runs jobs; one worker thread per device. The CLI and the UI both use this."""
 
     HISTORY = 20
 
-    def __init__(self, runtime: Runtime | None = None, listeners: Iterable[Listener] = ()) -> None:
+    def __init__(self, runtime: Runtime | None = None, listeners: Iterable[Listener] = (), cancel_grace: float = CANCEL_GRACE) -> None:
         self.runtime = runtime or Runtime()
         self.listeners = list(listeners)
-        self._queues: dict[str, _DeviceQueue] = {}
+        self.cancel_grace = cancel_grace
+        self._queues: dict[str, DeviceQueue] = {}
         # Which devices each generator has loaded on; weak, so a dropped generator's entry goes
         # with it (an id() could be reused by a new generator and skip its load()).
         self._loaded: "weakref.WeakKeyDictionary[Generator, set[str]]" = weakref.WeakKeyDictionary()
@@ -234,11 +257,11 @@ class JobRunner:
         with self._lock:
             worker = self._queues.get(job.device.id)
             if worker is None:
-                worker = self._queues[job.device.id] = _DeviceQueue(self, job.device)
+                worker = self._queues[job.device.id] = DeviceQueue(job.device, self._execute, self.cancel_grace)
             self._jobs.append(job)
             self._forget_old_jobs()
         job._emit(StateChanged(JobState.QUEUED))
-        worker.jobs.put(job)
+        worker.put(job)
         return job
 
     def _forget_old_jobs(self) -> None:
@@ -258,17 +281,21 @@ class JobRunner:
         for job in self.active():
             job.cancel()
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Cancel everything and stop the worker threads."""
+    def shutdown(self, timeout: float = SHUTDOWN_WAIT) -> None:
+        """Cancel everything and stop the worker threads; returns within about ``timeout``.
+
+        A job still running then is abandoned: it ends as cancelled and its (daemon) thread
+        is left behind, so neither the window nor the CLI ever hangs on a stuck plugin."""
         self.cancel_all()
         with self._lock:
             queues = list(self._queues.values())
             self._queues.clear()
         for worker in queues:
-            worker.jobs.put(None)
+            worker.stop()
         deadline = time.monotonic() + timeout
         for worker in queues:
-            worker.thread.join(max(0.0, deadline - time.monotonic()))
+            if not worker.join(max(0.0, deadline - time.monotonic())):
+                worker.abandon_running("")
 
     def _execute(self, job: Job) -> None:
         ctx = JobContext(job, self.runtime)
@@ -311,10 +338,7 @@ class JobRunner:
 
     def _accept(self, job: Job, event: Event) -> None:
         event = check_event(job, event)  # before anything sees it: window, files and projects alike
-        if isinstance(event, Result):
-            job.result = event
-            job.results.append(event)
-        job._emit(event)
+        job._emit(event)  # records a Result too, unless the job was abandoned meanwhile
 
 
 def internal_error_message(generator: Generator, exc: BaseException) -> str:
