@@ -69,7 +69,7 @@ class MusicGenGenerator(studio.Generator):
             "decoder_steps": new_tokens,
             "provider": ctx.session(model.onnx("decoder_model_merged.onnx")).providers[0],
             "device": ctx.device.id,
-            "notes": notes,
+            "notes": notes + output.notes,
         }
         yield studio.Result("audio", output.audio[:, None], self.id, dict(request.params), sample_rate=model.sampling_rate, info=info)
 

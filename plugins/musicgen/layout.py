@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.model_limits import bounded_int
 from studio.core.models import read_json
 
 ONNX_PARTS = {
@@ -59,11 +60,20 @@ def is_musicgen_folder(folder: Path) -> bool:
     return config.get("model_type") == "musicgen"
 
 
-def _int(section: dict[str, Any], key: str, where: str) -> int:
-    value = section.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise studio.ModelError(f"config.json has no whole number {where}.{key}; is this a MusicGen config?")
-    return value
+#: What the pipeline can use of each number in config.json, so that a damaged or hostile file
+#: (``num_codebooks: 1e9`` made a 7.45 GiB array) is refused before anything is allocated.
+#: Released MusicGen models: 4 or 8 codebooks of 2048 codes, 32 kHz, hop 640, 2048 positions.
+LIMITS = {  # key: (lowest, highest, default when absent; None: required)
+    "decoder.num_codebooks": (1, 64, None),
+    "decoder.vocab_size": (2, 1 << 16, None),
+    "decoder.max_position_embeddings": (16, 1 << 16, 2048),
+    "decoder.num_hidden_layers": (1, 256, 24),
+    "decoder.hidden_size": (1, 1 << 14, 1024),
+    "decoder.num_attention_heads": (1, 256, 16),
+    "audio_encoder.sampling_rate": (1000, 192_000, None),
+    "text_encoder.vocab_size": (1, 1 << 20, 0),
+}
+MAX_HOP = 4096  # samples per code frame: 640 in every released model
 
 
 @dataclass
@@ -95,14 +105,26 @@ class MusicGenModel:
         if self.audio_channels != 1:
             raise studio.ModelError(f"{self.folder.name} is a stereo MusicGen model; Studio plays mono MusicGen models only for now")
         ratios = self.config["audio_encoder"].get("upsampling_ratios")
-        if not isinstance(ratios, list) or not ratios or not all(isinstance(r, int) and r > 0 for r in ratios):
+        if not isinstance(ratios, list) or not ratios or not all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in ratios):
             raise studio.ModelError("config.json has no audio_encoder.upsampling_ratios (a list of whole numbers)")
-        for value in (self.num_codebooks, self.codebook_size, self.sampling_rate):
-            if value <= 0:
-                raise studio.ModelError("config.json gives MusicGen a zero or negative size")
-        _ = self.pad_token_id, self.start_token_id
+        if math.prod(ratios) > MAX_HOP:
+            raise studio.ModelError(f"config.json: audio_encoder.upsampling_ratios make {math.prod(ratios):,} samples a frame; Studio can use up to {MAX_HOP:,}")
+        # Every bounded number is read once here, so a bad one is reported when the folder is added.
+        for key in LIMITS:
+            self.number(key)
+        for token in (self.pad_token_id, self.start_token_id):
+            if not 0 <= token <= self.codebook_size:
+                raise studio.ModelError(f"config.json: the decoder's start or pad token {token} is not one of its {self.codebook_size} codes")
 
     # -- the numbers the pipeline uses ---------------------------------------------------------
+
+    def number(self, key: str) -> int:
+        """A number of config.json, within what the pipeline can use (``LIMITS``)."""
+        low, high, default = LIMITS[key]
+        where = str(self.folder / "config.json")
+        if default is None:
+            return bounded_int(self.config, key, low, high, where)
+        return bounded_int(self.config, key, low, high, where, default=default)
 
     @property
     def name(self) -> str:
@@ -121,11 +143,11 @@ class MusicGenModel:
 
     @property
     def num_codebooks(self) -> int:
-        return _int(self.decoder, "num_codebooks", "decoder")
+        return self.number("decoder.num_codebooks")
 
     @property
     def codebook_size(self) -> int:
-        return _int(self.decoder, "vocab_size", "decoder")
+        return self.number("decoder.vocab_size")
 
     @property
     def audio_channels(self) -> int:
@@ -135,7 +157,9 @@ class MusicGenModel:
     @property
     def pad_token_id(self) -> int:
         value = self.generation.get("pad_token_id", self.decoder.get("pad_token_id"))
-        return value if isinstance(value, int) else _int(self.decoder, "pad_token_id", "decoder")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise studio.ModelError("config.json has no whole number decoder.pad_token_id; is this a MusicGen config?")
 
     @property
     def start_token_id(self) -> int:
@@ -147,7 +171,20 @@ class MusicGenModel:
 
     @property
     def sampling_rate(self) -> int:
-        return _int(self.config["audio_encoder"], "sampling_rate", "audio_encoder")
+        return self.number("audio_encoder.sampling_rate")
+
+    @property
+    def max_positions(self) -> int:
+        """The decoder's positions: one a step, so they bound the length of what it makes."""
+        return self.number("decoder.max_position_embeddings")
+
+    @property
+    def num_layers(self) -> int:
+        return self.number("decoder.num_hidden_layers")
+
+    @property
+    def hidden_size(self) -> int:
+        return self.number("decoder.hidden_size")
 
     @property
     def hop_length(self) -> int:

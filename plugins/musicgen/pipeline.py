@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
 
 import studio
+from studio.core.memory import ensure_memory
 
 from .delay import apply_delay_pattern, build_delay_pattern, undo_delay_pattern
 from .layout import ENCODE_PART, MusicGenModel
 from .sampling import choose, guide
-from .tokenizer import T5Tokenizer
+from .tokenizer import MAX_PROMPT_TOKENS, T5Tokenizer
 
 PAST = re.compile(r"^past_key_values\.(\d+)\.(decoder|encoder)\.(key|value)$")
 
@@ -50,13 +51,25 @@ def new_tokens_for(model: MusicGenModel, seconds: float) -> int:
     return frames + model.num_codebooks - 1
 
 
+def memory_needed(model: MusicGenModel, states_length: int, steps: int, guided: bool) -> int:
+    """Bytes that grow with the length asked for, float32: the decoder's key/value caches
+    (self- and cross-attention, every layer) after ``steps`` steps, and each step's logits."""
+    batch = 2 if guided else 1
+    caches = batch * 2 * model.num_layers * model.hidden_size * 4 * (steps + states_length)
+    logits = batch * model.num_codebooks * model.codebook_size * 4 * 3  # the output, guided, sampled
+    return caches + logits + model.num_codebooks * steps * 8 * 4  # the codes and their delay pattern
+
+
 class TextEncoder:
     def __init__(self, model: MusicGenModel, tokenizer: T5Tokenizer) -> None:
         self.model, self.tokenizer = model, tokenizer
+        self.notes: list[str] = []  # what the user should know (a prompt cut to fit)
 
     def __call__(self, ctx: studio.JobContext, prompt: str) -> tuple[np.ndarray, np.ndarray]:
         """(1, tokens, hidden) float32 states and the (1, tokens) int64 mask of ``prompt``."""
-        ids = self.tokenizer.encode(prompt)
+        ids, note = self.tokenizer.encode_prompt(prompt)
+        if note:
+            self.notes.append(note)
         mask = np.ones_like(ids)
         session = ctx.session(self.model.onnx("text_encoder.onnx"))
         (states,) = ctx.run(session, ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
@@ -197,6 +210,7 @@ def decode_codes(
 class Generation:
     audio: np.ndarray  # (samples,) float32 at the model's rate: the new audio only
     seconds: float  # compute time
+    notes: list[str] = field(default_factory=list)  # what the user should know
 
 
 def generate(
@@ -209,7 +223,10 @@ def generate(
 ) -> Iterator[studio.Progress]:
     """Text (and optionally mono audio at the model's rate to continue) -> ``Generation``."""
     started = time.perf_counter()
-    states, mask = TextEncoder(model, tokenizer)(ctx, prompt)
+    ensure_memory(memory_needed(model, states_length=MAX_PROMPT_TOKENS, steps=settings.new_tokens, guided=settings.guided),
+                  f"{settings.new_tokens} steps of {model.name}")
+    encoder = TextEncoder(model, tokenizer)
+    states, mask = encoder(ctx, prompt)
     codec = AudioCodec(model)
     prompt_codes = None
     if audio_prompt is not None:
@@ -221,4 +238,4 @@ def generate(
     audio = codec.decode(ctx, codes)
     if prompt_codes is not None:  # the prompt's own audio is already on the timeline
         audio = audio[prompt_codes.shape[1] * model.hop_length :]
-    return Generation(audio, time.perf_counter() - started)
+    return Generation(audio, time.perf_counter() - started, encoder.notes)

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 import studio
+from studio.core.model_limits import cut_text, text_limit
+
+MAX_PROMPT_TOKENS = 512
 
 
 class T5Tokenizer:
@@ -29,6 +32,20 @@ class T5Tokenizer:
                 f"the tokenizer {path} has {size} tokens but the text encoder knows only {vocab_size}: they do not belong together"
             )
 
+        # T5 was trained on 512 tokens and its attention grows with the square of the length
+        # (a 30 KB prompt took 24 GB): longer prompts are cut, keeping the closing </s>.
+        self.tokenizer.enable_truncation(max_length=MAX_PROMPT_TOKENS)
+
     def encode(self, text: str) -> np.ndarray:
         """(1, tokens) int64 ids for the text encoder."""
-        return np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
+        return self.encode_prompt(text)[0]
+
+    def encode_prompt(self, text: str) -> tuple[np.ndarray, str]:
+        """(1, tokens) int64 ids for the text encoder, and a note for the user when the prompt
+        was cut to fit ("" otherwise). Text far past the limit is cut before it is tokenized."""
+        text, cut = cut_text(text, text_limit(MAX_PROMPT_TOKENS))
+        encoding = self.tokenizer.encode(text)
+        note = ""
+        if cut or encoding.overflowing:
+            note = f"the prompt is longer than the text encoder reads: it was cut to its first {len(encoding.ids)} tokens"
+        return np.asarray([encoding.ids], dtype=np.int64), note

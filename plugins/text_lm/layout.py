@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.model_limits import bounded_int
 from studio.core.models import read_json
+
+#: Longer than any released model's context (a million tokens), far below what would overflow.
+MAX_CONTEXT = 1 << 24
+MAX_VOCAB = 1 << 24
 
 MODEL_FILES = ("decoder_model_merged.onnx", "model.onnx", "decoder_with_past_model.onnx", "decoder_model.onnx")
 LAYOUT = "a causal-LM ONNX folder: config.json, tokenizer.json and model.onnx or decoder_model_merged.onnx (at the root or under onnx/), or an onnxruntime-genai folder"
@@ -71,16 +76,26 @@ class LMModel:
     @property
     def context_length(self) -> int:
         for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-            value = self.config.get(key)
-            if isinstance(value, int) and value > 0:
-                return value
+            if self.config.get(key) is not None:
+                return bounded_int(self.config, key, 1, MAX_CONTEXT, f"{self.folder / 'config.json'}")
         value = self.tokenizer_config.get("model_max_length")
         return int(value) if isinstance(value, int) and 0 < value < 10**7 else 2048
 
     @property
     def vocab_size(self) -> int | None:
-        value = self.config.get("vocab_size")
-        return int(value) if isinstance(value, int) else None
+        return bounded_int(self.config, "vocab_size", 1, MAX_VOCAB, f"{self.folder / 'config.json'}", default=None)
+
+    def attention_shape(self) -> tuple[int, int, int]:
+        """(heads, key/value heads, head size) as config.json gives them, each bounded: they
+        size the empty key/value cache when the graph leaves its dimensions open."""
+        where = f"{self.folder / 'config.json'}"
+        config = self.config
+        heads = bounded_int(config, "num_attention_heads" if "num_attention_heads" in config else "n_head", 1, 1024, where, default=1)
+        kv_heads = bounded_int(config, "num_key_value_heads", 1, heads, where, default=heads)
+        width_key = "hidden_size" if "hidden_size" in config else "n_embd"
+        width = bounded_int(config, width_key, 1, 1 << 17, where, default=heads)
+        head_dim = bounded_int(config, "head_dim", 1, 1 << 14, where, default=max(1, width // heads))
+        return heads, kv_heads, head_dim
 
     @property
     def chat_template(self) -> str | None:

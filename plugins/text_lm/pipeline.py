@@ -16,6 +16,8 @@ from typing import Any, Generator
 import numpy as np
 
 import studio
+from studio.core.memory import ensure_memory
+from studio.core.model_limits import cut_text, text_limit
 
 from .layout import LMModel
 from .sampling import SamplingSettings, next_token
@@ -61,10 +63,7 @@ class Decoder:
             raise studio.ModelError(f"{model.model_file} takes past_key_values but does not return every present.N.key/value")
         self.has_cache = bool(self.past_names)
         self.branch = "use_cache_branch" in inputs
-        config = model.config
-        heads = int(config.get("num_attention_heads") or config.get("n_head") or 1)
-        kv_heads = int(config.get("num_key_value_heads") or heads)
-        head_dim = int(config.get("head_dim") or (config.get("hidden_size") or config.get("n_embd") or heads) // heads)
+        _, kv_heads, head_dim = model.attention_shape()
         if self.past_names:
             shape = inputs[self.past_names[0]].shape
             kv_heads = shape[1] if isinstance(shape[1], int) else kv_heads
@@ -78,6 +77,12 @@ class Decoder:
 
     def reset(self) -> None:
         self.past, self.past_length = None, 0
+
+    def cache_bytes(self, tokens: int) -> int:
+        """The key/value cache's size once it holds ``tokens`` tokens (all layers, keys and values)."""
+        if not self.has_cache:
+            return 0
+        return len(self.past_names) * self.kv_heads * tokens * self.head_dim * np.dtype(self.kv_dtype).itemsize
 
     def step(self, ctx: studio.JobContext, ids: list[int], options: Any = None) -> np.ndarray:
         """Feed ``ids`` after what the cache holds; return the logits for the next token.
@@ -161,6 +166,16 @@ def prompt_ids(tokenizer: LMTokenizer, model: LMModel, prompt: str, instruction:
     """The prompt's token ids, cut from the left to fit the context; the (maybe reduced) token
     budget; and notes for the user."""
     notes: list[str] = []
+    # Text far longer than the context is cut before the tokenizer sees it (its end is what
+    # the model reads): tokenizing megabytes only to drop them is slow, and worse, the
+    # tokenizers library aborts the process outright on some huge inputs.
+    limit = text_limit(model.context_length)
+    prompt, cut = cut_text(prompt, limit, keep_end=True)
+    if cut:
+        notes.append(f"the text is longer than the model can read: only its last {limit:,} characters were tokenized")
+    instruction, cut = cut_text(instruction, limit)
+    if cut:
+        notes.append(f"the instruction was cut to its first {limit:,} characters")
     if instruction.strip():
         text = tokenizer.chat_prompt([{"role": "user", "content": f"{instruction.strip()}\n\n{prompt}"}])
         ids = tokenizer.encode(text, special=False)
@@ -196,6 +211,7 @@ def generate(
     eos_ids: set[int],
 ) -> Generator[studio.Event, None, Output]:
     notes = [] if decoder.has_cache else ["this model has no KV-cache inputs, so every new token re-reads the whole text (slower)"]
+    ensure_memory(decoder.cache_bytes(len(ids) + max_new), f"a text of {len(ids) + max_new:,} tokens with {decoder.model.name}")
     rng = np.random.Generator(np.random.PCG64(seed))
     decoder.reset()
     stream = StreamDecoder(tokenizer)

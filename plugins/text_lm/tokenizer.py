@@ -63,22 +63,23 @@ class LMTokenizer:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """Render the model's chat template (Jinja, sandboxed, as transformers renders it)."""
+        """Render the model's chat template (Jinja, sandboxed, as transformers renders it),
+        bounded in size and time: the template came with a downloaded model."""
         template = self.model.chat_template
         if template is None:
             raise studio.ModelError(f"{self.model.folder} has no chat template, so it cannot follow an instruction; use Continue")
         from jinja2.exceptions import TemplateError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        def raise_exception(message: str) -> None:
-            raise TemplateError(message)
+        from .chat_template import TEMPLATE_CHARS, ChatTemplateError, render_chat_template
 
-        environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        environment.globals["raise_exception"] = raise_exception
+        given = sum(len(m.get("content", "")) for m in messages)
         try:
-            return environment.from_string(template).render(
-                messages=messages, add_generation_prompt=True, bos_token=self.bos_token or "", eos_token=self.eos_token or ""
+            return render_chat_template(
+                template, given + TEMPLATE_CHARS, messages=messages, add_generation_prompt=True,
+                bos_token=self.bos_token or "", eos_token=self.eos_token or "",
             )
+        except ChatTemplateError as exc:
+            raise studio.ModelError(f"the chat template of {self.model.folder} was stopped: {exc}") from None
         except TemplateError as exc:
             raise studio.ModelError(f"the chat template of {self.model.folder} failed: {exc}") from None
 

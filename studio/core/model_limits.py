@@ -1,0 +1,73 @@
+"""Limits on what a model folder may ask of Studio, checked before anything is allocated.
+
+A number in a model's JSON (a step count, a codebook count, a context length) sizes arrays,
+loops and sessions. A file that says ``num_codebooks: 1000000000`` would otherwise make Studio
+allocate gigabytes, so every such number is read through ``bounded_int``: a whole number
+within what the pipeline can use, or a ``ModelError`` naming the file, the key, the value and
+the range. Prompt text is bounded the same way (``cut_text``) before a tokenizer sees it: the
+``tokenizers`` library aborts the whole process on some huge inputs, which no ``except`` catches.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any, Mapping
+
+from studio.errors import ModelError
+
+_MISSING = object()
+
+#: A generous bound on the characters one token stands for in any tokenizer Studio reads: text
+#: longer than ``tokens * CHARS_PER_TOKEN`` can only be cut by the tokenizer anyway, so it is
+#: cut before it is tokenized (a 10 MB paste must not be tokenized whole).
+CHARS_PER_TOKEN = 32
+#: And an absolute bound, whatever context a model claims: a few MB tokenize in well under a second.
+MAX_TEXT_CHARS = 4_000_000
+
+
+def _lookup(config: Mapping[str, Any], key: str) -> Any:
+    """``config["a"]["b"]`` for ``key="a.b"`` (sections of a nested config), or ``_MISSING``."""
+    value: Any = config
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def bounded_int(config: Mapping[str, Any], key: str, low: int, high: int, what: str, default: Any = _MISSING) -> int:
+    """The whole number at ``key`` (dots reach into sections) of ``config``, read from the file
+    ``what``, checked to lie in ``low..high``; ``default`` when the key is absent (and a default
+    was given), else a ``ModelError``.
+
+    A float that is a whole number (JSON's ``1e9``) counts as that number, so it is refused for
+    its size, not for its spelling."""
+    value = _lookup(config, key)
+    if value is _MISSING or value is None:
+        if default is not _MISSING:
+            return default
+        raise ModelError(f"{what} has no {key}: it should be a whole number from {low:,} to {high:,}")
+    number = value
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if not isinstance(number, Integral) or isinstance(number, bool):
+        raise ModelError(f"{what}: {key} should be a whole number from {low:,} to {high:,}, not {value!r}")
+    if not low <= number <= high:
+        raise ModelError(
+            f"{what}: {key} is {number:,}, which Studio cannot use: it must be from {low:,} to {high:,}. "
+            "The model folder is damaged or not meant for this pipeline"
+        )
+    return int(number)
+
+
+def cut_text(text: str, max_chars: int, keep_end: bool = False) -> tuple[str, bool]:
+    """``text`` cut to ``max_chars`` characters (its start, or with ``keep_end`` its end) and
+    whether anything was cut."""
+    if len(text) <= max_chars:
+        return text, False
+    return (text[-max_chars:] if keep_end else text[:max_chars]), True
+
+
+def text_limit(tokens: int) -> int:
+    """The most characters worth tokenizing for an encoder that reads ``tokens`` tokens."""
+    return min(max(1, tokens) * CHARS_PER_TOKEN, MAX_TEXT_CHARS)
