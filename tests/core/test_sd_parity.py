@@ -15,6 +15,7 @@ import pytest
 
 import studio
 from studio.core.jobs import JobRunner, JobState
+from studio_plugins.stable_diffusion.images import float_to_rgba
 from studio_plugins.stable_diffusion.layout import SDModel
 from studio_plugins.stable_diffusion.noise import RecordedNoise
 from studio_plugins.stable_diffusion.optimize import optimized_unet
@@ -35,7 +36,8 @@ class Replay(studio.Generator):
 
     def generate(self, request, ctx):
         output = yield from Pipeline(self.model, ctx, self.unet).run(self.settings, self.noise)
-        yield studio.Result("image", output.image, self.id, {}, info={"notes": output.notes})
+        # The float image goes in info: the result itself must be what the contract says (uint8).
+        yield studio.Result("image", float_to_rgba(output.image), self.id, {}, info={"notes": output.notes, "image": output.image})
 
 
 def rgba(rgb: np.ndarray) -> np.ndarray:
@@ -80,7 +82,7 @@ def runner():
 @pytest.mark.parametrize("case", sorted(MANIFEST))
 def test_matches_diffusers(case, runner):
     result, golden, noise = replay(case, runner)
-    difference = np.abs(result.value - golden).max()
+    difference = np.abs(result.info["image"] - golden).max()
     assert difference <= TOLERANCE, f"{case}: max abs difference {difference:.2e} > {TOLERANCE}"
     assert noise.remaining == 0, f"{case}: diffusers drew {noise.remaining} more noise tensors than we did"
 
@@ -91,7 +93,7 @@ def test_matches_diffusers_with_the_fused_unet(case, runner, tmp_path_factory):
     """The CPU runs a copy of the UNet with fused attention (optimize.py): same image."""
     cache = tmp_path_factory.getbasetemp() / "fused-unets"  # shared: each model is fused once
     result, golden, noise = replay(case, runner, cache)
-    difference = np.abs(result.value - golden).max()
+    difference = np.abs(result.info["image"] - golden).max()
     assert difference <= TOLERANCE, f"{case} (fused): max abs difference {difference:.2e} > {TOLERANCE}"
 
 
