@@ -13,6 +13,7 @@ from studio.core.logs import log_path, setup_logging
 from studio.core.paths import resources
 from studio.host import Host
 from studio.ui.main_window import MainWindow
+from studio.ui.plain import plain_box
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def run(safe_mode: bool = False, project: str | None = None) -> int:
         window = create_window(safe_mode)
     except Exception as exc:
         log.exception("Studio could not start")
-        QMessageBox.critical(None, "Studio could not start", f"{exc}\n\nDetails are in the log: {log_path()}")
+        plain_box(QMessageBox.Icon.Critical, "Studio could not start", f"{exc}\n\nDetails are in the log: {log_path()}").exec()
         return 1
     install_excepthook(window)
     window.show()

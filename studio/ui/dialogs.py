@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -27,6 +29,7 @@ from studio.core.paths import builtin_models
 from studio.core.runtime import RuntimeReport
 from studio.errors import StudioError
 from studio.host import Host
+from studio.ui.plain import plain_label, plain_tip
 
 STATUS_COLOURS = {"loaded": "#7ee787", "failed": "#ff7b72", "disabled": "#a0a0a8"}
 
@@ -56,7 +59,7 @@ class PluginsDialog(QDialog):
             cells = (plugin.name, plugin.status, origin, ", ".join(plugin.generators) or "–", plugin.error)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(plain_tip(text))  # a plugin's error: plain, never HTML
                 if column == 1:
                     item.setForeground(QColor(STATUS_COLOURS.get(plugin.status, "#ddd")))
                 self.table.setItem(row, column, item)
@@ -90,7 +93,7 @@ class SettingsDialog(QDialog):
         add.clicked.connect(self.choose_folder)
         remove = QPushButton("Remove")
         remove.clicked.connect(self.remove_folder)
-        self.folder_error = QLabel()
+        self.folder_error = plain_label()  # the folder's name and what is wrong with it
         self.folder_error.setObjectName("folder_error")
         self.folder_error.setWordWrap(True)
         self.folder_error.setStyleSheet("color: #ff7b72;")
@@ -127,7 +130,8 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layouts = "; ".join(f"{l.title or l.id}: {l.layout}" for l in host.plugins.loaders if l.layout)
-        intro = QLabel(f"<b>Model folders</b> — each is read by the plugin that understands its layout.<br><span style='color:#999'>Layouts the installed plugins read: {layouts or 'none'}. Built-in models: {builtin_models()}</span>")
+        known = html.escape(f"Layouts the installed plugins read: {layouts or 'none'}. Built-in models: {builtin_models()}")  # the plugins' words
+        intro = QLabel(f"<b>Model folders</b> — each is read by the plugin that understands its layout.<br><span style='color:#999'>{known}</span>")
         intro.setWordWrap(True)
         intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(intro)

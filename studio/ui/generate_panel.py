@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QScrollArea, QVBox
 
 from studio.core.generators import KINDS, Generator
 from studio.ui.param_form import ParamForm
+from studio.ui.plain import plain_label
 
 KIND_LABELS = {"image": "Image", "text": "Text", "audio": "Audio"}
 
@@ -27,7 +28,7 @@ class GeneratePanel(QWidget):
         self.combo = QComboBox()
         self.combo.setObjectName("generator_combo")
         self.combo.currentIndexChanged.connect(self._on_choice)
-        self.description = QLabel()
+        self.description = plain_label()  # the plugin's words, never HTML
         self.description.setWordWrap(True)
         self.description.setObjectName("generator_description")
         self.scroll = QScrollArea()

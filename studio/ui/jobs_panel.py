@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
@@ -11,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 from studio.core.generators import Preview, Progress
 from studio.core.jobs import Job, JobState
 from studio.ui.images import qimage_from_rgba
+from studio.ui.plain import plain_label
 
 THUMB = 56
 STATE_TEXT = {
@@ -35,9 +34,14 @@ class JobRow(QFrame):
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setStyleSheet("background: #1b1b1f; border-radius: 4px; color: #888;")
         self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪"}.get(job.generator.kind, "•"))
-        self.title = QLabel(f"<b>{job.generator.title or job.generator.id}</b>  <span style='color:#999'>#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}</span>")
+        # The generator's title and every message come from a plugin: plain text, never HTML.
+        self.title = plain_label(job.generator.title or job.generator.id)
+        self.title.setObjectName("job_title")
+        self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
-        self.status = QLabel(STATE_TEXT[job.state])
+        self.detail = plain_label(f"#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}")
+        self.detail.setStyleSheet("color: #999;")
+        self.status = plain_label(STATE_TEXT[job.state])
         self.status.setObjectName("job_status")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -49,9 +53,13 @@ class JobRow(QFrame):
         self.cancel_button.setObjectName("cancel_button")
         self.cancel_button.clicked.connect(self.cancel)
 
+        heading = QHBoxLayout()
+        heading.setSpacing(8)
+        heading.addWidget(self.title, 1)
+        heading.addWidget(self.detail, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()
         text.setSpacing(2)
-        text.addWidget(self.title)
+        text.addLayout(heading)
         text.addWidget(self.status)
         text.addWidget(self.bar)
         row = QHBoxLayout(self)
@@ -83,12 +91,14 @@ class JobRow(QFrame):
             info = self.job.result.info if self.job.result else {}
             provider = info.get("provider") or ""
             text = f"Done{elapsed}" + (f" · {provider.replace('ExecutionProvider', '')}" if provider else "")
-            notes = [html.escape(note) for result in self.job.results for note in result.info.get("notes", ())]
-            if notes:
-                text += "<br><span style='color:#e3b341'>" + "<br>".join(dict.fromkeys(notes)) + "</span>"
+            notes = [note for result in self.job.results for note in result.info.get("notes", ())]
+            if notes:  # e.g. a prompt cut to the encoder's length: amber, the user should read it
+                text += "\n" + "\n".join(dict.fromkeys(notes))
+                self.status.setStyleSheet("color: #e3b341;")
             self.status.setText(text)
         elif state is JobState.FAILED:
-            self.status.setText(f"<span style='color:#ff7b72'>Failed: {message}</span>")
+            self.status.setStyleSheet("color: #ff7b72;")
+            self.status.setText(f"Failed: {message}")
         else:
             self.status.setText("Cancelled")
 

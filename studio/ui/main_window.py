@@ -38,6 +38,7 @@ from studio.ui.editor.workspace import THEMES, Generation
 from studio.ui.generate_panel import GeneratePanel
 from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs_panel import JobsPanel
+from studio.ui.plain import plain_box, plain_label, plain_tip
 from studio.ui.project_session import ProjectSession
 from studio.ui.slots import connect_command
 from studio.ui.timeline import AudioWorkspace
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         self.project = ProjectSession(self)
         self.project.state_changed.connect(self._show_title)
 
-        self.device_label = QLabel("Checking devices…")
+        self.device_label = plain_label("Checking devices…")  # onnxruntime's words may follow
         self.device_label.setObjectName("device_label")
         # What a writer watches: the generation's speed and the document's size (Text tab only).
         self.text_stats_label = QLabel()
@@ -342,7 +343,7 @@ class MainWindow(QMainWindow):
             text += " · GPU not used"
             tip += f"\nGPU not used: {report.gpu_reason}"
         self.device_label.setText(text)
-        self.device_label.setToolTip(tip)
+        self.device_label.setToolTip(plain_tip(tip))
 
     # -- generating ----------------------------------------------------------------------
 
@@ -502,7 +503,7 @@ class MainWindow(QMainWindow):
 
     def warn(self, title: str, text: str) -> QMessageBox:
         """A warning that does not block the event loop: jobs keep reporting behind it."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box = plain_box(QMessageBox.Icon.Warning, title, text, parent=self)  # file names, plugin errors: plain
         box.setObjectName("warning")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -775,7 +776,7 @@ class MainWindow(QMainWindow):
     def show_runtime_report(self) -> None:
         report = self.report
         if report is None:
-            QMessageBox.information(self, "Runtime report", "Still checking the devices…")
+            plain_box(QMessageBox.Icon.Information, "Runtime report", "Still checking the devices…", parent=self).exec()
             return
         lines = [f"onnxruntime {report.version} ({report.package})", f"Available in this build: {', '.join(report.available)}", f"CPU threads: {report.cpu_threads}", ""]
         for probe in report.devices:
@@ -786,7 +787,7 @@ class MainWindow(QMainWindow):
             lines.append("")
             lines += [f"{s.path.name} on {s.device.id}: {s.providers[0]} (loaded in {s.seconds:.2f} s)" for s in sessions]
         lines += ["", f"Log: {log_path()}"]
-        QMessageBox.information(self, "Runtime report", "\n".join(lines))
+        plain_box(QMessageBox.Icon.Information, "Runtime report", "\n".join(lines), parent=self).exec()  # model file names: plain
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.generators import INPUT_TYPES, SEED_MAX, Param
+from studio.ui.plain import plain_label, plain_tip
 
 INT_LIMIT = 2**31 - 1
 SLIDER_STEPS = 1000
@@ -46,7 +47,7 @@ class SeedField(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.edit = QLineEdit()
         self.edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,10}"), self.edit))
-        self.edit.setToolTip(param.help)
+        self.edit.setToolTip(plain_tip(param.help))
         self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("4294967295") + 8)
         self.edit.editingFinished.connect(self._clamp)
         self.randomize()
@@ -99,14 +100,14 @@ class SliderSpin(QWidget):
             self.spin.setDecimals(3 if (param.step or 0.1) < 0.1 else 2)
             self.spin.setRange(param.min if param.min is not None else -1e9, param.max if param.max is not None else 1e9)
             self.spin.setSingleStep(param.step or 0.1)
-        self.spin.setToolTip(param.help)
+        self.spin.setToolTip(plain_tip(param.help))
         self.spin.setValue(param.default)
         self.spin.setMinimumWidth(72)
         self.slider: QSlider | None = None
         if param.min is not None and param.max is not None:
             self.slider = QSlider(Qt.Orientation.Horizontal)
             self.slider.setRange(0, SLIDER_STEPS)
-            self.slider.setToolTip(param.help)
+            self.slider.setToolTip(plain_tip(param.help))
             self._low, self._high = float(param.min), float(param.max)
             self._sync_slider(self.spin.value())
             self.slider.valueChanged.connect(self._from_slider)
@@ -154,7 +155,9 @@ class ParamForm(QWidget):
             widget = self._make(param)
             widget.setObjectName(f"param_{param.name}")
             self.widgets[param.name] = widget
-            layout.addRow(param.title, widget)
+            title = plain_label(param.title)  # the plugin's words, never HTML
+            title.setBuddy(widget)
+            layout.addRow(title, widget)
 
     def _make(self, param: Param) -> QWidget:
         if param.type == "seed":
@@ -172,7 +175,7 @@ class ParamForm(QWidget):
             note = QLabel(f"From {source}" + (" (optional)" if param.optional else ""))
             note.setWordWrap(True)
             note.setStyleSheet("color: #999;")
-            note.setToolTip(param.help)
+            note.setToolTip(plain_tip(param.help))
             return note
         if param.type in ("int", "float"):
             number = SliderSpin(param)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from studio.core.project import SUFFIX, Project, backup_path, load_project, save_project
 from studio.core.recovery import Autosave, RecoveryStore
 from studio.errors import StudioError
+from studio.ui.plain import plain_box, plain_tip
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -124,15 +125,15 @@ class ProjectSession(QObject):
         if not self.modified:
             then()
             return None
-        box = QMessageBox(
+        box = plain_box(  # the name is a file's: plain text
             QMessageBox.Icon.Question,
             "Unsaved changes",
             f"Save the changes to “{self.name}” before {action}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             self.window,
+            informative="Without saving, the changes since the last save are lost.",
         )
         box.setObjectName("unsaved_project")
-        box.setInformativeText("Without saving, the changes since the last save are lost.")
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
@@ -303,7 +304,7 @@ class ProjectSession(QObject):
         recent = self.recent()
         for path in recent:
             action = menu.addAction(Path(path).name)
-            action.setToolTip(path)
+            action.setToolTip(plain_tip(path))
             action.setStatusTip(path)
             action.triggered.connect(lambda checked=False, p=path: self._open_recent(p))
         if not recent:
@@ -378,15 +379,15 @@ class ProjectSession(QObject):
         autosave = orphans[0]
         when = time.strftime("%H:%M on %d %b", time.localtime(autosave.saved))
         more = f"\n\n{len(orphans) - 1} more autosaved project(s) will be offered after this one." if len(orphans) > 1 else ""
-        box = QMessageBox(
+        box = plain_box(  # the name is a file's: plain text
             QMessageBox.Icon.Information,
             "Recover unsaved work",
             f"Studio did not close properly last time. Unsaved work on “{autosave.name}” was autosaved at {when}.",
             QMessageBox.StandardButton.NoButton,
             self.window,
+            informative=f"Recover it? Recovered work opens unsaved: save it to keep it.{more}",
         )
         box.setObjectName("recovery")
-        box.setInformativeText(f"Recover it? Recovered work opens unsaved: save it to keep it.{more}")
         recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
         discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)

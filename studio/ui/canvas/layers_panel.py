@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from studio.core.image import Layer
 from studio.ui.canvas.icons import icon
 from studio.ui.images import qimage_from_rgba
+from studio.ui.plain import plain_tip
 from studio.ui.slots import connect_command
 
 THUMB = QSize(48, 48)
@@ -266,7 +267,7 @@ class LayersPanel(QWidget):
             item = QListWidgetItem(self.thumbnail(layer), layer.name)
             item.setData(LAYER_ROLE, layer)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setToolTip(self._tooltip(layer))
+            item.setToolTip(plain_tip(self._tooltip(layer)))
             item.setSizeHint(QSize(180, ROW_HEIGHT))
             self.list.addItem(item)
             if layer is active:
@@ -283,7 +284,7 @@ class LayersPanel(QWidget):
         self.list.blockSignals(True)
         item.setIcon(self.thumbnail(layer))
         item.setText(layer.name)
-        item.setToolTip(self._tooltip(layer))
+        item.setToolTip(plain_tip(self._tooltip(layer)))
         self.list.blockSignals(False)
         self.list.viewport().update()
         if layer is self.current():

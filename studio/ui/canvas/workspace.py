@@ -83,7 +83,7 @@ class ReuseBar(QFrame):
 
     def offer(self, name: str, parameters: PictureParameters) -> None:
         self.parameters = parameters
-        self.label.setText(f"<b>{name}</b> carries generation parameters: {_escape(parameters.summary())}")
+        self.label.setText(f"<b>{_escape(name)}</b> carries generation parameters: {_escape(parameters.summary())}")
         self.show()
 
     def _accept(self) -> None:

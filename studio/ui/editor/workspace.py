@@ -25,6 +25,7 @@ from studio.ui.editor.find_bar import FindBar
 from studio.ui.editor.highlighter import TextHighlighter
 from studio.ui.editor.rewrite_bar import RewriteBar
 from studio.ui.editor.text_edit import WriterEdit
+from studio.ui.plain import plain_box
 
 THEMES = {  # name -> (paper, ink, selection)
     "light": ("#fbfaf7", "#232323", "#cfe0f5"),
@@ -408,8 +409,8 @@ class TextWorkspace(QWidget):
         if not self.modified:
             then()
             return None
-        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes", f"{self.display_name()} has unsaved changes. Discard them?",
-                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, self)
+        box = plain_box(QMessageBox.Icon.Question, "Unsaved changes", f"{self.display_name()} has unsaved changes. Discard them?",
+                        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, self)  # a file's name: plain
         box.setObjectName("unsaved_changes")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda button: then() if box.standardButton(button) == QMessageBox.StandardButton.Discard else None)

@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, Q
 from PySide6.QtWidgets import QAbstractScrollArea, QInputDialog, QMenu
 
 from studio.core.timeline import PEAK_BLOCK, Clip, Timeline, TimelineError, Track
+from studio.ui.plain import plain_tip
 from studio.ui.timeline.grid import clock
 
 if TYPE_CHECKING:
@@ -570,7 +571,7 @@ class Arrangement(QAbstractScrollArea):
         shapes = {"trim_left": Qt.CursorShape.SizeHorCursor, "trim_right": Qt.CursorShape.SizeHorCursor, "fade_in": Qt.CursorShape.PointingHandCursor, "fade_out": Qt.CursorShape.PointingHandCursor, "clip": Qt.CursorShape.OpenHandCursor}
         self.viewport().setCursor(shapes.get(hit.kind, Qt.CursorShape.ArrowCursor))
         if hit.clip is not None:
-            self.viewport().setToolTip(_clip_tooltip(hit.clip, self.timeline.sample_rate))
+            self.viewport().setToolTip(plain_tip(_clip_tooltip(hit.clip, self.timeline.sample_rate)))
         else:
             self.viewport().setToolTip("")
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QToolBar, QToolButton, QWidget
 
+from studio.ui.plain import plain_tip
 from studio.ui.slots import connect_command
 from studio.ui.timeline.grid import DIVISIONS, clock
 
@@ -50,6 +51,7 @@ class ElidedLabel(QLabel):
     def __init__(self) -> None:
         super().__init__()
         self.full_text = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)  # it shows why playback is off: a library's words
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def set_full_text(self, text: str) -> None:
@@ -210,7 +212,7 @@ class TransportBar(QToolBar):
         if self._showing_playing != ws.playing:  # refresh runs on every drag preview: only on a change
             self._showing_playing = ws.playing
             self.play_button.setIcon(transport_icon("pause" if ws.playing else "play"))
-        self.status.setToolTip(ws.playback_error)
+        self.status.setToolTip(plain_tip(ws.playback_error))
         self.status.set_full_text(self.status_text())
         self.footer.summary.setText(summary(ws.timeline))
         self._show_position(ws.playhead)
