@@ -55,6 +55,7 @@ class TextHighlighter(QSyntaxHighlighter):
         self._spans = spans
         self._rules = [(pattern, make(), group) for pattern, make, group in MARKDOWN_RULES]
         self._code = _format("#9a5fb0", mono=True)
+        self._generated = _format(GENERATED_COLOUR["light"])
 
     def set_markdown(self, on: bool) -> None:
         if on != self.markdown:
@@ -63,38 +64,47 @@ class TextHighlighter(QSyntaxHighlighter):
 
     def set_theme(self, theme: str) -> None:
         self.theme = theme
+        self._generated = _format(GENERATED_COLOUR.get(theme, GENERATED_COLOUR["light"]))
         self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
         self.setCurrentBlockState(0)
-        if self.markdown:
-            self._markdown(text)
-        block = self.currentBlock()
-        start = block.position()
-        generated = QTextCharFormat()
-        generated.setForeground(QColor(GENERATED_COLOUR.get(self.theme, GENERATED_COLOUR["light"])))
+        edges = self._markdown(text) if self.markdown else set()
+        start = self.currentBlock().position()
         for span in self._spans(start, start + len(text)):
             begin = max(span.start, start) - start
             end = min(span.end, start + len(text)) - start
             if end > begin:
-                self._merge(begin, end - begin, generated)
+                self._merge(begin, end, edges)
 
-    def _merge(self, start: int, length: int, fmt: QTextCharFormat) -> None:
-        for i in range(start, start + length):  # merge per character: keep Markdown's weight/italics
-            merged = QTextCharFormat(self.format(i))
-            merged.merge(fmt)
-            self.setFormat(i, 1, merged)
+    def _merge(self, begin: int, end: int, edges: set[int]) -> None:
+        """Colour ``begin:end`` as generated, keeping Markdown's weight and italics.
 
-    def _markdown(self, text: str) -> None:
+        One format change per run of equal Markdown format (the runs change only at
+        ``edges``), never one per character: a paragraph streamed a character at a time is
+        highlighted again after every chunk, so per-character work here made streaming
+        quadratic.
+        """
+        cuts = sorted({begin, end, *(edge for edge in edges if begin < edge < end)})
+        for left, right in zip(cuts, cuts[1:]):
+            merged = QTextCharFormat(self.format(left))
+            merged.merge(self._generated)
+            self.setFormat(left, right - left, merged)
+
+    def _markdown(self, text: str) -> set[int]:
+        """Apply the Markdown rules; return the positions where their formats begin or end."""
         in_fence = self.previousBlockState() == IN_FENCE
         if FENCE.match(text):
             self.setFormat(0, len(text), self._code)
             self.setCurrentBlockState(0 if in_fence else IN_FENCE)
-            return
+            return set()
         if in_fence:
             self.setFormat(0, len(text), self._code)
             self.setCurrentBlockState(IN_FENCE)
-            return
+            return set()
+        edges: set[int] = set()
         for pattern, fmt, group in self._rules:
             for match in pattern.finditer(text):
                 self.setFormat(match.start(group), match.end(group) - match.start(group), fmt)
+                edges.update((match.start(group), match.end(group)))
+        return edges

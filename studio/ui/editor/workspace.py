@@ -51,6 +51,7 @@ class Generation:
     undo_steps: int = -1  # the document's undo count after our last chunk
     undo_base: int = 0  # ...before the generation began
     split: bool = False  # the writer edited while it streamed: its chunks are in several undo steps
+    pending: list[str] = field(default_factory=list)  # chunks not yet inserted (see TextWorkspace.stream)
 
 
 class TextWorkspace(QWidget):
@@ -83,6 +84,8 @@ class TextWorkspace(QWidget):
         document.contentsChange.connect(self._on_change)  # before the highlighter: it reads the spans
         document.modificationChanged.connect(lambda _: self.file_changed.emit())
         self.highlighter = TextHighlighter(document, self.spans.between)
+        self._inserts = QTimer(self, singleShot=True, interval=0)  # runs once the chunks queued meanwhile are in
+        self._inserts.timeout.connect(self.flush)
         self._counts = QTimer(self, singleShot=True, interval=150)  # counting 100k words per key is wasteful
         self._counts.timeout.connect(lambda: self.counts_changed.emit(counts_label(self.editor.toPlainText())))
         document.contentsChanged.connect(self._counts.start)
@@ -173,7 +176,12 @@ class TextWorkspace(QWidget):
         self.stats_changed.emit("Waiting for the first token…")
 
     def stream(self, job: Job, chunk: str) -> None:
-        """Insert a streamed chunk for ``job`` (joined into the job's one undo step)."""
+        """Take a streamed chunk for ``job``; it is inserted with the others of this event-loop turn.
+
+        Every insertion lays out and highlights its whole paragraph again, so a generator
+        that floods one-character chunks froze the window when each went in on its own:
+        the chunks that queued up while the window was busy go in as one insertion.
+        """
         generation = self.generations.get(job.id)
         if generation is None:  # a text job not started from the editor (e.g. the CLI-like panel path)
             generation = self.generations[job.id] = Generation(job, "continue", QTextCursor(self.editor.textCursor()), {})
@@ -182,6 +190,21 @@ class TextWorkspace(QWidget):
             return
         if generation.first_chunk is None:
             generation.first_chunk = time.monotonic()
+        generation.pending.append(chunk)
+        if not self._inserts.isActive():
+            self._inserts.start()
+
+    def flush(self) -> None:
+        """Insert the chunks still waiting, each generation's in one piece (joined into its undo step)."""
+        self._inserts.stop()
+        for generation in list(self.generations.values()):
+            if generation.pending:
+                chunk = "".join(generation.pending)
+                generation.pending.clear()
+                self._insert(generation, chunk)
+                self._show_live_stats(generation)
+
+    def _insert(self, generation: Generation, chunk: str) -> None:
         document = self.editor.document()
         cursor = generation.cursor
         interrupted = generation.undo_steps >= 0 and document.availableUndoSteps() != generation.undo_steps
@@ -190,7 +213,7 @@ class TextWorkspace(QWidget):
         else:
             cursor.beginEditBlock()  # the first chunk, or the writer edited meanwhile: never fold their edit in
             generation.split = generation.split or interrupted
-        self._origin = job.id  # Qt reports an edit block's change at its end: keep it until then
+        self._origin = generation.job.id  # Qt reports an edit block's change at its end: keep it until then
         try:
             cursor.insertText(chunk)  # a rewrite's first chunk replaces the selection
             cursor.endEditBlock()
@@ -198,13 +221,13 @@ class TextWorkspace(QWidget):
             self._origin = None
         generation.streamed += chunk
         generation.undo_steps = document.availableUndoSteps()
-        self._show_live_stats(generation)
 
     def progress(self, job: Job, step: int) -> None:
         generation = self.generations.get(job.id)
         if generation is not None:
             generation.tokens = max(generation.tokens, step)
-            self._show_live_stats(generation)
+            if not generation.pending:  # else the insertion shows it, once for the whole turn
+                self._show_live_stats(generation)
 
     def _show_live_stats(self, generation: Generation) -> None:
         if generation.first_chunk is None:
@@ -217,9 +240,11 @@ class TextWorkspace(QWidget):
 
     def finish(self, job: Job, text: str, info: dict | None = None) -> None:
         """The job ended with ``text``: insert it, unless it already streamed in chunk by chunk."""
+        self.flush()
         generation = self.generations.get(job.id)
         if generation is None or not generation.streamed:
             self.stream(job, text)
+            self.flush()
         info = info or {}
         if "tokens_per_s" in info:
             parts = [f"{float(info['tokens_per_s']):.1f} tok/s"]
@@ -232,6 +257,7 @@ class TextWorkspace(QWidget):
 
     def abandon(self, job: Job) -> None:
         """A failed or cancelled job keeps what it streamed (one Ctrl+Z removes it)."""
+        self.flush()
         self._ended(job)
 
     def _ended(self, job: Job) -> None:
