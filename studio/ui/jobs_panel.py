@@ -99,6 +99,9 @@ class JobRow(QFrame):
         elif state is JobState.FAILED:
             self.status.setStyleSheet("color: #ff7b72;")
             self.status.setText(f"Failed: {message}")
+        elif self.job.abandoned:  # it ignored Cancel and was left behind: say so, plainly
+            self.status.setStyleSheet("color: #e3b341;")
+            self.status.setText(message)
         else:
             self.status.setText("Cancelled")
 

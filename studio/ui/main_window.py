@@ -542,6 +542,8 @@ class MainWindow(QMainWindow):
                     self.statusBar().showMessage("Stopped: what streamed is kept (Ctrl+Z removes it)", 8000)
         if state is JobState.FAILED:
             self.statusBar().showMessage(f"{job.generator.title or job.generator.id} failed: {message}", 15000)
+        if job.abandoned:  # the user pressed Cancel and saw nothing happen: tell them why
+            self.statusBar().showMessage(message, 15000)
 
     def on_progress(self, job: Job, progress: Progress) -> None:
         row = self.jobs_panel.row(job)
