@@ -7,12 +7,10 @@ every field, gives the file's objects fresh ids, and leaves out (and names) what
 from __future__ import annotations
 
 import io
-import json
 import logging
-import math
 import os
 import struct
-import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -20,16 +18,15 @@ import numpy as np
 
 from studio.core.archive import DamagedMember, ProjectError, SafeArchive
 from studio.core.history import HistoryEntry
-from studio.core.ids import new_id
 from studio.core.image import MAX_PICTURE_PIXELS, MAX_SIDE, ImageDocument, Layer, check_canvas_size
 from studio.core.midi import Note
+from studio.core.project_fields import BadPart, Fields, Remap, is_int, parse_json
+from studio.core import project as project_format
 from studio.core.project import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
-    MAX_DECODED_BYTES,
     MAX_JSON_BYTES,
-    MAX_POSITION,
     MAX_SAMPLE_RATE,
     LoadedProject,
     Project,
@@ -99,7 +96,7 @@ def _read_manifest(archive: SafeArchive, label: str) -> dict[str, Any]:
     if MANIFEST not in archive:
         raise ProjectError(f"{damaged} (it has no {MANIFEST}, which every Studio project has)")
     try:
-        manifest = _parse_json(archive.read(MANIFEST, limit=MAX_JSON_BYTES))
+        manifest = parse_json(archive.read(MANIFEST, limit=MAX_JSON_BYTES))
     except StudioError as exc:
         raise ProjectError(f"{damaged} (its {MANIFEST} cannot be read: {exc})") from None
     if not isinstance(manifest, dict):
@@ -108,133 +105,15 @@ def _read_manifest(archive: SafeArchive, label: str) -> dict[str, Any]:
         raise ProjectError(f"{damaged} (its {MANIFEST} names the format {str(manifest.get('format'))[:80]!r}, "
                            f"not {FORMAT_NAME!r})")
     version = manifest.get("version")
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise ProjectError(f"{damaged} (its {MANIFEST} is malformed: the format version is {str(version)[:40]!r})")
     if version > FORMAT_VERSION:
         raise ProjectError(f"{label} was made by a newer Studio (format {version}); this Studio reads format "
                            f"{FORMAT_VERSION} — update Studio to open it")
     members = manifest.get("members")
-    if not isinstance(members, dict) or not all(_is_int(size) and size >= 0 for size in members.values()):
+    if not isinstance(members, dict) or not all(is_int(size) and size >= 0 for size in members.values()):
         raise ProjectError(f"{damaged} (its {MANIFEST} is malformed: the member list is not names and sizes)")
     return manifest
-
-
-class _Bad(StudioError):
-    """A part of the file holds something it should not; the part is left out."""
-
-
-def _parse_json(data: bytes) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _Bad("it is not UTF-8 text") from None
-    except RecursionError:
-        raise _Bad("it is nested too deeply") from None
-    except ValueError as exc:
-        raise _Bad(f"it is not valid JSON ({str(exc)[:120]})") from None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-class _Fields:
-    """Typed access to one JSON object of the file; a missing or wrong value raises ``_Bad``."""
-
-    _MISSING: Any = object()
-
-    def __init__(self, record: Any, what: str) -> None:
-        if not isinstance(record, dict):
-            raise _Bad(f"{what} is not a JSON object")
-        self.record = record
-        self.what = what
-
-    def _get(self, key: str, default: Any) -> Any:
-        if key in self.record:
-            return self.record[key]
-        if default is self._MISSING:
-            raise _Bad(f"{self.what} has no {key!r}")
-        return default
-
-    def _wrong(self, key: str, expected: str) -> _Bad:
-        return _Bad(f"{self.what}: {key!r} is {str(self.record.get(key))[:60]!r}, not {expected}")
-
-    def int(self, key: str, low: int = -MAX_POSITION, high: int = MAX_POSITION, default: Any = _MISSING) -> int:
-        value = self._get(key, default)
-        if not _is_int(value) or not low <= value <= high:
-            raise self._wrong(key, f"a whole number from {low} to {high}")
-        return value
-
-    def float(self, key: str, low: float = -math.inf, high: float = math.inf, default: Any = _MISSING) -> float:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._wrong(key, "a number")
-        value = float(value)
-        if not (low <= value <= high or (math.isnan(value) and low == -math.inf and high == math.inf)):
-            raise self._wrong(key, f"a number from {low} to {high}")
-        return value
-
-    def bool(self, key: str, default: Any = _MISSING) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise self._wrong(key, "true or false")
-        return value
-
-    def str(self, key: str, default: Any = _MISSING) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str):
-            raise self._wrong(key, "text")
-        return value
-
-    def optional_str(self, key: str) -> str | None:
-        value = self._get(key, None)
-        if value is not None and not isinstance(value, str):
-            raise self._wrong(key, "text or null")
-        return value
-
-    def optional_int(self, key: str) -> int | None:
-        value = self._get(key, None)
-        if value is not None and not _is_int(value):
-            raise self._wrong(key, "a whole number or null")
-        return value
-
-    def dict(self, key: str, default: Any = _MISSING) -> dict[str, Any]:
-        value = self._get(key, default)
-        if not isinstance(value, dict):
-            raise self._wrong(key, "a JSON object")
-        return value
-
-    def list(self, key: str, default: Any = _MISSING) -> list[Any]:
-        value = self._get(key, default)
-        if not isinstance(value, list):
-            raise self._wrong(key, "a list")
-        return value
-
-
-class _Remap:
-    """Fresh ids for the file's objects, with every reference to an old id following it.
-
-    A reference may be met before or after its object (a span key before the history entry
-    that names it, a target whose layer was deleted): the first mention of an old id
-    reserves a fresh one, and the first object carrying that old id claims it. A second
-    object with the same old id (a damaged file) gets an id of its own.
-    """
-
-    def __init__(self) -> None:
-        self._new: dict[int, int] = {}
-        self._claimed: set[int] = set()
-
-    def object(self, old: int) -> int:
-        fresh = self.ref(old)
-        if fresh in self._claimed:
-            return new_id()
-        self._claimed.add(fresh)
-        return fresh
-
-    def ref(self, old: int) -> int:
-        if old not in self._new:
-            self._new[old] = new_id()
-        return self._new[old]
 
 
 class _Reader:
@@ -244,9 +123,9 @@ class _Reader:
         self.archive = archive
         self.listed: dict[str, int] = manifest["members"]
         self.problems: list[str] = []
-        self.ids = _Remap()
-        self.decoded = 0
-        self.budget_lock = threading.Lock()
+        self.ids = Remap()
+        self.decoded = 0  # bytes of pixels and samples counted so far (see budget)
+        self.claimed: set[str] = set()  # members already read for a part
 
     def read(self) -> LoadedProject:
         image = self.part("the canvas", self.canvas) or ImageDocument()
@@ -263,7 +142,7 @@ class _Reader:
         """``build()``, or None with a sentence in ``problems`` when it cannot be done."""
         try:
             return build()
-        except (_Bad, DamagedMember, StudioError) as exc:
+        except (BadPart, DamagedMember, StudioError) as exc:
             self.problems.append(f"{_capital(what)} could not be read and was left out: {exc}.")
         except MemoryError:
             self.problems.append(f"{_capital(what)} was left out: it is too large for this computer's memory.")
@@ -274,36 +153,47 @@ class _Reader:
         return None
 
     def member(self, name: str) -> bytes:
+        """The bytes of ``name``, for one part only: a save names each member once, and a
+        member named twice (a picture under 24 layers) would be decoded again each time."""
         if name not in self.listed or name not in self.archive:
-            raise _Bad(f"{name} is missing from the file")
+            raise BadPart(f"{name} is missing from the file")
+        if name in self.claimed:
+            raise BadPart(f"it names {name}, which another part of the file already uses")
+        self.claimed.add(name)
         if self.archive.size(name) != self.listed[name]:
-            raise _Bad(f"{name} is damaged (its size is not the one the manifest lists)")
+            raise BadPart(f"{name} is damaged (its size is not the one the manifest lists)")
         return self.archive.read(name, limit=member_limit(name))
 
     def json(self, name: str) -> Any:
         try:
-            return _parse_json(self.member(name))
-        except _Bad as exc:
-            raise _Bad(f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)) from None
+            return parse_json(self.member(name))
+        except BadPart as exc:
+            raise BadPart(f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)) from None
 
     def budget(self, size: int, what: str) -> None:
-        with self.budget_lock:  # pictures decode on several threads
-            if self.decoded + size > MAX_DECODED_BYTES:
-                raise _Bad(f"{what} would take {size / 1024**3:.1f} GiB more memory than one project may use")
-            self.decoded += size
+        """Count ``size`` bytes of pixels or samples before they are decoded."""
+        if self.decoded + size > project_format.MAX_DECODED_BYTES:
+            raise BadPart(f"{what} would take {size / 1024**2:,.0f} MiB more memory than one project may use")
+        self.decoded += size
 
     # -- the canvas -------------------------------------------------------------------------------
 
     def canvas(self) -> ImageDocument:
-        record = _Fields(self.json("canvas.json"), "canvas.json")
+        record = Fields(self.json("canvas.json"), "canvas.json")
         width, height = record.int("width", 1, MAX_SIDE), record.int("height", 1, MAX_SIDE)
         check_canvas_size(width, height)
         doc = ImageDocument(width, height)
+        # Every picture is read and its declared size counted before any is decoded.
         sources = []
         for n, entry in enumerate(record.list("layers")):
             source = self.part(_layer_title(entry, n), lambda e=entry, n=n: self.layer_source(e, n))
             if source is not None:
                 sources.append((n, *source))
+        planes = {}
+        for key, what in (("mask", "the inpainting mask"), ("selection", "the selection")):
+            name = record.optional_str(key)
+            if name is not None:
+                planes[key] = (what, self.part(what, lambda name=name, what=what: self.picture_source(name, "L", what)))
         # Pictures decode on a few threads; each layer still succeeds or fails on its own.
         placed = iter(sources)
 
@@ -313,38 +203,51 @@ class _Reader:
             if layer is not None:
                 doc.layers.append(layer)
 
-        _in_order(self.layer_pixels, [(f, data) for _, f, data in sources], place)
-        mask_name = record.optional_str("mask")
-        if mask_name is not None:
-            doc.mask = self.part("the inpainting mask", lambda: self.canvas_plane(mask_name, doc, "the mask"))
-        selection_name = record.optional_str("selection")
-        if selection_name is not None:
+        _in_order(self.layer_pixels, [(f, source) for _, f, source in sources], place)
+        what, source = planes.get("mask", ("", None))
+        if source is not None:
+            doc.mask = self.part(what, lambda: self.canvas_plane(source, doc, "the mask"))
+        what, source = planes.get("selection", ("", None))
+        if source is not None:
             from studio.core.selection import Selection
 
-            plane = self.part("the selection", lambda: self.canvas_plane(selection_name, doc, "the selection"))
+            plane = self.part(what, lambda: self.canvas_plane(source, doc, "the selection"))
             doc.selection = None if plane is None else Selection(plane > 127)
         return doc
 
-    def layer_source(self, entry: Any, n: int) -> tuple[_Fields, bytes | None]:
-        """The layer's record and its PNG's bytes (None for a layer without pixels)."""
-        f = _Fields(entry, f"layer {n + 1}")
+    def layer_source(self, entry: Any, n: int) -> tuple[Fields, _Picture | None]:
+        """The layer's record and its picture, counted but not decoded (None: no pixels)."""
+        f = Fields(entry, f"layer {n + 1}")
         name = f.optional_str("file")
-        return f, None if name is None else self.member(name)
+        return f, None if name is None else self.picture_source(name, "RGBA", "its picture")
 
-    def layer_pixels(self, item: tuple[_Fields, bytes | None]) -> np.ndarray | BaseException:
+    def picture_source(self, name: str, mode: str, what: str) -> _Picture:
+        """The PNG ``name``, its size read from its header and counted against the budget."""
+        data = self.member(name)
+        # The size is in the PNG's first chunk: refuse a huge picture before Pillow sees it.
+        if data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
+            raise BadPart(f"{what} is not a readable PNG (it does not start like one)")
+        width, height = struct.unpack(">II", data[16:24])
+        if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE and width * height <= MAX_PICTURE_PIXELS):
+            raise BadPart(f"{what} declares {width} × {height} pixels, past Studio's limits "
+                          f"({MAX_SIDE} a side, {MAX_PICTURE_PIXELS // 1_000_000} million in all)")
+        self.budget(width * height * len(mode), what)
+        return _Picture(data, width, height, mode, what)
+
+    def layer_pixels(self, item: tuple[Fields, _Picture | None]) -> np.ndarray | BaseException:
         """Decoded pixels, or the exception to report (this runs on a codec thread)."""
-        f, data = item
+        f, source = item
         try:
-            if data is None:
+            if source is None:
                 width, height = f.int("width", 0, MAX_SIDE), f.int("height", 0, MAX_SIDE)
                 if width and height:
-                    raise _Bad("it has a size but no picture")
+                    raise BadPart("it has a size but no picture")
                 return np.zeros((height, width, 4), dtype=np.uint8)
-            return self.picture(data, "RGBA", "its picture")
+            return _decode(source)
         except Exception as exc:  # noqa: BLE001 - raised again by self.part, on the reading thread
             return exc
 
-    def layer(self, f: _Fields, pixels: np.ndarray | BaseException) -> Layer:
+    def layer(self, f: Fields, pixels: np.ndarray | BaseException) -> Layer:
         if isinstance(pixels, BaseException):
             raise pixels
         layer = Layer(
@@ -359,42 +262,11 @@ class _Reader:
         layer.id = self.ids.object(f.int("id"))
         return layer
 
-    def canvas_plane(self, name: str, doc: ImageDocument, what: str) -> np.ndarray:
-        plane = self.picture(self.member(name), "L", what)
+    def canvas_plane(self, source: _Picture, doc: ImageDocument, what: str) -> np.ndarray:
+        plane = _decode(source)
         if plane.shape != (doc.height, doc.width):
-            raise _Bad(f"{what} is {plane.shape[1]} × {plane.shape[0]} pixels; the canvas is {doc.width} × {doc.height}")
+            raise BadPart(f"{what} is {plane.shape[1]} × {plane.shape[0]} pixels; the canvas is {doc.width} × {doc.height}")
         return plane
-
-    def picture(self, data: bytes, mode: str, what: str) -> np.ndarray:
-        from PIL import Image
-
-        # The size is in the PNG's first chunk: refuse a huge picture before Pillow sees it.
-        if data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
-            raise _Bad(f"{what} is not a readable PNG (it does not start like one)")
-        width, height = struct.unpack(">II", data[16:24])
-        if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE and width * height <= MAX_PICTURE_PIXELS):
-            raise _Bad(f"{what} declares {width} × {height} pixels, past Studio's limits "
-                       f"({MAX_SIDE} a side, {MAX_PICTURE_PIXELS // 1_000_000} million in all)")
-        self.budget(width * height * len(mode), what)
-        Image.MAX_IMAGE_PIXELS = MAX_PICTURE_PIXELS  # as studio.core.image: Pillow's own guard, past ours
-        try:
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as picture:
-                if picture.size != (width, height):
-                    raise _Bad(f"{what} is not a readable PNG (its size is unclear)")
-                picture.load()
-                if picture.mode != mode:
-                    picture = picture.convert(mode)
-                pixels = np.array(picture, dtype=np.uint8)
-        except _Bad:
-            raise
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Pillow reports damage in many ways
-            raise _Bad(f"{what} is not a readable PNG ({type(exc).__name__}: {str(exc)[:120]})") from None
-        expected = (height, width, 4) if mode == "RGBA" else (height, width)
-        if pixels.shape != expected:
-            raise _Bad(f"{what} decoded to the wrong shape {pixels.shape}")
-        return pixels
 
     # -- the text -----------------------------------------------------------------------------------
 
@@ -407,16 +279,16 @@ class _Reader:
         try:  # the first Studio kept lone surrogates (surrogatepass): they become U+FFFD
             return well_formed(data.decode("utf-8", "surrogatepass"))
         except UnicodeDecodeError as exc:
-            raise _Bad(f"text.txt is not UTF-8 text (byte {exc.start})") from None
+            raise BadPart(f"text.txt is not UTF-8 text (byte {exc.start})") from None
 
     def spans(self, text: str) -> list[Span]:
-        record = _Fields(self.json("text.json"), "text.json")
+        record = Fields(self.json("text.json"), "text.json")
         spans = []
         dropped = 0
         # Marks count UTF-16 code units, as the editor (Qt) does: an emoji is two.
         length = len(text.encode("utf-16-le", "surrogatepass")) // 2
         for item in record.list("spans"):
-            if (isinstance(item, list) and len(item) == 3 and all(_is_int(v) for v in item)
+            if (isinstance(item, list) and len(item) == 3 and all(is_int(v) for v in item)
                     and 0 <= item[0] < item[1] <= length):
                 spans.append(Span(item[0], item[1], self.ids.ref(item[2])))
             else:
@@ -428,7 +300,7 @@ class _Reader:
     # -- the timeline -------------------------------------------------------------------------------
 
     def timeline(self) -> Timeline:
-        record = _Fields(self.json("timeline.json"), "timeline.json")
+        record = Fields(self.json("timeline.json"), "timeline.json")
         rate = record.int("sample_rate", 1, MAX_SAMPLE_RATE)
         tempo = record.float("tempo", 1e-3, 1e6)
         beats = record.int("beats_per_bar", 1, 1024)
@@ -437,13 +309,13 @@ class _Reader:
 
         def buffer(number: int, clip_name: str) -> Audio:
             if not 0 <= number < len(sources):
-                raise _Bad(f"it names audio {number}, which the file does not have")
+                raise BadPart(f"it names audio {number}, which the file does not have")
             if number not in audio:
                 audio[number] = None
                 audio[number] = self.part(f"audio {number} of the timeline", lambda: self.audio(sources[number], rate))
             found = audio[number]
             if found is None:
-                raise _Bad("its audio could not be read")
+                raise BadPart("its audio could not be read")
             return found
 
         tracks = []
@@ -456,34 +328,34 @@ class _Reader:
     def audio(self, entry: Any, rate: int) -> Audio:
         import soundfile
 
-        f = _Fields(entry, "an audio entry")
+        f = Fields(entry, "an audio entry")
         name = f.str("file")
         data = self.member(name)
         try:
             with soundfile.SoundFile(io.BytesIO(data)) as sound:
                 frames, channels, sample_rate = sound.frames, sound.channels, sound.samplerate
                 if sound.format != "WAV":
-                    raise _Bad(f"{name} is not a WAV file")
+                    raise BadPart(f"{name} is not a WAV file")
                 if channels not in (1, 2):
-                    raise _Bad(f"{name} has {channels} channels; Studio's audio has 1 or 2")
+                    raise BadPart(f"{name} has {channels} channels; Studio's audio has 1 or 2")
                 # A sample takes at least a byte: a header claiming more is lying.
                 if frames < 0 or frames * channels > len(data):
-                    raise _Bad(f"{name} claims {frames:,} frames of {channels} channels in {len(data):,} bytes")
+                    raise BadPart(f"{name} claims {frames:,} frames of {channels} channels in {len(data):,} bytes")
                 if sample_rate != rate:
-                    raise _Bad(f"{name} is at {sample_rate} Hz; the timeline runs at {rate} Hz")
+                    raise BadPart(f"{name} is at {sample_rate} Hz; the timeline runs at {rate} Hz")
                 self.budget(frames * channels * 4, name)
                 samples = sound.read(frames, dtype="float32", always_2d=True)
-        except (_Bad, MemoryError):
+        except (BadPart, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - libsndfile reports damage in many ways
-            raise _Bad(f"{name} is not a readable WAV file ({str(exc)[:120]})") from None
+            raise BadPart(f"{name} is not a readable WAV file ({str(exc)[:120]})") from None
         if samples.shape != (frames, channels):
-            raise _Bad(f"{name} is truncated ({samples.shape[0]:,} of {frames:,} frames)")
+            raise BadPart(f"{name} is truncated ({samples.shape[0]:,} of {frames:,} frames)")
         samples.flags.writeable = False  # Audio keeps a read-only array as it is: no copy
         return Audio(samples, sample_rate)
 
     def track(self, entry: Any, n: int, buffer: Callable[[int, str], Audio]) -> Track:
-        f = _Fields(entry, f"track {n + 1}")
+        f = Fields(entry, f"track {n + 1}")
         name = f.str("name")
         clips = []
         for c, clip_entry in enumerate(f.list("clips")):
@@ -501,7 +373,7 @@ class _Reader:
         )
 
     def clip(self, entry: Any, c: int, buffer: Callable[[int, str], Audio]) -> Clip:
-        f = _Fields(entry, f"clip {c + 1}")
+        f = Fields(entry, f"clip {c + 1}")
         name = f.str("name")
         audio = buffer(f.int("audio", 0, 1 << 31), name)
         info: dict[str, Any] = dict(f.dict("info", default={}))
@@ -516,12 +388,12 @@ class _Reader:
                 params=f.dict("params", default={}), info=info, id=self.ids.object(f.int("id")),
             )
         except TimelineError as exc:
-            raise _Bad(str(exc)) from None
+            raise BadPart(str(exc)) from None
 
     # -- the history --------------------------------------------------------------------------------
 
     def history(self) -> list[HistoryEntry]:
-        record = _Fields(self.json("history.json"), "history.json")
+        record = Fields(self.json("history.json"), "history.json")
         entries = []
         for n, item in enumerate(record.list("entries")):
             entry = self.part(f"generation {n + 1} of the history", lambda item=item, n=n: self.entry(item, n))
@@ -530,7 +402,7 @@ class _Reader:
         return entries
 
     def entry(self, item: Any, n: int) -> HistoryEntry:
-        f = _Fields(item, f"history entry {n + 1}")
+        f = Fields(item, f"history entry {n + 1}")
         target = f.optional_int("target")
         return HistoryEntry(
             kind=f.str("kind"), generator=f.str("generator"), title=f.str("title", default=""),
@@ -541,15 +413,50 @@ class _Reader:
         )
 
 
+@dataclass(frozen=True)
+class _Picture:
+    """A PNG read from the file and counted against the budget, not decoded yet."""
+
+    data: bytes
+    width: int
+    height: int
+    mode: str  # "RGBA" for a layer, "L" for the mask and the selection
+    what: str
+
+
+def _decode(source: _Picture) -> np.ndarray:
+    """The pixels of ``source``, which must decode to the size its header declared."""
+    from PIL import Image
+
+    what, width, height, mode = source.what, source.width, source.height, source.mode
+    Image.MAX_IMAGE_PIXELS = MAX_PICTURE_PIXELS  # as studio.core.image: Pillow's own guard, past ours
+    try:
+        with Image.open(io.BytesIO(source.data), formats=["PNG"]) as picture:
+            if picture.size != (width, height):
+                raise BadPart(f"{what} is not a readable PNG (its size is unclear)")
+            picture.load()
+            if picture.mode != mode:
+                picture = picture.convert(mode)
+            pixels = np.array(picture, dtype=np.uint8)
+    except (BadPart, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow reports damage in many ways
+        raise BadPart(f"{what} is not a readable PNG ({type(exc).__name__}: {str(exc)[:120]})") from None
+    expected = (height, width, 4) if mode == "RGBA" else (height, width)
+    if pixels.shape != expected:
+        raise BadPart(f"{what} decoded to the wrong shape {pixels.shape}")
+    return pixels
+
+
 def _notes(items: list[Any]) -> list[Note]:
     notes = []
     for item in items:
         if not (isinstance(item, list) and len(item) == 5):
-            raise _Bad("its score holds something that is not a note")
+            raise BadPart("its score holds something that is not a note")
         pitch, start, duration, velocity, voice = item
-        if not (_is_int(pitch) and _is_int(velocity) and _is_int(voice)
+        if not (is_int(pitch) and is_int(velocity) and is_int(voice)
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, duration))):
-            raise _Bad("its score holds a note with wrong values")
+            raise BadPart("its score holds a note with wrong values")
         notes.append(Note(pitch, float(start), float(duration), velocity, voice))
     return notes
 

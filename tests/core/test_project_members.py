@@ -1,0 +1,105 @@
+"""Each member of a project file is read and decoded at most once, within one budget.
+
+A hostile 138 KB project whose one PNG was named by 24 layers made the loader decode it 24
+times: memory grew with the number of references, not with the file. A save names each
+member once, so a second reference is malformed: the part that makes it is left out (and
+named), the rest opens. And every picture's declared size is counted against the
+project's budget before any picture is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import numpy as np
+
+import studio.core.project as project_module
+from studio.core.image import ImageDocument, Layer
+from studio.core.project import Project, load_project, read_project, save_project
+from studio.core.timeline import Audio, Clip, Timeline, Track
+from test_project_samples import rebuild
+
+SIDE = 512  # one picture: 1 MiB of RGBA; a solid colour packs it into a few KB
+
+
+def _one_picture_project(tmp_path) -> bytes:
+    doc = ImageDocument(SIDE, SIDE)
+    doc.layers.append(Layer("solid", np.full((SIDE, SIDE, 4), 200, np.uint8)))
+    return save_project(Project(image=doc), tmp_path / "one.studio").read_bytes()
+
+
+def _canvas(data: bytes, change) -> bytes:
+    return rebuild(data, change=lambda name, body: json.dumps(change(json.loads(body))).encode()
+                   if name == "canvas.json" else body,
+                   manifest=lambda m: m)
+
+
+def _fix_manifest(data: bytes) -> bytes:
+    """The manifest lists the sizes the members have now (the hostile file is consistent)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sizes = {info.filename: info.file_size for info in archive.infolist() if info.filename != "manifest.json"}
+    return rebuild(data, manifest=lambda m: {**m, "members": sizes})
+
+
+def test_a_picture_named_by_24_layers_is_decoded_once(tmp_path):
+    data = _one_picture_project(tmp_path)
+
+    def many(canvas):
+        canvas["layers"] = [{**canvas["layers"][0], "name": f"copy {n}", "id": 100 + n} for n in range(24)]
+        return canvas
+
+    hostile = _fix_manifest(_canvas(data, many))
+    assert len(hostile) < 64 * 1024
+    tracemalloc.start()
+    try:
+        loaded = read_project(hostile, "hostile.studio")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [layer.name for layer in loaded.project.image.layers] == ["copy 0"]
+    assert len(loaded.problems) == 23
+    assert all("canvas/0.png" in p and "another part" in p for p in loaded.problems), loaded.problems
+    assert peak < 6 * SIDE * SIDE * 4, f"loading took {peak / 2**20:.0f} MiB for one 1 MiB picture"
+
+
+def test_the_mask_cannot_reuse_a_layer_picture(tmp_path):
+    hostile = _fix_manifest(_canvas(_one_picture_project(tmp_path), lambda c: {**c, "mask": "canvas/0.png"}))
+    loaded = read_project(hostile, "hostile.studio")
+    assert len(loaded.project.image.layers) == 1 and loaded.project.image.mask is None
+    assert len(loaded.problems) == 1 and "mask" in loaded.problems[0] and "canvas/0.png" in loaded.problems[0]
+
+
+def test_two_audio_entries_cannot_share_one_wav(tmp_path):
+    audio = Audio(np.zeros((4800, 2), np.float32), 48_000)
+    timeline = Timeline().add_track(Track("t"))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("a", audio))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("b", Audio(np.ones((4800, 2), np.float32), 48_000), start=9600))
+    data = save_project(Project(timeline=timeline), tmp_path / "a.studio").read_bytes()
+
+    def same_file(body: bytes) -> bytes:
+        record = json.loads(body)
+        record["audio"][1]["file"] = record["audio"][0]["file"]
+        return json.dumps(record).encode()
+
+    hostile = _fix_manifest(rebuild(data, change=lambda n, b: same_file(b) if n == "timeline.json" else b))
+    loaded = read_project(hostile, "hostile.studio")
+    assert [clip.name for clip in loaded.project.timeline.clips] == ["a"]
+    assert any("audio/0.wav" in p and "another part" in p for p in loaded.problems), loaded.problems
+
+
+def test_declared_picture_sizes_are_counted_before_any_is_decoded(tmp_path, monkeypatch):
+    """Past the budget, a picture is left out unread; those within it still open."""
+    doc = ImageDocument(64, 64)
+    for n in range(3):
+        doc.layers.append(Layer(f"l{n}", np.full((64, 64, 4), n, np.uint8)))
+    doc.mask = np.zeros((64, 64), np.uint8)
+    data = save_project(Project(image=doc), tmp_path / "p.studio").read_bytes()
+    monkeypatch.setattr(project_module, "MAX_DECODED_BYTES", 2 * 64 * 64 * 4 + 64 * 64)
+    loaded = read_project(data, "p.studio")
+    assert [layer.name for layer in loaded.project.image.layers] == ["l0", "l1"]
+    assert loaded.project.image.mask is not None  # read before the third layer: within the budget
+    assert len(loaded.problems) == 1 and "l2" in loaded.problems[0] and "memory" in loaded.problems[0]
