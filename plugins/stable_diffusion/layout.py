@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.model_limits import bounded_int
 from studio.core.models import read_json
 
+MAX_VAE_BLOCKS = 7  # 2 ** 6 = 64 pixels a latent; every released VAE has 4 blocks (8 pixels)
 REQUIRED = ("text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler")
 LAYOUT = "a diffusers ONNX folder: model_index.json, text_encoder/ unet/ vae_decoder/ (vae_encoder/) with model.onnx, tokenizer/, scheduler/"
 
@@ -57,7 +59,24 @@ class SDModel:
         vae = read_json(folder / "vae_decoder" / "config.json", "vae_decoder/config.json", required=False) or read_json(
             folder / "vae_encoder" / "config.json", "vae_encoder/config.json", required=False
         )
-        return cls(folder, index, scheduler, unet, vae)
+        model = cls(folder, index, scheduler, unet, vae)
+        model.check_sizes()
+        return model
+
+    def check_sizes(self) -> None:
+        """The sizes the configs give, each within what the pipeline can use, so a damaged or
+        hostile file is refused when the folder is added, before anything is allocated."""
+        from .schedulers import MAX_TRAIN_TIMESTEPS
+
+        where = self.folder
+        bounded_int(self.scheduler_config, "num_train_timesteps", 2, MAX_TRAIN_TIMESTEPS, f"{where / 'scheduler' / 'scheduler_config.json'}", default=1000)
+        for key, low, high in (("sample_size", 1, 1024), ("in_channels", 1, 64), ("time_cond_proj_dim", 0, 4096)):
+            bounded_int(self.unet_config, key, low, high, f"{where / 'unet' / 'config.json'}", default=0)
+        vae = f"{where / 'vae_decoder' / 'config.json'}"
+        bounded_int(self.vae_config, "latent_channels", 1, 64, vae, default=4)
+        blocks = self.vae_config.get("block_out_channels")
+        if blocks is not None and not (isinstance(blocks, list) and 1 <= len(blocks) <= MAX_VAE_BLOCKS):
+            raise studio.ModelError(f"{vae}: block_out_channels should list 1 to {MAX_VAE_BLOCKS} blocks, not {str(blocks)[:80]}")
 
     def path(self, part: str) -> Path:
         return self.folder / part / "model.onnx"
@@ -86,7 +105,7 @@ class SDModel:
 
     @property
     def latent_channels(self) -> int:
-        return int(self.vae_config.get("latent_channels", 4))
+        return int(self.vae_config.get("latent_channels") or 4)
 
     @property
     def force_zeros_for_empty_prompt(self) -> bool:

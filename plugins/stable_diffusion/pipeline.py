@@ -17,6 +17,7 @@ from typing import Any, Generator
 import numpy as np
 
 import studio
+from studio.core.memory import ensure_memory
 
 from .images import decoded_to_float, float_to_rgba, model_image, model_mask, nearest_resize
 from .layout import SDModel
@@ -114,6 +115,7 @@ class Pipeline:
         if mode != "txt2img" and not model.has_encoder:
             raise studio.ModelError(f"{model.folder} has no vae_encoder/, which {mode} needs")
         guided = settings.guidance > 1.0 and not self.guidance_embedding_size
+        ensure_memory(memory_needed(settings.width, settings.height, mode != "txt2img"), f"a {settings.width} × {settings.height} image")
         yield studio.Progress(0, settings.steps, "Encoding the prompt…")
         positive, negative = self._encode(settings, guided)
         notes = positive.notes + (negative.notes if negative else [])
@@ -246,6 +248,14 @@ class Pipeline:
         session = self.decoder.session
         (decoded,) = self.ctx.run(self.decoder, [session.get_outputs()[0].name], {session.get_inputs()[0].name: scaled.astype(np.float32)})
         return decoded_to_float(decoded.astype(np.float32))
+
+
+def memory_needed(width: int, height: int, encodes: bool) -> int:
+    """A lower bound of the bytes a run needs at this size: the VAE works at full resolution,
+    with feature maps of 128 float32 channels (three alive at once in its last up block),
+    and its encoder the same again for image to image."""
+    full_resolution = width * height * 128 * 4 * 3
+    return full_resolution * (2 if encodes else 1)
 
 
 def guidance_embedding(w: float, size: int) -> np.ndarray:

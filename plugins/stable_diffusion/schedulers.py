@@ -49,6 +49,10 @@ SCHEDULER_FOR_CLASS = {
 # Euler: it works with every prediction type and spacing, in few or many steps.
 FALLBACK_SCHEDULER = "euler"
 
+#: Every array of the schedule has one entry per training timestep: 1000 in every released
+#: model. A file asking for 10**9 would make 8 GB arrays; it is refused instead.
+MAX_TRAIN_TIMESTEPS = 100_000
+
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 TIMESTEP_SPACINGS = ("linspace", "leading", "trailing")
 
@@ -270,8 +274,8 @@ def _check_choice(config: Mapping[str, Any], key: str, choices) -> None:
 
 
 def _check_common(config: Mapping[str, Any], prediction_types, uses_spacing: bool) -> None:
-    _require(_is_int(config["num_train_timesteps"]) and config["num_train_timesteps"] >= 2,
-             f"num_train_timesteps must be a whole number of at least 2, not {config['num_train_timesteps']!r}")
+    _require(_is_int(config["num_train_timesteps"]) and 2 <= config["num_train_timesteps"] <= MAX_TRAIN_TIMESTEPS,
+             f"num_train_timesteps must be a whole number from 2 to {MAX_TRAIN_TIMESTEPS:,}, not {config['num_train_timesteps']!r}")
     if config["trained_betas"] is None:
         _check_choice(config, "beta_schedule", BETA_SCHEDULES)
         if config["beta_schedule"] != "squaredcos_cap_v2":

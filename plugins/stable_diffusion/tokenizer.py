@@ -26,11 +26,15 @@ from typing import Any
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, models, normalizers, pre_tokenizers
 
+from studio.core.model_limits import bounded_int, cut_text, text_limit
 from studio.errors import ModelError
 
 BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
 DEFAULT_MAX_LENGTH = 77  # CLIP's position embeddings; folders without tokenizer_config.json say nothing
+MAX_LENGTH = 4096  # every prompt is padded to the length: CLIP has 77 positions, Long-CLIP 248
+# Text tokenized at most: far past 77 tokens, so the count of a long prompt's tokens stays exact.
+MAX_PROMPT_CHARS = 65_536
 
 # transformers' CLIPTokenizer: special tokens, contractions, letter runs, single digits, and runs
 # of everything else; whitespace is dropped.
@@ -50,7 +54,7 @@ class TokenizedPrompt:
     truncated: bool  # the prompt had more than max_length - 2 tokens
     dropped: str  # the part of the prompt that did not fit, as the user typed it; "" if none
     eos_index: int  # first EOS position: where CLIP's pooler (and SDXL's pooled embedding) reads
-    token_count: int  # the prompt's own tokens before truncation (no BOS/EOS)
+    token_count: int  # the prompt's own tokens before truncation (no BOS/EOS), of its first MAX_PROMPT_CHARS
 
 
 class CLIPTokenizer:
@@ -94,6 +98,10 @@ class CLIPTokenizer:
 
     def encode(self, prompt: str) -> TokenizedPrompt:
         """BOS, the prompt's tokens (the first ``max_length - 2``), EOS, then padding."""
+        # Text far past what fits is cut before it is tokenized: a 10 MB paste would only be
+        # tokenized to be thrown away (and the note quoting it would be 10 MB long).
+        typed = prompt
+        prompt, cut = cut_text(prompt, max(text_limit(self.max_length), MAX_PROMPT_CHARS))
         encoding = self._tokenizer.encode(prompt, add_special_tokens=False)
         tokens = encoding.ids
         room = self.max_length - 2
@@ -103,6 +111,8 @@ class CLIPTokenizer:
             # From the first token that did not fit to the end of what the user typed (offsets
             # point into the original text), so the UI can quote it in the user's own spelling.
             dropped = prompt[encoding.offsets[room][0]:].strip()
+        elif cut:
+            dropped = typed[len(prompt):].strip()[:len(prompt)]
         ids = np.full(self.max_length, self.pad_id, dtype=np.int64)
         ids[0] = self.bos_id
         ids[1:len(kept) + 1] = kept
@@ -110,7 +120,7 @@ class CLIPTokenizer:
         ids.setflags(write=False)
         # The prompt itself may contain "<|endoftext|>": the encoder's pooler reads the first one.
         eos_index = int(np.argmax(ids == self.eos_id))
-        return TokenizedPrompt(ids=ids, truncated=len(tokens) > room, dropped=dropped,
+        return TokenizedPrompt(ids=ids, truncated=len(tokens) > room or bool(dropped), dropped=dropped,
                                eos_index=eos_index, token_count=len(tokens))
 
 
@@ -216,10 +226,7 @@ def _max_length(config: dict[str, Any], folder: Path) -> int:
     # transformers writes a huge sentinel when the length is unknown: CLIP's 77 is the real limit.
     if isinstance(max_length, (int, float)) and max_length > 1_000_000:
         return DEFAULT_MAX_LENGTH
-    if type(max_length) is not int or max_length < 3:
-        raise ModelError(f"{folder / 'tokenizer_config.json'}: model_max_length should be a whole number "
-                         f"of at least 3, not {max_length!r}")
-    return max_length
+    return bounded_int(config, "model_max_length", 3, MAX_LENGTH, f"{folder / 'tokenizer_config.json'}", default=DEFAULT_MAX_LENGTH)
 
 
 # --- special tokens, as transformers' from_pretrained resolves them ----------------------------

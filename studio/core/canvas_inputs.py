@@ -23,8 +23,8 @@ import numpy as np
 from studio.core.canvas_size import resample
 from studio.core.geometry import Rect
 from studio.core.generators import Param
-from studio.core.image import ImageDocument, Layer
-from studio.errors import ParamError
+from studio.core.image import ImageDocument, Layer, check_input_size
+from studio.errors import ParamError, StudioError
 
 SIZE_MULTIPLE = 8
 
@@ -74,6 +74,7 @@ def canvas_inputs(
     if selection is not None:
         box = selection.bbox
         assert box is not None
+        _check_input(pictures, box.width, box.height, "the selection")
         for param in pictures:
             if param.type == "image":
                 values[param.name] = document.composite(box)
@@ -86,6 +87,7 @@ def canvas_inputs(
         return values, Placement(box.x, box.y, box.size, clip, False, "selection", box.size)
     if pictures and active is not None and use_layer:
         box = active.rect
+        _check_input(pictures, box.width, box.height, f"the layer {active.name!r}")
         for param in pictures:
             if param.type == "image":
                 values[param.name] = active.pixels.copy()
@@ -97,6 +99,15 @@ def canvas_inputs(
     for param in pictures:
         values[param.name] = _missing(param)
     return values, Placement(expected_size=expected)
+
+
+def _check_input(pictures: Sequence[Param], width: int, height: int, what: str) -> None:
+    """Refuse, before compositing a copy, a picture larger than a generator takes."""
+    if pictures:
+        try:
+            check_input_size(width, height, what=what)
+        except StudioError as exc:
+            raise ParamError(str(exc).replace("scale it down or use a part of it", "select a smaller area")) from None
 
 
 def binary(mask: np.ndarray) -> np.ndarray:

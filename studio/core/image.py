@@ -11,6 +11,7 @@ what an artist marks on top of them: the selection and the inpainting mask, both
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
@@ -19,6 +20,7 @@ import numpy as np
 
 from studio.core.geometry import Rect
 from studio.core.ids import new_id
+from studio.core.memory import ensure_memory
 from studio.errors import ParamError, StudioError
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 DEFAULT_SIZE = (512, 512)
 MAX_SIDE = 16384
 MAX_PICTURE_PIXELS = 16384 * 16384  # 268 M pixels: 1 GiB of RGBA per layer already
+#: A generator's input picture (from a file or the canvas): 256 MB of RGBA. Models run at a few
+#: megapixels; a 16384² picture handed to a 64² run cost 4.1 GB before it was resized.
+MAX_INPUT_PIXELS = 8192 * 8192
 
 
 @dataclass(eq=False)
@@ -231,20 +236,31 @@ def check_canvas_size(width: int, height: int, what: str = "the canvas") -> None
         )
 
 
-def load_picture(path: str | os.PathLike[str], kind: str = "image", name: str = "image") -> np.ndarray:
-    """Read an image file as uint8 RGBA (``kind="image"``) or a grey mask (``kind="mask"``).
+def check_input_size(width: int, height: int, max_pixels: int = MAX_INPUT_PIXELS, what: str = "the picture") -> None:
+    """Refuse a picture larger than a generator's input may be (by its header, before decoding)."""
+    if width * height > max_pixels:
+        side = math.isqrt(max_pixels)
+        raise StudioError(
+            f"{what} is {width} × {height} pixels; a generator takes pictures up to {side} × {side} "
+            f"({max_pixels // 1_000_000} million pixels): scale it down or use a part of it"
+        )
 
-    A file that is missing, not an image, damaged or absurdly large is a ``ParamError`` that
+
+def load_picture(path: str | os.PathLike[str], kind: str = "image", name: str = "image") -> np.ndarray:
+    """Read an image file as uint8 RGBA (``kind="image"``) or a grey mask (``kind="mask"``),
+    as a generator's input: at most ``MAX_INPUT_PIXELS``.
+
+    A file that is missing, not an image, damaged or too large is a ``ParamError`` that
     names the parameter and the file.
     """
     try:
-        pixels, _ = read_picture(path, "RGBA" if kind == "image" else "L")
+        pixels, _ = read_picture(path, "RGBA" if kind == "image" else "L", MAX_INPUT_PIXELS)
     except StudioError as exc:
         raise ParamError(f"{name}: {exc}") from None
     return pixels
 
 
-def read_picture(path: str | os.PathLike[str], mode: str = "RGBA") -> tuple[np.ndarray, dict[str, str]]:
+def read_picture(path: str | os.PathLike[str], mode: str = "RGBA", max_pixels: int = MAX_PICTURE_PIXELS) -> tuple[np.ndarray, dict[str, str]]:
     """Decode an image file into uint8 pixels of Pillow ``mode``, with its text metadata.
 
     The metadata holds PNG text chunks as they are (``parameters``, ``studio``…); for JPEG
@@ -260,6 +276,9 @@ def read_picture(path: str | os.PathLike[str], mode: str = "RGBA") -> tuple[np.n
             # The header gives the size: refuse a huge picture before decoding a byte of it
             # (Pillow only refuses past twice its limit, and would first allocate gigabytes).
             check_canvas_size(*picture.size, what=f"{path}")
+            check_input_size(*picture.size, max_pixels, what=f"{path}")
+            # Decoding holds the file's own pixels and the converted ones at once.
+            ensure_memory(picture.size[0] * picture.size[1] * (len(picture.getbands()) + len(mode)), f"reading {path}")
             picture.load()
             metadata = _text_metadata(picture)
             converted = picture.convert(mode)
