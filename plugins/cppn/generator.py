@@ -16,6 +16,8 @@ from typing import Any, Iterator
 import numpy as np
 
 import studio
+from studio.core.memory import ensure_memory
+from studio.core.model_limits import bounded_int
 
 BAND_PIXELS = 1 << 18  # about 256k pixels a band: ~16 bands for 2048x2048
 PREVIEW_SIDE = 384  # previews are downscaled: the GUI thread should never convert megapixels
@@ -30,9 +32,7 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise studio.ModelError(f"{path} is not a readable CPPN description: {exc}") from None
     if not isinstance(config, dict) or config.get("format") != "studio-cppn":
         raise studio.ModelError(f"{path} does not describe a CPPN model (format should be 'studio-cppn')")
-    latent = config.get("latent_dim")
-    if not isinstance(latent, int) or not 1 <= latent <= 4096:
-        raise studio.ModelError(f"{path}: latent_dim must be a whole number from 1 to 4096")
+    config["latent_dim"] = bounded_int(config, "latent_dim", 1, 4096, str(path))
     return config
 
 
@@ -41,8 +41,8 @@ class CPPNGenerator(studio.Generator):
     description = "Abstract art from a small pattern-producing network. Any size; the seed picks the picture."
     params = (
         studio.Param("seed", "seed", None, help="Picks the picture. Leave random, or fix it to get the same image again."),
-        studio.Param("width", "int", 512, min=16, max=8192, step=8, help="Width in pixels."),
-        studio.Param("height", "int", 512, min=16, max=8192, step=8, help="Height in pixels."),
+        studio.Param("width", "int", 512, min=16, max=8192, step=1, help="Width in pixels (any: the network draws at every resolution)."),
+        studio.Param("height", "int", 512, min=16, max=8192, step=1, help="Height in pixels (any: the network draws at every resolution)."),
         studio.Param("scale", "float", 2.0, min=0.1, max=50.0, step=0.1, help="Zoom: larger shows more of the pattern."),
         studio.Param("complexity", "float", 1.0, min=0.1, max=10.0, step=0.1, help="Finer, busier detail as it grows."),
         studio.Param("colour_mode", "choice", "colour", choices=COLOUR_MODES, label="Colour mode", help="How the network's three outputs become colour."),
@@ -63,6 +63,8 @@ class CPPNGenerator(studio.Generator):
         width, height = request["width"], request["height"]
         latent = np.random.default_rng(request.seed).standard_normal((1, self.config["latent_dim"])).astype(np.float32)
         complexity = np.array([request["complexity"]], dtype=np.float32)
+        # The picture, and one band's coordinates and colours in float32 as the network works.
+        ensure_memory(width * height * 4 + BAND_PIXELS * (3 + 3 + 3) * 4, f"a {width} × {height} picture")
         xs, ys = _axes(width, height, request["scale"])
 
         image = np.zeros((height, width, 4), dtype=np.uint8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +18,24 @@ from .tokenizer import T5Tokenizer
 MAX_SECONDS = 30.0
 
 
+def duration_grid(model: MusicGenModel) -> tuple[float, float]:
+    """(step, max) of the duration in seconds, from the model's own numbers.
+
+    Audio is made one code frame at a time, so a duration is a whole number of frames (the
+    step is one frame). Each decoder step takes one of the decoder's positions, and the delay
+    pattern spends ``num_codebooks - 1`` steps before the last codebook's first frame, so
+    ``max_position_embeddings - num_codebooks + 1`` frames is the most the model can make
+    (the tiny test model: 509 frames, 10.18 s); past that onnxruntime fails mid-generation.
+    """
+    frame = 1 / model.frame_rate
+    positions = model.decoder.get("max_position_embeddings", 2048)
+    room = (positions if isinstance(positions, int) else 2048) - model.num_codebooks + 1
+    if room < 1:
+        raise studio.ModelError(f"config.json in {model.folder} gives the decoder {positions} positions: no room for any audio")
+    frames = min(room, math.floor(MAX_SECONDS * model.frame_rate + 1e-9))
+    return frame, frames / model.frame_rate
+
+
 class MusicGenGenerator(studio.Generator):
     kind = "audio"
 
@@ -28,12 +48,15 @@ class MusicGenGenerator(studio.Generator):
             + (", or a continuation of the selected clip." if model.can_encode else ".")
         )
         top_k = min(model.default("top_k", 250, int), model.codebook_size)
+        frame, longest = duration_grid(model)
         params = [
             studio.Param("prompt", "text", "", multiline=True, help="Describe the music: genre, instruments, mood, tempo."),
-            studio.Param("duration", "float", 8.0, min=0.1, max=MAX_SECONDS, step=0.5, label="Duration (s)", help="Seconds of new audio."),
-            studio.Param("guidance_scale", "float", model.default("guidance_scale", 3.0, float), min=0.0, max=20.0, step=0.5, label="Guidance", help="How closely to follow the prompt; 1 or less: no guidance (twice as fast)."),
+            studio.Param("duration", "float", min(8.0, longest), min=frame, max=longest, step=frame, label="Duration (s)",
+                         help=f"Seconds of new audio, in steps of one code frame ({frame:g} s); this model makes at most {longest:g} s."),
+            # A generation_config.json may suggest a value between two steps: start from the nearest.
+            _suggested(studio.Param("guidance_scale", "float", model.default("guidance_scale", 3.0, float), min=0.0, max=20.0, step=0.5, label="Guidance", help="How closely to follow the prompt; 1 or less: no guidance (twice as fast).")),
             studio.Param("top_k", "int", top_k, min=0, max=model.codebook_size, label="Top-k", help="Choose among the k likeliest codes; 0: all."),
-            studio.Param("temperature", "float", model.default("temperature", 1.0, float), min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest code."),
+            _suggested(studio.Param("temperature", "float", model.default("temperature", 1.0, float), min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest code.")),
             studio.Param("seed", "seed", None),
         ]
         if model.can_encode:
@@ -100,6 +123,11 @@ class MusicGenGenerator(studio.Generator):
         if mono.size < hop:
             raise studio.ParamError("audio_prompt: the audio is too short to continue")
         return mono
+
+
+def _suggested(param: studio.Param) -> studio.Param:
+    """``param`` starting from the model's suggested value put on the form's grid and range."""
+    return dataclasses.replace(param, default=param.snap(param.default))
 
 
 class MusicGenLoader(studio.ModelLoader):

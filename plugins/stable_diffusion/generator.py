@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Iterator
@@ -49,7 +50,10 @@ class StableDiffusionGenerator(studio.Generator):
             f"Model folder: {model.folder}"
         )
         d = model_defaults(model)
-        side = int(d["side"])
+        # One latent pixel is vae_scale_factor pixels: a side is a whole number of latents.
+        grid = model.vae_scale_factor
+        smallest = grid * math.ceil(64 / grid)
+        side = min(MAX_SIDE - MAX_SIDE % grid, grid * math.ceil(int(d["side"]) / grid))
         self.params = (
             studio.Param("prompt", "text", "", multiline=True, help="What to paint."),
             studio.Param("negative_prompt", "text", "", multiline=True, label="Negative prompt", help="What to keep out."),
@@ -60,8 +64,8 @@ class StableDiffusionGenerator(studio.Generator):
             studio.Param("guidance", "float", float(d["guidance"]), min=0.0, max=30.0, step=0.5, label="Guidance", help="How closely to follow the prompt; 1 or less turns guidance off."),
             studio.Param("scheduler", "choice", str(d["scheduler"]), choices=tuple(SCHEDULERS), help="The sampler."),
             studio.Param("seed", "seed", None),
-            studio.Param("width", "int", side, min=64, max=MAX_SIDE, step=8, help="A multiple of 8."),
-            studio.Param("height", "int", side, min=64, max=MAX_SIDE, step=8, help="A multiple of 8."),
+            studio.Param("width", "int", side, min=smallest, max=MAX_SIDE, step=grid, help=f"A multiple of {grid}."),
+            studio.Param("height", "int", side, min=smallest, max=MAX_SIDE, step=grid, help=f"A multiple of {grid}."),
             studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many images, one after another, seeds counting up."),
             studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview", help="Decode a full preview every N steps (0: quick previews only)."),
         )
@@ -89,9 +93,6 @@ class StableDiffusionGenerator(studio.Generator):
             return original
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
-        for name in ("width", "height"):
-            if request[name] % self.model.vae_scale_factor:
-                raise studio.ParamError(f"{name} must be a multiple of {self.model.vae_scale_factor} (got {request[name]})")
         pipeline = Pipeline(self.model, ctx, self._unet_paths.get(ctx.device.id))
         settings = Settings(
             prompt=request["prompt"],

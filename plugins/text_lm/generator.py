@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +19,12 @@ from .tokenizer import LMTokenizer
 def _number(config: dict, key: str, default, kind=float):
     value = config.get(key)
     return kind(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _suggested(param: studio.Param) -> studio.Param:
+    """``param`` starting from the model's suggested value put on the form's grid and range
+    (a generation_config.json may say top_p 0.925, between two steps, or top_k 5000)."""
+    return dataclasses.replace(param, default=param.snap(param.default))
 
 
 class LMGenerator(studio.Generator):
@@ -37,11 +44,11 @@ class LMGenerator(studio.Generator):
             studio.Param("prompt", "text", "", multiline=True, help="The text to continue (in the editor: the text before the cursor)."),
             studio.Param("instruction", "text", "", label="Instruction", help="Rewrite the prompt following this instruction (needs a chat model). Empty: continue."),
             studio.Param("max_new_tokens", "int", min(_number(g, "max_new_tokens", 200, int), 4096), min=1, max=4096, label="Max new tokens"),
-            studio.Param("temperature", "float", _number(g, "temperature", 0.8) if sampled else 0.0, min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest token."),
-            studio.Param("top_k", "int", _number(g, "top_k", 40, int), min=0, max=1000, label="Top-k", help="0: off."),
-            studio.Param("top_p", "float", _number(g, "top_p", 1.0), min=0.0, max=1.0, step=0.01, label="Top-p", help="1: off."),
-            studio.Param("min_p", "float", _number(g, "min_p", 0.0), min=0.0, max=1.0, step=0.01, label="Min-p", help="0: off."),
-            studio.Param("repetition_penalty", "float", _number(g, "repetition_penalty", 1.0), min=1.0, max=2.0, step=0.05, label="Repetition penalty"),
+            _suggested(studio.Param("temperature", "float", _number(g, "temperature", 0.8) if sampled else 0.0, min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest token.")),
+            _suggested(studio.Param("top_k", "int", _number(g, "top_k", 40, int), min=0, max=1000, label="Top-k", help="0: off.")),
+            _suggested(studio.Param("top_p", "float", _number(g, "top_p", 1.0), min=0.0, max=1.0, step=0.01, label="Top-p", help="1: off.")),
+            _suggested(studio.Param("min_p", "float", _number(g, "min_p", 0.0), min=0.0, max=1.0, step=0.01, label="Min-p", help="0: off.")),
+            _suggested(studio.Param("repetition_penalty", "float", _number(g, "repetition_penalty", 1.0), min=1.0, max=2.0, step=0.05, label="Repetition penalty")),
             studio.Param("seed", "seed", None),
             studio.Param("stop", "text", "", label="Stop at", help="Stop sequences, separated by |"),
             studio.Param("weights", "choice", "as exported", choices=("as exported", "int8"), help="int8: a quarter of the bytes to read per token, so faster on the CPU; the text differs slightly. Made once per model."),

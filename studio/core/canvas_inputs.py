@@ -123,10 +123,14 @@ def _missing(param: Param) -> None:
 
 
 def _fit_size(params: Sequence[Param], values: dict[str, Any], box: Rect) -> None:
-    """Width and height from the box, as multiples of 8 inside the parameters' ranges."""
+    """Width and height from the box, on the parameters' step grids (multiples of 8 for a
+    parameter without a step) inside their ranges."""
     for name, length in (("width", box.width), ("height", box.height)):
         param = next((p for p in params if p.name == name and p.type == "int"), None)
         if param is None:
+            continue
+        if param.step:
+            values[name] = int(param.snap(length))
             continue
         size = max(SIZE_MULTIPLE, round(length / SIZE_MULTIPLE) * SIZE_MULTIPLE)
         if param.min is not None and size < param.min:

@@ -39,6 +39,10 @@ class Param:
     from a file path on the command line; with ``optional`` they may be left out (``None``),
     which is how a generator tells text-to-image from image-to-image, or a new piece of
     music from a continuation.
+
+    Numbers lie in ``min``..``max`` and, with a ``step``, on the grid every ``step`` from
+    ``min`` (from 0 without a min): the form's slider, the CLI and validation all keep to it.
+    Text must be valid Unicode (no lone surrogates), so no plugin has to check it.
     """
 
     name: str
@@ -82,10 +86,10 @@ class Param:
             raise ParamError(f"{self.name}: a value is required")
         if self.type == "int":
             number = self._parse_number(value, int)
-            return int(self._check_range(number))
+            return int(self._check_step(self._check_range(number)))
         if self.type == "float":
             number = self._parse_number(value, float)
-            return float(self._check_range(number))
+            return float(self._check_step(self._check_range(number)))
         if self.type == "bool":
             return self._coerce_bool(value)
         if self.type == "choice":
@@ -93,7 +97,7 @@ class Param:
             if text not in self.choices:
                 raise ParamError(f"{self.name}: {text!r} is not one of {', '.join(self.choices)}")
             return text
-        return str(value)  # text
+        return self._check_text(str(value))
 
     def _parse_number(self, value: Any, kind: type) -> float:
         if isinstance(value, bool):
@@ -120,6 +124,59 @@ class Param:
         if not low <= number <= high:
             raise ParamError(f"{self.name}: {number} is out of range ({_fmt(self.min)} to {_fmt(self.max)})")
         return number
+
+    def _check_step(self, number: float) -> float:
+        # The grid counts from min (from 0 without one), so 0.1 + 0.2 is on a 0.1 grid: a
+        # millionth of a step of float error is forgiven, a typo like 0.15 is not.
+        if not self.step:
+            return number
+        origin = self.min if self.min is not None else 0
+        steps = (number - origin) / self.step
+        if abs(steps - round(steps)) <= 1e-6:
+            return number
+        below, above = (origin + math.floor(steps) * self.step, origin + math.ceil(steps) * self.step)
+        neighbours = " and ".join(_fmt(self._typed(v)) for v in (below, above) if self._in_range(v))
+        offset = origin / self.step
+        grid = (f"a multiple of {_fmt(self.step)}" if abs(offset - round(offset)) <= 1e-6
+                else f"on its grid (every {_fmt(self.step)} from {_fmt(origin)})")
+        raise ParamError(f"{self.name}: {number} is not {grid}" + (f"; the nearest allowed values are {neighbours}" if neighbours else ""))
+
+    def snap(self, number: float) -> float:
+        """The value on this parameter's step grid nearest to ``number``, within its range
+        (what a slider or a model's suggested default should become)."""
+        low = self.min if self.min is not None else -math.inf
+        high = self.max if self.max is not None else math.inf
+        number = min(max(number, low), high)
+        if self.step:
+            origin = self.min if self.min is not None else 0
+            steps = round((number - origin) / self.step)
+            number = origin + steps * self.step
+            if number - high > 1e-6 * self.step:  # a max that is not itself a step: the last step below it
+                number -= self.step
+        return self._typed(min(number, high))
+
+    def _in_range(self, number: float) -> bool:
+        return (self.min is None or number >= self.min) and (self.max is None or number <= self.max)
+
+    def _typed(self, number: float) -> float:
+        return int(round(number)) if self.type == "int" else float(round(number, 12))
+
+    def _check_text(self, text: str) -> str:
+        # A str holding a lone surrogate cannot be encoded as UTF-8: the tokenizers refuse it
+        # deep inside a plugin ("TextInputSequence must be str"). It arrives from a terminal
+        # that is not UTF-8 (Python keeps each undecodable byte as U+DC80..U+DCFF) or from
+        # broken UTF-16; refuse it here, once for every plugin, saying where it is.
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(text[exc.start])
+            where = f"character {exc.start + 1}"
+            if 0xDC80 <= code <= 0xDCFF:
+                detail = f"invalid UTF-8: byte 0x{code - 0xDC00:02x} at {where}; is the terminal or file set to UTF-8?"
+            else:
+                detail = f"a lone UTF-16 surrogate U+{code:04X} at {where}"
+            raise ParamError(f"{self.name}: not valid text ({detail})") from None
+        return text
 
     def _coerce_bool(self, value: Any) -> bool:
         if isinstance(value, bool):

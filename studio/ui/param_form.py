@@ -90,6 +90,7 @@ class SliderSpin(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.is_int = param.type == "int"
+        self.param = param
         if self.is_int:
             self.spin: QSpinBox | QDoubleSpinBox = QSpinBox()
             self.spin.setRange(int(param.min if param.min is not None else -INT_LIMIT), int(param.max if param.max is not None else INT_LIMIT))
@@ -124,7 +125,7 @@ class SliderSpin(QWidget):
 
     def _from_slider(self, position: int) -> None:
         value = self._low + (self._high - self._low) * position / SLIDER_STEPS
-        self.spin.setValue(round(value) if self.is_int else value)
+        self.spin.setValue(self.param.snap(value))  # onto the step grid that validation enforces
 
     def value(self) -> float:
         return self.spin.value()

@@ -113,7 +113,7 @@ def test_cancel_from_another_thread_mid_generation(runner, generator):
         if isinstance(event, studio.Progress) and event.step == 5:
             started.set()
 
-    job = runner.submit(generator, generator.request({"prompt": PROMPT, "duration": 30, "seed": 1}), listeners=[on_event])
+    job = runner.submit(generator, generator.request({"prompt": PROMPT, "duration": 10, "seed": 1}), listeners=[on_event])
     assert started.wait(30)
     job.cancel()
     assert job.wait(10), "cancel did not stop the job"
