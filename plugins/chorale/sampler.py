@@ -12,6 +12,8 @@ through ``JobContext.run`` (so cancel interrupts it), tests and the benchmark a 
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator, Mapping, Sequence
@@ -20,6 +22,7 @@ import numpy as np
 
 from studio.core.generators import Progress
 from studio.core.midi import Note
+from studio.core.model_limits import bounded_int
 from studio.core.models import read_json
 from studio.errors import ModelError, ParamError
 
@@ -68,11 +71,13 @@ class ChoraleConfig:
         try:
             rep, model = raw["representation"], raw["model"]
             special = rep["special_tokens"]
+            # The sizes are bounded before anything is made of them (arrays, loops per bar).
+            size = functools.partial(bounded_int, raw, what=str(path))
             config = cls(
                 voices=tuple(rep["voices"]),
-                steps_per_beat=int(rep["steps_per_beat"]),
-                beats_per_bar=int(rep["beats_per_bar"]),
-                vocab_size=int(rep["vocab_size"]),
+                steps_per_beat=size("representation.steps_per_beat", 1, 96),
+                beats_per_bar=size("representation.beats_per_bar", 1, 32),
+                vocab_size=size("representation.vocab_size", 4, 1 << 16),
                 rest=int(special["rest"]),
                 hold=int(special["hold"]),
                 start=int(special["start"]),
@@ -81,13 +86,15 @@ class ChoraleConfig:
                 modes=tuple(rep["modes"]),
                 reference_tonic={str(k): int(v) for k, v in rep["reference_tonic"].items()},
                 voice_ranges=tuple((int(low), int(high)) for low, high in raw["voice_ranges"]),
-                layers=int(model["layers"]),
-                hidden=int(model["hidden"]),
-                max_bars_left=int(model["max_bars_left"]),
+                layers=size("model.layers", 1, 64),
+                hidden=size("model.hidden", 1, 1 << 14),
+                max_bars_left=size("model.max_bars_left", 0, 1 << 16),
                 title=str(raw.get("title", "Chorale")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path} is incomplete or malformed ({type(exc).__name__}: {exc})") from None
+        if not 1 <= len(config.voices) <= 16:
+            raise ModelError(f"{path}: representation.voices should name 1 to 16 voices")
         if len(config.voice_ranges) != len(config.voices) or set(config.reference_tonic) != set(config.modes):
             raise ModelError(f"{path} is inconsistent: one range per voice and one tonic per mode are needed")
         return config
