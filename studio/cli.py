@@ -342,14 +342,25 @@ def run_generation(
 
 
 def stream_text(host: Any, generator: Any, request: Any, device: Any) -> int:
-    """Text without ``-o``: the generated text goes to stdout as it streams, facts to stderr."""
-    from studio.core.generators import Preview
+    """Text without ``-o``: the generated text goes to stdout as it streams, facts to stderr.
+
+    Streaming chunks is optional for a generator: a result that nothing streamed before is
+    printed whole, so stdout always holds what ``-o`` and ``--project`` would keep."""
+    from studio.core.generators import Preview, Result
     from studio.core.jobs import JobState
 
+    streamed = False
+
     def write(job: Any, event: Any) -> None:
+        nonlocal streamed
         if isinstance(event, Preview) and event.kind == "text":
-            sys.stdout.write(str(event.value))
-            sys.stdout.flush()
+            text, streamed = str(event.value), True
+        elif isinstance(event, Result) and event.kind == "text":
+            text, streamed = ("" if streamed else str(event.value)), False
+        else:
+            return
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
     job = host.runner.submit(generator, request, device, listeners=[write])
     try:
