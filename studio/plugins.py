@@ -1,6 +1,6 @@
 """The plugin host: discovery through entry points, the allow-list, and failure isolation.
 
-Built-in plugins are ordinary entry points of the ``studio`` distribution in the same
+Built-in plugins are ordinary entry points of Studio's distribution in the same
 ``studio`` group a third-party package uses, so they are found, listed and isolated the
 same way. A plugin that fails to import, or raises in a hook, is recorded with its name and
 error; the others keep working. Hooks are called one plugin at a time (not through one
@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -28,7 +29,9 @@ from studio.errors import UnknownGeneratorError
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "studio"
-BUILTIN_DISTRIBUTION = "studio"
+# Studio's distribution (pyproject.toml): PyPI's "studio" is an unrelated project, so a plugin
+# that depends on Studio names this.
+BUILTIN_DISTRIBUTION = "studio-desktop"
 ALLOW_LIST_VARIABLE = "STUDIO_LOAD_PLUGINS"
 
 
@@ -234,4 +237,9 @@ class PluginHost:
 def _is_builtin(entry_point: metadata.EntryPoint) -> bool:
     """True for the entry points of Studio's own distribution: its built-in plugins."""
     dist = entry_point.dist
-    return dist is not None and dist.metadata["Name"] == BUILTIN_DISTRIBUTION
+    return dist is not None and _canonical(dist.metadata["Name"]) == BUILTIN_DISTRIBUTION
+
+
+def _canonical(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503): metadata may spell it studio_desktop."""
+    return re.sub(r"[-_.]+", "-", name or "").lower()

@@ -204,7 +204,7 @@ def test_readme_example_loads_beside_the_builtin_plugin(use_plugins):
     use_plugins("tone")
     host = PluginHost().load()
     cppn, tone = plugin(host, "cppn"), plugin(host, "tone")
-    assert (cppn.builtin, cppn.distribution, cppn.status) == (True, "studio", "loaded")
+    assert (cppn.builtin, cppn.distribution, cppn.status) == (True, "studio-desktop", "loaded")
     assert (tone.builtin, tone.distribution, tone.version, tone.status, tone.error) == (False, "studio-tone", "0.1.0", "loaded", "")
     assert tone.module == "studio_tone" and tone.generators == ["tone"]
     generator = host.generator("tone")
