@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QTextCursor, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QFontDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
@@ -22,7 +22,6 @@ from studio.core.generators import Generator, Preview, Progress, Result
 from studio.core.history import HistoryEntry, entry_for
 from studio.core.image import Layer
 from studio.core.jobs import Job, JobState
-from studio.core.logs import log_path
 from studio.core.outputs import write_result
 from studio.core.project_results import result_name
 from studio.core.reuse import PictureParameters, fit_parameters
@@ -32,6 +31,7 @@ from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
 from studio.ui.canvas.dialogs import CanvasSizeDialog, ExtendDialog, ImageSizeDialog
+from studio.ui.device_status import device_summary, runtime_report
 from studio.ui.dialogs import PluginsDialog, SettingsDialog
 from studio.ui.editor import TextWorkspace
 from studio.ui.editor.workspace import THEMES, Generation
@@ -40,6 +40,7 @@ from studio.ui.history_panel import HistoryPanel
 from studio.ui.jobs_panel import JobsPanel
 from studio.ui.plain import plain_box, plain_label, plain_tip
 from studio.ui.project_session import ProjectSession
+from studio.ui.screen_fit import fit_to_screen
 from studio.ui.slots import connect_command
 from studio.ui.timeline import AudioWorkspace
 from studio.ui.workers import JobBridge
@@ -60,7 +61,6 @@ class MainWindow(QMainWindow):
         self.host = host
         self.report: RuntimeReport | None = None
         self.setWindowTitle("Studio")
-        self.resize(1360, 860)
         self.undo_stack = QUndoStack(self)
         self.bridge = JobBridge(self)
         self.bridge.state_changed.connect(self.on_state)
@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self._enable_canvas_actions()
         self.generate_panel.set_generators(host.generators)
         self._warn_about_failures()
+        fit_to_screen(self, QSize(1360, 860))  # with its docks in: never under their minimum
         self.report_ready.connect(self.on_report)
         self.probe_thread = threading.Thread(target=self._probe_devices, name="studio-probe", daemon=True)
         self.probe_thread.start()
@@ -335,15 +336,13 @@ class MainWindow(QMainWindow):
             return
         self.report = report
         device = self.host.device()
-        usable = next((p for p in report.devices if p.device.id == device.id), report.best)
-        provider = usable.got[0] if usable.got else "?"
-        text = f"{device.name} · {provider.replace('ExecutionProvider', '')}"
-        tip = f"onnxruntime {report.version} ({report.package})\nAvailable in this build: {', '.join(report.available)}"
-        if report.gpu_reason and device.is_cpu:
-            text += " · GPU not used"
-            tip += f"\nGPU not used: {report.gpu_reason}"
+        text, tip = device_summary(report, device)
         self.device_label.setText(text)
         self.device_label.setToolTip(plain_tip(tip))
+        if device.is_cpu and report.gpu_reason and not getattr(self, "_said_gpu_status", False):
+            self._said_gpu_status = True  # once a session, plainly (Settings ▸ OK reports again)
+            current = self.statusBar().currentMessage()  # e.g. plugins left out: keep it in view
+            self.statusBar().showMessage(f"{current} · {report.gpu_status}" if current else report.gpu_status, 15000)
 
     # -- generating ----------------------------------------------------------------------
 
@@ -780,16 +779,8 @@ class MainWindow(QMainWindow):
         if report is None:
             plain_box(QMessageBox.Icon.Information, "Runtime report", "Still checking the devices…", parent=self).exec()
             return
-        lines = [f"onnxruntime {report.version} ({report.package})", f"Available in this build: {', '.join(report.available)}", f"CPU threads: {report.cpu_threads}", ""]
-        for probe in report.devices:
-            state = "usable" if probe.usable else f"not usable — {probe.reason}"
-            lines.append(f"{probe.device.name} [{probe.device.id}]: asked {', '.join(probe.asked)}; got {', '.join(probe.got) or 'nothing'}; {state}")
-        sessions = self.host.runtime.cached_sessions()
-        if sessions:
-            lines.append("")
-            lines += [f"{s.path.name} on {s.device.id}: {s.providers[0]} (loaded in {s.seconds:.2f} s)" for s in sessions]
-        lines += ["", f"Log: {log_path()}"]
-        plain_box(QMessageBox.Icon.Information, "Runtime report", "\n".join(lines), parent=self).exec()  # model file names: plain
+        text = runtime_report(report, self.host.runtime.cached_sessions())
+        plain_box(QMessageBox.Icon.Information, "Runtime report", text, parent=self).exec()  # model file names: plain
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -38,7 +38,8 @@ class SeedField(QWidget):
     """A seed box, a button that draws a new one, and "random" (a new seed every time).
 
     A line edit with a validator rather than a QSpinBox: seeds span 0..2**32-1 and a
-    QSpinBox stops at 2**31-1, which would silently change a reused seed.
+    QSpinBox stops at 2**31-1, which would silently change a reused seed. While "random" is
+    on the box is empty and reads "random": a number there would be one no generation uses.
     """
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
@@ -50,21 +51,32 @@ class SeedField(QWidget):
         self.edit.setToolTip(plain_tip(param.help))
         self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("4294967295") + 8)
         self.edit.editingFinished.connect(self._clamp)
-        self.randomize()
+        self.edit.setPlaceholderText("random")
+        self._kept = ""  # the seed typed before "random" was turned on: back when it is off
         self.dice = QToolButton(text="New")
-        self.dice.setToolTip("Draw a new seed")
+        self.dice.setToolTip("Draw a new seed and use it")
         self.dice.clicked.connect(self.randomize)
         self.random_each = QCheckBox("random")
         self.random_each.setToolTip("Draw a new seed for every generation")
+        self.random_each.toggled.connect(self._random_toggled)
         self.random_each.setChecked(param.default is None)
-        self.random_each.toggled.connect(lambda on: self.edit.setEnabled(not on))
-        self.edit.setEnabled(not self.random_each.isChecked())
+        self._random_toggled(self.random_each.isChecked())
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.dice)
         layout.addWidget(self.random_each)
 
     def randomize(self) -> None:
+        """A new seed of its own, used from now on ("random" goes off)."""
+        self.random_each.setChecked(False)
         self.edit.setText(str(random.randint(0, SEED_MAX)))
+
+    def _random_toggled(self, on: bool) -> None:
+        self.edit.setEnabled(not on)
+        if on:
+            self._kept = self.edit.text() or self._kept
+            self.edit.clear()
+        elif not self.edit.text():
+            self.edit.setText(self._kept or str(random.randint(0, SEED_MAX)))
 
     def _clamp(self) -> None:
         self.edit.setText(str(min(int(self.edit.text() or 0), SEED_MAX)))

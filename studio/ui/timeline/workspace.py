@@ -484,7 +484,8 @@ class AudioWorkspace(QWidget):
             self.transport.play()
         except StudioError as exc:
             self.playback_error = str(exc)
-            self.message.emit(f"Playback is off: {exc}")
+            reason = str(exc)  # it already says "audio playback is off: …": once is enough
+            self.message.emit(reason[:1].upper() + reason[1:])
             self.playing_changed.emit(False)
             return False
         self.playback_error = ""

@@ -1,0 +1,51 @@
+"""The window's first size: what it prefers, fitted to the screen it opens on, centred.
+
+A fixed 1360 × 860 ran off a 1280 × 720 laptop screen, title bar and all.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QSize, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
+
+#: Room for the title bar and borders, which the window system adds only once it is shown.
+FRAME_ROOM = QSize(16, 48)
+
+
+def fit_to_screen(window: QWidget, preferred: QSize) -> None:
+    """Size ``window`` to ``preferred``, or less where its screen's free area (without task
+    bars and docks) is smaller, and centre it there (again once shown, by its real frame)."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:  # no screen at all: nothing to fit to
+        window.resize(preferred)
+        return
+    window.resize(preferred.boundedTo(screen.availableGeometry().size() - FRAME_ROOM))
+    _centre(window, window.size() + FRAME_ROOM)
+    window.installEventFilter(_RefitWhenShown(window))
+
+
+def _centre(window: QWidget, frame: QSize) -> None:
+    room = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+    window.move(room.x() + max(0, (room.width() - frame.width()) // 2), room.y() + max(0, (room.height() - frame.height()) // 2))
+
+
+def _refit(window: QWidget) -> None:
+    """With the real frame known: take off what still overflows the screen, and centre."""
+    room = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+    frame = window.frameGeometry().size()
+    overflow = (frame - room.size()).expandedTo(QSize(0, 0))
+    if not overflow.isNull():
+        window.resize(window.size() - overflow)
+        frame = window.frameGeometry().size()
+    _centre(window, frame)
+
+
+class _RefitWhenShown(QObject):
+    """Refits the window once, when it is first shown (only then is its frame known)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Show:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, lambda: _refit(watched))
+        return False

@@ -1,0 +1,122 @@
+"""What a new user sees first: a window that fits the screen, a seed box that tells the
+truth, one plain sentence about the GPU, and playback's problem said once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.host import Host
+from studio.ui.app import create_window
+
+LAPTOP = {"name": "laptop", "x": 0, "y": 0, "width": 1280, "height": 720, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
+
+
+@pytest.fixture(scope="module")
+def on_a_laptop(tmp_path_factory):
+    """The window started on a 1280 × 720 screen in a machine without PortAudio, and Play
+    pressed: its geometry and every status bar message, from a process of its own (a
+    screen and a missing library are the process's)."""
+    folder = tmp_path_factory.mktemp("laptop")
+    screens = folder / "screens.json"
+    screens.write_text(json.dumps({"screens": [LAPTOP]}))
+    script = textwrap.dedent(
+        """
+        import json, sys
+        sys.modules["sounddevice"] = None  # as if libportaudio2 were not installed
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from studio.ui.app import create_window
+        window = create_window()
+        messages = []
+        window.statusBar().messageChanged.connect(messages.append)
+        window.show()
+        for _ in range(3):  # the shown window refits itself by its real frame
+            app.processEvents()
+        room, frame = window.screen().availableGeometry(), window.frameGeometry()
+        window.tabs.setCurrentWidget(window.audio)
+        window.audio.actions_by_name["play"].trigger()
+        app.processEvents()
+        print(json.dumps({
+            "room": [room.x(), room.y(), room.width(), room.height()],
+            "frame": [frame.x(), frame.y(), frame.width(), frame.height()],
+            "messages": messages,
+            "footer": window.audio.transport_bar.status.full_text,
+        }))
+        window.probe_thread.join(20)
+        window._closing = True
+        window.close()
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={screens}", STUDIO_HOME=str(folder / "home"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_window_fits_a_small_screen_and_is_centred(on_a_laptop):
+    x, y, width, height = on_a_laptop["frame"]
+    left, top, room_width, room_height = on_a_laptop["room"]
+    assert (room_width, room_height) == (1280, 720)
+    assert left <= x and top <= y and x + width <= left + room_width and y + height <= top + room_height, on_a_laptop
+    assert abs((x - left) - (left + room_width - x - width)) <= 2  # centred
+    assert abs((y - top) - (top + room_height - y - height)) <= 2
+
+
+def test_playback_says_once_that_it_is_off(on_a_laptop):
+    said = [m for m in on_a_laptop["messages"] if "playback" in m.lower()]
+    assert said and "PortAudio" in said[-1], on_a_laptop["messages"]
+    for message in said:
+        assert message.lower().count("playback") == 1, message
+    assert on_a_laptop["footer"].lower().count("playback") == 1, on_a_laptop["footer"]
+
+
+@pytest.fixture
+def window(qtbot):
+    win = create_window(host=Host())
+    qtbot.addWidget(win)
+    messages: list[str] = []
+    win.statusBar().messageChanged.connect(messages.append)
+    win.messages = messages
+    win.show()
+    yield win
+    win.probe_thread.join(20)
+    win.host.shutdown()
+
+
+def test_the_seed_box_shows_random_not_a_number_that_will_not_be_used(window, qtbot):
+    assert window.generate_panel.select("cppn")
+    seed = window.generate_panel.form.widgets["seed"]
+    assert seed.random_each.isChecked() and window.generate_panel.form.values()["seed"] is None
+    assert seed.edit.text() == "" and seed.edit.placeholderText() == "random"  # no grey number
+
+    qtbot.mouseClick(seed.dice, Qt.MouseButton.LeftButton)  # "New": a seed of its own, used from now on
+    drawn = seed.edit.text()
+    assert drawn.isdigit() and not seed.random_each.isChecked() and seed.edit.isEnabled()
+    assert window.generate_panel.form.values()["seed"] == int(drawn)
+
+    qtbot.mouseClick(seed.random_each, Qt.MouseButton.LeftButton)  # random again: no number shown
+    assert seed.edit.text() == "" and window.generate_panel.form.values()["seed"] is None
+    qtbot.mouseClick(seed.random_each, Qt.MouseButton.LeftButton)  # and back: the seed it had
+    assert seed.edit.text() == drawn and window.generate_panel.form.values()["seed"] == int(drawn)
+
+
+def test_without_a_usable_gpu_the_status_bar_says_so_once(window, qtbot, choose):
+    qtbot.waitUntil(lambda: window.report is not None, timeout=30000)
+    report = window.report
+    if not report.best.device.is_cpu:
+        pytest.skip("this machine runs on its GPU")
+    assert sum(report.gpu_status in m for m in window.messages) == 1, window.messages
+    assert "running on the CPU" in report.gpu_status and "EP Error" not in report.gpu_status
+
+    QTimer.singleShot(200, lambda: QApplication.activeModalWidget().accept())
+    choose(window, "Tools", "Settings…")  # OK there reports the devices again: not the sentence
+    assert sum(report.gpu_status in m for m in window.messages) == 1, window.messages
