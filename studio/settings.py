@@ -2,15 +2,23 @@
 
 QtCore only (no widgets), so the CLI shares the window's settings. The file lives at
 ``studio.core.paths.settings_file()``; ``STUDIO_HOME`` moves it (the tests do).
+
+Several Studios share the file (a window and a few `studio models add`). QSettings merges
+what others wrote key by key when it syncs, but a key read, changed and written back (the
+model folders) lost the others' changes: six `models add` at once kept one folder. So every
+write is ``update``: under a file lock, read the file again, change, write (QSettings
+writes through a temp file and a rename: atomically).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 from PySide6.QtCore import QSettings
 
 from studio.core import paths
+from studio.core.file_lock import locked
 
 DEFAULT_AUTOSAVE_MINUTES = 2
 
@@ -30,18 +38,30 @@ class Settings:
 
     @model_folders.setter
     def model_folders(self, folders: list[str]) -> None:
-        self._qt.setValue("models/folders", list(dict.fromkeys(str(f) for f in folders)))
-        self._qt.sync()
+        self.update("models/folders", lambda _: list(dict.fromkeys(str(f) for f in folders)))
+
+    def _change_model_folders(self, change: Callable[[list[str]], list[str]]) -> list[str]:
+        def apply(_: Any) -> list[str]:
+            return list(dict.fromkeys(change(self.model_folders)))  # the list as it is in the file now
+
+        return self.update("models/folders", apply)
 
     def add_model_folder(self, folder: str | Path) -> None:
-        self.model_folders = [*self.model_folders, str(Path(folder).expanduser().resolve())]
+        resolved = str(Path(folder).expanduser().resolve())
+        self._change_model_folders(lambda folders: [*folders, resolved])
 
     def remove_model_folder(self, folder: str | Path) -> bool:
         resolved = str(Path(folder).expanduser().resolve())
-        before = self.model_folders
-        after = [f for f in before if f not in (str(folder), resolved)]
-        self.model_folders = after
-        return len(after) != len(before)
+        removed = False
+
+        def without(folders: list[str]) -> list[str]:
+            nonlocal removed
+            kept = [f for f in folders if f not in (str(folder), resolved)]
+            removed = len(kept) != len(folders)
+            return kept
+
+        self._change_model_folders(without)
+        return removed
 
     @property
     def device(self) -> str:
@@ -49,8 +69,7 @@ class Settings:
 
     @device.setter
     def device(self, device_id: str) -> None:
-        self._qt.setValue("runtime/device", device_id)
-        self._qt.sync()
+        self.update("runtime/device", lambda _: device_id)
 
     @property
     def autosave_minutes(self) -> float:
@@ -62,12 +81,22 @@ class Settings:
 
     @autosave_minutes.setter
     def autosave_minutes(self, minutes: float) -> None:
-        self._qt.setValue("project/autosave_minutes", max(0.0, float(minutes)))
-        self._qt.sync()
+        self.update("project/autosave_minutes", lambda _: max(0.0, float(minutes)))
 
     def value(self, key: str, default=None):
         return self._qt.value(key, default)
 
     def set_value(self, key: str, value) -> None:
-        self._qt.setValue(key, value)
-        self._qt.sync()
+        self.update(key, lambda _: value)
+
+    def update(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """Set ``key`` to ``change(its value in the file now)``, as one locked read-modify-write.
+
+        Returns the value written. Raises ``StudioError`` when the lock cannot be had."""
+        # Not "settings.ini.lock": QSettings' own QLockFile takes that name while it syncs.
+        with locked(self.path, lock_file=self.path.with_name(self.path.name + ".writing")):
+            self._qt.sync()  # takes in what another Studio wrote since this one last read
+            value = change(self._qt.value(key))
+            self._qt.setValue(key, value)
+            self._qt.sync()
+        return value
