@@ -412,9 +412,13 @@ class MainWindow(QMainWindow):
         generator = self.host.generators.get(generator_id)
         names = {p.name for p in generator.params} if generator is not None else set()
         values = dict(values)
+        takes_prompt = "prompt" in names  # one without a prompt just writes at the cursor
+        if mode == "rewrite" and generator is not None and not takes_prompt:
+            self.statusBar().showMessage(f"{generator.title or generator.id} takes no prompt, so it cannot rewrite a selection", 8000)
+            return None
         if mode == "rewrite":
             values["prompt"] = self.text.selected_text()
-        else:
+        elif takes_prompt:
             prompt = self.text.prompt_before_cursor()
             if not prompt.strip() and str(values.get("prompt") or "").strip() and retry_of is None:
                 # An empty page: the form's prompt starts the text, as the writer's own words.
