@@ -321,22 +321,15 @@ def default_output_path(generator_id: str, seed: int | None, kind: str, folder: 
 def run_generation(
     host: Any, generator: Any, request: Any, device: Any, output: Path | None, quiet: bool, project: ProjectTarget | None = None
 ) -> int:
+    from studio.cli_interrupt import wait_for_job
     from studio.core.jobs import JobState
     from studio.core.outputs import write_result
 
     bar = ProgressBar(sys.stderr, enabled=not quiet)
     job = host.runner.submit(generator, request, device, listeners=[bar])
-    try:
-        while not job.wait(0.1):  # a short wait keeps Ctrl-C responsive
-            pass
-    except KeyboardInterrupt:
-        bar.finish()
-        print("studio: cancelling…", file=sys.stderr)
-        job.cancel()
-        job.wait(10)
-        return EXIT_INTERRUPTED
+    interrupted = wait_for_job(job, host.runner, before_hint=bar.finish)
     bar.finish()
-    if job.state is JobState.CANCELLED:
+    if interrupted or job.state is JobState.CANCELLED:
         print(f"studio: {job.message or 'cancelled'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if job.state is not JobState.FINISHED or job.result is None:
@@ -369,6 +362,7 @@ def stream_text(host: Any, generator: Any, request: Any, device: Any) -> int:
 
     Streaming chunks is optional for a generator: a result that nothing streamed before is
     printed whole, so stdout always holds what ``-o`` and ``--project`` would keep."""
+    from studio.cli_interrupt import wait_for_job
     from studio.core.generators import Preview, Result
     from studio.core.jobs import JobState
 
@@ -386,13 +380,8 @@ def stream_text(host: Any, generator: Any, request: Any, device: Any) -> int:
         sys.stdout.flush()
 
     job = host.runner.submit(generator, request, device, listeners=[write])
-    try:
-        while not job.wait(0.1):
-            pass
-    except KeyboardInterrupt:
-        job.cancel()
-        job.wait(10)
-        print("\nstudio: stopped", file=sys.stderr)
+    if wait_for_job(job, host.runner, before_hint=lambda: print(flush=True)):  # the hint on a line of its own
+        print(f"studio: {job.message if job.abandoned else 'stopped'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if job.state is not JobState.FINISHED or job.result is None:
         if job.state is JobState.CANCELLED:

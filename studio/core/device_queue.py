@@ -58,12 +58,12 @@ class DeviceQueue:
         self.thread.join(timeout)
         return not self.thread.is_alive()
 
-    def abandon_running(self, why: str) -> None:
-        """Abandon whatever job the worker is still running (used when shutting down)."""
+    def abandon_running(self) -> None:
+        """Abandon whatever job the worker is still running: Studio is quitting."""
         with self._lock:
             job = self._running
         if job is not None:
-            self.abandon(job, why)
+            self.abandon(job, quitting=True)
 
     # -- the cancel watchdog ----------------------------------------------------------------
 
@@ -74,10 +74,10 @@ class DeviceQueue:
         timer.daemon = True
         timer.start()
 
-    def abandon(self, job: "Job", why: str = "") -> bool:
+    def abandon(self, job: "Job", quitting: bool = False) -> bool:
         """If ``job`` is still running, end it as cancelled and give the queue a fresh worker."""
         with self._lock:
-            if self._running is not job or not job._mark_abandoned(why or self.stuck_message(job)):
+            if self._running is not job or not job._mark_abandoned(self.stuck_message(job, quitting)):
                 return False  # it stopped in time (or never ran here)
             self._running = None
             if not self._stopped:
@@ -86,13 +86,11 @@ class DeviceQueue:
         job._announce_end()
         return True
 
-    def stuck_message(self, job: "Job") -> str:
+    def stuck_message(self, job: "Job", quitting: bool = False) -> str:
         generator = job.generator
         owner = getattr(generator, "plugin_name", "") or type(generator).__module__
-        return (
-            f"{generator.title or generator.id} (plugin {owner}) did not stop within {self.grace:g} s of Cancel; "
-            "it was abandoned and its result will be discarded"
-        )
+        what = "was still running when Studio quit" if quitting else f"did not stop within {self.grace:g} s of Cancel"
+        return f"{generator.title or generator.id} (plugin {owner}) {what}; it was abandoned and its result will be discarded"
 
     # -- the worker -------------------------------------------------------------------------
 

@@ -295,7 +295,7 @@ class JobRunner:
         deadline = time.monotonic() + timeout
         for worker in queues:
             if not worker.join(max(0.0, deadline - time.monotonic())):
-                worker.abandon_running("")
+                worker.abandon_running()
 
     def _execute(self, job: Job) -> None:
         ctx = JobContext(job, self.runtime)
