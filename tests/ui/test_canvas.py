@@ -586,7 +586,7 @@ def test_generate_into_the_selection_lands_there_with_previews_in_place(window, 
     steps = window.undo_stack.count()
 
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
 
     params = requests[0]
     assert (params["width"], params["height"]) == (96, 80) or (params["width"], params["height"]) == (104, 80)
@@ -611,7 +611,7 @@ def test_generate_into_the_selection_lands_there_with_previews_in_place(window, 
 
 def run(window, qtbot):
     with qtbot.waitSignal(window.bridge.result, timeout=10000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     return Inpaint.received[-1]
 
 
@@ -689,7 +689,7 @@ def test_stable_diffusion_from_the_canvas_text_image_inpaint_and_outpaint(window
         window.generate_panel.select(generator_id)
         window.generate_panel.form.set_values({"prompt": "a lighthouse", "steps": 2, **values})
         with qtbot.waitSignal(window.bridge.result, timeout=60000):
-            window.generate_panel.request_generate()
+            qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
         return results[-1].params["mode"], canvas.document.layers[-1]
 
     mode, first = generate("sd:sd1", width=64, height=64, seed=1)

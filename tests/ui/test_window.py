@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import studio
 from studio.core.jobs import JobState
@@ -142,7 +142,7 @@ def test_a_generation_is_one_undo_step(window, qtbot):
     set_param(window, "height", 32)
     for _ in range(2):
         with qtbot.waitSignal(window.bridge.result, timeout=20000):
-            window.generate_panel.request_generate()
+            qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     assert len(window.canvas.document.layers) == 2
     window.undo_stack.undo()
     assert len(window.canvas.document.layers) == 1
@@ -158,7 +158,7 @@ def test_reusing_a_layer_restores_its_parameters(window, qtbot):
     set_param(window, "height", 24)
     set_param(window, "colour_mode", "hsv")
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     layer = window.canvas.document.layers[0]
     set_param(window, "width", 500)
     set_param(window, "colour_mode", "colour")
@@ -174,7 +174,7 @@ def test_text_streams_into_the_editor_and_undoes_in_one_step(window, qtbot):
     window.generate_panel.select("test-words")
     assert window.tabs.currentWidget() is window.text
     with qtbot.waitSignal(window.bridge.result, timeout=10000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     assert editor.toPlainText() == "Once upon a time"
     editor.undo()
     assert editor.toPlainText() == "Once"
@@ -183,7 +183,7 @@ def test_text_streams_into_the_editor_and_undoes_in_one_step(window, qtbot):
 def test_audio_result_becomes_a_clip(window, qtbot):
     window.generate_panel.select("test-tone")
     with qtbot.waitSignal(window.bridge.result, timeout=10000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     clips = window.audio.timeline.clips
     # resampled from the generator's 8 kHz to the project rate, on a track of its own (there was none)
     assert len(clips) == 1 and clips[0].sample_rate == 48000 and clips[0].seconds == pytest.approx(0.5)
@@ -194,26 +194,30 @@ def test_audio_result_becomes_a_clip(window, qtbot):
     assert window.audio.timeline.clips == [] and window.audio.timeline.tracks == ()
 
 
-def test_export_carries_the_parameters(window, qtbot, tmp_path):
+def test_export_carries_the_parameters(window, qtbot, tmp_path, monkeypatch, choose):
     window.generate_panel.select("cppn")
     set_param(window, "width", 48)
     set_param(window, "height", 48)
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        window.generate_panel.request_generate()
-    written = window.export_image_to(str(tmp_path / "out.png"))
-    assert written is not None and written.exists()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
+    written = tmp_path / "out.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(written), ""))
+    choose(window, "File", "Export image…")
+    assert written.exists()
     params = read_parameters(written)
     assert params["generator"] == "cppn"
     assert params["params"]["seed"] == window.canvas.document.layers[0].params["seed"]
 
 
-def test_export_to_an_unwritable_place_warns_without_blocking(window, qtbot, tmp_path):
+def test_export_to_an_unwritable_place_warns_without_blocking(window, qtbot, tmp_path, monkeypatch, choose):
     window.generate_panel.select("cppn")
     set_param(window, "width", 16)
     set_param(window, "height", 16)
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        window.generate_panel.request_generate()
-    assert window.export_image_to(str(tmp_path / "missing" / "out.png")) is None
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "missing" / "out.png"), ""))
+    choose(window, "File", "Export image…")
+    assert not (tmp_path / "missing").exists()
     box = window.findChild(QMessageBox, "warning")
     assert box is not None and box.isVisible()
     assert "missing" in box.text() and "Traceback" not in box.text()
@@ -237,14 +241,14 @@ def test_a_failing_generator_is_named_and_the_window_keeps_working(window, qtbot
     window.generate_panel.set_generators(window.host.generators)
     window.generate_panel.select("test-broken")
     with qtbot.waitSignal(window.bridge.state_changed, timeout=10000, check_params_cb=lambda j, s, m: s is JobState.FAILED):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     row = next(iter(window.jobs_panel.rows.values()))
     assert "internal error in test-broken" in row.status.text() and "boom" in row.status.text()
     window.generate_panel.select("cppn")
     set_param(window, "width", 16)
     set_param(window, "height", 16)
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     assert len(window.canvas.document.layers) == 1
 
 
@@ -284,15 +288,16 @@ def test_settings_add_model_folder_and_device_persist(window, qtbot, tmp_path):
     again.shutdown()
 
 
-def test_model_folder_added_from_the_window_generates(window, qtbot, tmp_path):
+def test_model_folder_added_from_the_window_generates(window, qtbot, tmp_path, monkeypatch, choose):
     folder = tmp_path / "ocean"
     shutil.copytree(builtin_models() / "cppn", folder)
-    assert window.add_model_folder_path(str(folder))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    choose(window, "File", "Add model folder…")
     assert window.generate_panel.current_id() == "cppn:ocean"
     set_param(window, "width", 16)
     set_param(window, "height", 16)
     with qtbot.waitSignal(window.bridge.result, timeout=20000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     assert window.canvas.document.layers[0].generator == "cppn:ocean"
 
 
@@ -302,7 +307,7 @@ def test_corrupt_model_fails_with_a_plain_message(window, qtbot, tmp_path):
     (folder / "model.onnx").write_bytes(b"\x00garbage" * 100)
     assert window.add_model_folder_path(str(folder))
     with qtbot.waitSignal(window.bridge.state_changed, timeout=10000, check_params_cb=lambda j, s, m: s is JobState.FAILED):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     row = next(iter(window.jobs_panel.rows.values()))
     assert "could not be loaded" in row.status.text() and "Traceback" not in row.status.text()
 
@@ -344,7 +349,7 @@ def test_musicgen_continues_the_selected_clip_after_it_on_its_track(window, qtbo
     assert window.add_model_folder_path(str(folder))
     window.generate_panel.select("test-tone")
     with qtbot.waitSignal(window.bridge.result, timeout=10000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     tone = window.audio.selected_clip()
     with qtbot.waitSignal(window.bridge.result, timeout=60000) as blocker:
         job = window.generate("musicgen:model", {"prompt": "a chorale", "duration": 0.3, "seed": 1})
@@ -371,7 +376,7 @@ def test_first_launch_audio_tab_generates_a_chorale_that_sits_on_the_grid(window
     set_param(window, "bars", 4)
     set_param(window, "tempo", 90)
     with qtbot.waitSignal(window.bridge.result, timeout=30000):
-        window.generate_panel.request_generate()
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     timeline = window.audio.timeline
     (clip,) = timeline.clips
     assert timeline.tempo == 90.0
@@ -419,7 +424,7 @@ def test_generating_again_at_the_same_place_puts_the_take_on_a_track_below(windo
     set_param(window, "bars", 1)
     for _ in range(2):
         with qtbot.waitSignal(window.bridge.result, timeout=30000):
-            window.generate_panel.request_generate()
+            qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     timeline = window.audio.timeline
     assert [len(t.clips) for t in timeline.tracks] == [1, 1]  # not hidden under the first take
     first, second = (t.clips[0] for t in timeline.tracks)
