@@ -477,7 +477,7 @@ def test_without_portaudio_the_workspace_works_and_says_playback_is_off(tmp_path
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
     assert lines["LABEL"].startswith("playback off: ") and "PortAudio" in lines["LABEL"]
-    assert lines["MESSAGE"].startswith("Playback is off") and lines["CLIPS"] == "1"
+    assert lines["MESSAGE"].startswith("Audio playback is off: ") and lines["MESSAGE"].lower().count("playback") == 1 and lines["CLIPS"] == "1"
     assert "Traceback" not in done.stderr
 
 
