@@ -15,12 +15,14 @@ A plugin needs nothing else::
 from studio.core.generators import Event, Generator, Param, Preview, Progress, Request, Result
 from studio.core.jobs import JobContext
 from studio.core.models import ModelLoader
+from studio.core.timeline import Audio
 from studio.errors import Cancelled, ModelError, ParamError, StudioError
 from studio.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Audio",
     "Cancelled",
     "Event",
     "Generator",

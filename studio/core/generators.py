@@ -33,8 +33,8 @@ class Param:
     ``type`` is one of ``int``, ``float``, ``bool``, ``choice``, ``text`` (a prompt or any
     string; ``multiline`` for a prompt box), ``seed`` (an int; ``None`` or ``-1`` means
     "pick one", and the result records the seed actually used), ``image`` (uint8 RGBA,
-    H x W x 4), ``mask`` (uint8 H x W, 255 = repaint) or ``audio`` (a
-    ``studio.core.timeline.Audio``: float32 samples and their rate). Images and masks come
+    H x W x 4), ``mask`` (uint8 H x W, 255 = repaint) or ``audio`` (a ``studio.Audio``:
+    float32 samples, frames first, and their rate). Images and masks come
     from the canvas in the window, audio from the selected clip on the timeline, and each
     from a file path on the command line; with ``optional`` they may be left out (``None``),
     which is how a generator tells text-to-image from image-to-image, or a new piece of
@@ -248,10 +248,12 @@ class Progress:
 
 @dataclass(frozen=True)
 class Preview:
-    """Partial output while the job runs.
+    """Partial output while the job runs; optional.
 
     ``value`` is, by kind: image -> uint8 RGBA array (H, W, 4), possibly smaller than the
-    result; text -> the new chunk of text (str); audio -> a float32 chunk (frames, channels).
+    result (the newest replaces the last); text -> the new chunk of text (str; the chunks
+    before a text ``Result`` must add up to its text); audio -> a float chunk (frames,
+    channels). ``studio.core.result_check`` holds each to this.
     """
 
     kind: str
@@ -263,8 +265,23 @@ class Preview:
 class Result:
     """The final output and everything needed to make it again.
 
-    ``params`` is the full, validated parameter set with the seed actually used, so the
-    same generator given ``params`` reproduces ``value``.
+    ``value`` is, by ``kind`` (the generator's kind):
+
+    - image: a numpy uint8 array, (height, width, 4) RGBA or (height, width, 3) RGB, each side
+      1 to 16384 pixels and 268 million pixels at most;
+    - text: a ``str`` (lone surrogates become U+FFFD); the text chunks streamed before it, if
+      any, joined. A text generator need not stream: its result is then shown whole;
+    - audio: float samples from -1 to 1, frames first, (frames,) or (frames, channels) with 1
+      or 2 channels, all finite, and ``sample_rate`` an int from 8000 to 384000 Hz (a
+      ``studio.Audio`` carries its own); integer samples are refused, not guessed at.
+
+    ``generator`` is the generator's id. ``params`` is the full, validated parameter set with
+    the seed actually used (JSON-plain values, plus the pictures and sounds it was given), so
+    the same generator given ``params`` reproduces ``value``. ``info`` is free-form facts
+    (provider, tokens/s...); ``info["notes"]``, a list of str, is shown to the user.
+
+    The runner checks every result against this before anything uses it
+    (``studio.core.result_check``); one that breaks it fails the job, blaming the plugin.
     """
 
     kind: str
@@ -298,9 +315,11 @@ class Generator:
 
     Subclasses set ``id``, ``title``, ``kind`` and ``params`` and implement ``generate``.
     ``load`` runs once before the first generation on a device (create sessions there, they
-    are cached); ``generate`` yields ``Progress``/``Preview`` events and ends with one
-    ``Result``. Call ``ctx.check_cancelled()`` between steps and run onnxruntime through
-    ``ctx.run`` so that cancel also stops a long call.
+    are cached); ``generate`` yields any number of ``Progress`` and ``Preview`` events and
+    ends with one ``Result`` (a batch yields one per item). Call ``ctx.check_cancelled()``
+    between steps and run onnxruntime through ``ctx.run`` so that cancel also stops a long
+    call. A text generator that has a ``prompt`` parameter gets the text before the cursor
+    in the window; one without continues at the cursor without it.
     """
 
     id: ClassVar[str] | str = ""

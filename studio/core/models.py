@@ -20,7 +20,16 @@ log = logging.getLogger(__name__)
 
 
 class ModelLoader:
-    """Recognises one model-folder layout and makes a generator from such a folder."""
+    """Recognises one model-folder layout and makes a generator from such a folder.
+
+    A plugin registers loaders in its ``register_model_loaders(register)`` hook. When the user
+    adds a model folder (``studio models add PATH``, or Settings in the window), Studio asks
+    each loader in turn (``detect``) whether the folder is its kind, and the first that says yes
+    turns it into a ``studio.Generator`` (``load``; by convention its id is ``<prefix>:<folder name>``),
+    which then appears beside the plugin's own generators. ``load`` only reads what describes
+    the model (its config, its file names); the heavy part, creating onnxruntime sessions,
+    belongs in the generator's ``load(ctx)``, which runs on the job's device and is cached.
+    """
 
     id: str = ""
     title: str = ""
@@ -28,9 +37,15 @@ class ModelLoader:
     layout: str = ""
 
     def detect(self, folder: Path) -> bool:
+        """Whether ``folder`` has this loader's layout. Cheap, and never raising for a folder
+        that is merely someone else's: look for the files that mark the layout."""
         raise NotImplementedError
 
     def load(self, folder: Path) -> Generator:
+        """The generator for a folder ``detect`` accepted. Raise ``studio.ModelError`` with a
+        plain message for a folder that has the layout but cannot be used (a missing or
+        unreadable file): the user sees it beside the folder; any other exception is reported
+        as the loader's bug."""
         raise NotImplementedError
 
 
