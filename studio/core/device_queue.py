@@ -80,9 +80,10 @@ class DeviceQueue:
             if self._running is not job or not job._mark_abandoned(self.stuck_message(job, quitting)):
                 return False  # it stopped in time (or never ran here)
             self._running = None
+            stuck = self.thread
             if not self._stopped:
                 self.thread = self._new_worker()
-        log.warning("job %s (%s) did not stop when cancelled; abandoned its thread %s", job.id, job.generator.id, threading.current_thread().name)
+        log.warning("job %s abandoned in its thread %s: %s", job.id, stuck.name, job.message)
         job._announce_end()
         return True
 
