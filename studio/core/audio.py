@@ -159,13 +159,16 @@ class BlockConsumer:
         self.cursor = 0
 
     def fill(self, outdata: np.ndarray, frames: int) -> bool:
-        """Fill ``outdata[:frames]``; returns False once the timeline's end has been handed over."""
+        """Fill ``outdata[:frames]``; returns False once the timeline's end has been handed over.
+
+        It does not say "not playing" itself: the caller does, once its callback is done with
+        the block (``Transport._callback``).
+        """
         ring, state = self.ring, self.state
         done = 0
         while done < frames:
             if state.finished:  # the timeline's end was handed over: the stream stops after this
                 outdata[done:frames] = 0.0
-                state.playing = False
                 return False
             if not state.playing:
                 outdata[done:frames] = 0.0
@@ -391,6 +394,10 @@ class Transport:
         if status.output_underflow:
             self._state.underruns += 1
         if not self._consumer.fill(outdata, frames):
+            # Said last, after the block is handed over: whoever sees playback stopped may rely
+            # on every frame having reached the device (saying it inside fill() let a reader
+            # miss the final block, now and then).
+            self._state.playing = False
             raise self._sd.CallbackStop  # the timeline's end: PortAudio plays out and stops
 
     def _ensure_thread(self) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -73,6 +74,8 @@ class Engine:
     def callback(self, frames: int) -> tuple[np.ndarray, bool]:
         out = np.full((frames, 2), 9.0, dtype=np.float32)  # garbage: every frame must be written
         more = self.consumer.fill(out, frames)
+        if not more:
+            self.state.playing = False  # as Transport._callback does, once the block is handed over
         return out, more
 
 
@@ -181,6 +184,32 @@ def wait_for(condition, timeout: float = 20.0) -> None:
         time.sleep(0.002)
 
 
+class Tap(BlockConsumer):
+    """The Transport's own consumer, keeping what each callback handed to the device.
+
+    It records as soon as ``fill`` returns, inside the callback, so it sees exactly what an
+    observer of the transport may rely on once ``playing`` reads False. ``hold_end`` makes
+    the device thread slow at the very end: the callback that hands over the last frames
+    waits (up to that many seconds, or until ``release``) before the tap records them.
+    """
+
+    def __init__(self, ring, state, chunks, hold_end: float = 0.0) -> None:
+        super().__init__(ring, state)
+        self.chunks = chunks
+        self.hold_end = hold_end
+        self.release = threading.Event()
+
+    def fill(self, outdata, frames):
+        before = self.state.position
+        more = super().fill(outdata, frames)
+        after = self.state.position
+        if self.hold_end and self.state.finished:
+            self.release.wait(self.hold_end)
+        if after > before:
+            self.chunks.append((after, outdata[: after - before].copy()))
+        return more
+
+
 class Recording(Transport):
     """A Transport that keeps what its callback handed to the device (the real callback runs).
 
@@ -189,18 +218,10 @@ class Recording(Transport):
     is an underrun's silence). A callback that wrapped round a loop is left out.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, hold_end: float = 0.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.chunks: list[tuple[int, np.ndarray]] = []
-
-    def _callback(self, outdata, frames, time, status):
-        before = self._state.position
-        try:
-            super()._callback(outdata, frames, time, status)
-        finally:
-            after = self._state.position
-            if after > before:
-                self.chunks.append((after, outdata[: after - before].copy()))
+        self._consumer = Tap(self._ring, self._state, self.chunks, hold_end)
 
     def heard(self) -> int:
         return sum(chunk.shape[0] for _, chunk in self.chunks)
@@ -233,6 +254,24 @@ def test_play_hands_the_device_the_mix_and_stops_at_the_end(transport):
     wait_for(lambda: not transport.playing)
     assert transport.heard() == 2 * timeline.end
     transport.check_against(render(timeline))
+
+
+def test_when_playback_ends_by_itself_every_frame_was_handed_over_before_it_says_so():
+    """The race behind a flaky run (``assert 59696 == 60000``): the callback said "not playing"
+    while it was still handing over the last block, and whoever looked then missed it.
+
+    The tap holds the last callback open until the test has looked (or a second has passed),
+    which makes the worst order certain rather than rare.
+    """
+    timeline = song(30_000)
+    with Recording(hold_end=1.0) as transport:
+        transport.set_timeline(timeline)
+        transport.play()
+        wait_for(lambda: not transport.playing)
+        heard = transport.heard()
+        transport._consumer.release.set()
+        assert heard == timeline.end
+        assert transport.position == timeline.end
 
 
 def test_pause_holds_the_place_and_stop_goes_back_to_where_play_started(transport):
