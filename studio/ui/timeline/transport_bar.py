@@ -220,9 +220,8 @@ class TransportBar(QToolBar):
     def status_text(self) -> str:
         """``playback off: <reason>``, or nothing while playback works."""
         reason = self.workspace.playback_error
-        for prefix in ("audio playback is off:", "playback is off:"):
-            if reason.lower().startswith(prefix):
-                reason = reason[len(prefix):].strip()
+        if reason.lower().startswith(("audio playback", "playback")) and ":" in reason:
+            reason = reason.split(":", 1)[1].strip()  # "… is off:", "… failed:": the label says it once
         return f"playback off: {reason}" if reason else ""
 
     def _show_position(self, frame: int) -> None:
