@@ -318,8 +318,8 @@ def test_plugins_that_register_invalid_things_are_withdrawn(use_plugins, runner)
     for generator_id in ("valid-before-duck", "valid-before-video", "valid-beside-bad-loader", "duck", "video", "moody"):
         assert generator_id not in host.generators
     assert set(host.generators) == {"chorale", "cppn", "shakespeare", "tone"}
-    # Only the built-ins' loaders: the bad plugin's valid loader went with it.
-    assert [loader.id for loader in host.loaders] == ["chorale", "cppn", "musicgen", "stable-diffusion", "causal-lm"]
+    # Only the built-ins' loaders and the tone example's: the bad plugin's valid loader went with it.
+    assert [loader.id for loader in host.loaders] == ["chorale", "cppn", "musicgen", "stable-diffusion", "causal-lm", "tone-preset"]
     assert_cppn_works(host, runner)
     assert_tone_works(host, runner)
 
