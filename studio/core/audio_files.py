@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.core.input_files import open_input
 from studio.core.outputs import encode_sound, write_atomically
 from studio.core.timeline import Audio
 from studio.errors import OutputError, StudioError
@@ -46,12 +47,8 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
     import soundfile
 
     path = Path(path).expanduser()
-    if not path.exists():
-        raise AudioFileError(f"cannot open {path}: there is no such file")
-    if path.is_dir():
-        raise AudioFileError(f"cannot open {path}: it is a folder, not a sound file")
     try:
-        with soundfile.SoundFile(path) as file:
+        with open_input(path, "sound file", error=AudioFileError) as opened, soundfile.SoundFile(opened) as file:
             rate, channels, declared = int(file.samplerate), int(file.channels), int(file.frames)
             _check_shape(path, rate, channels, declared)
             samples = file.read(dtype="float32", always_2d=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Union
 
 import numpy as np
 
-from studio.errors import ParamError
+from studio.errors import ParamError, StudioError
 
 if TYPE_CHECKING:
     from studio.core.jobs import JobContext
@@ -215,7 +215,10 @@ class Param:
         if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
             from studio.core.audio_files import read_audio
 
-            return read_audio(value)
+            try:
+                return read_audio(value)
+            except StudioError as exc:  # say which parameter the file was for, as pictures do
+                raise ParamError(f"{self.name}: {exc}") from None
         if not isinstance(value, Audio):
             raise ParamError(f"{self.name}: expected audio (a sound file or a clip), got {type(value).__name__}")
         return value

@@ -20,6 +20,7 @@ import numpy as np
 
 from studio.core.geometry import Rect
 from studio.core.ids import new_id
+from studio.core.input_files import open_input
 from studio.core.memory import ensure_memory
 from studio.errors import ParamError, StudioError
 
@@ -272,7 +273,7 @@ def read_picture(path: str | os.PathLike[str], mode: str = "RGBA", max_pixels: i
 
     Image.MAX_IMAGE_PIXELS = MAX_PICTURE_PIXELS
     try:
-        with Image.open(os.fspath(path)) as picture:
+        with open_input(path, "picture") as file, Image.open(file) as picture:
             # The header gives the size: refuse a huge picture before decoding a byte of it
             # (Pillow only refuses past twice its limit, and would first allocate gigabytes).
             check_canvas_size(*picture.size, what=f"{path}")
@@ -282,10 +283,6 @@ def read_picture(path: str | os.PathLike[str], mode: str = "RGBA", max_pixels: i
             picture.load()
             metadata = _text_metadata(picture)
             converted = picture.convert(mode)
-    except FileNotFoundError:
-        raise StudioError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise StudioError(f"{path} is a folder, not an image") from None
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise StudioError(f"{path} is not an image Studio can read ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's ways of saying "damaged"

@@ -18,6 +18,7 @@ import numpy as np
 
 from studio.core.archive import DamagedMember, ProjectError, SafeArchive
 from studio.core.history import HistoryEntry
+from studio.core.input_files import open_input
 from studio.core.image import MAX_PICTURE_PIXELS, MAX_SIDE, ImageDocument, Layer, check_canvas_size
 from studio.core.midi import Note
 from studio.core.project_fields import BadPart, Fields, Remap, is_int, parse_json
@@ -55,15 +56,8 @@ def load_project(path: str | os.PathLike[str]) -> LoadedProject:
     is left out and described in ``problems``; the rest loads.
     """
     path = Path(path).expanduser()
-    try:
-        file = open(path, "rb")
-    except FileNotFoundError:
-        raise ProjectError(f"cannot open {path}: there is no such file") from None
-    except IsADirectoryError:
-        raise ProjectError(f"cannot open {path}: it is a folder, not a Studio project") from None
-    except OSError as exc:
-        raise ProjectError(f"cannot open {path}: {exc.strerror or exc}") from None
-    with file:
+    # Any size: the archive reader bounds what it reads; a pipe or a device is refused.
+    with open_input(path, "Studio project", max_bytes=None, error=ProjectError) as file:
         return _load(file, path.name or str(path))
 
 

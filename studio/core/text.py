@@ -10,9 +10,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.input_files import open_input
 from studio.errors import StudioError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+#: The largest text file the editor opens: 256 MB is tens of thousands of pages.
+MAX_TEXT_BYTES = 256 * 1024**2
 _WORD = re.compile(r"\S+")
 
 
@@ -28,7 +31,8 @@ def read_text(path: str | Path) -> str:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_input(path, "text file", MAX_TEXT_BYTES) as file:
+            data = file.read()
     except OSError as exc:
         raise StudioError(f"Cannot read {path}: {exc.strerror or exc}") from exc
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.core.text import GeneratedSpans, NotUtf8Error, Span, counts_label, is_markdown, read_text, split_stops, word_count
+from studio.errors import StudioError
 
 
 def test_read_text_utf8_with_bom_and_crlf(tmp_path):
@@ -23,7 +24,7 @@ def test_non_utf8_is_refused_with_where_and_how_to_fix(tmp_path):
 
 
 def test_missing_file_is_a_studio_error(tmp_path):
-    with pytest.raises(Exception, match="Cannot read"):
+    with pytest.raises(StudioError, match="no such file"):
         read_text(tmp_path / "nope.txt")
 
 
