@@ -67,7 +67,10 @@ class LMModel:
             raise studio.ModelError(f"{folder} has no tokenizer.json: Studio needs the model's tokenizer to read and write its text")
         generation = read_json(folder / "generation_config.json", "generation_config.json", required=False)
         tokenizer_config = read_json(folder / "tokenizer_config.json", "tokenizer_config.json", required=False)
-        return cls(folder, model_file, config, generation, tokenizer_config)
+        model = cls(folder, model_file, config, generation, tokenizer_config)
+        # Every size is read once now, so a bad one is reported when the folder is added.
+        _ = model.context_length, model.vocab_size, model.attention_shape()
+        return model
 
     @property
     def name(self) -> str:
