@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
+from studio import terminal
 from studio.errors import StudioError
 
 SUFFIX = ".studio"  # a project file (studio.core.project.SUFFIX; not imported here: keep startup light)
@@ -547,26 +548,30 @@ def cmd_generators(args: argparse.Namespace) -> int:
     if not generators:
         print("No generators: no plugin provides one (see `studio plugins`).")
         return EXIT_OK
+    columns = terminal.width()
     for number, generator in enumerate(generators):
         if number:
             print()
-        print(describe_generator(generator))
+        print(describe_generator(generator, columns))
     if not args.only:
-        print("\nSet a parameter with: studio generate GENERATOR --param NAME=VALUE")
+        print()
+        print("\n".join(terminal.wrap("Set a parameter with: studio generate GENERATOR --param NAME=VALUE", columns)))
     return EXIT_OK
 
 
-def describe_generator(generator: Any) -> str:
+def describe_generator(generator: Any, columns: int = terminal.UNLIMITED) -> str:
+    """The generator and its parameters, wrapped to ``columns`` (the terminal's width)."""
     owner = getattr(generator, "plugin_name", "")
     folder = getattr(generator, "model_folder", None)
     source = ", ".join(filter(None, [f"plugin {owner}" if owner else "", f"model folder {folder}" if folder else ""]))
-    lines = [f"{generator.id}  ({generator.kind})  {generator.title}" + (f"  [{source}]" if source else "")]
+    heading = f"{generator.id}  ({generator.kind})  {generator.title}" + (f"  [{source}]" if source else "")
+    lines = terminal.wrap(heading, columns, continuation="    ")
     if generator.description:
-        lines.append(f"  {generator.description}")
+        lines += terminal.wrap(generator.description, columns, indent="  ")
     if generator.params:
         rows = [["PARAMETER", "TYPE", "DEFAULT", "ACCEPTS", "HELP"]]
         rows += [[p.name, p.type, describe_default(p), describe_accepts(p), p.help] for p in generator.params]
-        lines += ["  " + line for line in table(rows)]
+        lines += ["  " + line for line in terminal.fit_table(rows, columns - 2)]
     else:
         lines.append("  (no parameters)")
     return "\n".join(lines)

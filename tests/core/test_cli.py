@@ -224,7 +224,8 @@ def test_safe_mode_plugins(tmp_path, args):
     assert any(row.split()[:2] == ["cppn", "loaded"] for row in run.stdout.splitlines())
 
 
-def test_generators_lists_what_param_accepts(tmp_path):
+def test_generators_lists_what_param_accepts(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per row here (tests/core/test_terminal_width.py wraps)
     run = studio("generators", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "cppn  (image)" in run.stdout
