@@ -51,6 +51,8 @@ def locked(path: str | os.PathLike[str], timeout: float = WAIT_SECONDS,
     """
     path = Path(path)
     marker = Path(lock_file) if lock_file is not None else lock_path(path)
+    if not marker.parent.is_dir():  # filelock would create the missing folders: never ours to make
+        raise StudioError(f"cannot write {path}: the folder {marker.parent} does not exist; nothing was changed")
     # thread_local=False: the window takes the lock on its save thread, never shares it.
     lock = FileLock(str(marker), timeout=timeout, thread_local=False)
     try:

@@ -5,6 +5,10 @@ a ``studio.core.project.Project`` to save, and puts a loaded one back. "Unsaved"
 shared undo stack away from its clean index, the text document modified, or a change
 outside both (a generation's history entry, a recovered project not yet saved).
 
+Before a save writes over the project's file it checks, under the file's lock, that the
+file is still the version the window read or last wrote (``FileStamp``); when another
+Studio changed it meanwhile, the person chooses what happens (``studio.ui.save_conflict``).
+
 Autosave writes a frozen copy of the project on a worker thread into the recovery folder
 (``studio.core.recovery``) every few minutes while there are unsaved changes; a clean exit
 or a save removes it, so what the next start finds there is what a crash left.
@@ -21,8 +25,10 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
+from studio.core.file_lock import FileStamp, locked
 from studio.core.project import SUFFIX, Project, backup_path, load_project, save_project
 from studio.core.recovery import Autosave, RecoveryStore
+from studio.ui.save_conflict import ask_about_changed_file
 from studio.errors import StudioError
 from studio.ui.plain import plain_box, plain_tip
 
@@ -44,6 +50,7 @@ class ProjectSession(QObject):
         super().__init__(window)
         self.window = window
         self.path: Path | None = None
+        self.on_disk: FileStamp | None = None  # the version of ``path`` the window read or last wrote
         self.untitled_name = "Untitled"
         self.recovery = RecoveryStore()
         self._changed_outside_undo = False
@@ -155,7 +162,7 @@ class ProjectSession(QObject):
 
     def _new(self) -> None:
         self.show(Project())
-        self.path, self.untitled_name = None, "Untitled"
+        self.path, self.on_disk, self.untitled_name = None, None, "Untitled"
         self.recovery.clear()
         self._mark_saved()
         self.window.statusBar().showMessage("New project", 5000)
@@ -176,6 +183,7 @@ class ProjectSession(QObject):
         """Load ``path`` now (no question asked). A damaged project opens with what could be
         read, under a new name, so saving it never replaces the damaged original."""
         path = Path(path).expanduser()
+        stamp = FileStamp.of(path)  # before reading: a change made while it loads is a change
         try:
             loaded = load_project(path)
         except StudioError as exc:
@@ -197,7 +205,7 @@ class ProjectSession(QObject):
                 f"the file itself was not changed.\n\nNot opened:\n{problems}",
             )
         else:
-            self.path = path.resolve()
+            self.path, self.on_disk = path.resolve(), stamp
             self._mark_saved()
             self.window.statusBar().showMessage(f"Opened {path}", 5000)
         self._remember(path)
@@ -221,8 +229,12 @@ class ProjectSession(QObject):
             target_path = target_path.with_name(target_path.name + SUFFIX)
         return self.save_to(target_path, then)
 
-    def save_to(self, path: str | Path, then: Callable[[], None] | None = None) -> bool:
+    def save_to(self, path: str | Path, then: Callable[[], None] | None = None, overwrite: bool = False) -> bool:
         """Start writing the project to ``path``; False when a save is already under way.
+
+        Unless ``overwrite``, a file at ``path`` that is no longer the version the window
+        read or last wrote (or, for another path, saw when the save began) is left alone,
+        and the person is asked what to do (``studio.ui.save_conflict``).
 
         A frozen copy is written on a worker thread (a large project takes seconds to
         encode, and the window must not freeze meanwhile). The project counts as saved from
@@ -233,6 +245,7 @@ class ProjectSession(QObject):
             self.window.statusBar().showMessage("Still saving the project…", 5000)
             return False
         path = Path(path).expanduser()
+        expected = self.on_disk if self.path is not None and path.resolve() == self.path else FileStamp.of(path)
         self.window.audio.commit_gesture()  # a drag in progress is part of what the user sees
         try:
             snapshot = self.capture().frozen_copy()
@@ -246,8 +259,12 @@ class ProjectSession(QObject):
 
         def write() -> None:
             try:
-                save_project(snapshot, path)
-                outcome: object = None
+                with locked(path):  # no other Studio writes it between the check and the save
+                    if not overwrite and FileStamp.of(path) != expected:
+                        outcome: object = _ChangedOnDisk()
+                    else:
+                        save_project(snapshot, path)
+                        outcome = _Written(FileStamp.of(path))
             except StudioError as exc:
                 outcome = exc
             except MemoryError:
@@ -267,7 +284,17 @@ class ProjectSession(QObject):
             self.mark_changed()
             self.window.warn("Cannot save the project", f"{outcome}\n\nYour work is still open here, unsaved.")
             return
-        self.path = path.resolve()
+        if isinstance(outcome, _ChangedOnDisk):
+            self.mark_changed()
+            self.window.statusBar().showMessage(f"{path.name} changed on disk: not saved", 8000)
+            ask_about_changed_file(
+                self.window, path,
+                reload=lambda: self.open_file(path),
+                keep_mine=lambda: self.save_to(path, then, overwrite=True),
+                save_as=lambda: self.save_as(then),
+            )
+            return
+        self.path, self.on_disk = path.resolve(), outcome.stamp
         if changes == self._changes:
             self.recovery.clear()  # the file on disk is now the newest copy
         self._autosaved_changes = changes
@@ -296,8 +323,15 @@ class ProjectSession(QObject):
 
     def _remember(self, path: Path) -> None:
         path_text = str(Path(path).resolve())
-        recent = [path_text, *(p for p in self.recent() if p != path_text)][:RECENT_MAX]
-        self.window.host.settings.set_value(RECENT_KEY, recent)
+
+        def first(value) -> list[str]:  # the list as it is in the file now: another window adds too
+            value = [value] if isinstance(value, str) else [str(v) for v in (value or []) if v]
+            return [path_text, *(p for p in value if p != path_text)][:RECENT_MAX]
+
+        try:
+            self.window.host.settings.update(RECENT_KEY, first)
+        except StudioError as exc:  # a list of recent files is not worth an error box
+            log.warning("could not update the recent projects: %s", exc)
 
     def fill_recent_menu(self, menu: QMenu) -> None:
         menu.clear()
@@ -417,6 +451,8 @@ class ProjectSession(QObject):
         self.show(loaded.project)
         project = Path(autosave.project) if autosave.project else None
         self.path = project
+        # The autosave is the version to write over: its file as it is now (it may be newer).
+        self.on_disk = FileStamp.of(project) if project is not None else None
         self.untitled_name = autosave.name if project is None else "Untitled"
         self._mark_saved()
         self.mark_changed()  # recovered work is unsaved until the user saves it
@@ -433,3 +469,14 @@ class ProjectSession(QObject):
             if thread is not None:
                 thread.join()
         self.recovery.clear()
+
+
+class _ChangedOnDisk:
+    """A save's outcome: the file was not the expected version, so nothing was written."""
+
+
+class _Written:
+    """A save's outcome: written; ``stamp`` is the version now on disk."""
+
+    def __init__(self, stamp: FileStamp | None) -> None:
+        self.stamp = stamp

@@ -57,3 +57,16 @@ def test_six_model_folders_added_at_once_are_all_kept(tmp_path):
     from studio.settings import Settings
 
     assert sorted(Settings().model_folders) == sorted(str(folder.resolve()) for folder in folders)
+
+
+def test_a_lock_in_a_missing_folder_is_refused_plainly_and_creates_nothing(tmp_path):
+    from studio.core.file_lock import locked
+    from studio.errors import StudioError
+
+    target = tmp_path / "gone" / "deeper" / "p.studio"
+    try:
+        with locked(target):
+            raise AssertionError("locked a file in a folder that does not exist")
+    except StudioError as exc:
+        assert "does not exist" in str(exc)
+    assert list(tmp_path.iterdir()) == []
