@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import studio
+from studio.core.memory import ensure_memory
+from studio.core.model_limits import TOKENIZER_BYTES_PER_CHAR
 
 from .layout import LMModel
 
@@ -57,6 +59,8 @@ class LMTokenizer:
         return None if token is None else self.tokenizer.token_to_id(token)
 
     def encode(self, text: str, special: bool = True) -> list[int]:
+        # A failed allocation inside the tokenizers library aborts the whole process: check first.
+        ensure_memory(len(text) * TOKENIZER_BYTES_PER_CHAR, f"tokenizing {len(text):,} characters")
         return self.tokenizer.encode(text, add_special_tokens=special).ids
 
     def decode(self, ids: list[int]) -> str:

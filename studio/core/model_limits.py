@@ -17,12 +17,16 @@ from studio.errors import ModelError
 
 _MISSING = object()
 
-#: A generous bound on the characters one token stands for in any tokenizer Studio reads: text
+#: A generous bound on the characters one token stands for (English averages about 4): text
 #: longer than ``tokens * CHARS_PER_TOKEN`` can only be cut by the tokenizer anyway, so it is
 #: cut before it is tokenized (a 10 MB paste must not be tokenized whole).
-CHARS_PER_TOKEN = 32
-#: And an absolute bound, whatever context a model claims: a few MB tokenize in well under a second.
-MAX_TEXT_CHARS = 4_000_000
+CHARS_PER_TOKEN = 16
+#: And an absolute bound, whatever context a model claims: the tokenizers library took 15 s
+#: and 1.4 GB for 8 MB of text; a million characters (a novel) take about 2 s and 200 MB.
+MAX_TEXT_CHARS = 1_000_000
+#: What tokenizing holds per character of text, measured (offsets, pieces, ids): an allocation
+#: that fails inside the tokenizers library aborts the process, so it is checked beforehand.
+TOKENIZER_BYTES_PER_CHAR = 200
 
 
 def _lookup(config: Mapping[str, Any], key: str) -> Any:
@@ -43,20 +47,19 @@ def bounded_int(config: Mapping[str, Any], key: str, low: int, high: int, what: 
     A float that is a whole number (JSON's ``1e9``) counts as that number, so it is refused for
     its size, not for its spelling."""
     value = _lookup(config, key)
+    wanted = f"{what}: {key} must be a whole number from {low:,} to {high:,}"
     if value is _MISSING or value is None:
         if default is not _MISSING:
             return default
-        raise ModelError(f"{what} has no {key}: it should be a whole number from {low:,} to {high:,}")
+        raise ModelError(f"{wanted}; the file does not give it")
     number = value
     if isinstance(value, float) and value.is_integer():
         number = int(value)
     if not isinstance(number, Integral) or isinstance(number, bool):
-        raise ModelError(f"{what}: {key} should be a whole number from {low:,} to {high:,}, not {value!r}")
+        raise ModelError(f"{wanted}, not {value!r}")
     if not low <= number <= high:
-        raise ModelError(
-            f"{what}: {key} is {number:,}, which Studio cannot use: it must be from {low:,} to {high:,}. "
-            "The model folder is damaged or not meant for this pipeline"
-        )
+        # Said plainly: such a number comes from a damaged file, or one made to exhaust memory.
+        raise ModelError(f"{wanted}, not {number:,}: the model folder is damaged or not meant for this pipeline")
     return int(number)
 
 

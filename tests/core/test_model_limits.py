@@ -129,7 +129,7 @@ def test_a_ten_megabyte_prompt_is_cut_before_the_language_model_tokenizes_it(tmp
     prompt = "Thou art more lovely and more temperate. " * 250_000  # 10 MB
     ids, _, notes = prompt_ids(tokenizer, model, prompt, "", 8)
     assert len(ids) <= model.context_length
-    assert any(f"only its last {model.context_length * 32:,} characters were tokenized" in note for note in notes), notes
+    assert any(f"only its last {model.context_length * 16:,} characters were tokenized" in note for note in notes), notes
 
 
 def test_a_ten_megabyte_prompt_is_cut_before_clip_tokenizes_it_and_the_note_stays_short():
