@@ -4,7 +4,10 @@ Each class mirrors one diffusers class (0.42), configured the way diffusers'
 ``SchedulerClass.from_config(scheduler_config)`` configures it: the keys of
 ``scheduler/scheduler_config.json`` that the class knows are taken, every other key is
 ignored, and a key that is missing gets the class's own default, whatever ``_class_name``
-says. So a user's choice of sampler is honoured for any model folder.
+says. So a user's choice of sampler is honoured for any model folder. One exception: a file
+written for another class than the sampler's lacks the keys only the sampler's class has, and
+those start from what Stable Diffusion is trained with (``scheduler_config.py``), not from
+defaults made for pixel-space models.
 
 Precision follows diffusers: latents and per-step coefficients in float32; the parts of the
 schedule diffusers computes with numpy in float64 (interpolated and Karras sigmas, the
@@ -28,6 +31,7 @@ import numpy as np
 import studio
 
 from .noise import NoiseSource
+from .scheduler_config import foreign_class, with_sd_training
 
 SCHEDULERS = {
     "euler": "Euler",
@@ -79,7 +83,10 @@ def make_scheduler(name: str, config: Mapping[str, Any] | None = None) -> "Sched
         raise SchedulerParamError(
             f"unknown sampler {name!r}; choose one of: {', '.join(SCHEDULERS)}"
         ) from None
-    return cls({} if config is None else config, **overrides)
+    config = {} if config is None else config
+    # A file written for another sampler class lacks this one's own keys: SD's settings fill them.
+    foreign = foreign_class(config, SCHEDULER_FOR_CLASS, name)
+    return cls(with_sd_training(config, cls.DEFAULTS) if foreign else config, **overrides)
 
 
 def default_scheduler_name(config: Mapping[str, Any] | None) -> str:

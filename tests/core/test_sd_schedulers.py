@@ -31,7 +31,16 @@ CONFIGS = json.loads((GOLDENS / "configs.json").read_text())
 META = json.loads((GOLDENS / "cases.json").read_text())
 with np.load(GOLDENS / "arrays.npz") as _archive:
     ARRAYS = {key: _archive[key] for key in _archive.files}
-RUNS = [case for case in META["cases"] if "diffusers_error" not in case]
+# Folders whose scheduler_config.json is another class's than the sampler's (an SD model
+# published with Euler, sampled with DDIM), against diffusers with SD's training settings.
+FOREIGN = GOLDENS / "foreign_class"
+FOREIGN_CONFIGS = json.loads((FOREIGN / "configs.json").read_text())
+FOREIGN_CASES = json.loads((FOREIGN / "cases.json").read_text())["cases"]
+with np.load(FOREIGN / "arrays.npz") as _archive:
+    assert all(np.array_equal(_archive[key], ARRAYS[key]) for key in _archive.files if key.startswith("inputs/"))
+    ARRAYS.update({key: _archive[key] for key in _archive.files})
+CONFIGS = {**CONFIGS, **FOREIGN_CONFIGS}
+RUNS = [case for case in META["cases"] + FOREIGN_CASES if "diffusers_error" not in case]
 DIFFUSERS_FAILS = [case for case in META["cases"] if "diffusers_error" in case]
 
 ATOL = 1e-5
@@ -190,6 +199,20 @@ def test_missing_keys_take_each_samplers_diffusers_defaults():
     assert make_scheduler("euler", {}).config["beta_schedule"] == "linear"
     assert make_scheduler("lcm", {}).config["beta_schedule"] == "scaled_linear"
     assert make_scheduler("lcm", {}).config["original_inference_steps"] == 50
+
+
+def test_a_folder_of_another_class_starts_from_the_settings_sd_is_trained_with():
+    """An SD model published with Euler has no clip_sample or set_alpha_to_one: DDIM on it must
+    not clip x0 to [-1, 1] (DDIM's own default, for pixel-space models); Studio did, and the
+    picture differed from diffusers' by up to 1.0."""
+    euler_file = CONFIGS["sd_euler"]
+    ddim = make_scheduler("ddim", euler_file).config
+    assert ddim["clip_sample"] is False and ddim["set_alpha_to_one"] is False
+    assert make_scheduler("lcm", euler_file).config["clip_sample"] is False
+    # What the file does say still wins, and a file of the sampler's own class is read as it is.
+    assert make_scheduler("ddim", {**euler_file, "clip_sample": True}).config["clip_sample"] is True
+    assert make_scheduler("ddim", {**euler_file, "_class_name": "DDIMScheduler"}).config["clip_sample"] is True
+    assert any(case["config"] == "sd_euler" and case["scheduler"] == "ddim" for case in RUNS)
 
 
 def test_keys_saved_only_as_defaults_do_not_carry_over():
