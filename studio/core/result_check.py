@@ -79,26 +79,26 @@ def check_event(job: Any, event: Any) -> Any:
 
 def check_result(generator: Any, result: Result) -> Result:
     """``result`` with its value normalised (text without lone surrogates, audio as float32)."""
-    _check_kind(generator, result.kind, "result")
+    _check_kind(generator, result.kind, "returned a", "result")
     if result.generator != generator.id:
         raise ResultError(f"{blame(generator)} returned a result that names the generator {result.generator!r}; it must be {generator.id!r}")
-    what = f"returned a bad {result.kind}"
+    what, rate = f"returned a bad {result.kind}", result.sample_rate
     if result.kind == "image":
-        value, rate = _image(generator, result.value, what, minimum=1), result.sample_rate
+        value = _image(generator, result.value, what)
     elif result.kind == "text":
-        value, rate = _text(generator, result.value, what), result.sample_rate
+        value = _text(generator, result.value, what)
     else:
-        value, rate = _audio_result(generator, result.value, result.sample_rate, what)
+        value, rate = _audio_result(generator, result.value, rate, what)
     params = _params(generator, result.params)
     _info(generator, result.info)
     return replace(result, value=value, sample_rate=rate, params=params)
 
 
 def check_preview(generator: Any, preview: Preview) -> Preview:
-    _check_kind(generator, preview.kind, "preview")
+    _check_kind(generator, preview.kind, "sent a", "preview")
     what = f"sent a bad {preview.kind} preview"
     if preview.kind == "image":
-        value = _image(generator, preview.value, what, minimum=1, channels=(4,))
+        value = _image(generator, preview.value, what, channels=(4,))
     elif preview.kind == "text":
         value = _text(generator, preview.value, what)
     else:
@@ -117,9 +117,9 @@ def blame(generator: Any) -> str:
 # -- the parts -----------------------------------------------------------------------------
 
 
-def _check_kind(generator: Any, kind: Any, what: str) -> None:
+def _check_kind(generator: Any, kind: Any, verb: str, what: str) -> None:
     if kind != generator.kind:
-        raise ResultError(f"{blame(generator)} returned a {kind!r} {what}, but it is a {generator.kind} generator")
+        raise ResultError(f"{blame(generator)} {verb} {kind!r} {what}, but its kind is {generator.kind!r}")
 
 
 def _check_progress(generator: Any, progress: Progress) -> None:
@@ -131,14 +131,14 @@ def _check_progress(generator: Any, progress: Progress) -> None:
         raise ResultError(f"{blame(generator)} sent a bad progress: its message is a {type(progress.message).__name__}, not text")
 
 
-def _image(generator: Any, value: Any, what: str, minimum: int, channels: tuple[int, ...] = (4, 3)) -> np.ndarray:
+def _image(generator: Any, value: Any, what: str, channels: tuple[int, ...] = (4, 3)) -> np.ndarray:
     layout = "height × width × 4 (RGBA)" + (" or × 3 (RGB)" if 3 in channels else "")
     if not isinstance(value, np.ndarray):
         raise ResultError(f"{blame(generator)} {what}: a {type(value).__name__}, expected a numpy uint8 array of {layout}")
     if value.dtype != np.uint8:
         raise ResultError(f"{blame(generator)} {what}: {value.dtype} pixels, expected uint8 (0 to 255) of {layout}")
-    if value.ndim != 3 or value.shape[2] not in channels or min(value.shape[:2]) < minimum:
-        raise ResultError(f"{blame(generator)} {what}: shape {value.shape}, expected {layout} with both at least {minimum}")
+    if value.ndim != 3 or value.shape[2] not in channels or min(value.shape[:2]) < 1:
+        raise ResultError(f"{blame(generator)} {what}: shape {value.shape}, expected {layout} with both at least 1")
     height, width = value.shape[:2]
     if height > MAX_SIDE or width > MAX_SIDE or height * width > MAX_PICTURE_PIXELS:
         raise ResultError(

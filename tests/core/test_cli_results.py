@@ -52,7 +52,7 @@ BAD = {
     "nan-audio": ("wav", ["returned a bad audio", "NaN or infinite"]),
     "inf-audio": ("wav", ["returned a bad audio", "NaN or infinite"]),
     "int16-audio": ("wav", ["returned a bad audio", "int16 samples", "floating-point"]),
-    "image-as-audio": ("wav", ["'image' result", "audio generator"]),
+    "image-as-audio": ("wav", ["'image' result", "its kind is 'audio'"]),
 }
 
 

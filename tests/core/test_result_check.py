@@ -200,7 +200,7 @@ def test_each_result_of_a_batch_is_held_to_its_own_chunks(runner):
 
 
 def test_a_result_of_another_kind_is_refused(runner):
-    assert_blamed(runner, Yields("audio", result("image", np.zeros((4, 4, 4), np.uint8))), "'image' result", "audio generator")
+    assert_blamed(runner, Yields("audio", result("image", np.zeros((4, 4, 4), np.uint8))), "'image' result", "its kind is 'audio'")
 
 
 def test_a_result_that_names_another_generator_is_refused(runner):
