@@ -24,6 +24,7 @@ import pluggy
 from studio import hookspecs
 from studio.core.generators import Generator, check_generator
 from studio.core.models import ModelFolder, ModelLoader, load_folders
+from studio.core.onnx_import import keep_telemetry_off
 from studio.errors import UnknownGeneratorError
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class PluginHost:
         generator ids (whatever its name sorts as, wherever it sits on ``sys.path``); the
         rest go by name, so which of two clashing plugins wins never depends on install order.
         """
+        keep_telemetry_off()  # before a plugin's own `import onnxruntime` could start it
         entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
         for entry_point in sorted(entry_points, key=lambda ep: (not _is_builtin(ep), ep.name)):
             self._load_entry_point(entry_point)

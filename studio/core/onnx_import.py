@@ -6,8 +6,10 @@ being *imported*; ``disable_telemetry_events()`` comes too late for that, only t
 ``ORT_DISABLE_TELEMETRY`` environment variable, read by the native library as it loads,
 prevents it. Studio promises that nothing leaves the machine, so every module (app,
 plugins, recipes, benchmarks, tests) imports onnxruntime through here, and
-``tests/core/test_privacy.py`` fails on any other import. The variable stays set, so
-child processes (workers, converters) inherit it.
+``tests/core/test_privacy.py`` fails on any other import. A third-party plugin may still
+import onnxruntime itself, so the plugin host turns telemetry off before it imports any
+plugin (``keep_telemetry_off``). The variable stays set, so child processes (workers,
+converters) inherit it.
 
 onnxruntime's default logger also prints warnings about every provider that cannot start
 (CUDA without a driver, TensorRT without its libraries): the runtime module says that once
@@ -27,10 +29,15 @@ ERROR = 3  # onnxruntime's severity levels: 0 verbose, 1 info, 2 warning, 3 erro
 _quietened = False
 
 
+def keep_telemetry_off() -> None:
+    """Make onnxruntime start without telemetry, whoever imports it first in this process."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # read once, as the native library loads: see above
+
+
 def import_onnxruntime(submodule: str = "") -> ModuleType:
     """onnxruntime (or ``onnxruntime.<submodule>``) with telemetry off, or a plain StudioError."""
     global _quietened
-    os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # must precede the first import: see above
+    keep_telemetry_off()
     try:
         onnxruntime = importlib.import_module("onnxruntime")
     except ImportError as exc:

@@ -80,6 +80,27 @@ def test_the_core_runner_in_a_fresh_home_writes_no_telemetry(fresh_home, tmp_pat
     assert_no_telemetry(home)
 
 
+def test_a_plugin_that_imports_onnxruntime_itself_writes_no_telemetry(fresh_home, tmp_path):
+    """A third-party plugin may ``import onnxruntime`` at its top, before Studio's door is used."""
+    home, env = fresh_home
+    site = tmp_path / "site"
+    (site / "studio_fixture_ort-0.1.dist-info").mkdir(parents=True)
+    (site / "studio_fixture_ort-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: studio-fixture-ort\nVersion: 0.1\n", encoding="utf-8"
+    )
+    (site / "studio_fixture_ort-0.1.dist-info" / "entry_points.txt").write_text(
+        "[studio]\nort_user = studio_fixture_ort\n", encoding="utf-8"
+    )
+    (site / "studio_fixture_ort.py").write_text("import onnxruntime  # noqa: F401\n", encoding="utf-8")
+    env["PYTHONPATH"] = str(site)
+    run = subprocess.run(
+        [sys.executable, "-m", "studio", "plugins"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "ort_user" in run.stdout and "loaded" in run.stdout.split("ort_user", 1)[1].splitlines()[0]
+    assert_no_telemetry(home)
+
+
 def onnxruntime_imports(path: Path) -> list[str]:
     """Every place in ``path`` that imports onnxruntime (or a part of it) by itself."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
