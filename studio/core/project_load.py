@@ -20,6 +20,7 @@ from studio.core.archive import DamagedMember, ProjectError, SafeArchive
 from studio.core.history import HistoryEntry
 from studio.core.input_files import open_input
 from studio.core.image import MAX_PICTURE_PIXELS, MAX_SIDE, ImageDocument, Layer, check_canvas_size
+from studio.core.memory import available_memory, describe_bytes
 from studio.core.midi import Note
 from studio.core.project_fields import BadPart, Fields, Remap, is_int, parse_json
 from studio.core import project as project_format
@@ -119,6 +120,7 @@ class _Reader:
         self.problems: list[str] = []
         self.ids = Remap()
         self.decoded = 0  # bytes of pixels and samples counted so far (see budget)
+        self.room = available_memory()  # what this machine can give, before the first is decoded
         self.claimed: set[str] = set()  # members already read for a part
 
     def read(self) -> LoadedProject:
@@ -168,6 +170,11 @@ class _Reader:
         """Count ``size`` bytes of pixels or samples before they are decoded."""
         if self.decoded + size > project_format.MAX_DECODED_BYTES:
             raise BadPart(f"{what} would take {size / 1024**2:,.0f} MiB more memory than one project may use")
+        # Past the memory the machine has, Linux kills the process rather than failing an
+        # allocation: refuse plainly instead (the rest of the project still opens).
+        if self.room is not None and self.decoded + size > self.room:
+            raise BadPart(f"{what} needs {describe_bytes(size)} of memory, and this computer has "
+                          f"{describe_bytes(max(self.room - self.decoded, 0))} free")
         self.decoded += size
 
     # -- the canvas -------------------------------------------------------------------------------

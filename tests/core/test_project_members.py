@@ -103,3 +103,40 @@ def test_declared_picture_sizes_are_counted_before_any_is_decoded(tmp_path, monk
     assert [layer.name for layer in loaded.project.image.layers] == ["l0", "l1"]
     assert loaded.project.image.mask is not None  # read before the third layer: within the budget
     assert len(loaded.problems) == 1 and "l2" in loaded.problems[0] and "memory" in loaded.problems[0]
+
+
+def test_pictures_past_the_memory_this_machine_has_are_left_out_before_decoding(tmp_path):
+    """In a process limited to about 1.5 GiB more (ulimit -v), two layers declaring 1 GiB each."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from test_project_hostile import _png
+
+    def layers(canvas):
+        canvas["layers"] = [{**canvas["layers"][0], "name": f"huge {n}", "file": f"canvas/{n}.png", "id": 100 + n}
+                            for n in range(2)]
+        return canvas
+
+    data = _one_picture_project(tmp_path)
+    huge = _png(16384, 16384)  # a header of 16384 x 16384 pixels (1 GiB of RGBA), a few bytes of data
+    hostile = _fix_manifest(rebuild(_canvas(data, layers), change=lambda n, b: huge if n == "canvas/0.png" else b,
+                                    extra=[("canvas/1.png", huge)]))
+    path = tmp_path / "hostile.studio"
+    path.write_bytes(hostile)
+    child = textwrap.dedent(f"""
+        import resource
+        from studio.core.project import load_project  # imported before the limit: its libraries are mapped
+        import PIL.PngImagePlugin, numpy
+        size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size + 1536 * 1024**2, resource.RLIM_INFINITY))
+        for problem in load_project({str(path)!r}).problems:
+            print(problem)
+    """)
+    run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    problems = run.stdout.strip().splitlines()
+    assert len(problems) == 2, problems
+    first, second = (next(p for p in problems if f"huge {n}" in p) for n in range(2))
+    assert "not a readable PNG" in first  # within the memory: its turn to decode came (and its data is junk)
+    assert "needs 1.1 GB of memory" in second and "free" in second  # refused before Pillow saw it
