@@ -38,7 +38,9 @@ Format (version 1): a ZIP archive with these members.
 PNG and WAV members are stored (already compressed, or incompressible), JSON and text
 deflated. Each member may hold at most ``member_limit(name)`` bytes: a save refuses a
 project past these limits (``OutputError``) and the loader refuses a file past them, so
-whatever a save writes, the loader opens. A picture or an audio buffer is decoded once:
+whatever a save writes, the loader opens (on a machine with the memory to hold it: the
+loader counts every picture and buffer against the memory free before decoding it, and
+leaves out, plainly, what would not fit). A picture or an audio buffer is decoded once:
 a member named by two parts of the file (which a save never writes) is read for the
 first only. The ``id`` s in the file only tie its parts together (a history entry's target,
 a span's key): loading gives every layer, track, clip and entry a fresh id and remaps the
