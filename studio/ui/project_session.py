@@ -260,7 +260,8 @@ class ProjectSession(QObject):
         def write() -> None:
             try:
                 with locked(path):  # no other Studio writes it between the check and the save
-                    if not overwrite and FileStamp.of(path) != expected:
+                    now = FileStamp.of(path)  # None: the file is gone, and no one's work with it
+                    if not overwrite and now is not None and now != expected:
                         outcome: object = _ChangedOnDisk()
                     else:
                         save_project(snapshot, path)
