@@ -156,6 +156,7 @@ class Runtime:
         self._probes: dict[str, ProbeResult] = {}
         self._lock = threading.RLock()  # guards the dicts, held only briefly
         self._probe_lock = threading.Lock()
+        self._said: set[str] = set()  # reasons already logged
         self._loading: dict[tuple[str, str], threading.Lock] = {}  # one per model being created
 
     # -- devices -------------------------------------------------------------------------
@@ -208,7 +209,7 @@ class Runtime:
         if _needs_nvidia(device) and not nvidia_driver_present():
             # Nothing to try: asking onnxruntime would only print its load errors.
             reason = accelerator_failure_reason(device, "")
-            log.info("%s not used: %s", device.id, reason)
+            self._say_once(device, reason)
             return ProbeResult(device, device.providers, (CPU,), reason)
         ort = self.ort
         options = ort.SessionOptions()
@@ -225,8 +226,14 @@ class Runtime:
         usable = any(p != CPU for p in got)
         reason = "" if usable else accelerator_failure_reason(device, error + "\n" + stderr_text)
         if reason:
-            log.info("%s not used: %s", device.id, reason)
+            self._say_once(device, reason)
         return ProbeResult(device, device.providers, got, reason)
+
+    def _say_once(self, device: Device, reason: str) -> None:
+        """Log why an accelerator is not used, once per reason (CUDA and TensorRT share one)."""
+        if reason not in self._said:
+            self._said.add(reason)
+            log.info("%s not used: %s", device.id, reason)
 
     def report(self) -> RuntimeReport:
         ort = self.ort
