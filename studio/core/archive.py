@@ -81,8 +81,9 @@ class SafeArchive:
     """A ZIP archive whose directory has been checked; members are read into memory on demand.
 
     ``label`` names the file in messages; ``limit_of(name)`` is the most a member of that
-    name may unpack to (at most ``MAX_MEMBER_BYTES``). Raises ``ProjectError`` when the source is not a
-    ZIP archive, is damaged beyond reading its directory, or makes an unsafe claim.
+    name may unpack to (at most ``MAX_MEMBER_BYTES``). Raises ``ProjectError`` when the
+    source is not a ZIP archive, is damaged beyond reading its directory, or makes an unsafe
+    claim.
     """
 
     def __init__(self, source: BinaryIO, label: str, limit_of: Callable[[str], int] | None = None) -> None:
