@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 from studio.core.generators import Generator
 from studio.core.jobs import Job, JobRunner, Listener
 from studio.core.logs import setup_logging
-from studio.core.models import ModelFolder, find_loader
+from studio.core.models import ModelFolder, check_new_folder
 from studio.core.runtime import CPU_DEVICE, Device, Runtime
 from studio.errors import StudioError
 from studio.plugins import PluginHost
@@ -42,8 +42,9 @@ class Host:
         return self.plugins.set_model_folders(self.settings.model_folders)
 
     def add_model_folder(self, folder: str) -> ModelFolder:
-        """Check that a plugin understands ``folder``, remember it, and load it. Raises ``StudioError``."""
-        find_loader(folder, self.plugins.loaders)
+        """Check that a plugin understands ``folder`` and that its ONNX files open, remember it,
+        and load it. Raises ``StudioError``."""
+        check_new_folder(folder, self.plugins.loaders)
         self.settings.add_model_folder(folder)
         entries = self.reload_model_folders()
         wanted = Path(folder).expanduser().resolve()

@@ -107,6 +107,16 @@ def find_loader(folder: Path | str, loaders: Sequence[ModelLoader]) -> ModelLoad
     raise ModelError(f"no installed plugin understands the model folder {folder}. Expected one of: {expected}")
 
 
+def check_new_folder(folder: Path | str, loaders: Sequence[ModelLoader]) -> ModelLoader:
+    """What adding a folder (the CLI's ``models add``, the window's Add model folder) checks
+    before it is remembered: a loader understands it, and every ONNX file in it opens."""
+    from studio.core.model_check import check_onnx_files
+
+    loader = find_loader(folder, loaders)
+    check_onnx_files(check_folder(folder))
+    return loader
+
+
 def load_folder(folder: Path | str, loaders: Sequence[ModelLoader]) -> ModelFolder:
     """Resolve one folder; every failure is kept in the result, never raised."""
     entry = ModelFolder(Path(folder).expanduser())

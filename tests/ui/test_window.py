@@ -301,11 +301,23 @@ def test_model_folder_added_from_the_window_generates(window, qtbot, tmp_path, m
     assert window.canvas.document.layers[0].generator == "cppn:ocean"
 
 
-def test_corrupt_model_fails_with_a_plain_message(window, qtbot, tmp_path):
+def test_a_damaged_model_folder_is_not_added_and_the_warning_names_the_file(window, tmp_path, monkeypatch, choose):
     folder = tmp_path / "damaged"
     shutil.copytree(builtin_models() / "cppn", folder)
     (folder / "model.onnx").write_bytes(b"\x00garbage" * 100)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    choose(window, "File", "Add model folder…")
+    box = next(b for b in window.findChildren(QMessageBox, "warning") if b.isVisible())
+    assert str(folder / "model.onnx") in box.text() and "damaged" in box.text()
+    box.close()
+    assert "cppn:damaged" not in window.host.generators and window.host.settings.model_folders == []
+
+
+def test_corrupt_model_fails_with_a_plain_message(window, qtbot, tmp_path):
+    folder = tmp_path / "damaged"
+    shutil.copytree(builtin_models() / "cppn", folder)
     assert window.add_model_folder_path(str(folder))
+    (folder / "model.onnx").write_bytes(b"\x00garbage" * 100)  # damaged after it was added
     with qtbot.waitSignal(window.bridge.state_changed, timeout=10000, check_params_cb=lambda j, s, m: s is JobState.FAILED):
         qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     row = next(iter(window.jobs_panel.rows.values()))
