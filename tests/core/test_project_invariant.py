@@ -177,3 +177,16 @@ def test_save_and_load_share_one_limit_per_member(tmp_path, monkeypatch):
         assert "'text.txt'" in str(exc) and "1 MiB" in str(exc)
     else:
         raise AssertionError("a text past the limit was loaded")
+
+
+def test_a_file_of_the_first_studio_with_a_surrogatepass_text_still_opens(tmp_path):
+    from test_project_samples import rebuild
+
+    old_text = "before \ud800 after".encode("utf-8", "surrogatepass")  # how the first Studio wrote it
+    data = save_project(Project(text="placeholder"), tmp_path / "new.studio").read_bytes()
+    old = rebuild(data, change=lambda name, body: old_text if name == "text.txt" else body,
+                  manifest=lambda m: {**m, "members": {**m["members"], "text.txt": len(old_text)}})
+    from studio.core.project import read_project
+
+    loaded = read_project(old, "old.studio")
+    assert loaded.problems == [] and loaded.project.text == "before \ufffd after"
