@@ -4,7 +4,9 @@
 only emits signals, which Qt queues to the bridge's (GUI) thread. Image previews are whole
 snapshots, so they are coalesced: if the GUI has not yet drawn the last one, a newer one
 replaces it instead of queueing behind it, and a fast generator cannot flood the event
-loop. Text and audio previews are chunks that add up, and are all delivered.
+loop. Text chunks add up: those that arrive before the GUI takes the last ones are joined
+into one (a flood of one-character chunks is one event, not thousands). Audio chunks are
+all delivered.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class JobBridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._latest: dict[int, tuple[Job, Preview]] = {}
+        self._latest: dict[int, tuple[Job, Preview | list[str]]] = {}  # an image, or text chunks to join
         self._lock = threading.Lock()
         self._preview_ready.connect(self._deliver_preview)
 
@@ -37,12 +39,17 @@ class JobBridge(QObject):
             self.state_changed.emit(job, event.state, event.message)
         elif isinstance(event, Progress):
             self.progress.emit(job, event)
-        elif isinstance(event, Preview) and event.kind != "image":
-            self.preview.emit(job, event)  # text and audio chunks add up: never drop one
+        elif isinstance(event, Preview) and event.kind not in ("image", "text"):
+            self.preview.emit(job, event)  # audio chunks add up: never drop one
         elif isinstance(event, Preview):
             with self._lock:
                 pending = job.id in self._latest
-                self._latest[job.id] = (job, event)
+                if event.kind == "text":
+                    chunks = self._latest[job.id][1] if pending else []
+                    chunks.append(str(event.value))
+                    self._latest[job.id] = (job, chunks)
+                else:
+                    self._latest[job.id] = (job, event)
             if not pending:
                 self._preview_ready.emit(job.id)
         elif isinstance(event, Result):
@@ -53,4 +60,5 @@ class JobBridge(QObject):
         with self._lock:
             item = self._latest.pop(job_id, None)
         if item is not None:
-            self.preview.emit(*item)
+            job, preview = item
+            self.preview.emit(job, Preview("text", "".join(preview)) if isinstance(preview, list) else preview)

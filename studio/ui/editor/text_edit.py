@@ -7,8 +7,10 @@ generation without reaching any window shortcut.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QPaintEvent
 from PySide6.QtWidgets import QPlainTextEdit
 
 CONTINUE_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -21,6 +23,7 @@ class WriterEdit(QPlainTextEdit):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.generating = False  # set by the workspace: Esc means Stop only then
+        self.paint_seconds = 0.0  # the last repaint's cost: streaming paces its insertions by it
 
     def _is_continue(self, event: QKeyEvent) -> bool:
         return event.key() in CONTINUE_KEYS and event.modifiers() & Qt.KeyboardModifier.ControlModifier and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
@@ -33,6 +36,11 @@ class WriterEdit(QPlainTextEdit):
             event.accept()  # ours, not the window's: keyPressEvent gets it
             return True
         return super().event(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        began = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_seconds = time.perf_counter() - began
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if self._is_continue(event):
