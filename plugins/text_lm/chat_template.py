@@ -24,6 +24,8 @@ import time
 from numbers import Integral, Number
 from typing import Any, Callable, Mapping
 
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -43,13 +45,40 @@ class ChatTemplateError(TemplateError):
 
 
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, (str, bytes, list, tuple)) else 0
+    """Characters a value stands for: a text's length; a list's items and the texts in it."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return len(value) + sum(len(item) for item in value if isinstance(item, (str, bytes)))
+    return 0
+
+
+def _replaced_size(text: Any, old: Any, new: Any) -> int:
+    """The length of ``text.replace(old, new)``, computed without making it."""
+    if not isinstance(text, str) or not isinstance(old, str) or not isinstance(new, str):
+        return 0
+    if not old:  # "" matches between every two characters
+        return len(text) + (len(text) + 1) * len(new)
+    return len(text) + text.count(old) * max(0, len(new) - len(old))
+
+
+class _CheckedConcat(CodeGenerator):
+    """Compiles ``a ~ b`` to a join that counts first: doubled in a loop, it would otherwise
+    reach gigabytes in thirty steps, before any deadline."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
+        self.write("environment.checked_join((")
+        for part in node.nodes:
+            self.visit(part, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """jinja2's immutable sandbox, with every way to a huge result checked before it is made."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = _CheckedConcat
 
     def __init__(self, max_chars: int, **options: Any) -> None:
         super().__init__(**options)
@@ -65,6 +94,12 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if len(numbers) > MAX_RANGE:
             raise ChatTemplateError(f"it asks for a range of {len(numbers):,} numbers (at most {MAX_RANGE:,})")
         return numbers
+
+    def checked_join(self, parts: tuple) -> str:
+        texts = [str(part) for part in parts]
+        if sum(map(len, texts)) > self.max_chars:
+            self._refuse("joins texts")
+        return "".join(texts)
 
     def _check_number(self, value: Any) -> None:
         if isinstance(value, Integral) and not isinstance(value, bool) and abs(value) > self.max_chars:
@@ -101,9 +136,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if isinstance(owner, str):
             if name in ("format", "format_map"):
                 self._check_format(owner)
-            elif name == "replace" and len(args) >= 2 and _size(args[1]) * (len(owner) + 1) > self.max_chars:
+            elif name == "replace" and len(args) >= 2 and _replaced_size(owner, args[0], args[1]) > self.max_chars:
                 self._refuse("replaces into a text")
-            elif name == "join" and args and sum(_size(part) for part in args[0] if isinstance(part, str)) > self.max_chars:
+            elif name == "join" and args and isinstance(args[0], (list, tuple)) and _size(args[0]) + len(owner) * len(args[0]) > self.max_chars:
                 self._refuse("joins texts")
 
     def _checked_filter(self, name: str, function: Callable) -> Callable:
@@ -116,8 +151,17 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 environment._check_number(value)
             if name == "format" and values:
                 environment._check_format(values[0])
-            if name == "replace" and len(values) >= 3 and _size(values[2]) * (_size(values[0]) + 1) > environment.max_chars:
+            if name == "replace" and len(values) >= 3 and _replaced_size(str(values[0]), values[1], values[2]) > environment.max_chars:
                 environment._refuse("replaces into a text")
+            if name == "join" and values and isinstance(values[0], (list, tuple)):
+                glue = values[1] if len(values) > 1 and isinstance(values[1], str) else ""
+                if _size(values[0]) + len(glue) * len(values[0]) > environment.max_chars:
+                    environment._refuse("joins texts")
+            if name == "indent" and values and isinstance(values[0], str):
+                width = values[1] if len(values) > 1 else kwargs.get("width", 4)
+                width = len(width) if isinstance(width, str) else width
+                if isinstance(width, int) and len(values[0]) + (values[0].count("\n") + 1) * width > environment.max_chars:
+                    environment._refuse("indents a text")
             return function(*args, **kwargs)
 
         for attribute in ("jinja_pass_arg",):  # keep pass_context / pass_environment markers

@@ -166,6 +166,9 @@ def chat(template: str, tmp_path: Path, content: str = "Modernise\n\nTo be") -> 
         ("{% set s = 'x' * 60000 %}{{ s + s }}", "joins texts"),
         ("{% for i in range(5000) %}{{ 'x' * 99 }}{% endfor %}", "writes a prompt too long"),
         ("{% for i in range(100000) %}{% endfor %}", "a range of 100,000 numbers"),
+        ("{% set ns = namespace(x='ab') %}{% for i in range(60) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}", "joins texts"),
+        ("{{ (['x' * 60000, 'y' * 60000])|join }}", "joins texts"),
+        ("{{ ('x\n' * 50000)|indent(50000) }}", "indents a text"),
     ],
 )
 def test_a_chat_template_that_would_build_something_huge_is_stopped_before_it_does(tmp_path, template, words):
