@@ -28,14 +28,24 @@ ERROR = 3  # onnxruntime's severity levels: 0 verbose, 1 info, 2 warning, 3 erro
 
 _quietened = False
 
+# The parts of onnxruntime Studio uses besides the package itself, each named in full (an
+# import of a computed name could load anything: tests/core/test_model_safety.py refuses it).
+PARTS = {
+    "capi.build_and_package_info": lambda: importlib.import_module("onnxruntime.capi.build_and_package_info"),
+    "quantization": lambda: importlib.import_module("onnxruntime.quantization"),
+    "transformers.fusion_options": lambda: importlib.import_module("onnxruntime.transformers.fusion_options"),
+    "transformers.fusion_attention_unet": lambda: importlib.import_module("onnxruntime.transformers.fusion_attention_unet"),
+    "transformers.onnx_model_unet": lambda: importlib.import_module("onnxruntime.transformers.onnx_model_unet"),
+}
+
 
 def keep_telemetry_off() -> None:
     """Make onnxruntime start without telemetry, whoever imports it first in this process."""
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # read once, as the native library loads: see above
 
 
-def import_onnxruntime(submodule: str = "") -> ModuleType:
-    """onnxruntime (or ``onnxruntime.<submodule>``) with telemetry off, or a plain StudioError."""
+def import_onnxruntime(part: str = "") -> ModuleType:
+    """onnxruntime (or ``onnxruntime.<part>``, one of ``PARTS``) with telemetry off, or a plain StudioError."""
     global _quietened
     keep_telemetry_off()
     try:
@@ -49,4 +59,4 @@ def import_onnxruntime(submodule: str = "") -> ModuleType:
         onnxruntime.disable_telemetry_events()  # belt and braces, for builds that ignore the variable
         onnxruntime.set_default_logger_severity(ERROR)
         _quietened = True
-    return importlib.import_module(f"onnxruntime.{submodule}") if submodule else onnxruntime
+    return PARTS[part]() if part else onnxruntime
