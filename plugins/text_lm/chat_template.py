@@ -33,6 +33,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 #: hundred (role markers, a system prompt).
 TEMPLATE_CHARS = 100_000
 MAX_RANGE = 10_000
+MAX_BITS = 1 << 16  # whole numbers of up to ~20,000 digits: far more than any template counts
 #: Real templates render in milliseconds.
 DEADLINE_S = 2.0
 TEMPLATE_FILE = "<template>"  # the file name jinja2 gives code compiled from a string
@@ -103,7 +104,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def _check_number(self, value: Any) -> None:
         if isinstance(value, Integral) and not isinstance(value, bool) and abs(value) > self.max_chars:
-            self._refuse(f"passes the number {value:,} as a size")
+            shown = f"{value:,}" if abs(value) < 10**15 else f"a number of {len(str(abs(value)))} digits"
+            self._refuse(f"passes the number {shown} as a size")
 
     def _check_format(self, text: Any) -> None:
         if isinstance(text, str):
@@ -113,13 +115,19 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                     self._refuse(f"formats a field {width:,} characters wide")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        whole = all(isinstance(x, Integral) and not isinstance(x, bool) for x in (left, right))
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
                 if _size(sequence) and isinstance(count, Integral) and _size(sequence) * count > self.max_chars:
                     self._refuse(f"repeats a text {count:,} times")
+            # Squaring a number in a loop doubles its digits each time, in C, past any deadline.
+            if whole and int(left).bit_length() + int(right).bit_length() > MAX_BITS:
+                self._refuse("multiplies numbers with too many digits")
         elif operator == "**":
-            if isinstance(left, Number) and isinstance(right, Number) and abs(right) > 256 and abs(left) > 1:
-                self._refuse(f"raises {left} to the power {right}")
+            if whole and abs(left) > 1 and int(left).bit_length() * max(0, int(right)) > MAX_BITS:
+                self._refuse(f"raises a number to the power {right:,}")
+            elif isinstance(left, Number) and isinstance(right, Number) and not whole and abs(right) > MAX_BITS:
+                self._refuse(f"raises a number to the power {right}")
         elif operator == "+" and _size(left) + _size(right) > self.max_chars:
             self._refuse("joins texts")
         elif operator == "%":
