@@ -3,13 +3,16 @@
 Random weights are fine for speed: decode time depends on shapes, not values. Never written
 into the repository (about 0.4 GB of ONNX plus the same again in torch):
 
-    /work/venvs/optimum/bin/python bench/build_lm_bench_models.py [--out /work/cache/lm-bench]
+    python bench/build_lm_bench_models.py [--out DIR]    # a python with optimum-onnx and torch (see README)
+
+DIR defaults to <temp>/studio-bench/lm (``tempfile.gettempdir()``), where bench/lm_pipeline.py
+looks.
 
 Writes ``OUT/gpt2-100m/``: the optimum ONNX layout the pipeline reads (model.onnx with past
 inputs, config.json, generation_config.json, tokenizer.json, tokenizer_config.json) and
 ``OUT/gpt2-100m/torch/`` (the same weights as a transformers checkpoint, for the torch side).
-Runs in the optimum venv (optimum-onnx pins transformers < 4.58); the fixtures venv's
-transformers reads the checkpoint too.
+Runs in a venv with optimum-onnx and torch, never Studio's own (optimum-onnx pins
+transformers < 4.58; torch never enters the app's environment).
 
 Shape: GPT-2 small's blocks (12 layers, 768 wide, 12 heads, 1024 positions) with a 16 384-token
 byte-level BPE trained on Shakespeare (tied embeddings): 98.6 M parameters, 0.39 GB in fp32.
@@ -28,7 +31,10 @@ import sys
 import tarfile
 from pathlib import Path
 
-DEFAULT_OUT = Path("/work/cache/lm-bench")
+from machine import bench_folder, require  # bench/ is the script's folder: on sys.path
+
+DEFAULT_OUT = bench_folder("lm")
+INSTALL = "python -m venv /tmp/optimum-venv && /tmp/optimum-venv/bin/pip install torch==2.13.0 optimum-onnx"
 OPTIMUM_CLI = str(Path(sys.executable).parent / "optimum-cli")
 VOCAB = 16384
 SEED = 0
@@ -63,8 +69,9 @@ def train_tokenizer(files: list[str], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
     args = parser.parse_args()
+    require("torch", "transformers", "tokenizers", "optimum", install=INSTALL)
 
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel

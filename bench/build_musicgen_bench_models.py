@@ -5,7 +5,10 @@ are facebook/musicgen-small's configs: a T5-base text encoder (12 layers, 768 wi
 32 128), a 24-layer 1024-wide decoder (16 heads, ffn 4096) over 4 codebooks x 2048 codes, and
 the 32 kHz EnCodec (50 frames/s). Never written into the repository (about 2 GB in fp32 per copy):
 
-    /work/venvs/optimum/bin/python bench/build_musicgen_bench_models.py [--out /work/cache/bench]
+    python bench/build_musicgen_bench_models.py [--out DIR]    # a python with optimum-onnx and torch (see README)
+
+DIR defaults to <temp>/studio-bench/musicgen (``tempfile.gettempdir()``), where
+bench/musicgen_pipeline.py looks.
 
 Writes ``OUT/musicgen-small-random/``: the public ONNX layout our pipeline reads (onnx/
 text_encoder, decoder_model_merged, encodec_decode, build_delay_pattern_mask; config.json,
@@ -24,9 +27,12 @@ import sys
 import time
 from pathlib import Path
 
+from machine import bench_folder, require  # bench/ is the script's folder: on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "musicgen"
-DEFAULT_OUT = Path("/work/cache/bench")
+DEFAULT_OUT = bench_folder("musicgen")
+INSTALL = "python -m venv /tmp/optimum-venv && /tmp/optimum-venv/bin/pip install torch==2.13.0 optimum-onnx"
 SEED = 0
 
 
@@ -80,8 +86,9 @@ def build(out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
     args = parser.parse_args()
+    require("torch", "transformers", "optimum", install=INSTALL)
     start = time.perf_counter()
     folder = build(args.out)
     print(f"built {folder} in {time.perf_counter() - start:.0f} s", file=sys.stderr)

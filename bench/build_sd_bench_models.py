@@ -1,6 +1,9 @@
 """Build the Stable Diffusion benchmark model: SD 1.5's shapes, random (seeded) weights.
 
-    /work/venvs/fixtures/bin/python bench/build_sd_bench_models.py [--out /work/cache/sd-bench] [--force]
+    python bench/build_sd_bench_models.py [--out DIR] [--force]    # a python with torch, diffusers, transformers, onnx
+
+DIR defaults to <temp>/studio-bench/sd (``tempfile.gettempdir()``), where bench/sd_pipeline.py
+looks.
 
 Speed and memory depend on a model's shapes, not on its weights, so random weights give true
 timings without downloading anything (no model hub can be reached here). Every component has
@@ -35,14 +38,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import onnx
+from machine import bench_folder, require  # bench/ is the script's folder: on sys.path
+
+INSTALL = ("python -m venv /tmp/torch-venv && /tmp/torch-venv/bin/pip install torch==2.13.0 diffusers transformers onnx "
+           "# then run this script with /tmp/torch-venv/bin/python")
+if __name__ == "__main__":  # before the imports below: a plain message, not an ImportError
+    require("torch", "diffusers", "transformers", "onnx", install=INSTALL)
+
+import onnx  # noqa: E402
 import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP_VOCABULARY = REPO / "tests" / "fixtures" / "sd" / "clip_tokenizer"
-DEFAULT_OUT = Path("/work/cache/sd-bench")
+DEFAULT_OUT = bench_folder("sd")
 SEED = 1234
 OPSET = 17
 BUILD_VERSION = 1  # bump when what this script makes changes: an older build is then redone

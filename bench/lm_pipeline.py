@@ -2,12 +2,13 @@
 
     python bench/lm_pipeline.py                  # both models, 3 rounds: a few minutes here
     python bench/lm_pipeline.py --models gpt2-100m --rounds 1
+    python bench/lm_pipeline.py --smoke          # the tiny test model, 8 tokens: checks the script works
 
-Models (each skipped with a note when absent):
+Models (a missing one stops the run, exit 2, with the command that builds it):
   shakespeare  the built-in model, resources/models/shakespeare (plugins/text_lm/recipe.py)
   gpt2-100m    a 98.6 M-parameter GPT-2-shaped model with random weights, built outside the
-               repo by ``/work/venvs/optimum/bin/python bench/build_lm_bench_models.py``
-               (/work/cache/lm-bench/gpt2-100m)
+               repo by ``python bench/build_lm_bench_models.py`` in a venv with optimum-onnx
+               and torch (into <temp>/studio-bench/lm/gpt2-100m; ``--out`` elsewhere)
 
 One run prints, per model, greedy decoding of 128 new tokens after a warm-up: tokens/s (tokens
 2..N over the time from the first token to the last), time to first token (prompt in, first
@@ -43,15 +44,18 @@ import sys
 import time
 from pathlib import Path
 
-from machine import bandwidth_gbs, log, peak_rss_gb, run_worker  # bench/ is the script's folder: on sys.path
+from machine import (FIXTURES, TORCH_PYTHON_HELP, bandwidth_gbs, bench_folder, default_torch_python, log, no_model,  # bench/ is the
+                     peak_rss_gb, reference_skipped, run_worker)  # script's folder: on sys.path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
-DEFAULT_TORCH_PYTHON = "/work/venvs/fixtures/bin/python"
 MODEL_FOLDERS = {
     "shakespeare": REPO / "resources" / "models" / "shakespeare",
-    "gpt2-100m": Path("/work/cache/lm-bench/gpt2-100m"),
+    "gpt2-100m": bench_folder("lm", "gpt2-100m"),
 }
+BUILD = {"gpt2-100m": f"python bench/build_lm_bench_models.py --out {bench_folder('lm')}   (a venv with optimum-onnx and torch)",
+         "shakespeare": "python plugins/text_lm/recipe.py   (the built-in model's recipe)"}
+SMOKE_MODEL = FIXTURES / "lm" / "models" / "gpt2"
 PROMPT = "ROMEO:\nBut, soft! what light through yonder window breaks? It is the east, and Juliet is the sun."
 NEW_TOKENS = 128
 GOAL_VS_TORCH = 1.5
@@ -154,7 +158,7 @@ def torch_worker(config: dict) -> dict:
     run(8)  # warm-up
     runs = []
     for _ in range(config["rounds"]):
-        figures, tokens = run(NEW_TOKENS)
+        figures, tokens = run(config["new_tokens"])
         runs.append(figures)
     import transformers
 
@@ -273,16 +277,16 @@ def ours_worker(config: dict) -> dict:
         order = ("bare", "ours", "ours_int8") if index % 2 == 0 else ("ours_int8", "ours", "bare")
         for variant in order:
             if variant == "ours":
-                figures, text = ours(NEW_TOKENS)
+                figures, text = ours(config["new_tokens"])
                 result["text"] = text
             elif variant == "ours_int8":
-                figures, _ = ours(NEW_TOKENS, "int8")
+                figures, _ = ours(config["new_tokens"], "int8")
             else:
-                figures = bare(NEW_TOKENS)
+                figures = bare(config["new_tokens"])
             result[variant].append(figures)
             log(f"{folder.name} {variant}: {figures['tokens_per_s']:.1f} tok/s, ttft {figures['ttft_s'] * 1e3:.0f} ms")
     result["peak_gb"] = peak_rss_gb()
-    result["bandwidth_gbs"] = bandwidth_gbs()
+    result["bandwidth_gbs"] = bandwidth_gbs(16, 1) if config["smoke"] else bandwidth_gbs()
     result["weight_bytes"], result["bytes_per_token"] = weight_bytes_per_token(generator.model.model_file)
     runner.shutdown()
     return result
@@ -343,12 +347,16 @@ def model_table(name: str, torch_result: dict, ours_result: dict) -> tuple[list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Causal LM decoding: ours vs transformers vs a bare onnxruntime loop")
     parser.add_argument("--models", nargs="+", default=list(MODEL_FOLDERS), help=f"of {', '.join(MODEL_FOLDERS)} or model folders")
-    parser.add_argument("--torch-python", default=DEFAULT_TORCH_PYTHON, help="a python with torch and transformers (the reference)")
+    parser.add_argument("--torch-python", default=default_torch_python(), help=TORCH_PYTHON_HELP)
     parser.add_argument("--rounds", type=int, default=3, help="timed generations per variant")
     parser.add_argument("--threads", type=int, default=1, help="threads for torch and onnxruntime alike (default 1: the UI keeps a core)")
     parser.add_argument("--json", type=Path, help="also write every sample here")
+    parser.add_argument("--smoke", action="store_true", help="the tiny test model, 8 tokens, 1 round: checks that the benchmark works")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    new_tokens = NEW_TOKENS
+    if args.smoke:
+        args.models, args.rounds, new_tokens = [str(SMOKE_MODEL)], 1, 8
 
     if args.worker:
         config = json.loads(args.worker)
@@ -361,21 +369,21 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         parser.error(f"the text_lm plugin is not importable yet ({exc})")
 
-    print(f"greedy decoding, {NEW_TOKENS} new tokens after a warm-up, {args.threads} thread(s) for torch and onnxruntime alike; "
+    folders = {name: MODEL_FOLDERS.get(name, Path(name)) for name in args.models}
+    for name, folder in folders.items():
+        if not (folder / "config.json").is_file():
+            raise no_model(folder, BUILD.get(name, "a causal LM folder in the optimum ONNX layout (see README, Benchmarks)"))
+    print(f"greedy decoding, {new_tokens} new tokens after a warm-up, {args.threads} thread(s) for torch and onnxruntime alike; "
           f"medians of {args.rounds} run(s)")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared; load average {os.getloadavg()[0]:.1f})")
     everything = {}
     summaries = {}
-    for name in args.models:
-        folder = MODEL_FOLDERS.get(name, Path(name))
+    for name, folder in folders.items():
         print()
-        if not (folder / "config.json").is_file():
-            hint = "being trained: plugins/text_lm/recipe.py" if name == "shakespeare" else "build it: /work/venvs/optimum/bin/python bench/build_lm_bench_models.py"
-            print(f"{name}: skipped, no model in {folder} ({hint})")
-            continue
-        base = {"folder": str(folder), "threads": args.threads, "rounds": args.rounds}
+        base = {"folder": str(folder), "threads": args.threads, "rounds": args.rounds, "new_tokens": new_tokens, "smoke": args.smoke}
+        skipped = reference_skipped(args.torch_python)
         log(f"{name}: torch")
-        torch_result = run_worker(HERE, args.torch_python, {**base, "variant": "torch"})
+        torch_result = {"error": skipped} if skipped else run_worker(HERE, args.torch_python, {**base, "variant": "torch"})
         log(f"{name}: ours and bare")
         ours_result = run_worker(HERE, sys.executable, {**base, "variant": "ours"})
         everything[name] = {"torch": torch_result, "ours": ours_result}
@@ -386,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     if everything:
         first = next(iter(everything.values()))
         print(f"\nversions: {first['torch'].get('version', '?')}; {first['ours']['version']}")
+    if summaries:
+        print("ratios: " + "; ".join(f"{name} ours/bare {1 / (1 + s['overhead']):.2f}x" + (f", ours/torch {s['vs_torch']:.2f}x" if "vs_torch" in s else "")
+                                     for name, s in summaries.items()))
     return 0
 
 

@@ -6,8 +6,49 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"  # the tiny models a --smoke run uses
+TORCH_PYTHON_HELP = ("a python with torch (and transformers/diffusers) that runs the reference side; "
+                     "default $STUDIO_TORCH_PYTHON; without one the reference is skipped with a note")
+
+
+def bench_folder(*parts: str) -> Path:
+    """Where benchmark models are built and looked for by default: the system's temp folder."""
+    return Path(tempfile.gettempdir(), "studio-bench", *parts)
+
+
+def default_torch_python() -> str | None:
+    return os.environ.get("STUDIO_TORCH_PYTHON") or None
+
+
+def no_model(folder: Path, build: str) -> SystemExit:
+    """The exit (code 2) for a benchmark whose model folder is missing: how to build it."""
+    print(f"error: no benchmark model in {folder}\nbuild it first (see README, Benchmarks):\n    {build}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def require(*modules: str, install: str) -> None:
+    """Stop (exit 2) with what to install when a builder's python lacks one of ``modules``."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"error: this script needs {', '.join(missing)}, which {sys.executable} lacks.\n"
+              f"Run it with a python that has them (not Studio's own venv: torch never enters it), e.g.:\n    {install}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def reference_skipped(python: str | None) -> str:
+    """Why the torch reference cannot run with ``python`` ("" when it can)."""
+    if not python:
+        return "reference skipped: no python with torch given (--torch-python or $STUDIO_TORCH_PYTHON)"
+    if not Path(python).exists():
+        return f"reference skipped: {python} does not exist"
+    return ""
 
 
 def bandwidth_gbs(megabytes: int = 256, runs: int = 5) -> float:
@@ -50,7 +91,7 @@ def run_worker(script: Path, python: str, config: dict) -> dict:
     """Run ``script --worker CONFIG`` under ``python`` (the app's or a torch environment) with
     ``config["threads"]`` threads and a scratch STUDIO_HOME; its last stdout line is JSON."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(config["threads"]))
-    env.setdefault("STUDIO_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "studio-bench-home"))
+    env.setdefault("STUDIO_HOME", str(Path(tempfile.gettempdir()) / "studio-bench-home"))
     done = subprocess.run([python, str(script), "--worker", json.dumps(config)], stdout=subprocess.PIPE, env=env, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the {config['variant']} worker failed (exit {done.returncode}); its log is above")
