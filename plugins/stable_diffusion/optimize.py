@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 import studio
 from studio.core.model_safety import check_model_file
+from studio.core.onnx_import import import_onnxruntime
 
 log = logging.getLogger(__name__)
 
