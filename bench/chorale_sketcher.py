@@ -1,6 +1,7 @@
 """The built-in chorale sketcher: time per 8 bars, beside torch and beside a naive synthesizer.
 
-    python bench/chorale_sketcher.py [--rounds 5] [--tempo 80]
+    python bench/chorale_sketcher.py [--rounds 5] [--tempo 80] [--torch-python PYTHON]
+    python bench/chorale_sketcher.py --smoke     # one round: checks that the benchmark works
 
 One run prints, for 8 bars of 4/4 at the tempo (24 s of music at 80 bpm), medians over rounds:
 
@@ -32,10 +33,11 @@ import sys
 import time
 from pathlib import Path
 
+from machine import TORCH_PYTHON_HELP, default_torch_python, reference_skipped  # bench/ is the script's folder: on sys.path
+
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 FOLDER = REPO / "resources" / "models" / "chorale"
-DEFAULT_TORCH_PYTHON = "/work/venvs/fixtures/bin/python"
 BARS = 8
 
 
@@ -136,9 +138,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tempo", type=int, default=80)
     parser.add_argument("--key", default="G major")
-    parser.add_argument("--torch-python", default=DEFAULT_TORCH_PYTHON)
+    parser.add_argument("--torch-python", default=default_torch_python(), help=TORCH_PYTHON_HELP)
+    parser.add_argument("--smoke", action="store_true", help="one round: checks that the benchmark works")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds = 1
     if args.worker:
         print(json.dumps(torch_worker(json.loads(args.worker))))
         return
@@ -176,24 +181,28 @@ def main(argv: list[str] | None = None) -> None:
         "allowed": allowed.tolist(), "opening": opening.tolist(),
         "config": {"start": config.start, "steps_per_bar": config.steps_per_bar, "max_bars_left": config.max_bars_left},
     }
+    torch_result = None
+    skipped = reference_skipped(args.torch_python)
     try:
+        if skipped:
+            raise OSError(skipped)
         out = subprocess.run([args.torch_python, str(HERE), "--worker", json.dumps(worker)], capture_output=True, text=True, check=True)
         torch_result = json.loads(out.stdout.strip().splitlines()[-1])
         same = torch_result["tokens"] == greedy.tolist()
         row(f"compose (torch {torch_result['torch']}, greedy)", torch_result["seconds"], "same tokens as ours" if same else "TOKENS DIFFER")
     except (OSError, subprocess.CalledProcessError) as exc:
-        torch_result = None
-        print(f"torch side skipped: {getattr(exc, 'stderr', '') or exc}", file=sys.stderr)
+        skipped = f"torch side skipped: {getattr(exc, 'stderr', '') or exc}"
+        row("compose (torch, greedy)", float("nan"), skipped)
 
     beats = BARS * config.beats_per_bar
     for instrument in synth.INSTRUMENTS:
         seconds, audio = median_time(lambda: synth.render(notes, args.tempo, beats, instrument), args.rounds)
         row(f"synth ({instrument})", seconds, f"{audio.shape[0]} frames x 2")
-    one_bar = [n for n in notes if n.start < config.beats_per_bar]
+    timed_beats = 1 if args.smoke else config.beats_per_bar  # the loop is slow: one bar (a smoke run: one beat), scaled
     begin = time.perf_counter()
-    naive_organ(one_bar, args.tempo, config.beats_per_bar, synth.SAMPLE_RATE)
-    naive_s = (time.perf_counter() - begin) * BARS
-    row("synth (organ, naive per-sample loop)", naive_s, "1 bar timed, x8")
+    naive_organ([n for n in notes if n.start < timed_beats], args.tempo, timed_beats, synth.SAMPLE_RATE)
+    naive_s = (time.perf_counter() - begin) * beats / timed_beats
+    row("synth (organ, naive per-sample loop)", naive_s, f"{timed_beats} beat(s) timed, x{beats // timed_beats}")
 
     generator = ChoraleGenerator(FOLDER)
     runner = JobRunner(runtime)

@@ -4,6 +4,7 @@
     python bench/soak.py --discard                # ...each take undone at the end: the documents stay empty
     python bench/soak.py --undo-limit 10 --trace  # cap the undo stack; tracemalloc top growth
     python bench/soak.py --generations 30 --json  # the short run tests/ui/test_soak.py makes
+    python bench/soak.py --smoke                  # 4 generations: checks that the benchmark works
 
 The real window (``studio.ui.app.create_window``, offscreen Qt, a scratch STUDIO_HOME) runs
 the built-in generators in turn — CPPN at 256 px, Shakespeare for a few dozen tokens, a
@@ -351,7 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="store_true", help="tracemalloc from the warm-up: where the growth was allocated")
     parser.add_argument("--text-kb", type=int, default=0, help="start the text with this many kB (a long manuscript)")
     parser.add_argument("--json", action="store_true", help="the report as one JSON line on stdout (for tests)")
+    parser.add_argument("--smoke", action="store_true", help="4 generations, warm-up 2: checks that the benchmark works")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.generations, args.warmup, args.every = 4, 2, 2
     if not 0 < args.warmup < args.generations:
         parser.error("--warmup must be between 0 and --generations")
     report = soak(args.generations, args.warmup, args.every, args.discard, args.undo_limit, args.trace, args.text_kb)

@@ -1,0 +1,76 @@
+"""Every benchmark runs as the README says, from a fresh clone: each in its --smoke mode.
+
+A smoke run uses tiny sizes and the tiny models in tests/fixtures, so it checks that a
+benchmark works (arguments, model paths, workers, its table), not what it measures. The
+torch reference is not in Studio's venv: a smoke run must say it skipped it, not fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+# benchmark -> what its ratio table always prints
+TABLES = {
+    "text_streaming.py": "p99/goal",
+    "ui_responsiveness.py": "p99/goal",
+    "lm_pipeline.py": "ours vs bare: tokens/s",
+    "musicgen_pipeline.py": "ours vs the bandwidth limit",
+    "sd_pipeline.py": "ours/diffusers step, image",
+    "chorale_sketcher.py": "x real time",
+    "mixer.py": "x goal (1 ms)",
+    "soak.py": "growth not content",
+}
+NEEDS_TORCH = {"lm_pipeline.py", "musicgen_pipeline.py", "sd_pipeline.py", "chorale_sketcher.py"}
+BUILDERS = ["build_lm_bench_models.py", "build_musicgen_bench_models.py", "build_sd_bench_models.py"]
+
+
+def run_bench(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("STUDIO_TORCH_PYTHON", None)  # as in a fresh clone: no reference python
+    return subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=BENCH.parent)
+
+
+def test_every_benchmark_has_a_smoke_run_here():
+    scripts = {p.name for p in BENCH.glob("*.py")} - {"machine.py", *BUILDERS}
+    assert scripts == set(TABLES)
+
+
+@pytest.mark.parametrize("script", sorted(TABLES))
+def test_benchmark_runs_in_smoke_mode_and_prints_its_table(script):
+    done = run_bench(script, "--smoke")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert TABLES[script] in done.stdout, done.stdout[-3000:]
+    if script in NEEDS_TORCH:
+        assert "skipped" in done.stdout, done.stdout[-3000:]  # the reference column, with a note
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("script, args", [
+    ("lm_pipeline.py", ["--models", "gpt2-100m"]),
+    ("musicgen_pipeline.py", []),
+    ("sd_pipeline.py", []),
+])
+def test_a_missing_benchmark_model_names_the_command_that_builds_it(script, args, tmp_path):
+    env_args = {"musicgen_pipeline.py": ["--model", str(tmp_path / "none")], "sd_pipeline.py": ["--models", str(tmp_path / "none")]}
+    done = run_bench(script, *args, *env_args.get(script, []), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "build it first" in done.stderr and "python bench/build_" in done.stderr
+    assert "/work/" not in done.stderr + done.stdout  # no path that exists on one machine only
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is here: the builders would really build")
+@pytest.mark.parametrize("script", BUILDERS)
+def test_a_builder_without_torch_says_what_to_install(script):
+    done = run_bench(script, "--out", os.devnull, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "needs" in done.stderr and "pip install" in done.stderr and "Traceback" not in done.stderr
