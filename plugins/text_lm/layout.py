@@ -93,10 +93,13 @@ class LMModel:
         size the empty key/value cache when the graph leaves its dimensions open."""
         where = f"{self.folder / 'config.json'}"
         config = self.config
-        heads = bounded_int(config, "num_attention_heads" if "num_attention_heads" in config else "n_head", 1, 1024, where, default=1)
+
+        def named(*keys: str) -> str:  # the first of a size's names (GPT-2's or Llama's) that is given
+            return next((key for key in keys if config.get(key) is not None), keys[0])
+
+        heads = bounded_int(config, named("num_attention_heads", "n_head"), 1, 1024, where, default=1)
         kv_heads = bounded_int(config, "num_key_value_heads", 1, heads, where, default=heads)
-        width_key = "hidden_size" if "hidden_size" in config else "n_embd"
-        width = bounded_int(config, width_key, 1, 1 << 17, where, default=heads)
+        width = bounded_int(config, named("hidden_size", "n_embd"), 1, 1 << 17, where, default=heads)
         head_dim = bounded_int(config, "head_dim", 1, 1 << 14, where, default=max(1, width // heads))
         return heads, kv_heads, head_dim
 
