@@ -611,7 +611,9 @@ def describe_accepts(param: Any) -> str:
         return f"any {kind}"
     low = "-inf" if param.min is None else f"{param.min:g}"
     high = "inf" if param.max is None else f"{param.max:g}"
-    return f"{kind}, {low} to {high}"
+    # A step is enforced (Param.coerce): say it, unless it is every whole number anyway.
+    steps = f", in steps of {param.step:g}" if param.step and not (param.type == "int" and param.step == 1) else ""
+    return f"{kind}, {low} to {high}{steps}"
 
 
 def table(rows: list[list[str]]) -> list[str]:

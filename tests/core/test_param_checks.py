@@ -6,6 +6,7 @@ TextInputSequence must be str"; a step was only a hint to the form's spin box.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -158,3 +159,12 @@ def test_a_models_suggested_values_between_steps_start_the_form_on_the_grid(tmp_
     defaults = entry.generator.defaults()
     assert defaults["temperature"] == pytest.approx(0.95) and defaults["top_p"] == pytest.approx(0.92)
     assert defaults["repetition_penalty"] == pytest.approx(1.2) and defaults["top_k"] == 1000
+
+
+def test_studio_generators_says_each_step(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "studio", "generators", "cppn"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "1000"})
+    assert run.returncode == 0, run.stderr
+    rows = {line.split()[0]: line for line in run.stdout.splitlines() if line.startswith("  ")}
+    assert "0.1 to 50, in steps of 0.1" in rows["scale"]
+    assert "16 to 8192" in rows["width"] and "steps" not in rows["width"]  # every whole number
