@@ -59,7 +59,8 @@ def bounded_int(config: Mapping[str, Any], key: str, low: int, high: int, what: 
         raise ModelError(f"{wanted}, not {value!r}")
     if not low <= number <= high:
         # Said plainly: such a number comes from a damaged file, or one made to exhaust memory.
-        raise ModelError(f"{wanted}, not {number:,}: the model folder is damaged or not meant for this pipeline")
+        shown = f"{number:,}" if abs(number) < 10**15 else f"a number of {len(str(abs(number)))} digits"
+        raise ModelError(f"{wanted}, not {shown}: the model folder is damaged or not meant for this pipeline")
     return int(number)
 
 

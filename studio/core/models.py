@@ -74,7 +74,7 @@ def read_json(path: Path, what: str, required: bool = True) -> dict:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: also a number of over 4300 digits
         raise ModelError(f"{what} is not readable JSON: {path} ({exc})") from None
     if not isinstance(data, dict):
         raise ModelError(f"{what} should hold a JSON object: {path}")

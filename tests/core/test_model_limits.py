@@ -52,6 +52,8 @@ def test_a_size_out_of_range_names_the_file_the_key_the_value_and_the_range():
         "the model folder is damaged or not meant for this pipeline"
     )
     assert bounded_int(config, "decoder.layers", 1, 64, "c") == 12
+    with pytest.raises(ModelError, match="not a number of 40 digits"):
+        bounded_int({"n": 10**39}, "n", 1, 64, "c")
     assert bounded_int(config, "decoder.heads", 1, 64, "c", default=8) == 8
     with pytest.raises(ModelError, match="flag must be a whole number from 1 to 64, not True"):
         bounded_int(config, "decoder.flag", 1, 64, "c")
@@ -70,6 +72,16 @@ def test_a_language_model_config_with_a_huge_size_is_refused_when_added(tmp_path
     edit_json(folder / "config.json", lambda c: c.update({key: value}))
     entry = load_folder(folder, [LMLoader()])
     assert not entry.ok and f"{key} must be a whole number" in entry.error and f"{value:,}" in entry.error
+
+
+def test_a_config_holding_a_number_of_five_thousand_digits_is_not_readable_json(tmp_path):
+    from studio_plugins.musicgen.generator import MusicGenLoader
+
+    folder = copy(tmp_path, FIXTURES / "musicgen" / "model")
+    text = (folder / "config.json").read_text(encoding="utf-8")
+    (folder / "config.json").write_text(text.replace('"num_codebooks": 4', '"num_codebooks": ' + "9" * 5000), encoding="utf-8")
+    entry = load_folder(folder, [MusicGenLoader()])
+    assert not entry.ok and "config.json is not readable JSON" in entry.error and "failed to load" not in entry.error
 
 
 @pytest.mark.parametrize(
