@@ -6,7 +6,9 @@
 
 The real window (``studio.ui.app.create_window``, offscreen Qt, a scratch STUDIO_HOME) runs a
 text generator, registered as a plugin would be, that yields N one-character
-``Preview("text")`` chunks as fast as it can and then its ``Result``: the chunks take the
+``Preview("text")`` chunks as fast as it can and then its ``Result`` (between chunks it
+releases the GIL for an instant, as a model's onnxruntime step does; a pure-Python loop that
+never lets go would measure Python's GIL hand-over, not the editor): the chunks take the
 road every generation's take, the job runner's worker thread -> ``JobBridge`` -> a queued
 signal -> the window -> the editor, all into one paragraph. A 4 ms precise timer ticks on the
 GUI thread meanwhile; its lateness (actual interval - 4 ms) is what a writer feels as a frozen
