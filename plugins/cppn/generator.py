@@ -17,7 +17,7 @@ import numpy as np
 
 import studio
 from studio.core.memory import ensure_memory
-from studio.core.model_limits import bounded_int
+from studio.core.model_limits import bounded_int, check_file_size
 
 BAND_PIXELS = 1 << 18  # about 256k pixels a band: ~16 bands for 2048x2048
 PREVIEW_SIDE = 384  # previews are downscaled: the GUI thread should never convert megapixels
@@ -27,6 +27,7 @@ COLOUR_MODES = ("colour", "grayscale", "hsv")
 def read_config(folder: Path) -> dict[str, Any]:
     path = folder / "cppn.json"
     try:
+        check_file_size(path)
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise studio.ModelError(f"{path} is not a readable CPPN description: {exc}") from None

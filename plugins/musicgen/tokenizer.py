@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import studio
-from studio.core.model_limits import cut_text, text_limit
+from studio.core.model_limits import check_file_size, cut_text, text_limit
 
 MAX_PROMPT_TOKENS = 512
 
@@ -21,7 +21,10 @@ class T5Tokenizer:
         from tokenizers import Tokenizer
 
         try:
+            check_file_size(path)
             self.tokenizer = Tokenizer.from_file(str(path))
+        except studio.StudioError:
+            raise
         except Exception as exc:
             raise studio.ModelError(f"{path} is not a tokenizer Studio can read ({exc})") from None
         # One prompt at a time: padding would only add tokens the attention mask hides.

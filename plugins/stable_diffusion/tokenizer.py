@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, models, normalizers, pre_tokenizers
 
-from studio.core.model_limits import bounded_int, cut_text, text_limit
+from studio.core.model_limits import bounded_int, check_file_size, cut_text, text_limit
 from studio.errors import ModelError
 
 BOS_TOKEN = "<|startoftext|>"
@@ -149,6 +149,7 @@ def _read_text(path: Path) -> str:
     if not path.is_file():
         raise ModelError(f"{path} is missing: a CLIP tokenizer needs vocab.json and merges.txt (or tokenizer.json)")
     try:
+        check_file_size(path)
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path} cannot be read as UTF-8 text: {exc}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import studio
-from studio.core.model_limits import bounded_int
+from studio.core.model_limits import bounded_int, check_file_size
 from studio.core.models import read_json
 
 #: Longer than any released model's context (a million tokens), far below what would overflow.
@@ -30,8 +30,9 @@ def find_model_file(folder: Path) -> Path | None:
     genai = folder / "genai_config.json"
     if genai.is_file():
         try:
+            check_file_size(genai)
             name = json.loads(genai.read_text(encoding="utf-8"))["model"]["decoder"]["filename"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, studio.StudioError):
             name = None
         if name and (folder / name).is_file():
             return folder / name

@@ -14,7 +14,7 @@ from typing import Any
 
 import studio
 from studio.core.memory import ensure_memory
-from studio.core.model_limits import TOKENIZER_BYTES_PER_CHAR
+from studio.core.model_limits import TOKENIZER_BYTES_PER_CHAR, check_file_size
 
 from .layout import LMModel
 
@@ -33,7 +33,10 @@ class LMTokenizer:
 
         path = model.folder / "tokenizer.json"
         try:
+            check_file_size(path)
             self.tokenizer = Tokenizer.from_file(str(path))
+        except studio.StudioError:
+            raise
         except Exception as exc:
             raise studio.ModelError(f"{path} is not a tokenizer Studio can read ({exc})") from None
         self.model = model

@@ -4,15 +4,18 @@ A number in a model's JSON (a step count, a codebook count, a context length) si
 loops and sessions. A file that says ``num_codebooks: 1000000000`` would otherwise make Studio
 allocate gigabytes, so every such number is read through ``bounded_int``: a whole number
 within what the pipeline can use, or a ``ModelError`` naming the file, the key, the value and
-the range. Prompt text is bounded the same way (``cut_text``) before a tokenizer sees it: the
+the range. Config and tokenizer files are bounded by their size before they are read
+(``check_file_size``). Prompt text is bounded the same way (``cut_text``) before a tokenizer sees it: the
 ``tokenizers`` library aborts the whole process on some huge inputs, which no ``except`` catches.
 """
 
 from __future__ import annotations
 
 from numbers import Integral
+from pathlib import Path
 from typing import Any, Mapping
 
+from studio.core.memory import describe_bytes, ensure_memory
 from studio.errors import ModelError
 
 _MISSING = object()
@@ -27,6 +30,10 @@ MAX_TEXT_CHARS = 1_000_000
 #: What tokenizing holds per character of text, measured (offsets, pieces, ids): an allocation
 #: that fails inside the tokenizers library aborts the process, so it is checked beforehand.
 TOKENIZER_BYTES_PER_CHAR = 200
+#: The largest config or tokenizer file read: Gemma's tokenizer.json, among the largest, is 33 MB.
+MAX_MODEL_TEXT_FILE = 256 << 20
+#: Parsed, a JSON or tokenizer file takes several times its size (Python objects, Rust tables).
+PARSE_BYTES_PER_BYTE = 10
 
 
 def _lookup(config: Mapping[str, Any], key: str) -> Any:
@@ -62,6 +69,19 @@ def bounded_int(config: Mapping[str, Any], key: str, low: int, high: int, what: 
         shown = f"{number:,}" if abs(number) < 10**15 else f"a number of {len(str(abs(number)))} digits"
         raise ModelError(f"{wanted}, not {shown}: the model folder is damaged or not meant for this pipeline")
     return int(number)
+
+
+def check_file_size(path: Path, limit: int = MAX_MODEL_TEXT_FILE) -> int:
+    """The size of a model folder's text file (a config, a tokenizer), refused past ``limit``
+    and past what the machine can spare to parse it, before a byte of it is read."""
+    size = path.stat().st_size
+    if size > limit:
+        raise ModelError(
+            f"{path} is {describe_bytes(size)}: Studio reads such files up to {describe_bytes(limit)} "
+            "(no released model's comes near). The model folder is damaged or not meant for Studio"
+        )
+    ensure_memory(size * PARSE_BYTES_PER_BYTE, f"reading {path}")
+    return size
 
 
 def cut_text(text: str, max_chars: int, keep_end: bool = False) -> tuple[str, bool]:

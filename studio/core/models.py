@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from studio.core.generators import Generator, check_generator
+from studio.core.model_limits import check_file_size
 from studio.core.model_safety import unusable_weights_message
 from studio.errors import ModelError, StudioError
 
@@ -73,6 +74,7 @@ def read_json(path: Path, what: str, required: bool = True) -> dict:
             raise ModelError(f"{what} is missing: {path}")
         return {}
     try:
+        check_file_size(path)
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: also a number of over 4300 digits
         raise ModelError(f"{what} is not readable JSON: {path} ({exc})") from None

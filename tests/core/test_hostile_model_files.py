@@ -88,6 +88,27 @@ def test_a_scheduler_config_with_a_billion_timesteps_is_refused_naming_the_file_
     assert_plain_error(run, "sd:timesteps")
 
 
+def _sparse(path: Path, size: int = 10 << 30) -> None:
+    """``path`` replaced by a file of ``size`` bytes that takes no room on disk (a hole)."""
+    path.unlink()
+    with open(path, "wb") as file:
+        file.truncate(size)
+
+
+def test_a_ten_gigabyte_config_file_is_refused_by_its_size_before_it_is_read(tmp_path):
+    folder = hostile_copy(tmp_path, FIXTURES / "lm" / "models" / "llama", "bigconfig",
+                          lambda f: _sparse(f / "generation_config.json"))
+    assert_plain_error(added(folder, tmp_path), "generation_config.json is 10.7 GB", "up to 268 MB")
+
+
+def test_a_ten_gigabyte_tokenizer_is_refused_by_its_size_before_it_is_read(tmp_path):
+    folder = hostile_copy(tmp_path, FIXTURES / "lm" / "models" / "llama", "bigtokenizer",
+                          lambda f: _sparse(f / "tokenizer.json"))
+    added(folder, tmp_path)
+    run = studio("generate", "lm:bigtokenizer", "--prompt", "To be", "--param", "max_new_tokens=4", cwd=tmp_path)
+    assert_plain_error(run, "tokenizer.json is 10.7 GB", "up to 268 MB")
+
+
 # -- prompts and chat templates -------------------------------------------------------------------
 
 
