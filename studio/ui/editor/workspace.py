@@ -34,9 +34,9 @@ THEMES = {  # name -> (paper, ink, selection)
 }
 DEFAULT_FONT = ("Serif", 13)
 # An insertion costs in proportion to its paragraph, not to the chunk: Qt lays the paragraph
-# out and repaints it (about 10 ms for 30,000 characters here). So streamed text goes in at
-# most at a pace that leaves the window all but this share of its time, however fast the
-# chunks come: at once in a short paragraph, in a few larger pieces a second in a huge one.
+# out and repaints it (about 10 ms for 30,000 characters here). So streamed text goes in no
+# more often than keeps its insertions and their repaints to this share of the window's time,
+# however fast chunks come: at once in a short paragraph, a few larger pieces a second in a huge one.
 STREAM_SHARE = 0.05
 
 
