@@ -43,7 +43,10 @@ class LMGenerator(studio.Generator):
         self.params = (
             studio.Param("prompt", "text", "", multiline=True, help="The text to continue (in the editor: the text before the cursor)."),
             studio.Param("instruction", "text", "", label="Instruction", help="Rewrite the prompt following this instruction (needs a chat model). Empty: continue."),
-            studio.Param("max_new_tokens", "int", min(_number(g, "max_new_tokens", 200, int), 4096), min=1, max=4096, label="Max new tokens"),
+            # The new tokens and at least one of the prompt must fit the model's context.
+            _suggested(studio.Param("max_new_tokens", "int", _number(g, "max_new_tokens", 200, int), min=1,
+                                    max=max(1, min(4096, model.context_length - 1)), label="Max new tokens",
+                                    help=f"The model's context holds {model.context_length} tokens, the prompt's included.")),
             _suggested(studio.Param("temperature", "float", _number(g, "temperature", 0.8) if sampled else 0.0, min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest token.")),
             _suggested(studio.Param("top_k", "int", _number(g, "top_k", 40, int), min=0, max=1000, label="Top-k", help="0: off.")),
             _suggested(studio.Param("top_p", "float", _number(g, "top_p", 1.0), min=0.0, max=1.0, step=0.01, label="Top-p", help="1: off.")),

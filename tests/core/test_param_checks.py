@@ -168,3 +168,11 @@ def test_studio_generators_says_each_step(tmp_path):
     rows = {line.split()[0]: line for line in run.stdout.splitlines() if line.startswith("  ")}
     assert "0.1 to 50, in steps of 0.1" in rows["scale"]
     assert "16 to 8192" in rows["width"] and "steps" not in rows["width"]  # every whole number
+
+
+def test_a_language_models_new_tokens_are_bounded_by_its_context():
+    """The tiny GPT-2 reads 128 positions: 127 new tokens leave one for the prompt."""
+    generator = LMLoader().load(FIXTURES / "lm" / "models" / "gpt2")
+    assert generator.param("max_new_tokens").max == 127 and generator.defaults()["max_new_tokens"] == 127
+    with pytest.raises(ParamError, match=r"^max_new_tokens: 500 is out of range \(1 to 127\)"):
+        generator.request({"max_new_tokens": 500})
