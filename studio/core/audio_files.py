@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.core.input_files import open_input
+from studio.core.memory import ensure_memory
 from studio.core.outputs import encode_sound, write_atomically
 from studio.core.timeline import Audio
 from studio.errors import OutputError, StudioError
@@ -51,6 +52,8 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         with open_input(path, "sound file", error=AudioFileError) as opened, soundfile.SoundFile(opened) as file:
             rate, channels, declared = int(file.samplerate), int(file.channels), int(file.frames)
             _check_shape(path, rate, channels, declared)
+            # float32 samples, and a resampled copy: refused before reading, not killed midway.
+            ensure_memory(declared * channels * 4 * 2, f"reading {path}")
             samples = file.read(dtype="float32", always_2d=True)
             log = file.extra_info
     except soundfile.LibsndfileError as exc:

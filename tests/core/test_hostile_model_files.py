@@ -13,11 +13,14 @@ import json
 import os
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 from PIL import Image
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -181,3 +184,22 @@ def test_a_picture_larger_than_free_memory_is_refused_before_it_is_made(tmp_path
     run = studio("generate", "cppn", "--param", "width=512", "--param", "height=512", "-o", "y.png",
                  cwd=tmp_path, limit=400 << 20)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_a_two_gigabyte_sound_file_as_audio_prompt_is_refused_before_it_is_read(tmp_path):
+    """A WAV whose header (and size on disk, as a hole) says 950 million frames: 3.8 GB as float32."""
+    path = tmp_path / "long.wav"
+    soundfile.write(path, np.zeros(800, np.int16), 8000, subtype="PCM_16")
+    header = bytearray(path.read_bytes())
+    at = header.find(b"data")
+    size = 1_900_000_000
+    header[at + 4 : at + 8] = struct.pack("<I", size)
+    header[4:8] = struct.pack("<I", size + at)
+    with open(path, "wb") as file:
+        file.write(header[: at + 8])
+        file.truncate(at + 8 + size)
+    folder = hostile_copy(tmp_path, FIXTURES / "musicgen" / "model", "tiny", lambda f: None)
+    assert added(folder, tmp_path).returncode == 0
+    run = studio("generate", "musicgen:tiny", "--prompt", "a cello", "--param", "duration=0.5",
+                 "--param", f"audio_prompt={path}", "-o", "x.flac", cwd=tmp_path)
+    assert_plain_error(run, "long.wav needs about 7.6 GB", "free")
