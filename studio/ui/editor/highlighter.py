@@ -33,16 +33,28 @@ def _format(colour: str | None = None, bold: bool = False, italic: bool = False,
     return fmt
 
 
-# (pattern, format factory, group that gets the format)
+def _emphasis(mark: str, count: int) -> re.Pattern[str]:
+    """``count`` marks, words, the same marks; never inside a word (snake_case, 2*3*4).
+
+    Each count has its own pattern that refuses a neighbouring mark, so ``*`` never matches
+    the inner stars of ``**bold**``, and nested emphasis (``**a *b* c**``) is found by both.
+    """
+    m = re.escape(mark)
+    return re.compile(rf"(?<![\w{m}]){m}{{{count}}}(?![\s{m}]).+?(?<![\s{m}]){m}{{{count}}}(?![\w{m}])")
+
+
+# (pattern, format factory). A character's format merges every rule that matches it, in this
+# order, so emphasis in a heading stays bold and a bold phrase with an italic word in it is both.
 MARKDOWN_RULES = (
-    (re.compile(r"^#{1,6}\s.*$"), lambda: _format("#c0623b", bold=True), 0),
-    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s"), lambda: _format("#b0803a", bold=True), 0),
-    (re.compile(r"^\s*>.*$"), lambda: _format("#7f8a6a", italic=True), 0),
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), lambda: _format(bold=True), 0),
-    (re.compile(r"(?<![*_\w])([*_])(?=\S)(.+?)(?<=\S)\1(?![*_\w])"), lambda: _format(italic=True), 0),
-    (re.compile(r"`[^`\n]+`"), lambda: _format("#9a5fb0", mono=True), 0),
-    (re.compile(r"!?\[[^\]\n]*\]\([^)\n]*\)"), lambda: _format("#3b8a7a"), 0),
+    (re.compile(r"^#{1,6}\s.*$"), lambda: _format("#c0623b", bold=True)),
+    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s"), lambda: _format("#b0803a", bold=True)),
+    (re.compile(r"^\s*>.*$"), lambda: _format("#7f8a6a", italic=True)),
+    *((_emphasis(mark, 2), lambda: _format(bold=True)) for mark in "*_"),
+    *((_emphasis(mark, 1), lambda: _format(italic=True)) for mark in "*_"),
+    *((_emphasis(mark, 3), lambda: _format(bold=True, italic=True)) for mark in "*_"),
+    (re.compile(r"!?\[[^\]\n]*\]\([^)\n]*\)"), lambda: _format("#3b8a7a")),
 )
+CODE_SPAN = re.compile(r"`[^`\n]+`")  # verbatim: no other rule's format reaches inside it
 FENCE = re.compile(r"^\s*(```|~~~)")
 IN_FENCE = 1  # block state: inside a fenced code block
 
@@ -53,7 +65,7 @@ class TextHighlighter(QSyntaxHighlighter):
         self.markdown = False
         self.theme = "light"
         self._spans = spans
-        self._rules = [(pattern, make(), group) for pattern, make, group in MARKDOWN_RULES]
+        self._rules = [(pattern, make()) for pattern, make in MARKDOWN_RULES]
         self._code = _format("#9a5fb0", mono=True)
         self._generated = _format(GENERATED_COLOUR["light"])
 
@@ -102,9 +114,23 @@ class TextHighlighter(QSyntaxHighlighter):
             self.setFormat(0, len(text), self._code)
             self.setCurrentBlockState(IN_FENCE)
             return set()
-        edges: set[int] = set()
-        for pattern, fmt, group in self._rules:
-            for match in pattern.finditer(text):
-                self.setFormat(match.start(group), match.end(group) - match.start(group), fmt)
-                edges.update((match.start(group), match.end(group)))
+        code = self._code
+        found = [(m.start(), m.end(), code) for m in CODE_SPAN.finditer(text)]
+        found += [(m.start(), m.end(), fmt) for pattern, fmt in self._rules for m in pattern.finditer(text)]
+        opening: dict[int, list[int]] = {}
+        for index, (start, _, _) in enumerate(found):
+            opening.setdefault(start, []).append(index)
+        edges = {edge for start, end, _ in found for edge in (start, end)}
+        cuts = sorted(edges)
+        active: set[int] = set()  # the rules covering the run being formatted: a sweep, not a search per run
+        for left, right in zip(cuts, cuts[1:]):  # one format per run between edges: merged, set once
+            active = {i for i in active if found[i][1] > left} | set(opening.get(left, ()))
+            formats = [found[i][2] for i in sorted(active)]
+            if code in formats:  # verbatim
+                self.setFormat(left, right - left, code)
+            elif formats:
+                merged = QTextCharFormat()
+                for fmt in formats:
+                    merged.merge(fmt)
+                self.setFormat(left, right - left, merged)
         return edges
