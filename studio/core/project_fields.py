@@ -35,7 +35,7 @@ def is_int(value: Any) -> bool:
 
 
 class Fields:
-    """Typed access to one JSON object of the file; a missing or wrong value raises ``_Bad``."""
+    """Typed access to one JSON object of the file; a missing or wrong value raises ``BadPart``."""
 
     _MISSING: Any = object()
 
@@ -52,7 +52,7 @@ class Fields:
             raise BadPart(f"{self.what} has no {key!r}")
         return default
 
-    def _wrong(self, key: str, expected: str) -> _Bad:
+    def _wrong(self, key: str, expected: str) -> BadPart:
         return BadPart(f"{self.what}: {key!r} is {str(self.record.get(key))[:60]!r}, not {expected}")
 
     def int(self, key: str, low: int = -MAX_POSITION, high: int = MAX_POSITION, default: Any = _MISSING) -> int:

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pytest
 
 from studio.core.audio_files import read_audio

@@ -23,28 +23,10 @@ from studio.errors import Cancelled, ModelError, StudioError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import slow_model  # noqa: E402
+from job_recorder import Recorder  # noqa: E402
 
 WAIT = 10.0  # seconds: a job that should end "at once" gets this long before the test fails
 PROMPTLY = 2.0  # seconds: the bound for "cancel ends the job promptly"
-
-
-class Recorder:
-    """A listener that keeps every (job, event) it is given, thread-safely."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.events: list[tuple[Job, object]] = []
-
-    def __call__(self, job: Job, event: object) -> None:
-        with self.lock:
-            self.events.append((job, event))
-
-    def of(self, job: Job) -> list[object]:
-        with self.lock:
-            return [event for owner, event in self.events if owner is job]
-
-    def states(self, job: Job) -> list[JobState]:
-        return [e.state for e in self.of(job) if isinstance(e, StateChanged)]
 
 
 @pytest.fixture

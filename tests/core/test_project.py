@@ -32,7 +32,7 @@ from studio.core.selection import Selection
 from studio.core.text import Span
 from studio.core.timeline import Audio, Clip, Timeline, Track
 from studio.errors import StudioError
-from test_project_samples import content, members_of, rebuild, sample_project
+from test_project_samples import content, rebuild, sample_project
 
 # -- random documents ------------------------------------------------------------------------------
 

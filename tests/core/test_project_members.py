@@ -16,7 +16,7 @@ import numpy as np
 
 import studio.core.project as project_module
 from studio.core.image import ImageDocument, Layer
-from studio.core.project import Project, load_project, read_project, save_project
+from studio.core.project import Project, read_project, save_project
 from studio.core.timeline import Audio, Clip, Timeline, Track
 from test_project_samples import rebuild
 

@@ -7,34 +7,22 @@ worker threads, real runner; waits have generous bounds, far under the old "fore
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from studio.core.generators import Generator, Param, Progress, Result
-from studio.core.jobs import CANCEL_GRACE, Job, JobRunner, JobState, StateChanged
+from studio.core.jobs import CANCEL_GRACE, JobRunner, JobState
 from studio.core.runtime import Runtime
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from job_recorder import Recorder  # noqa: E402
 
 WAIT = 10.0  # seconds: far more than the grace period, far less than the stuck loop's 60 s
 STUCK_FOR = 60.0
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.events: list[tuple[Job, object]] = []
-
-    def __call__(self, job: Job, event: object) -> None:
-        with self.lock:
-            self.events.append((job, event))
-
-    def of(self, job: Job) -> list[object]:
-        with self.lock:
-            return [event for owner, event in self.events if owner is job]
-
-    def states(self, job: Job) -> list[JobState]:
-        return [e.state for e in self.of(job) if isinstance(e, StateChanged)]
 
 
 class Stuck(Generator):

@@ -32,7 +32,6 @@ if "ALSA_CONFIG_PATH" not in os.environ:
 from studio.core.audio import BlockConsumer, BlockProducer, BlockRing, PlayState, Transport, output_device  # noqa: E402
 from studio.core.mixer import render  # noqa: E402
 from studio.core.timeline import Clip, Timeline, Track  # noqa: E402
-from studio.errors import StudioError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 48_000

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QAction
 
+from studio.host import Host
+from studio.ui.app import create_window
+
 
 def menu_action(window, *path: str) -> QAction:
     """The menu entry at ``path`` ("File", "Save project"), named as the user reads it
@@ -34,3 +37,15 @@ def choose():
         action.trigger()
 
     return trigger
+
+
+@pytest.fixture
+def window(qtbot):
+    """The real main window on a fresh host (a test module may define its own ``window``)."""
+    win = create_window(host=Host())
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win._closing = True  # no unsaved-changes question at teardown
+    win.probe_thread.join(20)
+    win.host.shutdown()

@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 import soundfile
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -17,17 +16,6 @@ from studio.core.jobs import JobState
 from studio.core.project import backup_path, load_project
 from studio.host import Host
 from studio.ui.app import create_window
-
-
-@pytest.fixture
-def window(qtbot):
-    win = create_window(host=Host())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    win.host.shutdown()
 
 
 def shown(window, name):

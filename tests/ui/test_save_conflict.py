@@ -19,19 +19,6 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
 from studio.core.image import ImageDocument, Layer
 from studio.core.project import Project, backup_path, load_project, save_project
-from studio.host import Host
-from studio.ui.app import create_window
-
-
-@pytest.fixture
-def window(qtbot):
-    win = create_window(host=Host())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    win.host.shutdown()
 
 
 def _asked(window) -> QMessageBox | None:
