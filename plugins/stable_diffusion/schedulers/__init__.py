@@ -6,7 +6,7 @@ Each class mirrors one diffusers class (0.42), configured the way diffusers'
 ignored, and a key that is missing gets the class's own default, whatever ``_class_name``
 says. So a user's choice of sampler is honoured for any model folder. One exception: a file
 written for another class than the sampler's lacks the keys only the sampler's class has, and
-those start from what Stable Diffusion is trained with (``scheduler_config.py``), not from
+those start from what Stable Diffusion is trained with (``foreign_config.py``), not from
 defaults made for pixel-space models.
 
 Precision follows diffusers: latents and per-step coefficients in float32; the parts of the
@@ -30,8 +30,8 @@ import numpy as np
 
 import studio
 
-from .noise import NoiseSource
-from .scheduler_config import foreign_class, with_sd_training
+from ..noise import NoiseSource
+from .foreign_config import foreign_class, with_sd_training
 
 SCHEDULERS = {
     "euler": "Euler",
