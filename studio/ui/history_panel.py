@@ -316,7 +316,7 @@ class HistoryPanel(QWidget):
         for signal in (self.filter.modelReset, self.filter.rowsRemoved, self.filter.layoutChanged, self.model.dataChanged):
             signal.connect(self._update_buttons)
 
-        self.reuse_button = QPushButton("Reuse parameters")
+        self.reuse_button = QPushButton("Reuse")  # "parameters" is in its tool tip: three buttons fit a narrow panel
         self.reuse_button.setObjectName("history_reuse")
         self.reuse_button.setToolTip("Load this generation's generator and parameters into the Generate panel")
         self.reuse_button.clicked.connect(lambda: self._emit(self.reuse_requested))
@@ -338,6 +338,9 @@ class HistoryPanel(QWidget):
         buttons.addWidget(self.reuse_button)
         buttons.addWidget(self.regenerate_button)
         buttons.addWidget(self.show_button)
+        for button in (self.reuse_button, self.regenerate_button, self.show_button):
+            # As narrow as its words: the style's 80 px floor cut the first one off in a narrow panel.
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 20)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)

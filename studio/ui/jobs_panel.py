@@ -135,6 +135,7 @@ class JobsPanel(QScrollArea):
         self.list.setSpacing(4)
         self.placeholder = QLabel("No jobs yet. Choose a generator and press Generate.")
         self.placeholder.setStyleSheet("color: #888;")
+        self.placeholder.setWordWrap(True)  # the panel may be narrower than the sentence
         self.list.addWidget(self.placeholder)
         self.list.addStretch(1)
         self.setWidget(body)

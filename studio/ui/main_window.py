@@ -37,10 +37,11 @@ from studio.ui.editor import TextWorkspace
 from studio.ui.editor.workspace import THEMES, Generation
 from studio.ui.generate_panel import GeneratePanel
 from studio.ui.history_panel import HistoryPanel
+from studio.ui.job_routing import JobRouting
 from studio.ui.jobs_panel import JobsPanel
 from studio.ui.plain import plain_box, plain_label, plain_tip
 from studio.ui.project_session import ProjectSession
-from studio.ui.screen_fit import fit_to_screen
+from studio.ui.screen_fit import fit_to_screen, prefer_width
 from studio.ui.slots import connect_command
 from studio.ui.timeline import AudioWorkspace
 from studio.ui.workers import JobBridge
@@ -63,16 +64,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.undo_stack = QUndoStack(self)
         self.bridge = JobBridge(self)
-        self.bridge.state_changed.connect(self.on_state)
-        self.bridge.progress.connect(self.on_progress)
-        self.bridge.preview.connect(self.on_preview)
-        self.bridge.result.connect(self.on_result)
         self._placements: dict[int, Placement] = {}  # job id -> where its picture lands
         self._continuations: dict[int, int] = {}  # job id -> the clip its audio continues
 
         self.canvas = CanvasWorkspace(self.undo_stack)
         self.text = TextWorkspace(host.settings)
         self.audio = AudioWorkspace(self.undo_stack)
+        self.routing = JobRouting(self)  # the bridge's events reach only the document each job started for
         self.tabs = QTabWidget()
         self.tabs.setObjectName("workspaces")
         self.tabs.setDocumentMode(True)
@@ -150,8 +148,8 @@ class MainWindow(QMainWindow):
         dock.setObjectName(f"dock_{title.lower()}")
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        widget.setMinimumWidth(width)
         self.addDockWidget(area, dock)
+        prefer_width(self, dock, width)
         return dock
 
     def _make_menus(self) -> None:
@@ -539,7 +537,7 @@ class MainWindow(QMainWindow):
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
                 self.canvas.view.show_preview(None)
-            elif job.generator.kind == "text":
+            elif job.generator.kind == "text" and self.routing.current(job):  # else: its text was replaced
                 self.text.abandon(job)
                 if state is JobState.CANCELLED:
                     self.statusBar().showMessage("Stopped: what streamed is kept (Ctrl+Z removes it)", 8000)

@@ -163,7 +163,7 @@ class ParamForm(QWidget):
         outer.addLayout(layout)
         outer.addStretch(1)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow panel puts a field under its name
         for param in params:
             widget = self._make(param)
             widget.setObjectName(f"param_{param.name}")

@@ -5,12 +5,28 @@ A fixed 1360 × 860 ran off a 1280 × 720 laptop screen, title bar and all.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize, QTimer
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 #: Room for the title bar and borders, which the window system adds only once it is shown.
 FRAME_ROOM = QSize(16, 48)
+#: The narrowest a side panel gets on a small screen: History's three buttons still in a row.
+DOCK_FLOOR = 250
+#: The most of the screen's width one side panel takes at first (365 px of a 1366 px screen),
+#: so on a small screen the picture, text or timeline between them keeps its share.
+DOCK_SHARE = 0.27
+
+
+def prefer_width(window: QMainWindow, dock: QDockWidget, width: int) -> None:
+    """Give ``dock`` ``width`` where the screen has room for it, and let it narrow to
+    ``DOCK_FLOOR`` where not: a fixed minimum of its full width kept the window wider than a
+    1024 px screen."""
+    dock.widget().setMinimumWidth(min(width, DOCK_FLOOR))
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        width = min(width, max(DOCK_FLOOR, int(screen.availableGeometry().width() * DOCK_SHARE)))
+    window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
 
 def fit_to_screen(window: QWidget, preferred: QSize) -> None:

@@ -16,22 +16,43 @@ from PySide6.QtWidgets import QApplication
 from studio.host import Host
 from studio.ui.app import create_window
 
-LAPTOP = {"name": "laptop", "x": 0, "y": 0, "width": 1280, "height": 720, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
+
+def screen(width: int, height: int) -> dict:
+    return {"name": f"{width}x{height}", "x": 0, "y": 0, "width": width, "height": height, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}
+
+
+LAPTOP = screen(1280, 720)
+NETBOOK = screen(1024, 600)  # the smallest laptop screens still sold
+DESKTOP = screen(1920, 1080)
 
 
 @pytest.fixture(scope="module")
 def on_a_laptop(tmp_path_factory):
-    """The window started on a 1280 × 720 screen in a machine without PortAudio, and Play
-    pressed: its geometry and every status bar message, from a process of its own (a
-    screen and a missing library are the process's)."""
-    folder = tmp_path_factory.mktemp("laptop")
+    return start_on(tmp_path_factory, LAPTOP)
+
+
+@pytest.fixture(scope="module", params=[NETBOOK, LAPTOP, DESKTOP], ids=lambda s: s["name"])
+def on_a_screen(request, tmp_path_factory):
+    return start_on(tmp_path_factory, request.param)
+
+
+_started: dict[str, dict] = {}  # screen name -> what its window showed: one process per screen
+
+
+def start_on(tmp_path_factory, screen: dict) -> dict:
+    """The window started on ``screen`` in a machine without PortAudio, and Play pressed:
+    its geometry, its docks' widths and every status bar message, from a process of its own
+    (a screen and a missing library are the process's)."""
+    if screen["name"] in _started:
+        return _started[screen["name"]]
+    folder = tmp_path_factory.mktemp(screen["name"])
     screens = folder / "screens.json"
-    screens.write_text(json.dumps({"screens": [LAPTOP]}))
+    screens.write_text(json.dumps({"screens": [screen]}))
     script = textwrap.dedent(
         """
         import json, sys
         sys.modules["sounddevice"] = None  # as if libportaudio2 were not installed
-        from PySide6.QtWidgets import QApplication
+        from PySide6.QtWidgets import QApplication, QDockWidget
         app = QApplication([])
         from studio.ui.app import create_window
         window = create_window()
@@ -41,12 +62,14 @@ def on_a_laptop(tmp_path_factory):
         for _ in range(3):  # the shown window refits itself by its real frame
             app.processEvents()
         room, frame = window.screen().availableGeometry(), window.frameGeometry()
+        docks = {name: window.findChild(QDockWidget, "dock_" + name).width() for name in ("generate", "jobs")}
         window.tabs.setCurrentWidget(window.audio)
         window.audio.actions_by_name["play"].trigger()
         app.processEvents()
         print(json.dumps({
             "room": [room.x(), room.y(), room.width(), room.height()],
             "frame": [frame.x(), frame.y(), frame.width(), frame.height()],
+            "docks": docks,
             "messages": messages,
             "footer": window.audio.transport_bar.status.full_text,
         }))
@@ -59,16 +82,21 @@ def on_a_laptop(tmp_path_factory):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    _started[screen["name"]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return _started[screen["name"]]
 
 
-def test_the_window_fits_a_small_screen_and_is_centred(on_a_laptop):
-    x, y, width, height = on_a_laptop["frame"]
-    left, top, room_width, room_height = on_a_laptop["room"]
-    assert (room_width, room_height) == (1280, 720)
-    assert left <= x and top <= y and x + width <= left + room_width and y + height <= top + room_height, on_a_laptop
+def test_the_window_fits_its_screen_and_is_centred(on_a_screen):
+    x, y, width, height = on_a_screen["frame"]
+    left, top, room_width, room_height = on_a_screen["room"]
+    assert left <= x and top <= y and x + width <= left + room_width and y + height <= top + room_height, on_a_screen
     assert abs((x - left) - (left + room_width - x - width)) <= 2  # centred
     assert abs((y - top) - (top + room_height - y - height)) <= 2
+
+
+def test_on_a_large_screen_the_docks_keep_their_width(tmp_path_factory):
+    on_a_desktop = start_on(tmp_path_factory, DESKTOP)  # only a smaller screen narrows them
+    assert on_a_desktop["docks"] == {"generate": 365, "jobs": 250}, on_a_desktop
 
 
 def test_playback_says_once_that_it_is_off(on_a_laptop):

@@ -189,7 +189,7 @@ class LayersPanel(QWidget):
         self.delegate = LayerDelegate(self.list)
         self.list.setItemDelegate(self.delegate)
         self.list.setIconSize(THUMB)
-        self.list.setMinimumWidth(200)
+        self.list.setMinimumWidth(170)  # beside a 1024 px screen's docks: the tool options' width
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)

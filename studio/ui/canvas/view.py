@@ -42,7 +42,7 @@ class CanvasView(QWidget):
         super().__init__(parent)
         self.document = document
         self.setObjectName("canvas_view")
-        self.setMinimumSize(240, 240)
+        self.setMinimumSize(180, 180)  # still a picture to paint on, between the docks of a 1024 px screen
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(False)  # the workspace takes dropped files

@@ -263,9 +263,9 @@ class Arrangement(QAbstractScrollArea):
         self._paint_playhead(painter, rect.height())
         if not self.timeline.tracks:
             painter.setPen(QColor("#85858d"))
-            painter.drawText(
-                QRectF(0, RULER_H, rect.width(), rect.height() - RULER_H),
-                Qt.AlignmentFlag.AlignCenter,
+            painter.drawText(  # wrapped where the lanes are narrower than its lines (a small screen)
+                QRectF(8, RULER_H, rect.width() - 16, rect.height() - RULER_H),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                 "No tracks yet.\nAdd one (Ctrl+T), import audio (Ctrl+I) or drop audio files here,\n"
                 "or pick an audio generator on the left and press Generate.",
             )
