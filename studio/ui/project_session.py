@@ -115,10 +115,10 @@ class ProjectSession(QObject):
     def show(self, project: Project) -> None:
         """Put ``project`` in the workspaces; the undo history of the old one is dropped."""
         w = self.window
-        w.host.runner.cancel_all()  # a job still running belongs to the project being closed
-        w.canvas.load_document(project.image)
+        w.canvas.load_document(project.image)  # each workspace's jobs are stopped (and named) as it is replaced
         w.text.load_text(project.text, project.text_spans)
         w.audio.load_timeline(project.timeline)
+        w.host.runner.cancel_all()  # any other job still running belongs to the project being closed
         w.history_panel.set_entries(project.history)
         w.undo_stack.clear()
 

@@ -118,6 +118,7 @@ class CanvasWorkspace(QWidget):
     reuse_requested = Signal(object)  # PictureParameters: load these into the generator panel
     message = Signal(str)  # for the status bar
     warning = Signal(str, str)  # title, text: a problem to show without blocking
+    document_replaced = Signal()  # another picture or project: jobs started for the old one must not land here
 
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -584,6 +585,7 @@ class CanvasWorkspace(QWidget):
         layer, parameters = _picture_layer(path, *read)
         self.view.show_preview(None)
         self.undo_stack.push(ReplaceDocument(self, [layer], layer.size[0], layer.size[1], f"Open “{Path(path).name}”"))
+        self.document_replaced.emit()
         self._offer(Path(path).name, parameters)
         return True
 
@@ -599,6 +601,7 @@ class CanvasWorkspace(QWidget):
         self.document.width, self.document.height = document.width, document.height
         self.document.selection, self.document.mask = document.selection, document.mask
         self.frame_changed(active=document.layers[-1] if document.layers else None, refit=True)
+        self.document_replaced.emit()
 
     def _offer(self, name: str, parameters: PictureParameters | None) -> None:
         if parameters is not None and parameters.params:

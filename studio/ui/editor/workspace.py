@@ -67,6 +67,7 @@ class TextWorkspace(QWidget):
     counts_changed = Signal(str)
     stats_changed = Signal(str)
     file_changed = Signal()  # path or modified state
+    document_replaced = Signal()  # New, Open, a project: generations started for the old text must not land here
 
     def __init__(self, settings=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -402,15 +403,20 @@ class TextWorkspace(QWidget):
         return True
 
     def _load(self, text: str, path: Path | None) -> None:
-        self.spans.clear()
-        self.generations = {g.job.id: g for g in self.running}
+        # A generation belongs to the text it started in: its chunks still waiting and its
+        # cursor go with it (the window stops its job when told the document was replaced).
+        self._inserts.stop()
+        self.generations = {}
         self.last = None
+        self.editor.generating = False
+        self.spans.clear()
         self.path = path
         self.highlighter.set_markdown(is_markdown(path))
         self.editor.setPlainText(text)  # also clears the undo history: a new document
         self.spans.clear()
         self.editor.document().setModified(False)
         self.file_changed.emit()
+        self.document_replaced.emit()
 
     def load_text(self, text: str, spans: list[Span]) -> None:
         """Show a project's text, its generated words marked as they were saved."""

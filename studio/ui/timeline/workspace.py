@@ -42,6 +42,7 @@ POLL_MS = 30  # how often the playhead follows the transport while playing
 
 class AudioWorkspace(QWidget):
     message = Signal(str)  # for the status bar: bad files, unwritable paths, no playback device
+    document_replaced = Signal()  # a project was opened: jobs started for the old timeline must not land here
     timeline_changed = Signal()
     selection_changed = Signal()
     playhead_changed = Signal(int)
@@ -586,6 +587,7 @@ class AudioWorkspace(QWidget):
         self._set_playhead(0)
         self._restore(timeline)
         self.arrangement.zoom_to_fit()
+        self.document_replaced.emit()
 
     def shutdown(self) -> None:
         """Stop playback and release the audio device (the window calls this as it closes)."""

@@ -1,0 +1,87 @@
+"""Each job's events reach only the document it was started for.
+
+A job writes into the workspace of its generator's kind (a picture onto the canvas, text
+into the editor, audio onto the timeline). When that workspace's document is replaced (a
+text file opened, a picture opened, a project new, opened or recovered), the job started for
+the old one is stopped, and whatever it still sends (chunks already queued, a result from a
+plugin that finishes its long call before it looks at Cancel) is dropped instead of landing
+in the new document. The user is told which generation stopped and why.
+
+A document is told apart by the moment it was shown, in job ids: ids come from one
+increasing counter (``studio.core.ids``), so a job whose id is below the id drawn when its
+workspace's document was replaced was started for an earlier document.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from PySide6.QtCore import QObject, QTimer
+
+from studio.core.ids import new_id
+from studio.core.jobs import Job
+
+if TYPE_CHECKING:
+    from studio.ui.main_window import MainWindow
+
+#: A generator's kind -> what its workspace holds, as the user names it.
+DOCUMENTS = {"image": "canvas", "text": "text", "audio": "timeline"}
+
+
+class JobRouting(QObject):
+    """Connects the window's job bridge to its handlers, dropping events meant for a replaced document."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.window = window
+        self._shown: dict[str, int] = {}  # kind -> the id drawn when its document was last replaced
+        bridge = window.bridge
+        bridge.state_changed.connect(window.on_state)  # the Jobs panel shows every job's end
+        bridge.progress.connect(window.on_progress)  # the Jobs panel's bar; no workspace changes
+        bridge.preview.connect(self._only_current(window.on_preview))
+        bridge.result.connect(self._only_current(window.on_result, self._dropped))
+        window.canvas.document_replaced.connect(lambda: self.replaced("image"))
+        window.text.document_replaced.connect(lambda: self.replaced("text"))
+        window.audio.document_replaced.connect(lambda: self.replaced("audio"))
+
+    def current(self, job: Job) -> bool:
+        """True while the document ``job`` was started for is still the one shown."""
+        return job.id > self._shown.get(job.generator.kind, 0)
+
+    def replaced(self, kind: str) -> None:
+        """The ``kind`` workspace shows another document: stop the jobs started for the old one."""
+        self._shown[kind] = new_id()
+        stopped = [job for job in self.window.host.runner.active() if job.generator.kind == kind]
+        for job in stopped:
+            job.cancel()
+        if stopped:
+            names = ", ".join(f"“{_title(job)}”" for job in stopped)
+            self._tell(f"Stopped {names}: the {DOCUMENTS[kind]} it was generating into was replaced")
+
+    def _only_current(self, handler: Callable[..., None], otherwise: Callable[..., None] | None = None) -> Callable[..., None]:
+        def deliver(job: Job, *event: Any) -> None:
+            if self.current(job):
+                handler(job, *event)
+            elif otherwise is not None:
+                otherwise(job)
+
+        return deliver
+
+    def _dropped(self, job: Job) -> None:
+        if job.cancel_requested:  # stopped by the replacement (and said so) or by the user
+            return
+        self._tell(f"“{_title(job)}” finished after the {DOCUMENTS[job.generator.kind]} it was generating into was replaced: its result is not used")
+
+    def _tell(self, text: str) -> None:
+        """Show ``text`` after what the replacement itself says ("New project", "Opened …")."""
+
+        def show() -> None:
+            bar = self.window.statusBar()
+            current = bar.currentMessage()
+            bar.showMessage(f"{current} · {text}" if current and text not in current else text, 15000)
+
+        QTimer.singleShot(0, show)
+
+
+def _title(job: Job) -> str:
+    return job.generator.title or job.generator.id
