@@ -15,7 +15,7 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QColor, QImage, QTextCursor
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import studio
@@ -170,3 +170,18 @@ def test_a_new_project_while_audio_is_generated_keeps_its_timeline_empty(window,
     assert window.audio.timeline.clips == []
     assert window.history_panel.entries() == [] and not window.isWindowModified()
     said(window, "Held audio", "replaced")
+
+
+def test_opening_a_picture_while_one_is_generated_keeps_the_result_off_it(window, qtbot, tmp_path, monkeypatch, choose):
+    picture = tmp_path / "photo.png"
+    image = QImage(24, 12, QImage.Format.Format_RGBA8888)
+    image.fill(QColor("teal"))
+    assert image.save(str(picture))
+    job = start(window, qtbot, HeldImage.id)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(picture), ""))
+    choose(window, "File", "Open image…")
+    assert [layer.name for layer in window.canvas.document.layers] == ["photo"]
+    let_it_finish(window, qtbot, job)
+    assert [layer.name for layer in window.canvas.document.layers] == ["photo"]  # no generated layer on the photo
+    assert window.history_panel.entries() == []
+    said(window, "Held image", "replaced")
