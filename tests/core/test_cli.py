@@ -285,7 +285,7 @@ class TerminalStream(io.StringIO):
 
 
 def test_progress_bar_redraws_one_line_on_a_terminal():
-    from studio.cli import ProgressBar
+    from studio.cli.progress import ProgressBar
     from studio.core.generators import Progress
 
     stream = TerminalStream()
@@ -305,7 +305,7 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
 
 
 def test_generators_say_a_sound_or_picture_parameter_takes_a_file():
-    from studio.cli import describe_accepts
+    from studio.cli.generators import describe_accepts
     from studio.core.generators import Param
 
     assert describe_accepts(Param("audio_prompt", "audio", optional=True)) == "sound file (WAV, FLAC, OGG), or empty"
@@ -487,7 +487,8 @@ def test_studio_opens_a_project_given_on_the_command_line(tmp_path):
     ],
 )
 def test_which_word_is_a_project(tmp_path, monkeypatch, argv, expected):
-    from studio.cli import build_parser, project_argument
+    from studio.cli import build_parser
+    from studio.cli.window import project_argument
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.png").write_bytes(b"")
@@ -495,7 +496,7 @@ def test_which_word_is_a_project(tmp_path, monkeypatch, argv, expected):
 
 
 def test_the_cli_and_the_project_agree_on_the_suffix():
-    from studio.cli import SUFFIX
+    from studio.cli.window import SUFFIX
     from studio.core.project import SUFFIX as PROJECT_SUFFIX
 
     assert SUFFIX == PROJECT_SUFFIX

@@ -56,7 +56,7 @@ def test_a_wide_terminal_keeps_one_line_per_parameter(tmp_path):
 
 
 def test_fit_table_wraps_the_widest_columns_and_aligns_the_rest():
-    from studio.terminal import fit_table
+    from studio.cli.terminal import fit_table
 
     rows = [["NAME", "HELP"], ["seed", "one two three four five six seven eight nine ten"]]
     lines = fit_table(rows, 24)
@@ -69,6 +69,6 @@ def test_fit_table_wraps_the_widest_columns_and_aligns_the_rest():
 
 
 def test_wrap_indents_every_line():
-    from studio.terminal import wrap
+    from studio.cli.terminal import wrap
 
     assert wrap("aa bb cc dd", 7, indent="  ") == ["  aa bb", "  cc dd"]
