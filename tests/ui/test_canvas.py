@@ -72,6 +72,10 @@ def window(qtbot):
     win.show()
     win.activateWindow()
     qtbot.waitExposed(win)
+    QApplication.processEvents()  # the shown window fits itself to the screen (offscreen: 800 x 800)...
+    # ...then gets room for a large view: the drags below aim at canvas pixels through whole
+    # widget points, which is exact only where "fit" zooms in.
+    win.resize(1600, 1000)
     yield win
     win.probe_thread.join(20)
     host.shutdown()
