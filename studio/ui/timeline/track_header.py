@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdi
 
 from studio.core.timeline import TimelineError, Track
 from studio.ui.slots import connect_command
-from studio.ui.timeline.arrangement import RULER_H, TRACK_H, track_colour
+from studio.ui.timeline.arrangement_geometry import RULER_H, TRACK_H
+from studio.ui.timeline.arrangement_painting import track_colour
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace

@@ -1,0 +1,87 @@
+"""Where things are in the arrangement: rows and pixels to frames and back, and hit-testing.
+
+Hit-testing is arithmetic over the timeline (no item per clip), so it is the same code the
+painting uses to place a clip: ``clip_rect``. ``ArrangementGeometry`` is a part of
+``Arrangement`` (a mixin): it reads the widget's scroll bars and ``frames_per_pixel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF
+
+from studio.core.timeline import Clip, Timeline, Track
+
+if TYPE_CHECKING:
+    from studio.ui.timeline.workspace import AudioWorkspace
+
+RULER_H = 30
+TRACK_H = 84
+EDGE_PX = 6  # how close to a clip's edge a press trims instead of moving
+HANDLE_PX = 8  # the fade handles' size
+
+
+@dataclass
+class Hit:
+    """What is under a point: ``kind`` is ruler | clip | trim_left | trim_right | fade_in |
+    fade_out | lane | empty."""
+
+    kind: str
+    track: Track | None = None
+    clip: Clip | None = None
+
+
+class ArrangementGeometry:
+    """The arrangement's coordinates: frames <-> x, rows <-> y, and what lies under a point."""
+
+    workspace: "AudioWorkspace"
+    frames_per_pixel: float
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.workspace.timeline
+
+    def x_of(self, frame: float) -> float:
+        return frame / self.frames_per_pixel - self.horizontalScrollBar().value()
+
+    def frame_of(self, x: float) -> float:
+        return max(0.0, (x + self.horizontalScrollBar().value()) * self.frames_per_pixel)
+
+    def row_top(self, index: int) -> int:
+        return RULER_H + index * TRACK_H - self.verticalScrollBar().value()
+
+    def row_at(self, y: float) -> int | None:
+        if y < RULER_H:
+            return None
+        index = int((y - RULER_H + self.verticalScrollBar().value()) // TRACK_H)
+        return index if 0 <= index < len(self.timeline.tracks) else None
+
+    def clip_rect(self, index: int, clip: Clip) -> QRectF:
+        left, right = self.x_of(clip.start), self.x_of(clip.end)
+        return QRectF(left, self.row_top(index) + 2, max(2.0, right - left), TRACK_H - 4)
+
+    def hit(self, pos: QPointF) -> Hit:
+        if pos.y() < RULER_H:
+            return Hit("ruler")
+        index = self.row_at(pos.y())
+        if index is None:
+            return Hit("empty")
+        track = self.timeline.tracks[index]
+        for clip in reversed(track.clips):  # the later clip is drawn on top
+            rect = self.clip_rect(index, clip)
+            if not rect.adjusted(-2, 0, 2, 0).contains(pos):
+                continue
+            if pos.y() < rect.top() + HANDLE_PX + 2 and rect.width() > 4 * HANDLE_PX:
+                if abs(pos.x() - (rect.left() + clip.fade_in / self.frames_per_pixel)) <= HANDLE_PX:
+                    return Hit("fade_in", track, clip)
+                if abs(pos.x() - (rect.right() - clip.fade_out / self.frames_per_pixel)) <= HANDLE_PX:
+                    return Hit("fade_out", track, clip)
+            edge = min(EDGE_PX, rect.width() / 4)
+            if pos.x() <= rect.left() + edge:
+                return Hit("trim_left", track, clip)
+            if pos.x() >= rect.right() - edge:
+                return Hit("trim_right", track, clip)
+            return Hit("clip", track, clip)
+        return Hit("lane", track)
