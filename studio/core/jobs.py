@@ -8,7 +8,7 @@ after ``CANCEL_GRACE`` is abandoned (``studio.core.device_queue``), so no plugin
 its device.
 
 Listeners are plain callables ``listener(job, event)``, called on the worker thread; the UI
-bridges them to Qt signals (``studio.ui.workers``) and the CLI prints them.
+bridges them to Qt signals (``studio.ui.window.workers``) and the CLI prints them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from studio.core.logs import log_path, setup_logging
 from studio.core.paths import resources
 from studio.host import Host
-from studio.ui.main_window import MainWindow
+from studio.ui.window.main_window import MainWindow
 from studio.ui.plain import plain_box
 
 log = logging.getLogger(__name__)

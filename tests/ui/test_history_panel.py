@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from studio.core.history import HistoryEntry, entry_for
-from studio.ui.history_panel import ALIVE_ROLE, EMPTY_HINT, ENTRY_ROLE, NO_MATCH_HINT, HistoryPanel, clock_time, duration
+from studio.ui.panels.history_panel import ALIVE_ROLE, EMPTY_HINT, ENTRY_ROLE, NO_MATCH_HINT, HistoryPanel, clock_time, duration
 
 
 def make_entries() -> list[HistoryEntry]:

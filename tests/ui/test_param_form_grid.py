@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from studio.core.generators import Param
-from studio.ui.param_form import ParamForm
+from studio.ui.panels.param_form import ParamForm
 
 PARAMS = (
     Param("width", "int", 512, min=16, max=8192, step=8),

@@ -21,7 +21,7 @@ from studio.core.paths import builtin_models
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window
-from studio.ui.dialogs import PluginsDialog, SettingsDialog
+from studio.ui.window.dialogs import PluginsDialog, SettingsDialog
 
 
 class Tone(studio.Generator):

@@ -7,7 +7,7 @@ outside both (a generation's history entry, a recovered project not yet saved).
 
 Before a save writes over the project's file it checks, under the file's lock, that the
 file is still the version the window read or last wrote (``FileStamp``); when another
-Studio changed it meanwhile, the person chooses what happens (``studio.ui.save_conflict``).
+Studio changed it meanwhile, the person chooses what happens (``studio.ui.window.save_conflict``).
 
 Autosave writes a frozen copy of the project on a worker thread into the recovery folder
 (``studio.core.recovery``) every few minutes while there are unsaved changes; a clean exit
@@ -28,12 +28,12 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from studio.core.file_lock import FileStamp, locked
 from studio.core.project import SUFFIX, Project, backup_path, load_project, save_project
 from studio.core.recovery import Autosave, RecoveryStore
-from studio.ui.save_conflict import ask_about_changed_file
+from studio.ui.window.save_conflict import ask_about_changed_file
 from studio.errors import StudioError
 from studio.ui.plain import plain_box, plain_tip
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from studio.ui.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 PROJECT_FILTER = f"Studio projects (*{SUFFIX});;Backups (*{SUFFIX}.bak);;All files (*)"
@@ -234,7 +234,7 @@ class ProjectSession(QObject):
 
         Unless ``overwrite``, a file at ``path`` that is no longer the version the window
         read or last wrote (or, for another path, saw when the save began) is left alone,
-        and the person is asked what to do (``studio.ui.save_conflict``).
+        and the person is asked what to do (``studio.ui.window.save_conflict``).
 
         A frozen copy is written on a worker thread (a large project takes seconds to
         encode, and the window must not freeze meanwhile). The project counts as saved from

@@ -31,20 +31,20 @@ from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
 from studio.ui.canvas.dialogs import CanvasSizeDialog, ExtendDialog, ImageSizeDialog
-from studio.ui.device_status import device_summary, runtime_report
-from studio.ui.dialogs import PluginsDialog, SettingsDialog
+from studio.ui.window.device_status import device_summary, runtime_report
+from studio.ui.window.dialogs import PluginsDialog, SettingsDialog
 from studio.ui.editor import TextWorkspace
 from studio.ui.editor.workspace import THEMES, Generation
-from studio.ui.generate_panel import GeneratePanel
-from studio.ui.history_panel import HistoryPanel
-from studio.ui.job_routing import JobRouting
-from studio.ui.jobs_panel import JobsPanel
+from studio.ui.panels.generate_panel import GeneratePanel
+from studio.ui.panels.history_panel import HistoryPanel
+from studio.ui.window.job_routing import JobRouting
+from studio.ui.panels.jobs_panel import JobsPanel
 from studio.ui.plain import plain_box, plain_label, plain_tip
-from studio.ui.project_session import ProjectSession
-from studio.ui.screen_fit import fit_to_screen, prefer_width
+from studio.ui.window.project_session import ProjectSession
+from studio.ui.window.screen_fit import fit_to_screen, prefer_width
 from studio.ui.slots import connect_command
 from studio.ui.timeline import AudioWorkspace
-from studio.ui.workers import JobBridge
+from studio.ui.window.workers import JobBridge
 
 log = logging.getLogger(__name__)
 WORKSPACES = ("image", "text", "audio")

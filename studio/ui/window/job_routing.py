@@ -22,7 +22,7 @@ from studio.core.ids import new_id
 from studio.core.jobs import Job
 
 if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+    from studio.ui.window.main_window import MainWindow
 
 #: A generator's kind -> what its workspace holds, as the user names it.
 DOCUMENTS = {"image": "canvas", "text": "text", "audio": "timeline"}
