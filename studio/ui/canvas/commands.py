@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from studio.core.image import Frame, Layer
-from studio.core.paint import PixelPatch
-from studio.core.selection import Selection
+from studio.core.image.document import Frame, Layer
+from studio.core.image.paint import PixelPatch
+from studio.core.image.selection import Selection
 
 if TYPE_CHECKING:
     from studio.ui.canvas.workspace import CanvasWorkspace

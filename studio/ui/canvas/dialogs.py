@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.canvas_size import ANCHORS, OUTPAINT_OVERLAP, SIDES
+from studio.core.image.canvas_size import ANCHORS, OUTPAINT_OVERLAP, SIDES
 
 # The spin boxes go past the limit on purpose: the workspace refuses with a message that
 # says what the limit is, rather than the field silently stopping.

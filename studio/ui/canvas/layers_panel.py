@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.image import Layer
+from studio.core.image.document import Layer
 from studio.ui.canvas.icons import icon
 from studio.ui.images import qimage_from_rgba
 from studio.ui.plain import plain_tip

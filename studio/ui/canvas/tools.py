@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
 
-from studio.core.geometry import Rect
-from studio.core.paint import ERASE, MASK, PAINT, UNMASK, Stroke, fill, flood_region, region_on_layer
-from studio.core.selection import Selection
+from studio.core.image.geometry import Rect
+from studio.core.image.paint import ERASE, MASK, PAINT, UNMASK, Stroke, fill, flood_region, region_on_layer
+from studio.core.image.selection import Selection
 from studio.ui.canvas.commands import MoveLayer, PaintPatch, SetSelection
 
 if TYPE_CHECKING:

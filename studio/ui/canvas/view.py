@@ -20,8 +20,8 @@ from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt, QTimer, Si
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from studio.core.geometry import Rect
-from studio.core.image import ImageDocument, Layer
+from studio.core.image.geometry import Rect
+from studio.core.image.document import ImageDocument, Layer
 from studio.ui.images import qimage_from_rgba
 
 if TYPE_CHECKING:
