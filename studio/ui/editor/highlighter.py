@@ -12,7 +12,7 @@ from typing import Callable
 
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
-from studio.core.text import Span
+from studio.core.text.document import Span
 
 GENERATED_COLOUR = {"light": "#2f6fb3", "sepia": "#2c63a0", "dark": "#8ab8ee"}
 
