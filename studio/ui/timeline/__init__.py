@@ -8,7 +8,7 @@ in, the mix and MIDI out) and ``generation_landing`` (where a generator's audio 
 ``arrangement_gestures`` (mouse gestures into edits); ``track_header`` holds each track's
 controls; ``transport_bar`` the play/loop/tempo/snap row; ``commands`` is the one undo step
 every edit uses; ``grid`` the beat arithmetic they share. The arrangement itself is
-``studio.core.timeline.Timeline``, an immutable value.
+``studio.core.audio.timeline.Timeline``, an immutable value.
 """
 
 from studio.ui.timeline.workspace import AudioWorkspace

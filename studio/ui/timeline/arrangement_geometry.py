@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF
 
-from studio.core.timeline import Clip, Timeline, Track
+from studio.core.audio.timeline import Clip, Timeline, Track
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace

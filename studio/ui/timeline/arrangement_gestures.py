@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMenu
 
-from studio.core.timeline import Clip, Timeline, TimelineError
+from studio.core.audio.timeline import Clip, Timeline, TimelineError
 from studio.ui.plain import plain_tip
 from studio.ui.timeline.arrangement_geometry import RULER_H, Hit
 from studio.ui.timeline.import_export import AUDIO_SUFFIXES

@@ -15,7 +15,8 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPolygonF
 
-from studio.core.timeline import PEAK_BLOCK, Clip, Track
+from studio.core.audio.timeline import Clip, Track
+from studio.core.media.sound import PEAK_BLOCK
 from studio.ui.timeline.arrangement_geometry import HANDLE_PX, RULER_H, TRACK_H
 from studio.ui.timeline.grid import clock
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from studio.core.timeline import Timeline
+from studio.core.audio.timeline import Timeline
 
 MERGEABLE = 0x7A11  # QUndoCommand.id() of commands that may merge with the previous one
 

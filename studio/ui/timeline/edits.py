@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.core.timeline import Clip, Timeline, TimelineError, Track
+from studio.core.audio.timeline import Clip, Timeline, TimelineError, Track
 
 
 class TimelineEdits:

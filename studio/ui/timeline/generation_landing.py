@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.core.audio_files import resample
-from studio.core.generators import Result
-from studio.core.project_results import result_name
-from studio.core.timeline import Audio, Clip, TimelineError, Track
+from studio.core.media.sound_files import resample
+from studio.core.engine.generators import Result
+from studio.core.project.results import result_name
+from studio.core.media.sound import Audio
+from studio.core.audio.timeline import Clip, TimelineError, Track
 from studio.errors import StudioError
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from studio.core.timeline import Timeline
+from studio.core.audio.timeline import Timeline
 
 #: Snap divisions offered to the user: label -> beats per grid step (a beat is a quarter note).
 DIVISIONS: dict[str, float] = {"Bar": 0.0, "1/4": 1.0, "1/8": 0.5, "1/16": 0.25, "1/32": 0.125}

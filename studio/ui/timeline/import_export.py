@@ -15,9 +15,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from studio.core.audio_files import read_audio, write_audio
-from studio.core.mixer import render
-from studio.core.timeline import Audio, Clip
+from studio.core.media.sound_files import read_audio, write_audio
+from studio.core.audio.mixer import render
+from studio.core.media.sound import Audio
+from studio.core.audio.timeline import Clip
 from studio.errors import StudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -98,7 +99,7 @@ class ImportExport:
 
     def export_midi(self, path: str | Path, clip_id: int | None = None) -> Path | None:
         """The notes of a clip a symbolic generator made, as a standard MIDI file."""
-        from studio.core.midi import write_score
+        from studio.core.audio.midi import write_score
 
         clip = self._timeline.clip(clip_id) if clip_id is not None else self.selected_clip()
         if clip is None or not clip.info.get("score"):

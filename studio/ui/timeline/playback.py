@@ -1,7 +1,7 @@
 """Playback in the Audio workspace: the playhead, play/pause/stop, the loop region, and
 following the transport while it plays.
 
-The ``Transport`` (``studio.core.audio``) plays the timeline on its own mixer thread; this
+The ``Transport`` (``studio.core.audio.playback``) plays the timeline on its own mixer thread; this
 moves the playhead with what is heard and says why when there is no audio device.
 ``Playback`` is a part of ``AudioWorkspace`` (a mixin): the workspace makes the transport
 and the ``poll`` timer that calls ``_follow_transport``.
@@ -115,7 +115,7 @@ class Playback:
 
     def check_playback(self) -> None:
         """Find out once, quietly, whether there is a device: the transport bar says if not."""
-        from studio.core.audio import output_device
+        from studio.core.audio.playback import output_device
 
         try:
             output_device()

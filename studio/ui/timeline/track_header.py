@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QVBoxLayout, QWidget
 
-from studio.core.timeline import TimelineError, Track
+from studio.core.audio.timeline import TimelineError, Track
 from studio.ui.slots import connect_command
 from studio.ui.timeline.arrangement_geometry import RULER_H, TRACK_H
 from studio.ui.timeline.arrangement_painting import track_colour
