@@ -19,8 +19,8 @@ from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSplitter, QToolBar, QToolButton, QVBoxLayout, QWidget
 
-from studio.core.image.geometry import Rect
 from studio.core.image.document import ImageDocument, Layer
+from studio.core.image.geometry import Rect
 from studio.core.image.paint import Brush
 from studio.ui.canvas.canvas_size_edits import CanvasSizeEdits
 from studio.ui.canvas.elided_label import ElidedLabel

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.core.media.sound_files import resample
-from studio.core.engine.generators import Result
-from studio.core.project.results import result_name
-from studio.core.media.sound import Audio
 from studio.core.audio.timeline import Clip, TimelineError, Track
+from studio.core.engine.generators import Result
+from studio.core.media.sound import Audio
+from studio.core.media.sound_files import resample
+from studio.core.project.results import result_name
 from studio.errors import StudioError
 
 

@@ -10,15 +10,14 @@ back to the GUI thread.
 from __future__ import annotations
 
 import threading
-
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from studio.core.media.sound_files import read_audio, write_audio
 from studio.core.audio.mixer import render
-from studio.core.media.sound import Audio
 from studio.core.audio.timeline import Clip
+from studio.core.media.sound import Audio
+from studio.core.media.sound_files import read_audio, write_audio
 from studio.errors import StudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")

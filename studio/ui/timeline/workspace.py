@@ -21,8 +21,8 @@ from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from studio.core.audio.playback import Transport
-from studio.core.media.sound import Audio
 from studio.core.audio.timeline import Clip, Timeline, TimelineError, Track
+from studio.core.media.sound import Audio
 from studio.ui.slots import connect_command
 from studio.ui.timeline.arrangement import Arrangement
 from studio.ui.timeline.commands import SetTimeline
