@@ -8,7 +8,7 @@ plugin that finishes its long call before it looks at Cancel) is dropped instead
 in the new document. The user is told which generation stopped and why.
 
 A document is told apart by the moment it was shown, in job ids: ids come from one
-increasing counter (``studio.core.ids``), so a job whose id is below the id drawn when its
+increasing counter (``studio.core.base.ids``), so a job whose id is below the id drawn when its
 workspace's document was replaced was started for an earlier document.
 """
 
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QObject, QTimer
 
-from studio.core.ids import new_id
-from studio.core.jobs import Job
+from studio.core.base.ids import new_id
+from studio.core.engine.jobs import Job
 
 if TYPE_CHECKING:
     from studio.ui.window.main_window import MainWindow
@@ -35,11 +35,11 @@ class JobRouting(QObject):
         super().__init__(window)
         self.window = window
         self._shown: dict[str, int] = {}  # kind -> the id drawn when its document was last replaced
-        bridge = window.bridge
-        bridge.state_changed.connect(window.on_state)  # the Jobs panel shows every job's end
-        bridge.progress.connect(window.on_progress)  # the Jobs panel's bar; no workspace changes
-        bridge.preview.connect(self._only_current(window.on_preview))
-        bridge.result.connect(self._only_current(window.on_result, self._dropped))
+        bridge, handlers = window.bridge, window.generation
+        bridge.state_changed.connect(handlers.on_state)  # the Jobs panel shows every job's end
+        bridge.progress.connect(handlers.on_progress)  # the Jobs panel's bar; no workspace changes
+        bridge.preview.connect(self._only_current(handlers.on_preview))
+        bridge.result.connect(self._only_current(handlers.on_result, self._dropped))
         window.canvas.document_replaced.connect(lambda: self.replaced("image"))
         window.text.document_replaced.connect(lambda: self.replaced("text"))
         window.audio.document_replaced.connect(lambda: self.replaced("audio"))
