@@ -9,11 +9,11 @@ import traceback
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio.core.logs import log_path, setup_logging
-from studio.core.paths import resources
+from studio.core.base.logs import log_path, setup_logging
+from studio.core.base.paths import resources
 from studio.host import Host
-from studio.ui.window.main_window import MainWindow
 from studio.ui.plain import plain_box
+from studio.ui.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from studio.core.generators import KINDS, Generator
+from studio.core.engine.generators import KINDS, Generator
 from studio.ui.panels.param_form import ParamForm
 from studio.ui.plain import plain_label
 

@@ -3,7 +3,7 @@
 A row shows what was made (a kind badge, the prompt or key and the seed), by which
 generator, when and how long it took; its tooltip lists every parameter and the model
 folder. From a row the user reuses the parameters, regenerates, or jumps to the layer,
-text or clip it made. The history is a log, not part of undo (``studio.core.history``):
+text or clip it made. The history is a log, not part of undo (``studio.core.project.history``):
 an entry whose output was undone or deleted stays, greyed "removed", and cannot be
 jumped to, but its parameters can still be reused.
 
@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.history import HistoryEntry
-from studio.core.outputs import studio_parameters_json
+from studio.core.project.history import HistoryEntry
+from studio.core.project.outputs import studio_parameters_json
 
 EMPTY_HINT = "Generations appear here — each with its parameters and seed"
 NO_MATCH_HINT = "No generation matches the filter"

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from studio.core.generators import Preview, Progress
-from studio.core.jobs import Job, JobState
+from studio.core.engine.generators import Preview, Progress
+from studio.core.engine.jobs import Job, JobState
 from studio.ui.images import qimage_from_rgba
 from studio.ui.plain import plain_label
 

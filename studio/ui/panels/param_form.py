@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.generators import INPUT_TYPES, SEED_MAX, Param
+from studio.core.engine.generators import INPUT_TYPES, SEED_MAX, Param
 from studio.ui.plain import plain_label, plain_tip
 
 INT_LIMIT = 2**31 - 1

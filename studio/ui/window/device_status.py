@@ -3,8 +3,8 @@ and the Help ▸ Runtime report. Plain sentences built from the core's ``Runtime
 
 from __future__ import annotations
 
-from studio.core.logs import log_path
-from studio.core.runtime import Device, LoadedSession, RuntimeReport
+from studio.core.base.logs import log_path
+from studio.core.engine.runtime import Device, LoadedSession, RuntimeReport
 
 
 def device_summary(report: RuntimeReport, device: Device) -> tuple[str, str]:

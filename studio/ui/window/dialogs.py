@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.paths import builtin_models
-from studio.core.runtime import RuntimeReport
+from studio.core.base.paths import builtin_models
+from studio.core.engine.runtime import RuntimeReport
 from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.plain import plain_label, plain_tip

@@ -1,7 +1,7 @@
 """The window's project: its file, its unsaved state, recent files, autosave and recovery.
 
 The canvas, the text and the timeline live in their workspaces; this class reads them into
-a ``studio.core.project.Project`` to save, and puts a loaded one back. "Unsaved" is the
+a ``studio.core.project.format.Project`` to save, and puts a loaded one back. "Unsaved" is the
 shared undo stack away from its clean index, the text document modified, or a change
 outside both (a generation's history entry, a recovered project not yet saved).
 
@@ -10,7 +10,7 @@ file is still the version the window read or last wrote (``FileStamp``); when an
 Studio changed it meanwhile, the person chooses what happens (``studio.ui.window.save_conflict``).
 
 Autosave writes a frozen copy of the project on a worker thread into the recovery folder
-(``studio.core.recovery``) every few minutes while there are unsaved changes; a clean exit
+(``studio.core.project.recovery``) every few minutes while there are unsaved changes; a clean exit
 or a save removes it, so what the next start finds there is what a crash left.
 """
 
@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
-from studio.core.file_lock import FileStamp, locked
-from studio.core.project import SUFFIX, Project, backup_path, load_project, save_project
-from studio.core.recovery import Autosave, RecoveryStore
-from studio.ui.window.save_conflict import ask_about_changed_file
+from studio.core.base.file_lock import FileStamp, locked
+from studio.core.project.format import SUFFIX, Project, backup_path
+from studio.core.project.load import load_project
+from studio.core.project.recovery import Autosave, RecoveryStore
+from studio.core.project.save import save_project
 from studio.errors import StudioError
 from studio.ui.plain import plain_box, plain_tip
+from studio.ui.window.save_conflict import ask_about_changed_file
 
 if TYPE_CHECKING:
     from studio.ui.window.main_window import MainWindow

@@ -18,7 +18,7 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from studio.core.project import backup_path
+from studio.core.project.format import backup_path
 from studio.ui.plain import plain_box
 
 OBJECT_NAME = "project_changed_on_disk"

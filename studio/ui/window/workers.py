@@ -16,8 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from studio.core.generators import Preview, Progress, Result
-from studio.core.jobs import Job, StateChanged
+from studio.core.engine.generators import Preview, Progress, Result
+from studio.core.engine.jobs import Job, StateChanged
 
 
 class JobBridge(QObject):
