@@ -150,9 +150,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from studio.core.generators import Result
-    from studio.core.jobs import JobRunner
-    from studio.core.runtime import Runtime
+    from studio.core.engine.generators import Result
+    from studio.core.engine.jobs import JobRunner
+    from studio.core.engine.runtime import Runtime
     from studio_plugins.chorale import synth
     from studio_plugins.chorale.generator import ChoraleGenerator
     from studio_plugins.chorale.sampler import (

@@ -120,7 +120,7 @@ def torch_worker(config: dict) -> dict:
     if (folder / "torch").is_dir():
         model = AutoModelForCausalLM.from_pretrained(folder / "torch", dtype=torch.float32).eval()
     else:
-        from studio.core.onnx_import import import_onnxruntime
+        from studio.core.engine.onnx_import import import_onnxruntime
 
         onnxruntime = import_onnxruntime()
         model, missing = torch_model_from_onnx(folder, onnx_file(folder))
@@ -190,10 +190,10 @@ def weight_bytes_per_token(path: Path) -> tuple[int, int]:
 def ours_worker(config: dict) -> dict:
     import numpy as np
 
-    from studio.core.generators import Progress, Result
-    from studio.core.jobs import JobRunner, JobState
-    from studio.core.onnx_import import import_onnxruntime
-    from studio.core.runtime import CPU_DEVICE, Runtime
+    from studio.core.engine.generators import Progress, Result
+    from studio.core.engine.jobs import JobRunner, JobState
+    from studio.core.engine.onnx_import import import_onnxruntime
+    from studio.core.engine.runtime import CPU_DEVICE, Runtime
     from studio_plugins.text_lm.generator import LMLoader
 
     onnxruntime = import_onnxruntime()

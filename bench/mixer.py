@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.core.mixer import Mixer, pan_gains  # noqa: E402
-from studio.core.timeline import PROJECT_RATE, Clip, Timeline, Track, db_to_gain  # noqa: E402
+from studio.core.audio.mixer import Mixer, pan_gains  # noqa: E402
+from studio.core.audio.timeline import PROJECT_RATE, Clip, Timeline, Track, db_to_gain  # noqa: E402
 
 BLOCK = 480  # 10 ms at 48 kHz
 GOAL_S = 1e-3

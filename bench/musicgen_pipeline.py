@@ -133,9 +133,9 @@ def cache_branch_bytes(path: Path) -> int:
 
 def ours_worker(config: dict) -> dict:
     import studio
-    from studio.core.jobs import JobRunner, JobState
-    from studio.core.onnx_import import import_onnxruntime
-    from studio.core.runtime import Runtime
+    from studio.core.engine.jobs import JobRunner, JobState
+    from studio.core.engine.onnx_import import import_onnxruntime
+    from studio.core.engine.runtime import Runtime
     from studio_plugins.musicgen.generator import MusicGenLoader
 
     onnxruntime = import_onnxruntime()

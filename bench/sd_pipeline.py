@@ -127,10 +127,10 @@ def ours_worker(config: dict) -> dict:
     """Our generator through the JobRunner, alternating with bare calls of the same sessions."""
     import numpy as np
 
-    from studio.core.generators import Progress
-    from studio.core.jobs import JobRunner, JobState
-    from studio.core.onnx_import import import_onnxruntime
-    from studio.core.runtime import CPU_DEVICE, Runtime
+    from studio.core.engine.generators import Progress
+    from studio.core.engine.jobs import JobRunner, JobState
+    from studio.core.engine.onnx_import import import_onnxruntime
+    from studio.core.engine.runtime import CPU_DEVICE, Runtime
     from studio_plugins.stable_diffusion.generator import StableDiffusionLoader
     from studio_plugins.stable_diffusion.layout import SDModel
 
@@ -215,7 +215,7 @@ def matmul_gflops(runtime, side: int = 2048, runs: int = 5) -> float:
     import numpy as np
     from onnx import TensorProto, helper
 
-    from studio.core.runtime import CPU_DEVICE
+    from studio.core.engine.runtime import CPU_DEVICE
 
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["a", "b"], ["c"])], "matmul",

@@ -53,8 +53,8 @@ def percentile(values: list[float], q: float) -> float:
 def heartbeat_phases(size: int = SIZE) -> dict[str, list[float]]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer, Qt
 
-    from studio.core.generators import Progress
-    from studio.core.jobs import StateChanged
+    from studio.core.engine.generators import Progress
+    from studio.core.engine.jobs import StateChanged
     from studio.host import Host
     from studio.ui.app import application, create_window
 

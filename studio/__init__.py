@@ -12,10 +12,10 @@ A plugin needs nothing else::
         register(Tone())
 """
 
-from studio.core.generators import Event, Generator, Param, Preview, Progress, Request, Result
-from studio.core.jobs import JobContext
-from studio.core.models import ModelLoader
-from studio.core.timeline import Audio
+from studio.core.engine.generators import Event, Generator, Param, Preview, Progress, Request, Result
+from studio.core.engine.jobs import JobContext
+from studio.core.models.loaders import ModelLoader
+from studio.core.media.sound import Audio
 from studio.errors import Cancelled, ModelError, ParamError, StudioError
 from studio.hookspecs import hookimpl
 

@@ -11,8 +11,8 @@ from typing import Callable
 
 import pluggy
 
-from studio.core.generators import Generator
-from studio.core.models import ModelLoader
+from studio.core.engine.generators import Generator
+from studio.core.models.loaders import ModelLoader
 
 hookspec = pluggy.HookspecMarker("studio")
 hookimpl = pluggy.HookimplMarker("studio")

@@ -10,11 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from studio.core.generators import Generator
-from studio.core.jobs import Job, JobRunner, Listener
-from studio.core.logs import setup_logging
-from studio.core.models import ModelFolder, check_new_folder
-from studio.core.runtime import CPU_DEVICE, Device, Runtime
+from studio.core.engine.generators import Generator
+from studio.core.engine.jobs import Job, JobRunner, Listener
+from studio.core.base.logs import setup_logging
+from studio.core.models.loaders import ModelFolder, check_new_folder
+from studio.core.engine.runtime import CPU_DEVICE, Device, Runtime
 from studio.errors import StudioError
 from studio.plugins import PluginHost
 from studio.settings import Settings

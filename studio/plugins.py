@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable, Sequence
 import pluggy
 
 from studio import hookspecs
-from studio.core.generators import Generator, check_generator
-from studio.core.models import ModelFolder, ModelLoader, load_folders
-from studio.core.onnx_import import keep_telemetry_off
+from studio.core.engine.generators import Generator, check_generator
+from studio.core.models.loaders import ModelFolder, ModelLoader, load_folders
+from studio.core.engine.onnx_import import keep_telemetry_off
 from studio.errors import UnknownGeneratorError
 
 log = logging.getLogger(__name__)

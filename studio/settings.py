@@ -1,7 +1,7 @@
 """The user's settings (model folders, device, autosave), persisted with QSettings.
 
 QtCore only (no widgets), so the CLI shares the window's settings. The file lives at
-``studio.core.paths.settings_file()``; ``STUDIO_HOME`` moves it (the tests do).
+``studio.core.base.paths.settings_file()``; ``STUDIO_HOME`` moves it (the tests do).
 
 Several Studios share the file (a window and a few `studio models add`). QSettings merges
 what others wrote key by key when it syncs, but a key read, changed and written back (the
@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QSettings
 
-from studio.core import paths
-from studio.core.file_lock import locked
+from studio.core.base import paths
+from studio.core.base.file_lock import locked
 
 DEFAULT_AUTOSAVE_MINUTES = 2
 

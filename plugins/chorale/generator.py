@@ -16,7 +16,7 @@ from typing import Iterator
 
 
 import studio
-from studio.core.models import read_json
+from studio.core.models.loaders import read_json
 
 from . import synth
 from .sampler import KEYS, ChoraleConfig, compose

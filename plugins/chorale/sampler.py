@@ -20,10 +20,10 @@ from typing import Any, Callable, Generator, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from studio.core.generators import Progress
-from studio.core.midi import Note
-from studio.core.model_limits import bounded_int
-from studio.core.models import read_json
+from studio.core.engine.generators import Progress
+from studio.core.audio.midi import Note
+from studio.core.models.limits import bounded_int
+from studio.core.models.loaders import read_json
 from studio.errors import ModelError, ParamError
 
 PITCH_CLASSES = {"C": 0, "Db": 1, "D": 2, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6, "G": 7, "Ab": 8, "A": 9, "Bb": 10, "B": 11}

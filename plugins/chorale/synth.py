@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from studio.core.midi import Note
+from studio.core.audio.midi import Note
 
 SAMPLE_RATE = 48_000
 TABLE_SIZE = 2048

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import studio
-from studio.core.paths import builtin_models
+from studio.core.base.paths import builtin_models
 
 from .generator import CPPNGenerator, CPPNLoader
 

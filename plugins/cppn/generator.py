@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import numpy as np
 
 import studio
-from studio.core.memory import ensure_memory
-from studio.core.model_limits import bounded_int, check_file_size
+from studio.core.base.memory import ensure_memory
+from studio.core.models.limits import bounded_int, check_file_size
 
 BAND_PIXELS = 1 << 18  # about 256k pixels a band: ~16 bands for 2048x2048
 PREVIEW_SIDE = 384  # previews are downscaled: the GUI thread should never convert megapixels

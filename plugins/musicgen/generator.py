@@ -101,7 +101,7 @@ class MusicGenGenerator(studio.Generator):
         hold and to whole EnCodec frames, so the continuation starts where the prompt ends."""
         if audio is None:
             return None
-        from studio.core.audio_files import resample
+        from studio.core.media.sound_files import resample
 
         rate, hop = self.model.sampling_rate, self.model.hop_length
         positions = self.model.decoder.get("max_position_embeddings", 2048)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import studio
-from studio.core.model_limits import bounded_int
-from studio.core.models import read_json
+from studio.core.models.limits import bounded_int
+from studio.core.models.loaders import read_json
 
 ONNX_PARTS = {
     "text_encoder.onnx": "the T5 text encoder",

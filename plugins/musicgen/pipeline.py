@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 
 import studio
-from studio.core.memory import ensure_memory
+from studio.core.base.memory import ensure_memory
 
 from .delay import apply_delay_pattern, build_delay_pattern, undo_delay_pattern
 from .layout import ENCODE_PART, MusicGenModel

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import studio
-from studio.core.model_limits import check_file_size, cut_text, text_limit
+from studio.core.models.limits import check_file_size, cut_text, text_limit
 
 MAX_PROMPT_TOKENS = 512
 

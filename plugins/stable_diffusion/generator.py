@@ -11,7 +11,7 @@ from typing import Iterator
 import numpy as np
 
 import studio
-from studio.core import paths
+from studio.core.base import paths
 
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import studio
-from studio.core.model_limits import bounded_int
-from studio.core.models import read_json
+from studio.core.models.limits import bounded_int
+from studio.core.models.loaders import read_json
 
 MAX_VAE_BLOCKS = 7  # 2 ** 6 = 64 pixels a latent; every released VAE has 4 blocks (8 pixels)
 REQUIRED = ("text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler")

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import studio
-from studio.core.model_safety import check_model_file
-from studio.core.onnx_import import import_onnxruntime
+from studio.core.engine.model_safety import check_model_file
+from studio.core.engine.onnx_import import import_onnxruntime
 
 log = logging.getLogger(__name__)
 

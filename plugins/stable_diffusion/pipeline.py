@@ -17,7 +17,7 @@ from typing import Any, Generator
 import numpy as np
 
 import studio
-from studio.core.memory import ensure_memory
+from studio.core.base.memory import ensure_memory
 
 from .images import decoded_to_float, float_to_rgba, model_image, model_mask, nearest_resize
 from .layout import SDModel

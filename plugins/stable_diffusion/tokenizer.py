@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, models, normalizers, pre_tokenizers
 
-from studio.core.model_limits import bounded_int, check_file_size, cut_text, text_limit
+from studio.core.models.limits import bounded_int, check_file_size, cut_text, text_limit
 from studio.errors import ModelError
 
 BOS_TOKEN = "<|startoftext|>"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import studio
-from studio.core.paths import builtin_models
+from studio.core.base.paths import builtin_models
 
 from .generator import LMGenerator, LMLoader
 from .layout import LMModel

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 import studio
-from studio.core import paths
+from studio.core.base import paths
 
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids

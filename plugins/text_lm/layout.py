@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import studio
-from studio.core.model_limits import bounded_int, check_file_size
-from studio.core.models import read_json
+from studio.core.models.limits import bounded_int, check_file_size
+from studio.core.models.loaders import read_json
 
 #: Longer than any released model's context (a million tokens), far below what would overflow.
 MAX_CONTEXT = 1 << 24

@@ -16,8 +16,8 @@ from typing import Any, Generator
 import numpy as np
 
 import studio
-from studio.core.memory import ensure_memory
-from studio.core.model_limits import cut_text, text_limit
+from studio.core.base.memory import ensure_memory
+from studio.core.models.limits import cut_text, text_limit
 
 from .layout import LMModel
 from .sampling import SamplingSettings, next_token

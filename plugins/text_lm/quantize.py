@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 import studio
-from studio.core.model_safety import check_model_file
-from studio.core.onnx_import import import_onnxruntime
+from studio.core.engine.model_safety import check_model_file
+from studio.core.engine.onnx_import import import_onnxruntime
 
 log = logging.getLogger(__name__)
 LARGE = 1 << 30  # above this, the copy keeps its weights in an external-data file (protobuf's 2 GB limit)

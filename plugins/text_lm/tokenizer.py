@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import studio
-from studio.core.memory import ensure_memory
-from studio.core.model_limits import TOKENIZER_BYTES_PER_CHAR, check_file_size
+from studio.core.base.memory import ensure_memory
+from studio.core.models.limits import TOKENIZER_BYTES_PER_CHAR, check_file_size
 
 from .layout import LMModel
 

@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         return open_window(args.safe_mode)
     try:
-        from studio.core.logs import setup_logging
+        from studio.core.base.logs import setup_logging
 
         setup_logging()
         return args.handler(args)
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_INTERNAL
     except Exception as exc:
-        from studio.core.logs import log_path
+        from studio.core.base.logs import log_path
 
         log.exception("internal error in `studio %s`", args.command)
         print(f"studio: internal error: {type(exc).__name__}: {exc}. The details are in the log: {log_path()}", file=sys.stderr)

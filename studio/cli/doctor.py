@@ -19,8 +19,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from studio import __version__
-    from studio.core import paths
-    from studio.core.logs import log_path
+    from studio.core.base import paths
+    from studio.core.base.logs import log_path
 
     print(f"Studio {__version__}")
     print(f"Python: {platform.python_version()} ({sys.executable})")

@@ -37,7 +37,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from studio.core.outputs import check_writable
+    from studio.core.project.outputs import check_writable
 
     values = parse_params(args.param)
     host = make_host(args)
@@ -90,7 +90,7 @@ def add_prompt(generator: Any, values: dict[str, str], prompt: str) -> None:
 def default_output_path(generator_id: str, seed: int | None, kind: str, folder: Path | None = None) -> Path:
     """``<generator>-<seed>.<ext>`` in ``folder`` (the cwd); a number is added rather than
     overwrite an earlier result (the same seed with other parameters is another picture)."""
-    from studio.core.outputs import default_extension
+    from studio.core.project.outputs import default_extension
 
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", generator_id).strip("-.") or "output"
     if seed is not None:
@@ -109,8 +109,8 @@ def run_generation(
     host: Any, generator: Any, request: Any, device: Any, output: Path | None, quiet: bool, project: ProjectTarget | None = None
 ) -> int:
     from studio.cli.interrupt import wait_for_job
-    from studio.core.jobs import JobState
-    from studio.core.outputs import write_result
+    from studio.core.engine.jobs import JobState
+    from studio.core.project.outputs import write_result
 
     bar = ProgressBar(sys.stderr, enabled=not quiet)
     job = host.runner.submit(generator, request, device, listeners=[bar])
@@ -157,7 +157,7 @@ def run_summary(job: Any) -> str:
 
 def reproduce_command(generator: Any, params: Mapping[str, Any]) -> str:
     """The one command line that makes the same result again."""
-    from studio.core.generators import INPUT_TYPES
+    from studio.core.engine.generators import INPUT_TYPES
 
     words = ["studio", "generate", generator.id]
     declared = {p.name for p in generator.params if p.type not in INPUT_TYPES}

@@ -68,7 +68,7 @@ FILE_ACCEPTS = {
 
 
 def describe_accepts(param: Any) -> str:
-    from studio.core.generators import SEED_MAX
+    from studio.core.engine.generators import SEED_MAX
 
     if param.type == "seed":
         return f"0 to {SEED_MAX}, or -1/random"

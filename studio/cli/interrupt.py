@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from studio.core.jobs import CANCEL_GRACE
+from studio.core.engine.jobs import CANCEL_GRACE
 
 HINT = "studio: cancelling… press Ctrl-C again to quit now"
 POLL = 0.1  # seconds: short waits keep Ctrl-C responsive on every platform

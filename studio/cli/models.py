@@ -26,7 +26,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from studio.core.paths import builtin_models
+    from studio.core.base.paths import builtin_models
 
     host = make_host(args)
     print("Your model folders:")

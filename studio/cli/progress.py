@@ -28,7 +28,7 @@ class ProgressBar:
         self._last_text = ""
 
     def __call__(self, job: Any, event: Any) -> None:
-        from studio.core.generators import Progress
+        from studio.core.engine.generators import Progress
 
         if self.enabled and isinstance(event, Progress):
             self.update(event)

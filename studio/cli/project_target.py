@@ -26,8 +26,8 @@ class ProjectTarget:
 
     @classmethod
     def open(cls, path: Path) -> "ProjectTarget":
-        from studio.core.project import SUFFIX as PROJECT_SUFFIX
-        from studio.core.project import Project
+        from studio.core.project.format import SUFFIX as PROJECT_SUFFIX
+        from studio.core.project.format import Project
 
         path = path.expanduser()
         if path.is_dir():
@@ -44,7 +44,7 @@ class ProjectTarget:
 
     @staticmethod
     def _load_whole(path: Path) -> Any:
-        from studio.core.project import load_project
+        from studio.core.project.load import load_project
 
         loaded = load_project(path)
         if loaded.problems:
@@ -58,7 +58,7 @@ class ProjectTarget:
         return loaded.project
 
     def add(self, generator: Any, result: Any, seconds: float) -> str:
-        from studio.core.project_results import add_result, describe_added
+        from studio.core.project.results import add_result, describe_added
 
         model = str(getattr(generator, "model_folder", None) or "")
         title = generator.title or generator.id
@@ -68,9 +68,10 @@ class ProjectTarget:
 
     def save(self) -> Path:
         """Add the results to the file as it is now, under its lock (read, add, write)."""
-        from studio.core.file_lock import locked
-        from studio.core.project import Project, save_project
-        from studio.core.project_results import add_result
+        from studio.core.base.file_lock import locked
+        from studio.core.project.format import Project
+        from studio.core.project.save import save_project
+        from studio.core.project.results import add_result
 
         with locked(self.path):
             self.new = not self.path.exists()

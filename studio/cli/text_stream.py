@@ -14,8 +14,8 @@ def stream_text(host: Any, generator: Any, request: Any, device: Any) -> int:
     Streaming chunks is optional for a generator: a result that nothing streamed before is
     printed whole, so stdout always holds what ``-o`` and ``--project`` would keep."""
     from studio.cli.interrupt import wait_for_job
-    from studio.core.generators import Preview, Result
-    from studio.core.jobs import JobState
+    from studio.core.engine.generators import Preview, Result
+    from studio.core.engine.jobs import JobState
 
     streamed = False
 

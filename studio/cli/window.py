@@ -8,7 +8,7 @@ from typing import Sequence
 
 from studio.cli.output import user_error
 
-SUFFIX = ".studio"  # a project file (studio.core.project.SUFFIX; not imported here: keep startup light)
+SUFFIX = ".studio"  # a project file (studio.core.project.format.SUFFIX; not imported here: keep startup light)
 
 
 def open_window(safe_mode: bool, project: str | None = None) -> int:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from studio.core.audio_files import AudioFileError, read_audio, resample, write_audio
-from studio.core.timeline import Audio
+from studio.core.media.sound_files import AudioFileError, read_audio, resample, write_audio
+from studio.core.media.sound import Audio
 from studio.errors import StudioError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,7 +223,7 @@ FULL_DISK = textwrap.dedent(
     """
     import resource, signal, sys
     import numpy as np
-    from studio.core.audio_files import AudioFileError, write_audio
+    from studio.core.media.sound_files import AudioFileError, write_audio
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
     resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY))
     try:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.canvas_inputs import Placement, as_rgba, binary, canvas_inputs, layer_params, place_result
-from studio.core.geometry import Rect
-from studio.core.image import ImageDocument, Layer
-from studio.core.selection import Selection
+from studio.core.image.canvas_inputs import Placement, as_rgba, binary, canvas_inputs, layer_params, place_result
+from studio.core.image.geometry import Rect
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.image.selection import Selection
 from studio.errors import ParamError
 
 PARAMS = (

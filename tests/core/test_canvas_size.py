@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.canvas_size import anchor_shift, extend_for_outpainting, resample, resize_canvas, scale_image
-from studio.core.geometry import Rect
-from studio.core.image import ImageDocument, Layer
-from studio.core.selection import Selection
+from studio.core.image.canvas_size import anchor_shift, extend_for_outpainting, resample, resize_canvas, scale_image
+from studio.core.image.geometry import Rect
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.image.selection import Selection
 from studio.errors import StudioError
 
 

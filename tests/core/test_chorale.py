@@ -15,14 +15,14 @@ import onnx
 import pytest
 
 import studio_plugins.chorale as chorale_plugin
-from studio.core.generators import Progress, Result, check_generator
-from studio.core.jobs import JobRunner, JobState
-from studio.core.midi import Note
-from studio.core.onnx_import import import_onnxruntime
-from studio.core.outputs import write_result
-from studio.core.models import find_loader, load_folder
-from studio.core.paths import builtin_models
-from studio.core.runtime import Runtime
+from studio.core.engine.generators import Progress, Result, check_generator
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.audio.midi import Note
+from studio.core.engine.onnx_import import import_onnxruntime
+from studio.core.project.outputs import write_result
+from studio.core.models.loaders import find_loader, load_folder
+from studio.core.base.paths import builtin_models
+from studio.core.engine.runtime import Runtime
 from studio.errors import ModelError, ParamError
 from studio.host import Host
 from studio.plugins import PluginInfo

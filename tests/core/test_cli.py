@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.outputs import read_parameters
-from studio.core.paths import builtin_models
+from studio.core.project.outputs import read_parameters
+from studio.core.base.paths import builtin_models
 
 SMALL = ["--param", "width=96", "--param", "height=64"]
 
@@ -244,7 +244,7 @@ def test_doctor_tells_the_truth_about_the_gpu(tmp_path):
     assert "onnxruntime: " in out and "Python: " in out
     available = next(line for line in out.splitlines() if "providers in this build" in line)
     assert "CPUExecutionProvider" in available
-    from studio.core.onnx_import import import_onnxruntime
+    from studio.core.engine.onnx_import import import_onnxruntime
 
     if "CUDAExecutionProvider" in import_onnxruntime().get_available_providers():
         assert "CUDAExecutionProvider" in available
@@ -286,7 +286,7 @@ class TerminalStream(io.StringIO):
 
 def test_progress_bar_redraws_one_line_on_a_terminal():
     from studio.cli.progress import ProgressBar
-    from studio.core.generators import Progress
+    from studio.core.engine.generators import Progress
 
     stream = TerminalStream()
     bar = ProgressBar(stream)
@@ -306,7 +306,7 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
 
 def test_generators_say_a_sound_or_picture_parameter_takes_a_file():
     from studio.cli.generators import describe_accepts
-    from studio.core.generators import Param
+    from studio.core.engine.generators import Param
 
     assert describe_accepts(Param("audio_prompt", "audio", optional=True)) == "sound file (WAV, FLAC, OGG), or empty"
     assert describe_accepts(Param("init_image", "image")) == "image file (PNG, JPEG, WebP)"
@@ -317,7 +317,7 @@ def test_generators_say_a_sound_or_picture_parameter_takes_a_file():
 
 
 def load(path: Path):
-    from studio.core.project import load_project
+    from studio.core.project.load import load_project
 
     loaded = load_project(path)
     assert loaded.problems == []
@@ -497,7 +497,7 @@ def test_which_word_is_a_project(tmp_path, monkeypatch, argv, expected):
 
 def test_the_cli_and_the_project_agree_on_the_suffix():
     from studio.cli.window import SUFFIX
-    from studio.core.project import SUFFIX as PROJECT_SUFFIX
+    from studio.core.project.format import SUFFIX as PROJECT_SUFFIX
 
     assert SUFFIX == PROJECT_SUFFIX
 
@@ -506,9 +506,9 @@ def test_the_cli_and_the_project_agree_on_the_suffix():
 
 
 def test_text_goes_after_one_blank_line_and_is_marked_in_editor_positions():
-    from studio.core.generators import Result
-    from studio.core.project import Project
-    from studio.core.project_results import add_result, describe_added
+    from studio.core.engine.generators import Result
+    from studio.core.project.format import Project
+    from studio.core.project.results import add_result, describe_added
 
     project = Project(text="Dear diary 🙂\n")
     entry = add_result(project, Result("text", "It rained ☂ all day", "shakespeare", {"seed": 1}), "Shakespeare")
@@ -525,9 +525,9 @@ def test_text_goes_after_one_blank_line_and_is_marked_in_editor_positions():
 
 
 def test_audio_is_resampled_onto_a_new_track_from_bar_one_and_only_the_first_sets_the_tempo():
-    from studio.core.generators import Result
-    from studio.core.project import Project
-    from studio.core.project_results import add_result
+    from studio.core.engine.generators import Result
+    from studio.core.project.format import Project
+    from studio.core.project.results import add_result
 
     project = Project()
     tone = np.sin(np.arange(22050, dtype=np.float32) / 10)
@@ -545,9 +545,9 @@ def test_audio_is_resampled_onto_a_new_track_from_bar_one_and_only_the_first_set
 
 
 def test_a_result_a_project_cannot_hold_changes_nothing():
-    from studio.core.generators import Result
-    from studio.core.project import Project
-    from studio.core.project_results import add_result
+    from studio.core.engine.generators import Result
+    from studio.core.project.format import Project
+    from studio.core.project.results import add_result
     from studio.errors import StudioError
 
     project = Project()

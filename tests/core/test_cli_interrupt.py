@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.jobs import CANCEL_GRACE
+from studio.core.engine.jobs import CANCEL_GRACE
 
 HINT = "press Ctrl-C again to quit now"
 STUCK_PLUGIN = '''

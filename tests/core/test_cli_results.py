@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.project import load_project
+from studio.core.project.load import load_project
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "plugins" / "malformed"
 MODULE = "studio_fixture_malformed"

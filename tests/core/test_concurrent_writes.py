@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio.core.paths import builtin_models
-from studio.core.project import load_project
+from studio.core.base.paths import builtin_models
+from studio.core.project.load import load_project
 
 
 def _start(*args: str, cwd: Path) -> subprocess.Popen:
@@ -60,7 +60,7 @@ def test_six_model_folders_added_at_once_are_all_kept(tmp_path):
 
 
 def test_a_lock_in_a_missing_folder_is_refused_plainly_and_creates_nothing(tmp_path):
-    from studio.core.file_lock import locked
+    from studio.core.base.file_lock import locked
     from studio.errors import StudioError
 
     target = tmp_path / "gone" / "deeper" / "p.studio"

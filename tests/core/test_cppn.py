@@ -9,11 +9,11 @@ import threading
 import numpy as np
 import pytest
 
-from studio.core.generators import Preview, Progress, Result, check_generator
-from studio.core.jobs import JobRunner, JobState
-from studio.core.models import find_loader, load_folder
-from studio.core.paths import builtin_models
-from studio.core.runtime import Runtime
+from studio.core.engine.generators import Preview, Progress, Result, check_generator
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.models.loaders import find_loader, load_folder
+from studio.core.base.paths import builtin_models
+from studio.core.engine.runtime import Runtime
 from studio.errors import ModelError, ParamError
 from studio_plugins.cppn import generator as cppn
 from studio_plugins.cppn.generator import COLOUR_MODES, PREVIEW_SIDE, CPPNGenerator, CPPNLoader, to_colour

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from studio.core.runtime import Runtime
+from studio.core.engine.runtime import Runtime
 from studio.errors import ModelError
 
 

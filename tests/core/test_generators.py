@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from studio.core.generators import SEED_MAX, Generator, Param, Progress, Request, Result, check_generator
+from studio.core.engine.generators import SEED_MAX, Generator, Param, Progress, Request, Result, check_generator
 from studio.errors import ParamError, StudioError
 
 # -- Param declarations ---------------------------------------------------------------------
@@ -363,7 +363,7 @@ def test_check_generator_rejects_an_invalid_default_as_a_value_error(param):
 def test_an_audio_param_takes_a_clip_a_sound_file_or_nothing_when_optional(tmp_path):
     import soundfile
 
-    from studio.core.timeline import Audio
+    from studio.core.media.sound import Audio
 
     optional = Param("audio_prompt", "audio", optional=True)
     assert optional.coerce(None) is None and optional.coerce("") is None

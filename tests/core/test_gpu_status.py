@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import runtime as rt
-from studio.core.runtime import CPU, CPU_DEVICE, Device, Runtime
+from studio.core.engine import runtime as rt
+from studio.core.engine.runtime import CPU, CPU_DEVICE, Device, Runtime
 
 # What onnxruntime writes itself: its Python wrapper's banner, and its native log lines.
 ONNXRUNTIME_NOISE = re.compile(r"EP Error|Falling back to|\[[EW]:onnxruntime:")

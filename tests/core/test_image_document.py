@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.generators import Result
-from studio.core.geometry import Rect
-from studio.core.image import ImageDocument, Layer, check_canvas_size, load_picture, read_picture
-from studio.core.outputs import write_result
-from studio.core.selection import Selection
+from studio.core.engine.generators import Result
+from studio.core.image.geometry import Rect
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.media.pictures import check_canvas_size, load_picture, read_picture
+from studio.core.project.outputs import write_result
+from studio.core.image.selection import Selection
 from studio.errors import ParamError, StudioError
 
 

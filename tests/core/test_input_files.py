@@ -1,5 +1,5 @@
 """Files a person names as input (an init image, a mask, an audio prompt, an imported picture,
-sound or text, a project) are opened by one opener, ``studio.core.input_files.open_input``:
+sound or text, a project) are opened by one opener, ``studio.core.base.input_files.open_input``:
 a named pipe (opening one waits for a writer, forever), a device (``/dev/zero`` never ends), a
 folder or a file larger than anything Studio reads is refused with a plain sentence, at once.
 `studio generate … --param init_image=FIFO` used to hang the CLI."""
@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 import pytest
 
-from studio.core.audio_files import read_audio
-from studio.core.image import load_picture, read_picture
-from studio.core.input_files import MAX_INPUT_BYTES, open_input
-from studio.core.project import load_project
-from studio.core.text import read_text
+from studio.core.media.sound_files import read_audio
+from studio.core.media.pictures import load_picture, read_picture
+from studio.core.base.input_files import MAX_INPUT_BYTES, open_input
+from studio.core.project.load import load_project
+from studio.core.text.document import read_text
 from studio.errors import StudioError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

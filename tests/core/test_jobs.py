@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.core.generators import Generator, Param, Preview, Progress, Result
-from studio.core.jobs import Job, JobRunner, JobState, StateChanged
-from studio.core.logs import setup_logging
-from studio.core.runtime import CPU_DEVICE, Device, Runtime
+from studio.core.engine.generators import Generator, Param, Preview, Progress, Result
+from studio.core.engine.jobs import Job, JobRunner, JobState, StateChanged
+from studio.core.base.logs import setup_logging
+from studio.core.engine.runtime import CPU_DEVICE, Device, Runtime
 from studio.errors import Cancelled, ModelError, StudioError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))

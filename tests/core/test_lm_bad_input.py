@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from studio.core.jobs import JobRunner, JobState
-from studio.core.models import find_loader
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.models.loaders import find_loader
 from studio.errors import ModelError
 from studio_plugins.text_lm.generator import LMLoader
 from studio_plugins.text_lm.layout import LMModel

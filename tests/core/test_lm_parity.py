@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.jobs import JobRunner, JobState
+from studio.core.engine.jobs import JobRunner, JobState
 from studio_plugins.text_lm.generator import LMLoader
 from studio_plugins.text_lm.layout import LMModel
 from studio_plugins.text_lm.pipeline import Decoder

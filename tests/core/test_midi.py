@@ -7,7 +7,7 @@ import os
 import mido
 import pytest
 
-from studio.core.midi import TICKS_PER_BEAT, Note, voice_channel, write_midi
+from studio.core.audio.midi import TICKS_PER_BEAT, Note, voice_channel, write_midi
 from studio.errors import StudioError
 
 NOTES = [

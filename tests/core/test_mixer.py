@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from studio.core import mixer as mixer_module
-from studio.core.mixer import Mixer, mix, render
-from studio.core.timeline import Clip, Timeline, Track
+from studio.core.audio import mixer as mixer_module
+from studio.core.audio.mixer import Mixer, mix, render
+from studio.core.audio.timeline import Clip, Timeline, Track
 
 RATE = 48_000
 

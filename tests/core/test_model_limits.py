@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.canvas_inputs import canvas_inputs
-from studio.core.image import ImageDocument, Layer
-from studio.core.models import load_folder
+from studio.core.image.canvas_inputs import canvas_inputs
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.models.loaders import load_folder
 from studio.errors import ModelError, ParamError, StudioError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -42,7 +42,7 @@ def edit_json(path: Path, change) -> None:
 
 
 def test_a_size_out_of_range_names_the_file_the_key_the_value_and_the_range():
-    from studio.core.model_limits import bounded_int
+    from studio.core.models.limits import bounded_int
 
     config = {"decoder": {"num_codebooks": 1e9, "layers": 12, "flag": True}}
     with pytest.raises(ModelError) as caught:
@@ -221,7 +221,7 @@ def test_a_layer_too_large_for_a_generator_is_refused_before_it_is_copied():
 
 
 def test_a_step_needing_more_memory_than_is_free_is_refused_plainly():
-    from studio.core.memory import available_memory, ensure_memory
+    from studio.core.base.memory import available_memory, ensure_memory
 
     free = available_memory()
     assert free is not None and free > 0  # Linux: MemAvailable
@@ -232,7 +232,7 @@ def test_a_step_needing_more_memory_than_is_free_is_refused_plainly():
 
 def test_the_free_memory_is_what_the_address_space_limit_leaves():
     code = (
-        "import resource; from studio.core.memory import available_memory\n"
+        "import resource; from studio.core.base.memory import available_memory\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
         "print(available_memory())\n"
     )

@@ -23,15 +23,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from studio.core.model_safety import (
+from studio.core.engine.model_safety import (
     check_model_file,
     external_references,
     find_unusable_weights,
     may_reference_external_data,
     unusable_weights_message,
 )
-from studio.core.models import ModelLoader, find_loader
-from studio.core.runtime import Runtime
+from studio.core.models.loaders import ModelLoader, find_loader
+from studio.core.engine.runtime import Runtime
 from studio.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,7 +287,7 @@ def test_the_skim_never_misses_a_reference_that_protobuf_would_read(tmp_path, pl
         model = onnx.load_model_from_string(bytes(data))
     except Exception:
         return  # not a model any more: onnxruntime would not read it either
-    from studio.core.model_safety import _tensors
+    from studio.core.engine.model_safety import _tensors
 
     if any(t.data_location == TensorProto.EXTERNAL or len(t.external_data) for t in _tensors(model)):
         if any(e.key == "location" for t in _tensors(model) for e in t.external_data):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.generators import Generator, Result
-from studio.core.models import ModelFolder, ModelLoader, check_folder, find_loader, load_folder, load_folders
+from studio.core.engine.generators import Generator, Result
+from studio.core.models.loaders import ModelFolder, ModelLoader, check_folder, find_loader, load_folder, load_folders
 from studio.errors import ModelError
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.model_check import check_onnx_files
-from studio.core.paths import builtin_models
+from studio.core.models.check import check_onnx_files
+from studio.core.base.paths import builtin_models
 from studio.errors import ModelError
 from studio.host import Host
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.jobs import JobRunner, JobState
+from studio.core.engine.jobs import JobRunner, JobState
 from studio_plugins.musicgen.generator import MusicGenLoader
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
@@ -126,8 +126,8 @@ def test_a_48k_stereo_prompt_is_cut_to_whole_frames_that_end_where_the_clip_ends
     """The window hands the clip as heard (48 kHz stereo, any length); the model gets mono at
     its rate, whole EnCodec frames, ending on the clip's last sample, so the continuation
     that lands after the clip starts exactly there."""
-    from studio.core.audio_files import resample
-    from studio.core.timeline import Audio
+    from studio.core.media.sound_files import resample
+    from studio.core.media.sound import Audio
 
     rng = np.random.default_rng(3)
     stereo = rng.uniform(-0.5, 0.5, (48_000 + 7, 2)).astype(np.float32)  # 1 s and 7 frames

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import studio
-from studio.core.jobs import JobRunner, JobState
-from studio.core.models import load_folder
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.models.loaders import load_folder
 from studio_plugins import musicgen
 from studio_plugins.musicgen.generator import MusicGenLoader
 from studio_plugins.musicgen.layout import MusicGenModel

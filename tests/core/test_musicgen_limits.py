@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import studio
-from studio.core.jobs import JobRunner, JobState
+from studio.core.engine.jobs import JobRunner, JobState
 from studio_plugins.musicgen.generator import MAX_SECONDS, MusicGenLoader
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen" / "model"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.jobs import JobRunner, JobState
-from studio.core.timeline import Audio
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.media.sound import Audio
 from studio_plugins.musicgen.delay import apply_delay_pattern, build_delay_pattern
 from studio_plugins.musicgen.generator import MusicGenLoader
 from studio_plugins.musicgen.layout import MusicGenModel

@@ -36,7 +36,7 @@ def test_importing_the_core_and_the_plugin_api_loads_no_qt():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     core = [name for name in report["imported"] if name.startswith("studio.core.")]
-    for expected in ("studio.core.generators", "studio.core.jobs", "studio.core.runtime", "studio.core.models"):
+    for expected in ("studio.core.engine.generators", "studio.core.engine.jobs", "studio.core.engine.runtime", "studio.core.models.loaders"):
         assert expected in core, f"{expected} was not found by the package walk"
     assert report["qt"] == [], f"Qt was imported by the core: {report['qt']}"
     assert report["studio_ui"] == []

@@ -9,8 +9,8 @@ import pytest
 import soundfile
 from PIL import Image
 
-from studio.core.generators import Result
-from studio.core.outputs import (
+from studio.core.engine.generators import Result
+from studio.core.project.outputs import (
     EXIF_IFD,
     EXIF_USER_COMMENT,
     UNICODE_PREFIX,

@@ -7,8 +7,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from studio.core.geometry import Rect
-from studio.core.paint import ERASE, MASK, UNMASK, Brush, Stroke, clear, dab, fill, flood_region, region_on_layer
+from studio.core.image.geometry import Rect
+from studio.core.image.paint import ERASE, MASK, UNMASK, Brush, Stroke, clear, dab, fill, flood_region, region_on_layer
 
 RED = (255, 0, 0, 255)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.generators import Generator, Param, check_generator
-from studio.core.models import load_folder
+from studio.core.engine.generators import Generator, Param, check_generator
+from studio.core.models.loaders import load_folder
 from studio.errors import ParamError
 from studio.host import Host
 from studio_plugins.musicgen.generator import MusicGenLoader

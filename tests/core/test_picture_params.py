@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import studio
-from studio.core.outputs import studio_parameters_json
+from studio.core.project.outputs import studio_parameters_json
 from studio.errors import ParamError
 
 IMAGE = studio.Param("init_image", "image", optional=True)
@@ -58,7 +58,7 @@ def test_a_generator_with_a_required_image_registers_and_params_stay_readable():
         id, kind = "upscale", "image"
         params = (REQUIRED,)
 
-    from studio.core.generators import check_generator
+    from studio.core.engine.generators import check_generator
 
     check_generator(Upscale())
     request = Upscale().request({"source": np.zeros((300, 200, 4), np.uint8)})

@@ -10,10 +10,10 @@ from types import ModuleType
 import numpy as np
 
 import studio
-from studio.core.jobs import JobRunner, JobState
-from studio.core.models import load_folder
-from studio.core.runtime import Runtime
-from studio.core.timeline import Audio
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.models.loaders import load_folder
+from studio.core.engine.runtime import Runtime
+from studio.core.media.sound import Audio
 from studio.plugins import PluginHost, PluginInfo
 
 README = Path(__file__).resolve().parents[2] / "README.md"

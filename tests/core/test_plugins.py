@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from studio.core.generators import Preview, Progress
-from studio.core.jobs import Job, JobRunner, JobState, StateChanged
-from studio.core.outputs import read_parameters
-from studio.core.runtime import Runtime
+from studio.core.engine.generators import Preview, Progress
+from studio.core.engine.jobs import Job, JobRunner, JobState, StateChanged
+from studio.core.project.outputs import read_parameters
+from studio.core.engine.runtime import Runtime
 from studio.errors import UnknownGeneratorError
 from studio.plugins import PluginHost, PluginInfo
 
@@ -334,7 +334,7 @@ def test_plugin_with_an_unknown_hook_fails_whole(use_plugins, runner):
 
 
 def test_generator_that_raises_fails_its_job_and_the_app_keeps_working(use_plugins, runner):
-    from studio.core.logs import setup_logging
+    from studio.core.base.logs import setup_logging
 
     log_file = setup_logging()
     use_plugins("tone", "crashy")

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # The one module through which Studio imports onnxruntime (see its docstring).
-THE_ONE_PLACE = ROOT / "studio" / "core" / "onnx_import.py"
+THE_ONE_PLACE = ROOT / "studio" / "core" / "engine" / "onnx_import.py"
 # Scripts that run in a torch environment of their own, where Studio need not be installed:
 # the fixture builders and the recipes of the trained built-in models.
 OUTSIDE_THE_APP = {
@@ -60,9 +60,9 @@ def test_the_core_runner_in_a_fresh_home_writes_no_telemetry(fresh_home, tmp_pat
     home, env = fresh_home
     script = textwrap.dedent(
         """
-        from studio.core.jobs import JobRunner, JobState
-        from studio.core.paths import builtin_models
-        from studio.core.runtime import Runtime
+        from studio.core.engine.jobs import JobRunner, JobState
+        from studio.core.base.paths import builtin_models
+        from studio.core.engine.runtime import Runtime
         from studio_plugins.cppn.generator import CPPNGenerator
 
         runner = JobRunner(Runtime())
@@ -133,7 +133,7 @@ def test_onnxruntime_is_imported_only_through_the_one_place():
     ]
     assert len(sources) > 50  # the scan saw the tree
     offenders = [found for path in sources for found in onnxruntime_imports(path)]
-    assert offenders == [], "import onnxruntime through studio.core.onnx_import:\n" + "\n".join(offenders)
+    assert offenders == [], "import onnxruntime through studio.core.engine.onnx_import:\n" + "\n".join(offenders)
 
 
 def test_the_scan_finds_a_direct_import(tmp_path):

@@ -14,23 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studio.core.history import HistoryEntry
-from studio.core.ids import new_id
-from studio.core.image import ImageDocument, Layer
-from studio.core.midi import Note
-from studio.core.project import (
-    FORMAT_VERSION,
-    LoadedProject,
-    Project,
-    ProjectError,
-    backup_path,
-    load_project,
-    read_project,
-    save_project,
-)
-from studio.core.selection import Selection
-from studio.core.text import Span
-from studio.core.timeline import Audio, Clip, Timeline, Track
+from studio.core.project.history import HistoryEntry
+from studio.core.base.ids import new_id
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.audio.midi import Note
+from studio.core.project.format import FORMAT_VERSION, LoadedProject, Project, ProjectError, backup_path
+from studio.core.project.load import load_project, read_project
+from studio.core.project.save import save_project
+from studio.core.image.selection import Selection
+from studio.core.text.document import Span
+from studio.core.media.sound import Audio
+from studio.core.audio.timeline import Clip, Timeline, Track
 from studio.errors import StudioError
 from test_project_samples import content, rebuild, sample_project
 
@@ -391,7 +385,7 @@ def test_a_reader_that_stops_early_leaves_no_codec_threads_behind():
     the garbage collector to close (on whatever thread it runs) deadlocked thread start-up."""
     import threading
 
-    from studio.core.project import _in_order
+    from studio.core.project.format import _in_order
 
     seen = []
 

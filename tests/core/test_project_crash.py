@@ -19,7 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from studio.core.project import backup_path, load_project, save_project
+from studio.core.project.format import backup_path
+from studio.core.project.load import load_project
+from studio.core.project.save import save_project
 from test_project_samples import content, sample_project
 
 KILLS = int(os.environ.get("STUDIO_CRASH_KILLS", 200))

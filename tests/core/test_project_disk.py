@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.project import Project, backup_path, load_project, save_project
+from studio.core.project.format import Project, backup_path
+from studio.core.project.load import load_project
+from studio.core.project.save import save_project
 from studio.errors import OutputError
 from test_project_samples import content, sample_project
 
@@ -43,7 +45,7 @@ def test_a_file_size_limit_fails_the_save_and_keeps_the_previous_file(tmp_path):
         import resource, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_project_samples import sample_project
-        from studio.core.project import save_project
+        from studio.core.project.save import save_project
         from studio.errors import OutputError
         big = sample_project(2, layers=2, side=256, seconds=1.0)  # ~0.9 MB: past the limit
         resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))  # writes past it fail with EFBIG

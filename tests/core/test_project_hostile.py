@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 
 import PIL.PngImagePlugin  # noqa: F401 - imported before any watch: importing is not what is watched
 import soundfile  # noqa: F401
-from studio.core.project import MAX_TEXT_BYTES, LoadedProject, ProjectError, load_project, read_project, save_project
+from studio.core.project.format import MAX_TEXT_BYTES, LoadedProject, ProjectError
+from studio.core.project.load import load_project, read_project
+from studio.core.project.save import save_project
 from studio.errors import StudioError
 from test_project_samples import members_of, rebuild, sample_project
 

@@ -5,8 +5,8 @@ really makes and the first tests never did — a pasted 1 MB log (which deflates
 to one), generated text holding lone surrogates, history parameters that are not JSON's
 kind of values — saves to a file that loads with no part left out and the same content.
 What "the same" means for values JSON cannot hold is documented where they are written:
-text is made well-formed (``studio.core.text.well_formed``: a lone surrogate becomes
-U+FFFD) and parameters JSON-plain (``studio.core.history.plain_params``).
+text is made well-formed (``studio.core.media.text.well_formed``: a lone surrogate becomes
+U+FFFD) and parameters JSON-plain (``studio.core.project.history.plain_params``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studio.core.history import HistoryEntry, plain_data, plain_params
-from studio.core.ids import new_id
-from studio.core.image import ImageDocument, Layer
-from studio.core.project import Project, load_project, save_project
-from studio.core.text import Span, well_formed
-from studio.core.timeline import Timeline
+from studio.core.project.history import HistoryEntry, plain_data, plain_params
+from studio.core.base.ids import new_id
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.project.format import Project
+from studio.core.project.load import load_project
+from studio.core.project.save import save_project
+from studio.core.text.document import Span
+from studio.core.media.text import well_formed
+from studio.core.audio.timeline import Timeline
 from test_project import documents, timelines
 from test_project_samples import content
 
@@ -156,8 +159,8 @@ def test_generated_text_with_a_lone_surrogate_keeps_its_marks(tmp_path):
 
 def test_save_and_load_share_one_limit_per_member(tmp_path, monkeypatch):
     """A project past a member's limit is refused by save (nothing written), not by a later load."""
-    import studio.core.project as project_module
-    from studio.core.project import ProjectError
+    import studio.core.project.format as project_module
+    from studio.core.project.format import ProjectError
     from studio.errors import OutputError
 
     text = "x" * (2 * 1024**2)
@@ -186,7 +189,7 @@ def test_a_file_of_the_first_studio_with_a_surrogatepass_text_still_opens(tmp_pa
     data = save_project(Project(text="placeholder"), tmp_path / "new.studio").read_bytes()
     old = rebuild(data, change=lambda name, body: old_text if name == "text.txt" else body,
                   manifest=lambda m: {**m, "members": {**m["members"], "text.txt": len(old_text)}})
-    from studio.core.project import read_project
+    from studio.core.project.load import read_project
 
     loaded = read_project(old, "old.studio")
     assert loaded.problems == [] and loaded.project.text == "before \ufffd after"

@@ -14,10 +14,13 @@ import tracemalloc
 
 import numpy as np
 
-import studio.core.project as project_module
-from studio.core.image import ImageDocument, Layer
-from studio.core.project import Project, read_project, save_project
-from studio.core.timeline import Audio, Clip, Timeline, Track
+import studio.core.project.format as project_module
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.project.format import Project
+from studio.core.project.load import read_project
+from studio.core.project.save import save_project
+from studio.core.media.sound import Audio
+from studio.core.audio.timeline import Clip, Timeline, Track
 from test_project_samples import rebuild
 
 SIDE = 512  # one picture: 1 MiB of RGBA; a solid colour packs it into a few KB
@@ -126,7 +129,7 @@ def test_pictures_past_the_memory_this_machine_has_are_left_out_before_decoding(
     path.write_bytes(hostile)
     child = textwrap.dedent(f"""
         import resource
-        from studio.core.project import load_project  # imported before the limit: its libraries are mapped
+        from studio.core.project.load import load_project  # imported before the limit: its libraries are mapped
         import PIL.PngImagePlugin, numpy
         size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size + 1536 * 1024**2, resource.RLIM_INFINITY))

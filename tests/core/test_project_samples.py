@@ -18,13 +18,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from studio.core.history import HistoryEntry
-from studio.core.image import ImageDocument, Layer
-from studio.core.midi import Note
-from studio.core.project import Project
-from studio.core.selection import Selection
-from studio.core.text import Span
-from studio.core.timeline import Audio, Clip, Timeline, Track
+from studio.core.project.history import HistoryEntry
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.audio.midi import Note
+from studio.core.project.format import Project
+from studio.core.image.selection import Selection
+from studio.core.text.document import Span
+from studio.core.media.sound import Audio
+from studio.core.audio.timeline import Clip, Timeline, Track
 
 TEXT = "Première ligne\r\nzweite Zeile\rthird\x00line — 日本語 🎼\n"
 

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("onnx", reason="the recipe needs the onnx package (pip install -e '.[recipes]')")
 
-from studio.core.paths import builtin_models  # noqa: E402
+from studio.core.base.paths import builtin_models  # noqa: E402
 from studio_plugins.cppn import recipe  # noqa: E402
 from studio_plugins.cppn.generator import read_config  # noqa: E402
 

@@ -10,9 +10,10 @@ import time
 
 import numpy as np
 
-from studio.core.image import Layer
-from studio.core.project import Project, load_project
-from studio.core.recovery import RecoveryStore, recovery_folder
+from studio.core.image.document import Layer
+from studio.core.project.format import Project
+from studio.core.project.load import load_project
+from studio.core.project.recovery import RecoveryStore, recovery_folder
 
 
 def dead_pid() -> int:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.generators import Generator, Param, Preview, Progress, Result
-from studio.core.jobs import JobRunner, JobState
-from studio.core.result_check import MAX_AUDIO_SECONDS, MAX_TEXT_CHARS
-from studio.core.runtime import Runtime
-from studio.core.timeline import Audio
+from studio.core.engine.generators import Generator, Param, Preview, Progress, Result
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.engine.result_check import MAX_AUDIO_SECONDS, MAX_TEXT_CHARS
+from studio.core.engine.runtime import Runtime
+from studio.core.media.sound import Audio
 
 WAIT = 20.0
 RATE = 22050

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 import studio
-from studio.core.generators import Result
-from studio.core.image import read_picture
-from studio.core.outputs import parameters_text, write_result
-from studio.core.reuse import fit_parameters, parse_a1111, picture_parameters
+from studio.core.engine.generators import Result
+from studio.core.media.pictures import read_picture
+from studio.core.project.outputs import parameters_text, write_result
+from studio.core.project.reuse import fit_parameters, parse_a1111, picture_parameters
 
 A1111 = """masterpiece, a lighthouse at night, "stormy" sea
 very detailed

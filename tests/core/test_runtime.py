@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.core import runtime as rt
-from studio.core.onnx_import import import_onnxruntime
-from studio.core.runtime import CPU, CPU_DEVICE, Device, LoadedSession, Runtime, accelerator_failure_reason
+from studio.core.engine import runtime as rt
+from studio.core.engine.onnx_import import import_onnxruntime
+from studio.core.engine.runtime import CPU, CPU_DEVICE, Device, LoadedSession, Runtime, accelerator_failure_reason
 from studio.errors import ModelError, StudioError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -404,7 +404,7 @@ def test_a_probe_captures_only_its_own_threads_prints(capsys):
     stdout (it once vanished into the probe's capture)."""
     import threading
 
-    from studio.core.runtime import _captured_stderr
+    from studio.core.engine.runtime import _captured_stderr
 
     inside, done, captured = threading.Event(), threading.Event(), []
 

@@ -15,8 +15,8 @@ import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
-from studio.core.jobs import JobRunner, JobState
-from studio.core.outputs import read_parameters
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.project.outputs import read_parameters
 from studio_plugins.stable_diffusion.generator import StableDiffusionLoader
 
 MODELS = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models"

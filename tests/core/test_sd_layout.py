@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from studio.core.models import find_loader
+from studio.core.models.loaders import find_loader
 from studio.errors import ModelError
 from studio_plugins.cppn.generator import CPPNLoader
 from studio_plugins.stable_diffusion.generator import StableDiffusionLoader

@@ -18,7 +18,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import studio
-from studio.core.runtime import CPU_DEVICE, Runtime
+from studio.core.engine.runtime import CPU_DEVICE, Runtime
 from studio_plugins.stable_diffusion.optimize import optimized_unet, source_identity
 
 FIXTURE_UNET = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models" / "sd1" / "unet"

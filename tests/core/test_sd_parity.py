@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.jobs import JobRunner, JobState
+from studio.core.engine.jobs import JobRunner, JobState
 from studio_plugins.stable_diffusion.images import float_to_rgba
 from studio_plugins.stable_diffusion.layout import SDModel
 from studio_plugins.stable_diffusion.noise import RecordedNoise

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.geometry import Rect
-from studio.core.selection import Selection, rasterize_polygon
+from studio.core.image.geometry import Rect
+from studio.core.image.selection import Selection, rasterize_polygon
 
 
 def inside_even_odd(polygon, x, y):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from studio.core.onnx_import import import_onnxruntime
-from studio.core.paths import builtin_models
+from studio.core.engine.onnx_import import import_onnxruntime
+from studio.core.base.paths import builtin_models
 
 ort = import_onnxruntime()
 

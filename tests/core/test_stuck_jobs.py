@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.generators import Generator, Param, Progress, Result
-from studio.core.jobs import CANCEL_GRACE, JobRunner, JobState
-from studio.core.runtime import Runtime
+from studio.core.engine.generators import Generator, Param, Progress, Result
+from studio.core.engine.jobs import CANCEL_GRACE, JobRunner, JobState
+from studio.core.engine.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from job_recorder import Recorder  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.core.text import GeneratedSpans, NotUtf8Error, Span, counts_label, is_markdown, read_text, split_stops, word_count
+from studio.core.text.document import GeneratedSpans, NotUtf8Error, Span, counts_label, is_markdown, read_text, split_stops, word_count
 from studio.errors import StudioError
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.timeline import PEAK_BLOCK, Audio, Clip, Timeline, TimelineError, Track
+from studio.core.audio.timeline import Clip, Timeline, TimelineError, Track
+from studio.core.media.sound import PEAK_BLOCK, Audio
 
 RATE = 48_000
 

@@ -29,9 +29,9 @@ if "ALSA_CONFIG_PATH" not in os.environ:
     Path(_alsa, "asound.conf").write_text("pcm.!default { type null }\n")
     os.environ["ALSA_CONFIG_PATH"] = str(Path(_alsa, "asound.conf"))
 
-from studio.core.audio import BlockConsumer, BlockProducer, BlockRing, PlayState, Transport, output_device  # noqa: E402
-from studio.core.mixer import render  # noqa: E402
-from studio.core.timeline import Clip, Timeline, Track  # noqa: E402
+from studio.core.audio.playback import BlockConsumer, BlockProducer, BlockRing, PlayState, Transport, output_device  # noqa: E402
+from studio.core.audio.mixer import render  # noqa: E402
+from studio.core.audio.timeline import Clip, Timeline, Track  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 48_000
@@ -347,8 +347,8 @@ NO_PORTAUDIO = textwrap.dedent(
     sys.modules["sounddevice"] = None  # as if libportaudio2 were missing: importing it fails
     import numpy as np
     from studio.errors import StudioError
-    from studio.core.audio import Transport, output_device
-    from studio.core.timeline import Clip, Timeline, Track
+    from studio.core.audio.playback import Transport, output_device
+    from studio.core.audio.timeline import Clip, Timeline, Track
 
     transport = Transport()
     transport.set_timeline(Timeline((Track("t", (Clip.from_samples("c", np.zeros((4800, 2), np.float32), 48000),)),)))
@@ -378,7 +378,7 @@ def test_without_portaudio_play_says_why_and_everything_else_works():
 
 
 def test_importing_the_audio_module_does_not_load_portaudio():
-    code = "import sys, studio.core.audio, studio.core.mixer, studio.core.audio_files; print('sounddevice' in sys.modules)"
+    code = "import sys, studio.core.audio.playback, studio.core.audio.mixer, studio.core.media.sound_files; print('sounddevice' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

@@ -16,11 +16,11 @@ from PySide6.QtGui import QColor, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QToolButton
 
 import studio
-from studio.core.generators import Result
-from studio.core.geometry import Rect
-from studio.core.image import Layer
-from studio.core.outputs import read_parameters, write_result
-from studio.core.selection import Selection
+from studio.core.engine.generators import Result
+from studio.core.image.geometry import Rect
+from studio.core.image.document import Layer
+from studio.core.project.outputs import read_parameters, write_result
+from studio.core.image.selection import Selection
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window
@@ -668,7 +668,7 @@ def test_extend_canvas_for_outpainting_masks_the_border_for_the_generator(window
     assert (document.width, document.height, bottom.x) == (96, 48, 0)
     window.generate_panel.select("test-inpaint")
     got = run(window, qtbot)
-    overlap = 32  # studio.core.canvas_size.OUTPAINT_OVERLAP
+    overlap = 32  # studio.core.image.canvas_size.OUTPAINT_OVERLAP
     assert got["init_image"].shape == (48, 32 + overlap, 4)
     assert got["init_image"][:, overlap:, 3].max() == 0 and got["init_image"][:, :overlap, 3].min() == 255
     assert got["mask"][:, overlap:].min() == 255 and got["mask"][:, :overlap].max() == 0

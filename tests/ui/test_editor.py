@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import QMessageBox
 
 import studio
-from studio.core.jobs import JobState
+from studio.core.engine.jobs import JobState
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window

@@ -21,8 +21,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox, QToolBar, QWidgetAction
 
-from studio.core.generators import Result
-from studio.core.outputs import write_result
+from studio.core.engine.generators import Result
+from studio.core.project.outputs import write_result
 from studio.host import Host
 from studio.ui.app import create_window, install_excepthook
 

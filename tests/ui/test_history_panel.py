@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from studio.core.history import HistoryEntry, entry_for
+from studio.core.project.history import HistoryEntry, entry_for
 from studio.ui.panels.history_panel import ALIVE_ROLE, EMPTY_HINT, ENTRY_ROLE, NO_MATCH_HINT, HistoryPanel, clock_time, duration
 
 

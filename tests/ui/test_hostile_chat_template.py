@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
-from studio.core.jobs import JobState
+from studio.core.engine.jobs import JobState
 from studio.host import Host
 from studio.ui.app import create_window
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from studio.core.generators import Param
+from studio.core.engine.generators import Param
 from studio.ui.panels.param_form import ParamForm
 
 PARAMS = (

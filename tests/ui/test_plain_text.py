@@ -9,7 +9,7 @@ from PySide6.QtGui import Qt as QtText, QTextDocument
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 import studio
-from studio.core.jobs import JobState
+from studio.core.engine.jobs import JobState
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window

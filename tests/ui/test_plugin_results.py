@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
 import studio
-from studio.core.jobs import JobState
+from studio.core.engine.jobs import JobState
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window

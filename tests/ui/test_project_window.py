@@ -12,8 +12,9 @@ import numpy as np
 import soundfile
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from studio.core.jobs import JobState
-from studio.core.project import backup_path, load_project
+from studio.core.engine.jobs import JobState
+from studio.core.project.format import backup_path
+from studio.core.project.load import load_project
 from studio.host import Host
 from studio.ui.app import create_window
 
@@ -211,7 +212,7 @@ CRASHING_SESSION = textwrap.dedent(
     import numpy as np
     from PySide6.QtWidgets import QApplication
     from studio.ui.app import create_window
-    from studio.core.timeline import Clip
+    from studio.core.audio.timeline import Clip
 
     window = create_window()
     window.show()

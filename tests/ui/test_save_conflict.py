@@ -17,8 +17,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
-from studio.core.image import ImageDocument, Layer
-from studio.core.project import Project, backup_path, load_project, save_project
+from studio.core.image.document import ImageDocument, Layer
+from studio.core.project.format import Project, backup_path
+from studio.core.project.load import load_project
+from studio.core.project.save import save_project
 
 
 def _asked(window) -> QMessageBox | None:

@@ -17,9 +17,10 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEve
 from PySide6.QtWidgets import QApplication, QToolButton
 
 import studio
-from studio.core.jobs import JobRunner, JobState
-from studio.core.midi import Note
-from studio.core.timeline import Audio, Clip, Timeline, Track
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.audio.midi import Note
+from studio.core.media.sound import Audio
+from studio.core.audio.timeline import Clip, Timeline, Track
 from studio.ui.timeline import AudioWorkspace
 from studio.ui.timeline.arrangement import RULER_H, TRACK_H
 
@@ -458,7 +459,8 @@ def test_without_portaudio_the_workspace_works_and_says_playback_is_off(tmp_path
         from PySide6.QtWidgets import QApplication, QToolButton
         app = QApplication([])
         from studio.ui.timeline import AudioWorkspace
-        from studio.core.timeline import Audio, Clip
+        from studio.core.media.sound import Audio
+        from studio.core.audio.timeline import Clip
         ws = AudioWorkspace(QUndoStack())
         messages = []
         ws.message.connect(messages.append)

@@ -15,9 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import studio
-from studio.core.jobs import JobState
-from studio.core.outputs import read_parameters
-from studio.core.paths import builtin_models
+from studio.core.engine.jobs import JobState
+from studio.core.project.outputs import read_parameters
+from studio.core.base.paths import builtin_models
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window

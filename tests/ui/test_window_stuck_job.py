@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 import studio
-from studio.core.jobs import CANCEL_GRACE, JobState
+from studio.core.engine.jobs import CANCEL_GRACE, JobState
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window

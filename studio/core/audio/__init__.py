@@ -1,0 +1,1 @@
+"""The audio document: the timeline, the mixer, playback through sounddevice, MIDI notes."""

@@ -1,0 +1,1 @@
+"""The canvas document as plain numpy data: layers, paint, selection, geometry, canvas size, canvas inputs."""

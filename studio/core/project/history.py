@@ -1,0 +1,93 @@
+"""The generation history: every generation of a project, with what it takes to make it again.
+
+An entry records the generator, the model it ran, the parameters (seed included) and
+where its output went: the id of the layer or clip it made, or, for text, the key under
+which the text editor marks the generated words (``studio.core.text.document.GeneratedSpans``).
+The history is a log, not part of undo: undoing a generation keeps its entry, whose target
+is then simply gone (the panel says so), so the parameters of a take you threw away can
+still be reused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from studio.core.base.ids import new_id
+from studio.core.media.text import well_formed
+from studio.core.project.outputs import plain_value
+
+#: The parameters whose words name a generation in a list, best first.
+_SUMMARY_KEYS = ("prompt", "key", "instruction")
+
+
+@dataclass
+class HistoryEntry:
+    """One generation. ``target`` is the id of the layer or clip it made (text: its span key)."""
+
+    kind: str  # "image" | "text" | "audio"
+    generator: str  # the generator id, e.g. "cppn" or "stable-diffusion:/models/sd15"
+    title: str  # the generator's title when it ran
+    params: dict[str, Any]  # JSON-plain values that reproduce the output, seed included
+    model: str = ""  # the model folder it ran from ("" for a built-in model)
+    target: int | None = None
+    created: float = field(default_factory=time.time)  # seconds since the epoch
+    seconds: float = 0.0  # how long it ran
+    id: int = field(default_factory=new_id)
+
+    @property
+    def seed(self) -> Any:
+        return self.params.get("seed")
+
+    def summary(self, limit: int = 70) -> str:
+        """One line for a list: the prompt (or key), else the generator's title; and the seed."""
+        words = next((str(self.params[k]) for k in _SUMMARY_KEYS if str(self.params.get(k) or "").strip()), "")
+        words = " ".join(words.split())
+        if len(words) > limit:
+            words = words[: limit - 1] + "…"
+        head = f"“{words}”" if words else self.title or self.generator
+        return f"{head} · seed {self.seed}" if self.seed is not None else head
+
+
+def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as JSON-plain values (see ``plain_data``).
+
+    Parameters whose values are the user's work (pictures, masks, audio prompts) are
+    described, not copied: the history is small JSON, never a second copy of the documents.
+    A described input (``"<image 512x512>"``) cannot be fed back; reusing the entry leaves
+    that input to the workspace, as the Generate panel does anyway.
+    """
+    return {str(name): plain_data(value) for name, value in params.items()}
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON-plain data: containers kept, numbers as they are, text well-formed
+    (``studio.core.media.text.well_formed``), numpy scalars as numbers, the rest (pictures, audio,
+    objects) described as a string."""
+    value = plain_value(value)
+    if isinstance(value, str):
+        return well_formed(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth > 32:
+        return well_formed(str(value))
+    if isinstance(value, Mapping):
+        return {well_formed(str(k)): plain_data(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v, depth + 1) for v in value]
+    return well_formed(str(value))
+
+
+def entry_for(
+    kind: str,
+    generator: str,
+    title: str,
+    params: Mapping[str, Any],
+    target: int | None,
+    model: str = "",
+    seconds: float = 0.0,
+) -> HistoryEntry:
+    """A new entry for a finished generation (its parameters made JSON-plain)."""
+    return HistoryEntry(kind, generator, title, plain_params(params), model, target, seconds=float(seconds))
+

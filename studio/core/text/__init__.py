@@ -1,0 +1,1 @@
+"""The text document as plain data and the marks of generated text."""
