@@ -39,7 +39,7 @@ class GenerationDispatch(QObject):
         window = self.window
         generator = window.host.generators.get(generator_id)
         if generator is not None and generator.kind == "text":
-            return window.generate_text(generator_id, values, "continue")
+            return window.writing.generate_text(generator_id, values, "continue")
         placement = Placement()
         try:
             if generator is not None and generator.kind == "image":
@@ -57,7 +57,7 @@ class GenerationDispatch(QObject):
             return None
         self._placements[job.id] = placement
         window.jobs_panel.add(job)
-        window.show_workspace_for(job.generator)
+        window.workspaces.show_workspace_for(job.generator)
         if placement.source == "selection" and placement.size is not None:
             window.statusBar().showMessage(f"Generating into the selection ({placement.size[0]} × {placement.size[1]} at {placement.x}, {placement.y})", 8000)
         elif placement.source == "layer" and window.canvas.active_layer is not None:

@@ -118,7 +118,7 @@ class HistoryActions(QObject):
             return None
         values = fit_parameters(entry.params, generator.params)
         self.window.generate_panel.reuse(generator.id, values)
-        return self.window.generate(generator.id, values)
+        return self.window.generation.generate(generator.id, values)
 
     def reuse_layer(self, layer: Layer) -> None:
         if layer.generator:

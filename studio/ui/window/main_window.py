@@ -25,12 +25,10 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
-from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job
 from studio.core.engine.runtime import RuntimeReport
 from studio.core.image.document import Layer
 from studio.core.project.history import HistoryEntry
-from studio.core.project.reuse import PictureParameters
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
 from studio.ui.editor import TextWorkspace
@@ -137,10 +135,7 @@ class MainWindow(QMainWindow):
         if ready_to_close(self, event):
             super().closeEvent(event)
 
-    # -- what the parts do, by the names the panels, the tests and the scripts call ---------
-
-    def show_workspace_for(self, generator: Generator) -> None:
-        self.workspaces.show_workspace_for(generator)
+    # -- the parts' commands, by the names the History panel, the tests and the scripts call --
 
     def generate(self, generator_id: str, values: dict) -> Job | None:
         return self.generation.generate(generator_id, values)
@@ -165,9 +160,6 @@ class MainWindow(QMainWindow):
 
     def reuse_layer(self, layer: Layer) -> None:
         self.history.reuse_layer(layer)
-
-    def reuse_parameters(self, parameters: PictureParameters, source: str = "the picture") -> bool:
-        return self.history.reuse_parameters(parameters, source)
 
     def export_image_to(self, path: str) -> Path | None:
         return self.files.export_image_to(path)
