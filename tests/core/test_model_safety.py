@@ -26,12 +26,14 @@ from onnx import TensorProto, helper, numpy_helper
 from studio.core.engine.model_safety import (
     check_model_file,
     external_references,
-    find_unusable_weights,
     may_reference_external_data,
+)
+from studio.core.engine.runtime import Runtime
+from studio.core.models.loaders import ModelLoader, find_loader
+from studio.core.models.unusable_weights import (
+    find_unusable_weights,
     unusable_weights_message,
 )
-from studio.core.models.loaders import ModelLoader, find_loader
-from studio.core.engine.runtime import Runtime
 from studio.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[2]

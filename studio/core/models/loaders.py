@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from studio.core.engine.generators import Generator, check_generator
-from studio.core.engine.model_safety import unusable_weights_message
 from studio.core.models.check import check_onnx_files
 from studio.core.models.limits import check_file_size
+from studio.core.models.unusable_weights import unusable_weights_message
 from studio.errors import ModelError, StudioError
 
 log = logging.getLogger(__name__)
