@@ -1,10 +1,12 @@
-"""Reading and writing sound files for the timeline, and resampling between rates.
+"""Reading, encoding and writing sound files, and resampling between rates.
 
 - ``read_audio(path, sample_rate=None)``: WAV, FLAC or OGG (anything libsndfile reads) as an
   ``Audio`` of float32 (frames, 1 or 2 channels), resampled to ``sample_rate`` when given.
 - ``write_audio(path, samples, sample_rate)``: ``.wav`` as 32-bit float (lossless for the
   mix), ``.flac`` as 24-bit PCM; atomically, so a failed export never costs the file that was
   at that path.
+- ``encode_sound(samples, sample_rate, suffix, path, ...)``: the bytes of a ``.wav``, ``.flac``
+  or ``.ogg`` file (``AUDIO_FORMATS``): the one encoder for generated results and exported mixes.
 - ``resample(samples, from_rate, to_rate)``: python-soxr (libsoxr, "HQ"), not a hand-written
   filter.
 
@@ -32,7 +34,7 @@ from studio.errors import OutputError, StudioError
 MIN_RATE = 8_000
 MAX_RATE = 384_000
 MAX_CHANNELS = 2
-#: What a mix exports as (encoded by ``studio.core.media.sound_files.AUDIO_FORMATS``: float WAV, 24-bit FLAC).
+#: What a mix exports as (encoded by ``AUDIO_FORMATS`` below: float WAV, 24-bit FLAC).
 EXPORT_SUFFIXES = (".wav", ".flac")
 #: What libsndfile writes in its log when a file ends before its header says it should.
 _TRUNCATION_HINTS = re.compile(r"\(should be \d+\)|lacks an end-of-stream|Junk after the last page")
