@@ -10,6 +10,21 @@ A plugin needs nothing else::
     @studio.hookimpl
     def register_generators(register):
         register(Tone())
+
+Besides the names below, these core modules are public for plugins: helpers that every
+model-folder plugin needs, kept stable like the API (tests/core/test_architecture.py holds the
+built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.cli``):
+
+- ``studio.errors``: the errors, also exported here;
+- ``studio.core.base.paths``: where Studio's built-in models and profile folder are;
+- ``studio.core.base.memory``: ``ensure_memory``, refusing a step the machine cannot hold;
+- ``studio.core.models.loaders``: ``read_json``, a model folder's JSON read within bounds;
+- ``studio.core.models.limits``: ``bounded_int`` and the text cuts, for sizes a model folder states;
+- ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
+  (telemetry off);
+- ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;
+- ``studio.core.media.sound_files``: reading and resampling sound;
+- ``studio.core.audio.midi``: ``Note``, for generators that write notes.
 """
 
 from studio.core.engine.generators import Event, Generator, Param, Preview, Progress, Request, Result

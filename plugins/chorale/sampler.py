@@ -20,7 +20,7 @@ from typing import Any, Callable, Generator, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from studio.core.engine.generators import Progress
+from studio import Progress
 from studio.core.audio.midi import Note
 from studio.core.models.limits import bounded_int
 from studio.core.models.loaders import read_json
@@ -69,7 +69,7 @@ class ChoraleConfig:
         if raw.get("format") != "studio-chorale":
             raise ModelError(f"{path} does not describe a chorale model (format should be 'studio-chorale')")
         try:
-            rep, model = raw["representation"], raw["model"]
+            rep = raw["representation"]
             special = rep["special_tokens"]
             # The sizes are bounded before anything is made of them (arrays, loops per bar).
             size = functools.partial(bounded_int, raw, what=str(path))

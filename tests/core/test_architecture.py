@@ -218,3 +218,51 @@ def test_the_layers_and_the_ui_boundaries_hold():
         "built-in plugins never import the UI or the CLI KEPT",
     ):
         assert contract in done.stdout
+
+
+def plugin_helper_modules() -> set[str]:
+    """The modules the plugin API's docstring (``studio/__init__.py``) names as public for plugins."""
+    import re
+
+    import studio
+
+    return set(re.findall(r"``(studio(?:\.[a-z_]+)+)``", studio.__doc__ or ""))
+
+
+def studio_imports(path: Path, modules: set[str]) -> list[tuple[int, str]]:
+    """Every ``studio...`` module a file imports, with its line (``modules``: every module name)."""
+    found = []
+    for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "studio"]
+        elif node.level == 0 and node.module and node.module.split(".")[0] == "studio":
+            # `from studio.core.base import paths` imports the module studio.core.base.paths
+            found += [(node.lineno, f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module)
+                      for alias in node.names]
+    return found
+
+
+def off_api_imports(root: Path, allowed: set[str]) -> list[str]:
+    modules = set(module_files(ROOT))
+    return [
+        f"{path.relative_to(root)}:{line}: {module}"
+        for path in sorted((root / "plugins").rglob("*.py"))
+        if path.name != "recipe.py"  # build-time code, run outside the app
+        for line, module in dict.fromkeys(studio_imports(path, modules))
+        if module != "studio" and module not in allowed
+    ]
+
+
+def test_built_in_plugins_use_only_the_api_and_the_core_modules_it_names():
+    allowed = plugin_helper_modules()
+    assert "studio.core.models.limits" in allowed and "studio.core.engine.onnx_import" in allowed, allowed
+    assert off_api_imports(ROOT, allowed) == []
+
+
+def test_an_import_outside_the_plugin_api_is_found(tmp_path):
+    copy = tmp_path / "tree"
+    shutil.copytree(ROOT / "plugins", copy / "plugins", ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / "plugins" / "cppn" / "generator.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\n\ndef planted():\n    from studio.core.engine.jobs import JobRunner\n")
+
+    assert [line.split(": ")[1] for line in off_api_imports(copy, plugin_helper_modules())] == ["studio.core.engine.jobs"]
