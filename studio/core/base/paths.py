@@ -1,4 +1,4 @@
-"""Where Studio keeps its files: settings, logs, the built-in models.
+"""Where Studio keeps its files: settings, logs, downloaded models, the built-in models.
 
 ``STUDIO_HOME`` moves everything of the user's (settings, logs) to one folder; the tests use
 it so they never touch the real profile.
@@ -33,6 +33,11 @@ def cache() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "Studio"
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "studio"
+
+
+def models() -> Path:
+    """Where downloaded and imported models live, one folder each (real files, no links)."""
+    return home() / "models"
 
 
 def settings_file() -> Path:
