@@ -20,6 +20,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.base.memory``: ``ensure_memory``, refusing a step the machine cannot hold;
 - ``studio.core.models.loaders``: ``read_json``, a model folder's JSON read within bounds;
 - ``studio.core.models.limits``: ``bounded_int`` and the text cuts, for sizes a model folder states;
+- ``studio.core.models.variants``: the variants of a model's weights (``model_q4.onnx``...) and
+  their sizes; ``studio.core.models.variant_defaults``: the variant a user chose per device;
 - ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
   (telemetry off);
 - ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;
