@@ -81,15 +81,21 @@ def variant_files(place: Path, base: str) -> dict[str, Path]:
 
 
 def graph_size(path: Path) -> int:
-    """Bytes on disk of one ONNX file and of every external-data file it names (each once)."""
+    """Bytes on disk of one ONNX file and of every external-data file it names (each once).
+
+    Only files inside the graph's folder count: a graph naming ``../x`` or ``/x`` is refused by
+    ``model_safety`` when it is loaded, and its size must not reveal another file's either."""
     size = path.stat().st_size
+    folder = path.parent.resolve()
     seen: set[str] = set()
     for reference in external_references(path):
         if reference.location in seen:
             continue
         seen.add(reference.location)
-        data = path.parent / reference.location
-        if data.is_file():
+        if "\0" in reference.location:
+            continue
+        data = (path.parent / reference.location).resolve()
+        if data.is_relative_to(folder) and data.is_file():
             size += data.stat().st_size
     return size
 
