@@ -35,3 +35,19 @@ def studio_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("STUDIO_HOME", str(home))
     monkeypatch.delenv("STUDIO_LOAD_PLUGINS", raising=False)
     return home
+
+
+@pytest.fixture
+def stand_in_hub(monkeypatch):
+    """A stand-in Hugging Face hub on 127.0.0.1 serving the fixture repositories, with
+    ``HF_ENDPOINT`` pointing at it (tests/fixtures/hub/README.md)."""
+    import sys
+    from pathlib import Path
+
+    fixtures = str(Path(__file__).resolve().parent / "fixtures")
+    if fixtures not in sys.path:
+        sys.path.insert(0, fixtures)
+    from hub import running_hub
+
+    with running_hub(monkeypatch) as hub:
+        yield hub
