@@ -22,6 +22,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.models.limits``: ``bounded_int`` and the text cuts, for sizes a model folder states;
 - ``studio.core.models.variants``: the variants of a model's weights (``model_q4.onnx``...) and
   their sizes; ``studio.core.models.variant_defaults``: the variant a user chose per device;
+- ``studio.core.models.graph_device``: ``folder_need`` / ``required_device``, graphs that only
+  run on a GPU (fused ``com.microsoft`` nodes) recognised before a job fails on the CPU;
 - ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
   (telemetry off);
 - ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;

@@ -12,6 +12,7 @@ import numpy as np
 
 import studio
 from studio.core.base import paths
+from studio.core.models.graph_device import folder_need
 
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
@@ -49,6 +50,12 @@ class StableDiffusionGenerator(studio.Generator):
             "Text to image; image to image from the active layer or the selection; inpainting from the painted mask. "
             f"Model folder: {model.folder}"
         )
+        # Olive/onnxruntime-optimized exports (sd-turbo's) hold GPU-only fused nodes: the folder
+        # is accepted, marked, and a job on the CPU is refused in load() with this sentence.
+        need = folder_need(model.folder)
+        self.required_device: str | None = need.sentence if need else None
+        if need:
+            self.description += f". This model {need.sentence}."
         d = model_defaults(model)
         # One latent pixel is vae_scale_factor pixels: a side is a whole number of latents.
         grid = model.vae_scale_factor
@@ -71,12 +78,24 @@ class StableDiffusionGenerator(studio.Generator):
         )
 
     def load(self, ctx: studio.JobContext) -> None:
+        self._check_device(ctx)
         self._unet_paths[ctx.device.id] = unet = self._unet_for(ctx)
         for index, part in enumerate(("text_encoder", "text_encoder_2", "unet", "vae_decoder")):
             path = unet if part == "unet" else self.model.path(part)
             if path.is_file():
                 ctx.progress(index, 4, f"Loading {part.replace('_', ' ')}…")
                 ctx.session(path)
+
+    def _check_device(self, ctx: studio.JobContext) -> None:
+        """Refuse, before any session, a job whose device cannot run this folder's graphs."""
+        need = folder_need(self.model.folder)
+        providers = ctx.runtime.effective_providers(ctx.device)
+        if need and not need.runs_on(providers):
+            where = "the CPU" if providers == ("CPUExecutionProvider",) else ctx.device.name
+            raise studio.ModelError(
+                f"{self.model.folder.name} {need.sentence}; this job would run on {where}. "
+                "Choose that GPU as the device (Settings, or --device), or use an export made for the CPU"
+            )
 
     def _unet_for(self, ctx: studio.JobContext) -> Path:
         """On the CPU, the UNet with fused attention (made once per model: a third of the memory

@@ -257,6 +257,12 @@ class Runtime:
             options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return options
 
+    def effective_providers(self, device: Device) -> tuple[str, ...]:
+        """The providers a session on ``device`` asks for: an accelerator that cannot start is not
+        asked for (onnxruntime would print its load errors for every model before falling back;
+        the probe has said why, once), so its sessions run on the CPU."""
+        return device.providers if self.probe(device).usable else (CPU,)
+
     def session(self, path: str | os.PathLike[str], device: Device = CPU_DEVICE) -> LoadedSession:
         """The session for ``path`` on ``device``, created on first use and cached."""
         given = Path(path)  # as named: a link out of the model's folder is refused, so keep it
@@ -285,14 +291,13 @@ class Runtime:
         # (model_safety explains why), whatever this onnxruntime version checks itself.
         check_model_file(given or path)
         ort = self.ort
-        # An accelerator that cannot start is not asked for: onnxruntime would print its load
-        # errors for every model before falling back; the probe has said why, once.
-        providers = list(device.providers) if self.probe(device).usable else [CPU]
+        providers = list(self.effective_providers(device))
         start = time.perf_counter()
         try:
             session = ort.InferenceSession(str(path), self.session_options(device), providers=providers)
         except Exception as exc:
-            raise ModelError(_describe_load_failure(path, exc)) from None
+            where = "the CPU" if providers == [CPU] else device.name
+            raise ModelError(_describe_load_failure(path, exc, where)) from None
         loaded = LoadedSession(session, path, device, tuple(session.get_providers()), time.perf_counter() - start)
         if loaded.fell_back:
             log.warning(
@@ -312,7 +317,7 @@ class Runtime:
             self._sessions.clear()
 
 
-def _describe_load_failure(path: Path, exc: Exception) -> str:
+def _describe_load_failure(path: Path, exc: Exception, where: str = "the CPU") -> str:
     text = str(exc)
     detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     detail = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", detail)
@@ -327,6 +332,12 @@ def _describe_load_failure(path: Path, exc: Exception) -> str:
     missing = re.search(r'External data path does not exist: "([^"]+)"', text)
     if missing:
         return f"the weights file {missing.group(1)} that {path.name} needs is missing (copy the whole model folder)"
+    no_kernel = re.search(r"Could not find an implementation for (\w+)\(\d+\) node", text)
+    if no_kernel:  # a graph made for another device (GPU-fused operators): not a damaged file
+        return (
+            f"the model file {path} uses {no_kernel.group(1)}, which onnxruntime cannot run on {where}; "
+            "the model was exported for another device (a GPU-optimized export?)"
+        )
     if "out of bounds or can not be read in full" in text:
         return f"the weights file next to {path} is truncated (an interrupted download or copy?)"
     return f"the model file {path} could not be loaded; it is damaged, truncated or not an ONNX model ({detail})"
