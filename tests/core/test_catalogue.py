@@ -165,14 +165,19 @@ def test_a_damaged_file_gives_a_plain_message_and_no_entries(tmp_path, caplog, t
     assert "Traceback" not in caplog.text
 
 
-def test_a_missing_or_binary_file_gives_a_plain_message(tmp_path, caplog):
+def test_a_missing_binary_or_folder_file_gives_a_plain_message(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     assert load_catalogue(tmp_path / "absent.json") == []
     binary = tmp_path / "binary.json"
     binary.write_bytes(b"\xff\xfe\x00garbage\x81")
     assert load_catalogue(binary) == []
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    assert load_catalogue(folder) == []
     messages = warnings_of(caplog)
-    assert len(messages) == 2 and "absent.json" in messages[0] and "binary.json" in messages[1]
+    assert len(messages) == 3, messages
+    assert "absent.json" in messages[0] and "binary.json" in messages[1] and "folder.json" in messages[2]
+    assert "Traceback" not in caplog.text
 
 
 def test_a_file_past_the_size_limit_is_refused_before_it_is_read(tmp_path, caplog, monkeypatch):
@@ -270,3 +275,35 @@ def test_entries_are_frozen_so_a_caller_cannot_change_the_shared_data():
         entry.title = "changed"  # type: ignore[misc]
     with pytest.raises(TypeError):
         entry.variants["fp32"] = 1  # type: ignore[index]
+
+
+HOSTILE_VALUES = [None, True, 0, -1, 10**30, 1.5, float("inf"), "", "x" * 10_000, [], {}, ["q4"], {"q4": None}, "../.."]
+
+
+def test_no_damage_to_the_shipped_file_makes_loading_raise(tmp_path, caplog):
+    """Seeded damage of the real file: cut short, bytes flipped, any field of any entry given a
+    hostile value. Loading never raises, and whatever it returns is complete."""
+    import random
+
+    caplog.set_level(logging.ERROR)
+    original = SHIPPED.read_bytes()
+    raw = json.loads(original)
+    rng = random.Random(13)
+    path = tmp_path / "catalogue.json"
+    for round_ in range(150):
+        if round_ % 3 == 0:
+            damaged = original[: rng.randrange(len(original))]
+        elif round_ % 3 == 1:
+            data = bytearray(original)
+            for _ in range(5):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            damaged = bytes(data)
+        else:
+            data = copy.deepcopy(raw)
+            entry = rng.choice(data["entries"])
+            entry[rng.choice(sorted(entry))] = rng.choice(HOSTILE_VALUES)
+            damaged = json.dumps(data).encode()
+        path.write_bytes(damaged)
+        for entry in load_catalogue(path):
+            assert entry.default_variant in entry.variants and entry.group in KIND_OF_GROUP
+            assert all(isinstance(size, int) and size > 0 for size in entry.variants.values())

@@ -106,7 +106,7 @@ def load_catalogue(path: Path | str | None = None) -> list[CatalogueEntry]:
     path = Path(path) if path is not None else catalogue_file()
     try:
         data = _read(path)
-    except StudioError as exc:
+    except (StudioError, OSError) as exc:  # OSError: a file that vanishes or may not be read
         log.warning("The model catalogue could not be read, so it shows no models: %s", exc)
         return []
     entries: list[CatalogueEntry] = []
