@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job, JobRunner, Listener
 from studio.core.base.logs import setup_logging
+from studio.core.models.library import model_folder_list
 from studio.core.models.loaders import ModelFolder, check_new_folder
 from studio.core.engine.runtime import CPU_DEVICE, Device, Runtime
 from studio.errors import StudioError
@@ -39,7 +40,9 @@ class Host:
         return self.plugins.generator(generator_id)
 
     def reload_model_folders(self) -> list[ModelFolder]:
-        return self.plugins.set_model_folders(self.settings.model_folders)
+        """Load the settings' model folders, then every installed download or import under
+        ``paths.models()`` (a folder with a manifest), each once."""
+        return self.plugins.set_model_folders(model_folder_list(self.settings.model_folders))
 
     def add_model_folder(self, folder: str) -> ModelFolder:
         """Check that a plugin understands ``folder`` and that its ONNX files open, remember it,

@@ -1,4 +1,4 @@
-"""The user's settings (model folders, device, autosave), persisted with QSettings.
+"""The user's settings (model folders and when each was added, device, autosave), persisted with QSettings.
 
 QtCore only (no widgets), so the CLI shares the window's settings. The file lives at
 ``studio.core.base.paths.settings_file()``; ``STUDIO_HOME`` moves it (the tests do).
@@ -12,6 +12,8 @@ writes through a temp file and a rename: atomically).
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,9 +48,29 @@ class Settings:
 
         return self.update("models/folders", apply)
 
+    @property
+    def model_folders_added(self) -> dict[str, str]:
+        """When each folder was added (ISO 8601, UTC), by its resolved path; folders added by a
+        Studio that kept no times are absent. JSON in one key: an INI file keeps no mappings."""
+        try:
+            data = json.loads(str(self._qt.value("models/added", "{}") or "{}"))
+        except ValueError:
+            return {}
+        return {str(k): v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+    def _change_added(self, change: Callable[[dict[str, str]], None]) -> None:
+        def apply(_: Any) -> str:
+            added = self.model_folders_added  # as it is in the file now
+            change(added)
+            return json.dumps(added, sort_keys=True)
+
+        self.update("models/added", apply)
+
     def add_model_folder(self, folder: str | Path) -> None:
         resolved = str(Path(folder).expanduser().resolve())
         self._change_model_folders(lambda folders: [*folders, resolved])
+        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+        self._change_added(lambda added: added.setdefault(resolved, now))
 
     def remove_model_folder(self, folder: str | Path) -> bool:
         resolved = str(Path(folder).expanduser().resolve())
@@ -61,6 +83,8 @@ class Settings:
             return kept
 
         self._change_model_folders(without)
+        if removed:
+            self._change_added(lambda added: [added.pop(key, None) for key in (str(folder), resolved)])
         return removed
 
     @property
