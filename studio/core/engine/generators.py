@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from studio.core.engine.jobs import JobContext
 
 KINDS = ("image", "text", "audio")
+#: Every kind a job may have: the documents' kinds, and "model" (a model download or import,
+#: whose result is the folder it installed; ``studio.core.models.download``).
+JOB_KINDS = (*KINDS, "model")
 PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio")
 #: Parameters whose value comes from the workspace (canvas, timeline) or a file, never a form field.
 INPUT_TYPES = ("image", "mask", "audio")
@@ -274,6 +277,8 @@ class Result:
     - audio: float samples from -1 to 1, frames first, (frames,) or (frames, channels) with 1
       or 2 channels, all finite, and ``sample_rate`` an int from 8000 to 384000 Hz (a
       ``studio.Audio`` carries its own); integer samples are refused, not guessed at.
+    - model (a download or import, not a plugin's): the ``str`` path of the folder it installed
+      under Studio's models folder, holding its manifest.
 
     ``generator`` is the generator's id. ``params`` is the full, validated parameter set with
     the seed actually used (JSON-plain values, plus the pictures and sounds it was given), so
@@ -372,8 +377,8 @@ def check_generator(generator: Any) -> None:
         raise TypeError(f"{generator!r} is not a studio.Generator")
     if not generator.id or not isinstance(generator.id, str):
         raise ValueError(f"{type(generator).__name__} has no id")
-    if generator.kind not in KINDS:
-        raise ValueError(f"generator {generator.id!r}: kind must be one of {KINDS}, not {generator.kind!r}")
+    if generator.kind not in JOB_KINDS:
+        raise ValueError(f"generator {generator.id!r}: kind must be one of {JOB_KINDS}, not {generator.kind!r}")
     for param in generator.params:
         if not isinstance(param, Param):
             raise TypeError(f"generator {generator.id!r}: {param!r} is not a studio.Param")

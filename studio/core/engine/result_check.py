@@ -16,6 +16,8 @@ or surfacing later as "cannot write x.png". What a ``Result`` must hold, by kind
   finite, peaks within ``MAX_PEAK`` (samples are -1..1; integer samples are refused, not
   guessed at); ``sample_rate`` an int from ``MIN_RATE`` to ``MAX_RATE``; at most
   ``MAX_AUDIO_SECONDS`` long. A ``studio.Audio`` is accepted and unpacked.
+- **model** (a download or import): the ``str`` path of an existing folder under
+  ``paths.models()`` that holds its manifest (``studio-model.json``, written last).
 - every kind: ``kind`` is the generator's, ``generator`` its id, ``params`` a mapping of
   names to JSON-plain values (plus the pictures and sounds it was given), ``info`` a mapping
   whose ``notes``, when present, is a list of strings.
@@ -30,10 +32,12 @@ import math
 import threading
 import weakref
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from studio.core.base import paths
 from studio.core.engine.generators import Preview, Progress, Result
 from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE
 from studio.core.media.sound import Audio
@@ -47,6 +51,7 @@ MAX_AUDIO_SECONDS = 30 * 60
 #: Far beyond full scale (+24 dB): only a bug (integer samples stored as floats) gets there.
 MAX_PEAK = 16.0
 MAX_DEPTH = 32
+MANIFEST_NAME = "studio-model.json"  # studio.core.models.manifest.FILE_NAME
 
 # The text each job streamed since its last result, to hold the result to it. Weak: a job
 # that is dropped takes its entry along.
@@ -87,6 +92,8 @@ def check_result(generator: Any, result: Result) -> Result:
         value = _image(generator, result.value, what)
     elif result.kind == "text":
         value = _text(generator, result.value, what)
+    elif result.kind == "model":
+        value = _model_folder(generator, result.value, what)
     else:
         value, rate = _audio_result(generator, result.value, rate, what)
     params = _params(generator, result.params)
@@ -154,6 +161,19 @@ def _text(generator: Any, value: Any, what: str) -> str:
     if len(value) > MAX_TEXT_CHARS:
         raise ResultError(f"{blame(generator)} {what}: {len(value):,} characters; Studio takes up to {MAX_TEXT_CHARS:,}")
     return well_formed(value)
+
+
+def _model_folder(generator: Any, value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ResultError(f"{blame(generator)} {what}: a {type(value).__name__}, expected the installed folder's path as a str")
+    folder = Path(value)
+    models = paths.models().resolve()
+    if not folder.is_dir() or folder.resolve().parent != models:
+        raise ResultError(f"{blame(generator)} {what}: {value} is not a model folder in {models}")
+    # The manifest's name, not its module: the engine sits below studio.core.models.
+    if not (folder / MANIFEST_NAME).is_file():
+        raise ResultError(f"{blame(generator)} {what}: {value} has no {MANIFEST_NAME}, so it is not installed")
+    return str(folder)
 
 
 def _check_streamed(generator: Any, streamed: str, text: str) -> None:
