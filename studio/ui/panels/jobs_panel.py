@@ -1,4 +1,7 @@
-"""The jobs panel: every job with its state, progress, a live preview and Cancel."""
+"""The jobs panel: every job with its state, progress, a live preview and Cancel.
+
+A model download is a job like any other: its row shows the variant it fetches, the bytes, rate
+and time left its progress messages carry, and what it installed when it ends."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 
 from studio.core.engine.generators import Preview, Progress
 from studio.core.engine.jobs import Job, JobState
+from studio.core.models.variants import human_size
 from studio.ui.images import qimage_from_rgba
 from studio.ui.plain import plain_label
 
@@ -33,13 +37,13 @@ class JobRow(QFrame):
         self.thumb.setFixedSize(THUMB, THUMB)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setStyleSheet("background: #1b1b1f; border-radius: 4px; color: #888;")
-        self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪"}.get(job.generator.kind, "•"))
+        self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪", "model": "↓"}.get(job.generator.kind, "•"))
         # The generator's title and every message come from a plugin: plain text, never HTML.
         self.title = plain_label(job.generator.title or job.generator.id)
         self.title.setObjectName("job_title")
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
-        self.detail = plain_label(f"#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}")
+        self.detail = plain_label(_detail(job))
         self.detail.setStyleSheet("color: #999;")
         self.status = plain_label(STATE_TEXT[job.state])
         self.status.setObjectName("job_status")
@@ -84,7 +88,11 @@ class JobRow(QFrame):
         elapsed = ""
         if self.job.started is not None and self.job.ended is not None:
             elapsed = f" in {self.job.ended - self.job.started:.1f} s"
-        if state is JobState.FINISHED:
+        if state is JobState.FINISHED and self.job.generator.kind == "model":
+            info = self.job.result.info if self.job.result else {}
+            size = f" {human_size(int(info['bytes']))}" if isinstance(info.get("bytes"), int) else ""
+            self.status.setText(f"Installed{size}{elapsed}")
+        elif state is JobState.FINISHED:
             info = self.job.result.info if self.job.result else {}
             provider = info.get("provider") or ""
             text = f"Done{elapsed}" + (f" · {provider.replace('ExecutionProvider', '')}" if provider else "")
@@ -116,6 +124,15 @@ class JobRow(QFrame):
         if preview.kind == "image":
             pixmap = QPixmap.fromImage(qimage_from_rgba(preview.value))
             self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+
+def _detail(job: Job) -> str:
+    """The row's second line: the job's number and seed, or for a download the variant it fetches."""
+    if job.generator.kind == "model":
+        variant = job.request.params.get("variant") or "default variant"
+        revision = job.request.params.get("revision")
+        return f"#{job.id} · {variant}" + (f" · {revision}" if revision else "")
+    return f"#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}"
 
 
 class JobsPanel(QScrollArea):

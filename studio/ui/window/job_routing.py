@@ -7,6 +7,10 @@ the old one is stopped, and whatever it still sends (chunks already queued, a re
 plugin that finishes its long call before it looks at Cancel) is dropped instead of landing
 in the new document. The user is told which generation stopped and why.
 
+A download (a job of kind ``model``) writes into no document: when it installs a model, the
+model folders are loaded again, the Generate panel lists the new generator and the status bar
+says where to find it.
+
 A document is told apart by the moment it was shown, in job ids: ids come from one
 increasing counter (``studio.core.base.ids``), so a job whose id is below the id drawn when its
 workspace's document was replaced was started for an earlier document.
@@ -14,11 +18,13 @@ workspace's document was replaced was started for an earlier document.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QObject, QTimer
 
 from studio.core.base.ids import new_id
+from studio.core.engine.generators import Result
 from studio.core.engine.jobs import Job
 
 if TYPE_CHECKING:
@@ -39,7 +45,8 @@ class JobRouting(QObject):
         bridge.state_changed.connect(handlers.on_state)  # the Jobs panel shows every job's end
         bridge.progress.connect(handlers.on_progress)  # the Jobs panel's bar; no workspace changes
         bridge.preview.connect(self._only_current(handlers.on_preview))
-        bridge.result.connect(self._only_current(handlers.on_result, self._dropped))
+        to_document = self._only_current(handlers.on_result, self._dropped)
+        bridge.result.connect(lambda job, result: self.installed(job, result) if job.generator.kind == "model" else to_document(job, result))
         window.canvas.document_replaced.connect(lambda: self.replaced("image"))
         window.text.document_replaced.connect(lambda: self.replaced("text"))
         window.audio.document_replaced.connect(lambda: self.replaced("audio"))
@@ -57,6 +64,22 @@ class JobRouting(QObject):
         if stopped:
             names = ", ".join(f"“{_title(job)}”" for job in stopped)
             self._tell(f"Stopped {names}: the {DOCUMENTS[kind]} it was generating into was replaced")
+
+    def installed(self, job: Job, result: Result) -> None:
+        """A download finished: load the model folders again (the new one among them), list its
+        generator in the Generate panel and say so; a folder no plugin can run is a warning."""
+        window = self.window
+        folder = Path(str(result.value)).expanduser().resolve()
+        entries = window.host.reload_model_folders()
+        entry = next((e for e in entries if e.path.expanduser().resolve() == folder), None)
+        window.menus.models.refresh()
+        name = str(result.info.get("repo_id") or folder.name)
+        if entry is None or not entry.ok or entry.generator is None:
+            why = entry.error if entry is not None and entry.error else "no installed plugin reads its folder"
+            window.warn(f"Downloaded {name}, but Studio cannot run it", f"{why}\n\nIt is in {folder}")
+            return
+        title = entry.generator.title or entry.generator.id
+        window.statusBar().showMessage(f"Installed {title}: choose it in the Generate panel", 20000)
 
     def _only_current(self, handler: Callable[..., None], otherwise: Callable[..., None] | None = None) -> Callable[..., None]:
         def deliver(job: Job, *event: Any) -> None:

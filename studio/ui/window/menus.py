@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
 
 from studio.ui.editor.workspace import THEMES
+from studio.ui.models.model_actions import ModelActions
 from studio.ui.slots import connect_command
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class WindowMenus:
         self.canvas_actions: list[QAction] = []
         self.text_actions: list[QAction] = []
         self.audio_actions: list[QAction] = []
+        self.models = ModelActions(window)  # the Models window, the Download dialog, downloads
         bar = window.menuBar()
         self._file_menu(bar)
         self._edit_menu(bar)
@@ -38,6 +40,7 @@ class WindowMenus:
         self._layer_menu(bar)
         self._view_menu(bar)
         self._audio_menu(bar)
+        self._models_menu(bar)
         self._tools_and_help_menus(bar)
 
     def enable_for_current_tab(self) -> None:
@@ -64,7 +67,7 @@ class WindowMenus:
         self._text_action(menu, "Open &text file…", files.open_text)
         self._text_action(menu, "Export &text…", files.save_text_as)
         menu.addSeparator()
-        self._action(menu, "Add &model folder…", files.add_model_folder)
+        self.add_model_folder_action = self._action(menu, "Add &model folder…", self.models.add_model_folder)
         menu.addSeparator()
         self._action(menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -163,6 +166,14 @@ class WindowMenus:
             "selected, it starts from silence"
         )
         self.audio_actions.append(self.continue_clip_action)
+
+    def _models_menu(self, bar: QMenuBar) -> None:
+        """Every model Studio knows, and getting more: the catalogue, any hub repository, a folder."""
+        models = self.models
+        menu = bar.addMenu("&Models")
+        self._action(menu, "&Models…", models.open_models_window, QKeySequence("Ctrl+Shift+M"))
+        self._action(menu, "&Download model…", models.open_download_dialog)
+        menu.addAction(self.add_model_folder_action)  # the File menu's entry, in both places
 
     def _tools_and_help_menus(self, bar: QMenuBar) -> None:
         window, dialogs = self.window, self.window.dialogs

@@ -1,0 +1,233 @@
+"""The Download dialog's right side: one model on offer (a catalogue entry or a repository the
+hub described), its variants to choose from with their sizes, and the Download button.
+
+A catalogue entry and a hub listing are shown the same way (``Offer``); a listing adds its
+files and the verdict sentence that says whether and how Studio can run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QRadioButton, QTreeWidget,
+    QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from studio.core.models.catalogue import CatalogueEntry
+from studio.core.models.hub import RepoListing
+from studio.core.models.variants import SUITS, VARIANTS, human_size, preferred
+from studio.ui.models.look import ERROR, GOOD, MUTED, WARNING, badge, heading, kind_name, muted, title_label
+from studio.ui.plain import plain_label
+from studio.ui.slots import connect_command
+
+TOKEN_HELP = "set HF_TOKEN or run `hf auth login`"
+
+
+@dataclass
+class Offer:
+    repo_id: str
+    title: str
+    kind: str = ""
+    description: str = ""
+    license: str = ""
+    device: str = ""
+    gated: bool = False
+    homepage: str = ""
+    variants: dict[str, int] = field(default_factory=dict)
+    default_variant: str = ""
+    runnable: bool = True
+    verdict: str = ""
+    files: list[tuple[str, int]] | None = None  # only for a repository the hub listed
+    estimated: bool = False  # the sizes were worked out, not read from the hub
+
+    @classmethod
+    def from_entry(cls, entry: CatalogueEntry) -> "Offer":
+        return cls(entry.repo_id, entry.title, entry.kind, entry.description, entry.license, entry.device, entry.gated,
+                   entry.homepage, dict(entry.variants), entry.default_variant, estimated=entry.size_estimated)
+
+    @classmethod
+    def from_listing(cls, listing: RepoListing) -> "Offer":
+        return cls(listing.repo_id, listing.repo_id.split("/")[-1], listing.kind, "", listing.license, "", bool(listing.gated),
+                   listing.page, dict(listing.variants), "", listing.runnable, listing.verdict,
+                   [(f.path, f.size) for f in listing.files])
+
+    def ordered_variants(self) -> list[str]:
+        return sorted(self.variants, key=lambda name: VARIANTS.index(name) if name in VARIANTS else len(VARIANTS))
+
+
+class OfferPane(QWidget):
+    """One offered model; ``download_requested(repo_id, variant)`` when its button is clicked."""
+
+    download_requested = Signal(str, str)
+
+    def __init__(self, device_kind: str = "cpu", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.device_kind = device_kind
+        self.offer: Offer | None = None
+        self.title = title_label(size=20)
+        self.title.setObjectName("offer_title")
+        self.repo = plain_label()
+        self.repo.setObjectName("offer_repo")
+        self.repo.setStyleSheet(MUTED + " font-family: monospace;")
+        self.repo.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.kind = badge()
+        self.license = badge(colour="#2d4a6e")
+        self.device = badge(colour="#2f4a3a")
+        tags = QHBoxLayout()
+        tags.setSpacing(6)
+        for tag in (self.kind, self.license, self.device):
+            tags.addWidget(tag)
+        tags.addStretch(1)
+        self.description = plain_label()
+        self.description.setWordWrap(True)
+        self.verdict = plain_label()
+        self.verdict.setObjectName("verdict")
+        self.verdict.setWordWrap(True)
+        self.gated = plain_label()
+        self.gated.setObjectName("gated_note")
+        self.gated.setWordWrap(True)
+        self.gated.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.gated.setStyleSheet(f"{WARNING} background: #3a3222; border-radius: 6px; padding: 8px;")
+
+        self.variants_heading = heading("Choose a variant")
+        self.variant_box = QWidget()
+        self.variant_grid = QGridLayout(self.variant_box)
+        self.variant_grid.setContentsMargins(0, 0, 0, 0)
+        self.variant_grid.setHorizontalSpacing(18)
+        self.variant_group = QButtonGroup(self)
+        self.variant_buttons: dict[str, QRadioButton] = {}
+        self.variant_group.buttonToggled.connect(lambda *_: self._update_button())
+
+        self.files_heading = heading("Files")
+        self.files = QTreeWidget()
+        self.files.setObjectName("repo_files")
+        self.files.setHeaderLabels(["File", "Size"])
+        self.files.setRootIsDecorated(False)
+        self.files.setAlternatingRowColors(True)
+        self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.files.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.files.setMinimumHeight(120)
+
+        self.total = muted()
+        self.total.setObjectName("download_size")
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("download_button")
+        self.download_button.setMinimumWidth(140)
+        self.download_button.setStyleSheet("QPushButton:enabled { background: #3d7bd9; color: white; font-weight: 600; padding: 6px 14px; }")
+        connect_command(self.download_button.clicked, self._download)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.total, 1)
+        bottom.addWidget(self.download_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 12, 18, 12)
+        layout.setSpacing(6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.repo)
+        layout.addLayout(tags)
+        layout.addWidget(self.description)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.gated)
+        layout.addWidget(self.variants_heading)
+        layout.addWidget(self.variant_box)
+        layout.addWidget(self.files_heading)
+        layout.addWidget(self.files, 1)
+        self.stretch = QWidget()
+        layout.addWidget(self.stretch, 1)
+        layout.addLayout(bottom)
+
+    def show_offer(self, offer: Offer) -> None:
+        self.offer = offer
+        self.title.setText(offer.title)
+        self.repo.setText(offer.repo_id)
+        self.kind.setText(kind_name(offer.kind))
+        self.kind.setVisible(bool(offer.kind))
+        self.license.setText(f"License: {offer.license}" if offer.license else "License not stated")
+        self.device.setText(f"Runs on: {offer.device}" if offer.device else "")
+        self.device.setVisible(bool(offer.device))
+        self.description.setText(offer.description)
+        self.description.setVisible(bool(offer.description))
+        self.verdict.setText(offer.verdict)
+        self.verdict.setStyleSheet(GOOD if offer.runnable else ERROR)
+        self.verdict.setVisible(bool(offer.verdict))
+        if offer.gated:
+            page = offer.homepage or f"https://huggingface.co/{offer.repo_id}"
+            self.gated.setText(f"Gated: accept the license on the hub page {page}, then give Studio a token ({TOKEN_HELP}).")
+        self.gated.setVisible(offer.gated)
+        self._fill_variants(offer)
+        self.files.clear()
+        for path, size in offer.files or ():
+            item = QTreeWidgetItem([path, human_size(size)])
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.files.addTopLevelItem(item)
+        listed = offer.files is not None
+        self.files_heading.setVisible(listed)
+        self.files.setVisible(listed)
+        self.stretch.setVisible(not listed)
+        self._update_button()
+
+    def chosen_variant(self) -> str:
+        button = self.variant_group.checkedButton()
+        return str(button.property("variant")) if button is not None else ""
+
+    def choose(self, variant: str) -> bool:
+        button = self.variant_buttons.get(variant)
+        if button is not None:
+            button.setChecked(True)
+        return button is not None
+
+    def _fill_variants(self, offer: Offer) -> None:
+        for button in self.variant_group.buttons():
+            self.variant_group.removeButton(button)
+        while self.variant_grid.count():
+            widget = self.variant_grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.variant_buttons = {}
+        names = offer.ordered_variants()
+        here = preferred(names, self.device_kind) if names else None
+        for row, name in enumerate(names):
+            button = QRadioButton(name)
+            button.setObjectName(f"variant_{name}")
+            button.setProperty("variant", name)
+            self.variant_group.addButton(button)
+            self.variant_buttons[name] = button
+            size = plain_label(("about " if offer.estimated else "") + human_size(offer.variants[name]))
+            size.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.variant_grid.addWidget(button, row, 0)
+            self.variant_grid.addWidget(size, row, 1)
+            self.variant_grid.addWidget(muted(SUITS.get(name, "CPU or GPU")), row, 2)
+            if name == here:
+                mark = plain_label("✓ suits this computer")
+                mark.setObjectName("suits_here")
+                mark.setStyleSheet(GOOD)
+                self.variant_grid.addWidget(mark, row, 3)
+        self.variant_grid.setColumnStretch(4, 1)
+        wanted = offer.default_variant if offer.default_variant in self.variant_buttons else here
+        if wanted:
+            self.variant_buttons[wanted].setChecked(True)
+        self.variants_heading.setVisible(bool(names))
+        self.variant_box.setVisible(bool(names))
+
+    def _update_button(self) -> None:
+        offer = self.offer
+        runnable = offer is not None and offer.runnable
+        self.download_button.setEnabled(runnable)
+        if offer is None:
+            self.total.clear()
+            return
+        variant = self.chosen_variant()
+        if not runnable:
+            self.total.setText("Studio cannot run this repository, so it is not offered for download.")
+        elif variant:
+            self.total.setText(f"Downloads {human_size(offer.variants[variant])} ({variant}) into Studio's models folder")
+        elif offer.files:
+            self.total.setText(f"Downloads {len(offer.files)} files, {human_size(sum(s for _, s in offer.files))}")
+        else:
+            self.total.setText("Downloads the whole model into Studio's models folder")
+
+    def _download(self) -> None:
+        if self.offer is not None and self.offer.runnable:
+            self.download_requested.emit(self.offer.repo_id, self.chosen_variant())

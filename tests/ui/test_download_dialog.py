@@ -1,0 +1,153 @@
+"""The Download dialog against the stand-in hub (tests/fixtures/hub): a person opens it from the
+Models menu, types a repository id, presses Inspect, chooses a variant, presses Download, watches
+the Jobs panel, and then generates with the model; and the ways it goes wrong (Cancel, no hub)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from studio.core.base import paths
+from studio.core.engine.jobs import JobState
+from studio.core.models.manifest import read_manifest
+from studio.core.models.variants import human_size
+
+
+def open_dialog(window, choose):
+    choose(window, "Models", "Download model…")
+    dialog = window.menus.models.download_dialog
+    assert dialog is not None and dialog.isVisible()
+    return dialog
+
+
+def inspect(dialog, qtbot, repo_id: str) -> None:
+    dialog.repo_box.clear()
+    qtbot.keyClicks(dialog.repo_box, repo_id)
+    qtbot.mouseClick(dialog.inspect_button, Qt.MouseButton.LeftButton)
+
+
+def download_jobs(window) -> list:
+    return [row.job for row in window.jobs_panel.rows.values() if row.job.generator.kind == "model"]
+
+
+def installed_folders() -> list[Path]:
+    root = paths.models()
+    return [p for p in root.iterdir() if p.is_dir() and read_manifest(p) is not None] if root.is_dir() else []
+
+
+def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(window, qtbot, choose, stand_in_hub):
+    from hub import LLAMA_REPO
+
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, LLAMA_REPO)
+    qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1 and dialog.offer.repo.text() == LLAMA_REPO, timeout=15000)
+    offer = dialog.offer
+    files = [offer.files.topLevelItem(i).text(0) for i in range(offer.files.topLevelItemCount())]
+    assert {"onnx/model.onnx", "onnx/model_q4.onnx", "onnx/model_q4.onnx_data", "config.json"} <= set(files)
+    assert offer.verdict.isVisible() and "language model" in offer.verdict.text()
+    assert {"fp32", "q4"} <= set(offer.variant_buttons)
+    assert offer.variant_buttons["q4"].isChecked(), "on this computer (a CPU) q4 is preselected"
+    qtbot.mouseClick(offer.variant_buttons["fp32"], Qt.MouseButton.LeftButton)
+    assert offer.chosen_variant() == "fp32"
+    qtbot.mouseClick(offer.variant_buttons["q4"], Qt.MouseButton.LeftButton)
+    assert offer.chosen_variant() == "q4"
+
+    progress = []
+    window.bridge.progress.connect(lambda job, event: progress.append(event) if job.generator.kind == "model" else None)
+    before = set(window.generate_panel.generators)
+    qtbot.mouseClick(offer.download_button, Qt.MouseButton.LeftButton)
+    [job] = download_jobs(window)
+    row = window.jobs_panel.row(job)
+    assert "q4" in row.detail.text()
+    dialog.close()  # the download goes on without the dialog
+    qtbot.waitUntil(lambda: job.state.done, timeout=60000)
+    assert job.state is JobState.FINISHED, job.message
+    qtbot.waitUntil(lambda: "Installed" in window.statusBar().currentMessage(), timeout=5000)
+    assert "choose it in the Generate panel" in window.statusBar().currentMessage()
+    assert progress and progress[-1].total > 0 and progress[-1].step == progress[-1].total
+    assert any(" of " in event.message for event in progress), [event.message for event in progress]
+    assert row.status.text().startswith("Installed")
+
+    # The new generator is in the Generate panel's list, and it writes.
+    [new_id] = set(window.generate_panel.generators) - before
+    panel = window.generate_panel
+    panel.combo.setCurrentIndex(panel.combo.findData(new_id))
+    panel.form.widgets["max_tokens"].spin.setValue(8) if "max_tokens" in panel.form.widgets else None
+    with qtbot.waitSignal(window.bridge.result, timeout=60000, check_params_cb=lambda j, r: j.generator.id == new_id):
+        qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)
+    text_job = next(r.job for r in window.jobs_panel.rows.values() if r.job.generator.id == new_id)
+    qtbot.waitUntil(lambda: text_job.state.done, timeout=30000)
+    assert text_job.state is JobState.FINISHED, text_job.message
+    assert text_job.result.info.get("variant") == "q4"
+    assert window.text.editor.toPlainText().strip()
+
+    # The Models window lists it: downloaded, its variant and its size.
+    choose(window, "Models", "Models…")
+    models = window.menus.models.library_window
+    record = next(r for r in models.records if r.generator_id == new_id)
+    assert record.origin == "downloaded" and list(record.variants) == ["q4"]
+    models.select(record.name)
+    assert models.details.variants.topLevelItem(0).text(0) == "q4"
+    assert models.details.variants.topLevelItem(0).text(1) == human_size(record.variants["q4"].size)
+    assert LLAMA_REPO in models.details.facts["source"].text()
+
+    # Remove it through the window: the box says what it frees; the folder is gone from disk.
+    folder = Path(record.folder)
+    assert folder.is_dir() and folder in [p.resolve() for p in installed_folders()] or folder.resolve() in [p.resolve() for p in installed_folders()]
+    qtbot.mouseClick(models.details.remove_button, Qt.MouseButton.LeftButton)
+    [box] = [b for b in models.findChildren(QMessageBox, "confirm_remove") if b.isVisible()]
+    assert human_size(record.size) in box.informativeText()
+    box.findChild(QObject, "confirm_remove_button").click()
+    qtbot.waitUntil(lambda: not folder.exists(), timeout=5000)
+    assert new_id not in window.host.generators and new_id not in window.generate_panel.generators
+    assert new_id not in [r.generator_id for r in models.records]
+    assert "freed" in window.statusBar().currentMessage()
+
+
+def test_cancel_a_download_from_the_jobs_panel(window, qtbot, choose, stand_in_hub):
+    from hub import LLAMA_REPO
+
+    stand_in_hub.throttle(40_000)  # bytes a second: long enough to press Cancel mid-file
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, LLAMA_REPO)
+    qtbot.waitUntil(lambda: dialog.offer.repo.text() == LLAMA_REPO and dialog.pages.currentIndex() == 1, timeout=15000)
+    qtbot.mouseClick(dialog.offer.variant_buttons["fp32"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.offer.download_button, Qt.MouseButton.LeftButton)
+    [job] = download_jobs(window)
+    row = window.jobs_panel.row(job)
+    qtbot.waitUntil(lambda: job.progress is not None and 0 < job.progress.step, timeout=20000)
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    started = time.monotonic()
+    qtbot.waitUntil(lambda: job.state.done, timeout=20000)
+    assert job.state is JobState.CANCELLED and time.monotonic() - started < 15
+    qtbot.waitUntil(lambda: row.status.text() == "Cancelled", timeout=5000)
+    assert installed_folders() == [], "a cancelled download is never installed"
+    assert "Installed" not in window.statusBar().currentMessage()
+
+
+def test_hub_unreachable_is_one_plain_sentence(window, qtbot, choose, monkeypatch):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, "onnx-community/anything-ONNX")
+    assert "Asking the hub" in dialog.note.text(), "the window goes on while the hub is asked"
+    qtbot.waitUntil(lambda: "Asking the hub" not in dialog.note.text(), timeout=15000)
+    sentence = dialog.note.text()
+    assert dialog.pages.currentIndex() == 0 and sentence and "Traceback" not in sentence and "\n" not in sentence.strip()
+    assert "hub" in sentence.lower() or "reach" in sentence.lower() or "connect" in sentence.lower(), sentence
+    assert dialog.inspect_button.isEnabled()
+
+
+def test_a_download_that_fails_says_why_in_the_jobs_panel(window, qtbot, choose, stand_in_hub):
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, "onnx-community/no-such-model-ONNX")
+    qtbot.waitUntil(lambda: "Asking the hub" not in dialog.note.text(), timeout=15000)
+    assert "no-such-model" in dialog.note.text() and "Traceback" not in dialog.note.text()
+    assert not [j for j in download_jobs(window)], "nothing to download was offered"
