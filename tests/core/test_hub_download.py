@@ -257,3 +257,22 @@ def test_progress_tells_bytes_rate_and_time_left_and_the_cli_bar_shows_them(stan
     bar = ProgressBar(stream)
     bar.update(middle)
     assert middle.message in stream.getvalue() and f"({middle.step}/{middle.total})" in stream.getvalue()
+
+
+@pytest.mark.parametrize("variant", ["fp32", "q4"])
+def test_a_downloaded_model_generates_text(stand_in_hub, variant):
+    from studio.host import Host
+
+    host = Host()
+    try:
+        job = start_download(host, LLAMA_REPO, variant=variant)
+        assert job.wait(WAIT) and job.state is JobState.FINISHED, job.message
+        host.reload_model_folders()
+        generator_id = "lm:tiny-llama-ONNX"
+        assert generator_id in host.generators, sorted(host.generators)
+        made = host.submit(generator_id, {"prompt": "Once upon", "max_new_tokens": 8, "seed": 1, "temperature": 0})
+        assert made.wait(WAIT) and made.state is JobState.FINISHED, made.message
+        assert isinstance(made.result.value, str) and made.result.value
+        assert made.result.info.get("variant", variant) == variant
+    finally:
+        host.shutdown()
