@@ -183,7 +183,8 @@ def _builtin_record(host: Any, folder: Path) -> ModelRecord:
         origin="built-in",
         variants=variants,
         source="built-in",
-        license=BUILT_IN_LICENSE if license == UNKNOWN else license,
+        license=(BUILT_IN_LICENSE + (", see ATTRIBUTION.md" if (folder / "ATTRIBUTION.md").is_file() else "")
+                 if license == UNKNOWN else license),
         error=problem or ("" if generator else "no plugin made a generator of it (see the log)"),
     )
 

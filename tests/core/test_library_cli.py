@@ -1,0 +1,126 @@
+"""`studio models` (list), `studio models show NAME`, `studio models remove NAME|PATH` and
+`studio models default NAME --cpu V --gpu V`, run as a user runs them: `python -m studio` in a
+subprocess, with this test's own STUDIO_HOME (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import shutil
+
+from studio.core.base import paths
+from studio.core.base.paths import builtin_models
+from studio.core.models import variant_defaults
+from studio.core.models.variants import human_size
+
+from test_cli import assert_user_error, studio
+from test_library import disk_bytes, downloaded_cppn
+
+
+def test_models_lists_every_model_in_a_table(tmp_path):
+    downloaded_cppn()
+    mine = tmp_path / "mine"
+    shutil.copytree(builtin_models() / "cppn", mine)
+    assert studio("models", "add", str(mine), cwd=tmp_path).returncode == 0
+
+    run = studio("models", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    header = next(line for line in lines if line.split()[:2] == ["NAME", "KIND"])
+    assert header.split() == ["NAME", "KIND", "GENERATOR", "VARIANTS", "SOURCE", "LICENSE"]
+    rows = {line.split()[0]: line for line in lines if line.startswith("  ") and len(line.split()) > 3}
+    assert rows["cppn"].split()[1:3] == ["image", "cppn"] and "built-in" in rows["cppn"]
+    assert rows["shakespeare"].split()[1:3] == ["text", "shakespeare"]
+    assert rows["chorale"].split()[1:3] == ["audio", "chorale"]
+    q4 = (paths.models() / "abstract" / "model_q4.onnx").stat().st_size + 4096 * 4
+    assert f"q4 {human_size(q4)}" in rows["Abstract"]
+    assert "hub: someone/abstract-art @ 0123456" in rows["Abstract"] and rows["Abstract"].endswith("mit")
+    assert str(mine.resolve()) in rows["mine"] and "cppn:mine" in rows["mine"]
+    assert studio("models", "list", cwd=tmp_path).stdout == run.stdout
+
+
+def test_models_show_tells_everything_of_one_model(tmp_path):
+    folder = downloaded_cppn()
+    variant_defaults.set_default_variant(folder, "gpu", "fp32")
+
+    run = studio("models", "show", "abstract", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert out.startswith("Abstract\n")
+    for expected in ("generator: cppn:abstract", "kind: image", "layout: CPPN", f"folder: {folder.resolve()}",
+                     "origin: downloaded", "source: hub: someone/abstract-art @ 0123456", "license: mit",
+                     f"size on disk: {human_size(disk_bytes(folder))}"):
+        assert expected in " ".join(out.split()), (expected, out)
+    variant_lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("    ")}
+    assert "CPU (fastest there); GPU" in variant_lines["q4"] and "CPU or GPU" in variant_lines["fp32"]
+    assert "default on CPU: q4 (Studio's choice; none set)" in " ".join(out.split())
+    assert "default on GPU: fp32 (your choice)" in " ".join(out.split())
+    assert "added: 20" in " ".join(out.split())
+
+
+def test_models_show_of_a_built_in_by_its_generator_id_in_any_case(tmp_path):
+    run = studio("models", "show", "SHAKESPEARE", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "origin: built-in" in " ".join(run.stdout.split())
+    assert "layout: Language model" in " ".join(run.stdout.split())
+
+
+def test_an_unknown_name_lists_the_known_ones(tmp_path):
+    assert_user_error(studio("models", "show", "llama", cwd=tmp_path), "no model called 'llama'", "cppn", "shakespeare")
+
+
+def test_models_remove_deletes_a_download_and_says_what_it_freed(tmp_path):
+    folder = downloaded_cppn()
+    variant_defaults.set_default_variant(folder, "cpu", "q4")
+    size = disk_bytes(folder)
+
+    run = studio("models", "remove", "Abstract", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    first, *rest = run.stdout.splitlines()
+    assert first == f"Deleting Abstract ({folder.resolve()}): this frees {human_size(size)}"
+    assert f"Removed Abstract: {human_size(size)} freed" in rest
+    assert not folder.exists()
+    assert variant_defaults.default_variant(folder, "cpu") is None
+    assert "Abstract" not in studio("models", cwd=tmp_path).stdout
+
+
+def test_models_remove_of_a_built_in_is_refused(tmp_path):
+    assert_user_error(studio("models", "remove", "cppn", cwd=tmp_path), "built into Studio", "cannot be removed")
+    assert (builtin_models() / "cppn" / "model.onnx").is_file()
+
+
+def test_models_remove_of_an_added_folder_by_name_keeps_its_files(tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(builtin_models() / "cppn", mine)
+    assert studio("models", "add", str(mine), cwd=tmp_path).returncode == 0
+
+    run = studio("models", "remove", "cppn:mine", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert "its files are untouched" in run.stdout
+    assert (mine / "model.onnx").is_file()
+    assert_user_error(studio("models", "remove", str(mine), cwd=tmp_path), "not one of your model folders")
+
+
+def test_models_default_sets_and_clears_the_variant_per_device(tmp_path):
+    folder = downloaded_cppn()
+
+    run = studio("models", "default", "abstract", "--cpu", "q4", "--gpu", "fp32", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert variant_defaults.default_variant(folder, "cpu") == "q4"
+    assert variant_defaults.default_variant(folder, "gpu") == "fp32"
+    assert "Abstract: default on CPU: q4; on GPU: fp32" in run.stdout
+    assert studio("models", "default", "abstract", "--cpu", "auto", cwd=tmp_path).returncode == 0
+    assert variant_defaults.default_variant(folder, "cpu") is None
+    shown = studio("models", "default", "abstract", cwd=tmp_path)
+    assert "default on CPU: q4 (Studio's choice" in shown.stdout and "on GPU: fp32 (your choice)" in shown.stdout
+
+
+def test_models_default_refuses_a_variant_the_model_lacks(tmp_path):
+    folder = downloaded_cppn()
+    assert_user_error(studio("models", "default", "abstract", "--gpu", "fp16", cwd=tmp_path),
+                      "Abstract has no fp16 variant; it has fp32, q4")
+    assert_user_error(studio("models", "default", "abstract", "--gpu", "q3", cwd=tmp_path), "not a variant name")
+    assert variant_defaults.default_variant(folder, "gpu") is None
