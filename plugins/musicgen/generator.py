@@ -10,7 +10,10 @@ from typing import Iterator
 import numpy as np
 
 import studio
+from studio.core.models import variant_defaults, variants
+from studio.core.models.variants import Variant
 
+from .graphs import Graphs
 from .layout import LAYOUT, MusicGenModel, is_musicgen_folder
 from .pipeline import Settings, generate, new_tokens_for
 from .tokenizer import T5Tokenizer
@@ -41,6 +44,7 @@ class MusicGenGenerator(studio.Generator):
 
     def __init__(self, model: MusicGenModel, generator_id: str, title: str = "") -> None:
         self.model = model
+        self.model_folder = model.folder  # ties the generator to its folder in the model library
         self.id = generator_id
         self.title = title or f"MusicGen ({model.name})"
         self.description = (
@@ -59,6 +63,11 @@ class MusicGenGenerator(studio.Generator):
             _suggested(studio.Param("temperature", "float", model.default("temperature", 1.0, float), min=0.0, max=2.0, step=0.05, help="0 always picks the likeliest code.")),
             studio.Param("seed", "seed", None),
         ]
+        if len(model.graphs) > 1:  # one copy of the weights leaves nothing to choose
+            params.append(studio.Param(
+                "variant", "choice", "auto", choices=("auto", *model.graphs), label="Variant",
+                help="Which copy of the weights runs. auto: the default chosen for this model in Models, else the one that suits "
+                     "the device (4- or 8-bit on the CPU, fp16 on a GPU). Smaller weights are faster; the music differs slightly."))
         if model.can_encode:
             params.append(studio.Param("audio_prompt", "audio", None, optional=True, label="Continue audio", help="Audio to continue (the selected clip); empty: start from silence."))
         self.params = tuple(params)
@@ -70,11 +79,28 @@ class MusicGenGenerator(studio.Generator):
             self._tokenizer = T5Tokenizer(self.model.folder / "tokenizer.json", vocab if isinstance(vocab, int) else None)
         return self._tokenizer
 
+    @property
+    def variants(self) -> dict[str, Variant]:
+        """The variants in the folder, with their files and size on disk."""
+        return self.model.variants
+
+    def graphs(self, asked: str | None, ctx: studio.JobContext) -> Graphs:
+        """The files to run: the variant asked for, or for ``auto`` the user's default for this
+        kind of device, else the one that suits it."""
+        names = list(self.model.graphs)
+        if asked in names:
+            return self.model.graphs_for(asked)
+        kind = "cpu" if ctx.device.is_cpu else "gpu"
+        chosen = variant_defaults.default_variant(self.model_folder, kind)
+        return self.model.graphs_for(chosen if chosen in names else variants.preferred(names, kind))
+
     def load(self, ctx: studio.JobContext) -> None:
         ctx.progress(0, 3, "Loading MusicGen…")
         self.tokenizer()
-        for step, name in enumerate(("text_encoder.onnx", "decoder_model_merged.onnx", "encodec_decode.onnx"), 1):
-            ctx.session(self.model.onnx(name))
+        graphs = self.graphs("auto", ctx)
+        for step, paths in enumerate(((graphs.text_encoder,), graphs.decoder, (graphs.encodec_decode,)), 1):
+            for path in paths:
+                ctx.session(path)
             ctx.progress(step, 3, "Loading MusicGen…")
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
@@ -83,14 +109,16 @@ class MusicGenGenerator(studio.Generator):
         new_tokens = new_tokens_for(model, request["duration"])
         prompt_audio = self._prompt_audio(request.params.get("audio_prompt"), request["duration"], new_tokens, notes)
         settings = Settings(new_tokens, request["guidance_scale"], request["temperature"], request["top_k"], request.seed)
-        output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio)
+        graphs = self.graphs(request.params.get("variant", "auto"), ctx)
+        output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio, graphs)
         audio_seconds = output.audio.size / model.sampling_rate
         info = {
             "real_time_factor": round(audio_seconds / output.seconds, 3) if output.seconds > 0 else None,
             "compute_s": round(output.seconds, 3),
             "audio_s": round(audio_seconds, 3),
             "decoder_steps": new_tokens,
-            "provider": ctx.session(model.onnx("decoder_model_merged.onnx")).providers[0],
+            "variant": graphs.variant,
+            "provider": ctx.session(graphs.decoder[-1]).providers[0],
             "device": ctx.device.id,
             "notes": notes + output.notes,
         }

@@ -5,28 +5,31 @@
     onnx/build_delay_pattern_mask.onnx  shipped, not needed: the pattern is built in numpy
     onnx/encodec_encode.onnx            optional: continuing an audio prompt
 
-``optimum-cli export onnx --task text-to-audio`` writes the same files at the folder's root
-(without a merged decoder on optimum-onnx >= 0.1: merge it, see tests/fixtures/musicgen/
-build_models.py): the ONNX files are looked for under ``onnx/`` first, then at the root.
-Reading a folder looks at file names and JSON only; the ONNX files are opened when a job runs.
+and the variants they ship beside them (``decoder_model_merged_q4.onnx``, ``text_encoder_fp16.onnx``:
+graphs.py). ``optimum-cli export onnx --task text-to-audio`` writes the files at the folder's root,
+and on optimum-onnx >= 0.1 without a merged decoder: ``decoder_model.onnx`` (the first step) and
+``decoder_with_past_model.onnx`` (every step after it) run instead. The ONNX files are looked for
+under ``onnx/`` first, then at the root. Reading a folder looks at file names and JSON only; the
+ONNX files are opened when a job runs.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import studio
 from studio.core.models.limits import bounded_int
 from studio.core.models.loaders import read_json
+from studio.core.models.variants import Variant
 
-ONNX_PARTS = {
-    "text_encoder.onnx": "the T5 text encoder",
-    "decoder_model_merged.onnx": "the decoder (with use_cache_branch)",
-    "encodec_decode.onnx": "the EnCodec audio decoder",
-}
+from .graphs import ENCODEC, FIRST, MERGED, TEXT_ENCODER, WITH_PAST, FolderGraphs, Graphs
+
+#: The files that, at a folder's root, say the ONNX files are there rather than under onnx/.
+ROOT_MARKS = tuple(f"{base}.onnx" for base in (TEXT_ENCODER, MERGED, FIRST, WITH_PAST, ENCODEC))
 #: Shipped by the public exports and recognised, but not needed: the delay pattern is built in
 #: numpy (delay.py), since optimum's export fixes that graph's sequence length at 16.
 DELAY_PART = "build_delay_pattern_mask.onnx"
@@ -34,13 +37,14 @@ ENCODE_PART = "encodec_encode.onnx"
 LAYOUT = (
     "a MusicGen ONNX folder: config.json, generation_config.json, tokenizer.json and "
     "onnx/text_encoder.onnx, onnx/decoder_model_merged.onnx, onnx/encodec_decode.onnx "
-    "(build_delay_pattern_mask.onnx, as the public exports ship it, may be there too)"
+    "(or decoder_model.onnx with decoder_with_past_model.onnx instead of the merged decoder, as optimum-cli writes them; "
+    "variants such as decoder_model_merged_q4.onnx beside them; build_delay_pattern_mask.onnx, as the public exports ship it, may be there too)"
 )
 
 
 def onnx_place(folder: Path) -> Path:
     """Where the ONNX files are: ``onnx/`` (the public repos), else the root (optimum-cli's output)."""
-    if (folder / "onnx").is_dir() or not any((folder / name).is_file() for name in (*ONNX_PARTS, DELAY_PART)):
+    if (folder / "onnx").is_dir() or not any((folder / name).is_file() for name in (*ROOT_MARKS, DELAY_PART)):
         return folder / "onnx"
     return folder
 
@@ -81,21 +85,38 @@ class MusicGenModel:
     folder: Path
     config: dict[str, Any]
     generation: dict[str, Any] = field(default_factory=dict)
+    graphs: dict[str, Graphs] = field(default_factory=dict)  # the variants that run, in VARIANTS order
+    found: FolderGraphs | None = field(default=None, repr=False)
 
     @classmethod
     def read(cls, folder: Path) -> "MusicGenModel":
         folder = Path(folder)
         place = onnx_place(folder)
-        prefix = "onnx/" if place != folder else ""
-        missing = [f"{prefix}{name} ({what})" for name, what in ONNX_PARTS.items() if not (place / name).is_file()]
+        found = FolderGraphs.read(place)
+        graphs = found.usable()
+        missing = [] if graphs else found.missing("onnx/" if place != folder else "") or [
+            "a text encoder, a decoder and an EnCodec decoder of one variant (or the fp32 ones)"]
         missing += [name for name in ("config.json", "tokenizer.json") if not (folder / name).is_file()]
         if missing:
             raise studio.ModelError(f"the MusicGen folder {folder} lacks {', '.join(missing)}. It should contain {LAYOUT.split(': ', 1)[1]}")
         config = read_json(folder / "config.json", "config.json")
         generation = read_json(folder / "generation_config.json", "generation_config.json", required=False)
-        model = cls(folder, config, generation)
+        model = cls(folder, config, generation, graphs, found)
         model.check()
         return model
+
+    def graphs_for(self, variant: str | None = None) -> Graphs:
+        """The files ``variant`` runs; without one, fp32 when the folder has it, else its first variant."""
+        if variant is None:
+            return self.graphs.get("fp32") or next(iter(self.graphs.values()))
+        if variant not in self.graphs:
+            raise studio.ModelError(f"{self.name} has no {variant} variant; it has {', '.join(self.graphs)}")
+        return self.graphs[variant]
+
+    @cached_property
+    def variants(self) -> dict[str, Variant]:
+        """Each variant with its files and their size on disk (read once, when first asked)."""
+        return self.found.sized(self.graphs)
 
     def check(self) -> None:
         """Every number the pipeline needs is there and makes sense, or a ``ModelError`` says which."""

@@ -5,30 +5,31 @@ The loop is transformers' ``MusicgenForConditionalGeneration.generate``:
   all-zero attention mask (batch 2: conditional first);
 - the decoder starts from the start token in every codebook (or from the codes of an audio
   prompt), the delay pattern fixes the positions it must not choose, and each step feeds only
-  the newest token of each codebook with the cached keys/values (``decoder_model_merged``:
-  ``use_cache_branch`` false on the first step, true after);
+  the newest token of each codebook with the cached keys/values (decoder.py: a merged decoder
+  or optimum's split pair);
 - guidance, temperature and top-k pick the next code of every codebook;
 - the delay pattern is undone and EnCodec decodes the codes to audio.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
 import studio
 from studio.core.base.memory import ensure_memory
 
+from .decoder import Decoder
 from .delay import apply_delay_pattern, build_delay_pattern, undo_delay_pattern
+from .graphs import Graphs
 from .layout import ENCODE_PART, MusicGenModel
 from .sampling import choose, guide
 from .tokenizer import MAX_PROMPT_TOKENS, T5Tokenizer
 
-PAST = re.compile(r"^past_key_values\.(\d+)\.(decoder|encoder)\.(key|value)$")
+__all__ = ["AudioCodec", "Decoder", "Generation", "Settings", "TextEncoder", "decode_codes", "generate", "new_tokens_for"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def memory_needed(model: MusicGenModel, states_length: int, steps: int, guided: 
 
 
 class TextEncoder:
-    def __init__(self, model: MusicGenModel, tokenizer: T5Tokenizer) -> None:
+    def __init__(self, model: MusicGenModel, tokenizer: T5Tokenizer, graphs: Graphs | None = None) -> None:
         self.model, self.tokenizer = model, tokenizer
+        self.path = (graphs or model.graphs_for()).text_encoder
         self.notes: list[str] = []  # what the user should know (a prompt cut to fit)
 
     def __call__(self, ctx: studio.JobContext, prompt: str) -> tuple[np.ndarray, np.ndarray]:
@@ -71,91 +73,21 @@ class TextEncoder:
         if note:
             self.notes.append(note)
         mask = np.ones_like(ids)
-        session = ctx.session(self.model.onnx("text_encoder.onnx"))
+        session = ctx.session(self.path)
         (states,) = ctx.run(session, ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
         return states.astype(np.float32), mask
-
-
-TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
-
-
-class Decoder:
-    """``decoder_model_merged.onnx`` with its key/value cache, one step at a time.
-
-    The cache stays in onnxruntime's own buffers between steps (IOBinding: ``present.*`` bound
-    back as ``past_key_values.*``), on the GPU when the job runs on one; only the logits come
-    back to numpy. The cross-attention keys/values are made on the first step and kept: the
-    cache branch of a merged export does not recompute them."""
-
-    def __init__(self, model: MusicGenModel, ctx: studio.JobContext) -> None:
-        self.model = model
-        self.loaded = ctx.session(model.onnx("decoder_model_merged.onnx"))
-        self.session = self.loaded.session
-        self.device_type = "cuda" if ctx.device.id.startswith(("cuda", "tensorrt")) else "cpu"
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = [o.name for o in self.session.get_outputs()]
-        needed = {"input_ids", "encoder_hidden_states", "encoder_attention_mask", "use_cache_branch"}
-        if not needed <= set(inputs) or "logits" not in outputs:
-            raise studio.ModelError(
-                f"{self.loaded.path} is not a merged MusicGen decoder: it needs inputs {', '.join(sorted(needed))} "
-                f"and a logits output (it has {', '.join(inputs)})"
-            )
-        self.inputs = inputs
-        self.past_names = sorted((n for n in inputs if PAST.match(n)), key=lambda n: (int(PAST.match(n).group(1)), n))
-        self.present_names = [n.replace("past_key_values", "present", 1) for n in self.past_names]
-        missing = [n for n in self.present_names if n not in outputs]
-        if not self.past_names or missing:
-            raise studio.ModelError(f"{self.loaded.path} does not return its key/value cache ({', '.join(missing) or 'no past_key_values inputs'})")
-        decoder = model.decoder
-        heads = int(decoder.get("num_attention_heads", 1))
-        first = inputs[self.past_names[0]]
-        self.heads = first.shape[1] if isinstance(first.shape[1], int) else heads
-        self.head_dim = first.shape[3] if isinstance(first.shape[3], int) else int(decoder.get("hidden_size", heads)) // self.heads
-        self.kv_dtype = TYPES.get(first.type, np.float32)
-        self.states_dtype = TYPES.get(inputs["encoder_hidden_states"].type, np.float32)
-        self.past: dict[str, Any] | None = None
-
-    def reset(self) -> None:
-        self.past = None
-
-    def step(self, ctx: studio.JobContext, ids: np.ndarray, states: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Feed ``ids`` (batch*C, n) after what was fed so far; the logits of the last position (batch*C, V)."""
-        batch = states.shape[0]
-        binding = self.session.io_binding()
-        binding.bind_cpu_input("input_ids", np.ascontiguousarray(ids, dtype=TYPES.get(self.inputs["input_ids"].type, np.int64)))
-        binding.bind_cpu_input("encoder_hidden_states", np.ascontiguousarray(states, dtype=self.states_dtype))
-        binding.bind_cpu_input("encoder_attention_mask", np.ascontiguousarray(mask, dtype=TYPES.get(self.inputs["encoder_attention_mask"].type, np.int64)))
-        binding.bind_cpu_input("use_cache_branch", np.array([self.past is not None]))
-        for name in self.past_names:
-            if self.past is None:  # the no-cache branch ignores these; they only need valid shapes
-                length = states.shape[1] if ".encoder." in name else 1
-                binding.bind_cpu_input(name, np.zeros((batch, self.heads, length, self.head_dim), dtype=self.kv_dtype))
-            else:
-                binding.bind_ortvalue_input(name, self.past[name])
-        binding.bind_output("logits", "cpu")
-        for name in self.present_names:
-            binding.bind_output(name, self.device_type)
-        with ctx.cancellable() as options:
-            self.session.run_with_iobinding(binding, options)
-        values = binding.get_outputs()
-        presents = dict(zip(self.past_names, values[1:]))
-        if self.past is not None:
-            for name in self.past_names:
-                if ".encoder." in name:
-                    presents[name] = self.past[name]
-        self.past = presents
-        return np.asarray(values[0].numpy()[:, -1, :], dtype=np.float32)
 
 
 class AudioCodec:
     """EnCodec: codes -> audio (``encodec_decode.onnx``), audio -> codes (``encodec_encode.onnx``)."""
 
-    def __init__(self, model: MusicGenModel) -> None:
+    def __init__(self, model: MusicGenModel, graphs: Graphs | None = None) -> None:
         self.model = model
+        self.decoder_path = (graphs or model.graphs_for()).encodec_decode
 
     def decode(self, ctx: studio.JobContext, codes: np.ndarray) -> np.ndarray:
         """(C, frames) codes -> (samples,) float32."""
-        session = ctx.session(self.model.onnx("encodec_decode.onnx"))
+        session = ctx.session(self.decoder_path)
         (audio,) = ctx.run(session, None, {"audio_codes": codes[None, None].astype(np.int64)})
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
@@ -220,19 +152,21 @@ def generate(
     prompt: str,
     settings: Settings,
     audio_prompt: np.ndarray | None = None,
+    graphs: Graphs | None = None,
 ) -> Iterator[studio.Progress]:
-    """Text (and optionally mono audio at the model's rate to continue) -> ``Generation``."""
+    """Text (and optionally mono audio at the model's rate to continue) -> ``Generation``, with
+    the files of one variant (``graphs``; fp32 without)."""
     started = time.perf_counter()
     ensure_memory(memory_needed(model, states_length=MAX_PROMPT_TOKENS, steps=settings.new_tokens, guided=settings.guided),
                   f"{settings.new_tokens} steps of {model.name}")
-    encoder = TextEncoder(model, tokenizer)
+    encoder = TextEncoder(model, tokenizer, graphs)
     states, mask = encoder(ctx, prompt)
-    codec = AudioCodec(model)
+    codec = AudioCodec(model, graphs)
     prompt_codes = None
     if audio_prompt is not None:
         yield studio.Progress(0, settings.new_tokens, "Listening to the audio prompt…")
         prompt_codes = codec.encode(ctx, audio_prompt)
-    decoder = Decoder(model, ctx)
+    decoder = Decoder(model, ctx, graphs)
     codes = yield from decode_codes(ctx, model, decoder, states, mask, settings, prompt_codes)
     yield studio.Progress(settings.new_tokens, settings.new_tokens, "Decoding audio…")
     audio = codec.decode(ctx, codes)

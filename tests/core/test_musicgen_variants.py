@@ -1,0 +1,198 @@
+"""MusicGen with the variants the public exports ship (Xenova/musicgen-small's naming):
+``onnx/decoder_model_merged_{fp16,q4,int8,uint8,quantized}.onnx`` beside the fp32 files, the text
+encoder and EnCodec with fewer variants (a part without one runs its fp32 file). Every variant
+present is listed and selectable through the ``variant`` parameter, ``auto`` follows the user's
+default for the device and else what suits it, and ``info["variant"]`` says what ran.
+
+tests/fixtures/musicgen/model-variants was made by onnxruntime's own quantizer and float16
+converter from the committed fp32 graphs; its goldens (goldens/variants.npz) come from a plain
+onnxruntime reference loop over the same files in build_layouts.py, never from this plugin."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import studio
+from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.models.variant_defaults import set_default_variant
+from studio_plugins.musicgen.generator import MusicGenLoader
+from studio_plugins.musicgen.layout import MusicGenModel
+from studio_plugins.musicgen.pipeline import Decoder, Settings, TextEncoder, decode_codes
+from studio_plugins.musicgen.tokenizer import T5Tokenizer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
+VARIANTS_DIR = FIXTURES / "model-variants"
+ONNX_DIR = VARIANTS_DIR / "onnx"
+GOLDEN = dict(np.load(FIXTURES / "goldens" / "variants.npz"))
+MANIFEST = json.loads((FIXTURES / "goldens" / "variants.json").read_text())
+PROMPTS = MANIFEST["prompts"]
+CASES = MANIFEST["cases"]  # {"cfg": prompt index, "nocfg": prompt index}
+BOUND = 1e-4
+PRESENT = ["fp32", "fp16", "q4", "int8", "uint8", "quantized"]  # variants.VARIANTS order
+
+
+class Probe(studio.Generator):
+    id, kind = "musicgen-variants-probe", "text"
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def generate(self, request, ctx):
+        yield studio.Result("text", "", self.id, {}, info={"value": self.fn(ctx)})
+
+
+@pytest.fixture(scope="module")
+def runner():
+    runner = JobRunner()
+    yield runner
+    runner.shutdown()
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return MusicGenLoader().load(VARIANTS_DIR)
+
+
+def in_job(runner, fn):
+    probe = Probe(fn)
+    job = runner.submit(probe, probe.request())
+    assert job.wait(60), "no answer"
+    assert job.state is JobState.FINISHED, job.message
+    return job.result.info["value"]
+
+
+def drain(steps):
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def generate(runner, generator, **values):
+    job = runner.submit(generator, generator.request(values))
+    assert job.wait(60), "no answer"
+    assert job.state is JobState.FINISHED, job.message
+    return job.result
+
+
+def test_every_variant_present_is_listed_and_selectable(generator):
+    assert list(MANIFEST["variants"]) == ["fp32", "fp16", "quantized", "int8", "uint8", "q4"]  # what the builder made
+    param = generator.param("variant")
+    assert param.type == "choice" and param.default == "auto"
+    assert param.choices == ("auto", *PRESENT)
+    assert list(generator.variants) == PRESENT
+    assert generator.model_folder == VARIANTS_DIR
+    with pytest.raises(studio.ParamError, match="variant"):
+        generator.request({"prompt": "jazz", "variant": "q4f16"})  # not in this folder
+
+
+@pytest.mark.parametrize("variant", PRESENT)
+def test_each_variant_runs_its_own_files_and_the_fp32_ones_it_lacks(generator, variant):
+    """The builder's rule (goldens/variants.json) is the plugin's: the decoder has the variant,
+    the text encoder and EnCodec use theirs when they have one, else fp32."""
+    expected = MANIFEST["variants"][variant]["files"]
+    graphs = generator.model.graphs_for(variant)
+    assert graphs.text_encoder.name == expected["text_encoder"][0]
+    assert [p.name for p in graphs.decoder] == expected["decoder"]
+    assert graphs.encodec_decode.name == expected["encodec_decode"][0]
+    listed = generator.variants[variant]
+    assert set(listed.files) == {graphs.text_encoder, *graphs.decoder, graphs.encodec_decode}
+    assert listed.size == sum(p.stat().st_size for p in set(listed.files))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("variant", PRESENT)
+def test_each_variant_gives_the_reference_loops_codes(runner, generator, variant, case):
+    model = generator.model
+    graphs = model.graphs_for(variant)
+    tokenizer = T5Tokenizer(VARIANTS_DIR / "tokenizer.json")
+    settings = Settings(MANIFEST["greedy_new_tokens"], guidance_scale=MANIFEST["guidance_scale"] if case == "cfg" else 1.0, temperature=0.0)
+
+    def run(ctx):
+        states, mask = TextEncoder(model, tokenizer, graphs)(ctx, PROMPTS[CASES[case]])
+        return drain(decode_codes(ctx, model, Decoder(model, ctx, graphs), states, mask, settings))
+
+    np.testing.assert_array_equal(in_job(runner, run), GOLDEN[f"{variant}_{case}_codes"])
+
+
+@pytest.mark.parametrize("variant", PRESENT)
+def test_each_variant_chosen_in_the_form_makes_the_reference_audio(runner, generator, variant):
+    frames = MANIFEST["greedy_new_tokens"] + 1 - 4
+    result = generate(runner, generator, prompt=PROMPTS[CASES["cfg"]], duration=frames / 50, temperature=0,
+                      guidance_scale=MANIFEST["guidance_scale"], seed=1, variant=variant)
+    golden = GOLDEN[f"{variant}_cfg_audio"]
+    assert result.info["variant"] == variant and result.params["variant"] == variant
+    assert result.value.shape == (golden.size, 1)
+    assert np.abs(result.value[:, 0] - golden).max() < BOUND
+
+
+def test_the_variants_make_different_music(runner, generator):
+    """The variants are really different weights: not every one gives the fp32 codes."""
+    codes = {v: GOLDEN[f"{v}_cfg_codes"] for v in PRESENT}
+    assert any(not np.array_equal(codes[v], codes["fp32"]) for v in PRESENT if v != "fp32")
+
+
+def test_auto_takes_what_suits_the_cpu_then_the_users_default(runner, generator):
+    short = {"prompt": "jazz", "duration": 0.1, "seed": 1}
+    assert generate(runner, generator, **short).info["variant"] == "q4"  # variants.preferred on a CPU
+    set_default_variant(VARIANTS_DIR, "cpu", "int8")
+    assert generate(runner, generator, **short).info["variant"] == "int8"
+    assert generate(runner, generator, **short, variant="fp16").info["variant"] == "fp16"  # a choice beats the default
+    set_default_variant(VARIANTS_DIR, "gpu", "fp16")  # another device's default does not apply here
+    set_default_variant(VARIANTS_DIR, "cpu", None)
+    assert generate(runner, generator, **short).info["variant"] == "q4"
+
+
+def test_a_default_the_folder_no_longer_has_falls_back(runner, tmp_path):
+    folder = tmp_path / "musicgen-variants"
+    shutil.copytree(VARIANTS_DIR, folder)
+    set_default_variant(folder, "cpu", "uint8")
+    (folder / "onnx" / "decoder_model_merged_uint8.onnx").unlink()
+    generator = MusicGenLoader().load(folder)
+    assert "uint8" not in generator.param("variant").choices
+    assert generate(runner, generator, prompt="jazz", duration=0.1, seed=1).info["variant"] == "q4"
+
+
+def test_a_variant_of_the_text_encoder_alone_is_not_a_variant(tmp_path):
+    folder = tmp_path / "musicgen-variants"
+    shutil.copytree(VARIANTS_DIR, folder)
+    for path in (folder / "onnx").glob("decoder_model_merged_*.onnx"):
+        path.unlink()
+    model = MusicGenModel.read(folder)
+    assert list(model.graphs) == ["fp32"]  # text_encoder_q4.onnx and the rest wait for a decoder
+    assert "variant" not in [p.name for p in MusicGenLoader().load(folder).params]
+
+
+def test_a_folder_with_only_one_quantized_variant_runs_it(runner, tmp_path):
+    """A download of just the q4 files (and the fp32 EnCodec it falls back to)."""
+    folder = tmp_path / "musicgen-q4"
+    shutil.copytree(VARIANTS_DIR, folder)
+    keep = {"text_encoder_q4.onnx", "decoder_model_merged_q4.onnx", "encodec_decode.onnx"}
+    for path in (folder / "onnx").glob("*.onnx"):
+        if path.name not in keep:
+            path.unlink()
+    generator = MusicGenLoader().load(folder)
+    assert list(generator.variants) == ["q4"]
+    frames = MANIFEST["greedy_new_tokens"] + 1 - 4
+    result = generate(runner, generator, prompt=PROMPTS[CASES["cfg"]], duration=frames / 50, temperature=0,
+                      guidance_scale=MANIFEST["guidance_scale"], seed=1)
+    assert result.info["variant"] == "q4"
+    assert np.abs(result.value[:, 0] - GOLDEN["q4_cfg_audio"]).max() < BOUND
+
+
+def test_without_the_fp32_text_encoder_a_variant_needs_its_own(tmp_path):
+    folder = tmp_path / "musicgen-variants"
+    shutil.copytree(VARIANTS_DIR, folder)
+    (folder / "onnx" / "text_encoder.onnx").unlink()
+    model = MusicGenModel.read(folder)
+    assert list(model.graphs) == ["fp16", "q4", "quantized"]  # the ones whose text encoder is there
+    for path in (folder / "onnx").glob("text_encoder_*.onnx"):
+        path.unlink()
+    with pytest.raises(studio.ModelError, match=r"lacks onnx/text_encoder\.onnx \(the T5 text encoder\)"):
+        MusicGenModel.read(folder)
