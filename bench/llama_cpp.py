@@ -60,7 +60,10 @@ ROWS = (
     ("llama.cpp f32", "llama", "f32.gguf", "", "llama.cpp f32"),
     ("Studio fp32", "studio", "onnx-fp32", "fp32", "llama.cpp f32"),
 )
-SMOKE_MODELS = {"onnx-fp32": FIXTURES / "lm" / "models" / "llama", "genai-int4": FIXTURES / "lm" / "models" / "llama-genai" / "cpu-int4"}
+LM_FIXTURES = FIXTURES / "lm" / "models"
+SMOKE_MODELS = {"onnx-fp32": LM_FIXTURES / "llama",  # the tiny Llama, and the genai builder's int4 folder of it
+                "genai-int4": next((p for p in (LM_FIXTURES / "llama-genai-int4", LM_FIXTURES / "llama-genai" / "cpu-int4") if p.is_dir()),
+                                   LM_FIXTURES / "llama-genai-int4")}
 GOALS = {"equal": 1.2, "default": 1.0, "overhead": 0.05}
 TEXT = ("Now is the winter of our discontent made glorious summer by this sun of York, and all the clouds "
         "that lour'd upon our house in the deep bosom of the ocean buried. Now are our brows bound with victorious wreaths.")
