@@ -124,3 +124,26 @@ def test_models_default_refuses_a_variant_the_model_lacks(tmp_path):
                       "Abstract has no fp16 variant; it has fp32, q4")
     assert_user_error(studio("models", "default", "abstract", "--gpu", "q3", cwd=tmp_path), "not a variant name")
     assert variant_defaults.default_variant(folder, "gpu") is None
+
+
+def test_a_model_downloaded_from_the_hub_is_listed_shown_and_removed(stand_in_hub, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from hub import LLAMA_REPO
+
+    assert studio("models", "download", LLAMA_REPO, "--variant", "q4", "-q", cwd=tmp_path).returncode == 0
+    folder = paths.models() / "tiny-llama-ONNX"
+    sha = stand_in_hub.repos[LLAMA_REPO].sha
+
+    listed = studio("models", cwd=tmp_path)
+    row = next(line for line in listed.stdout.splitlines() if "lm:tiny-llama-ONNX" in line)
+    assert row.split()[1] == "text" and f"hub: {LLAMA_REPO} @ {sha[:7]}" in row and row.endswith("apache-2.0")
+    assert "q4 " in row and "fp32" not in row  # only the variant that was downloaded is on disk
+    shown = " ".join(studio("models", "show", "lm:tiny-llama-ONNX", cwd=tmp_path).stdout.split())
+    assert "origin: downloaded" in shown and "default on CPU: q4 (Studio's choice; none set)" in shown
+
+    removed = studio("models", "remove", "lm:tiny-llama-ONNX", cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert not folder.exists() and "freed" in removed.stdout

@@ -121,3 +121,15 @@ def test_a_folder_without_graphs_has_no_variant(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     assert folder_variants(tmp_path) == {}
     assert folder_variants(tmp_path / "missing") == {}
+
+
+def test_the_exporters_own_folders():
+    """Folders the real exporters and quantizers wrote (tests/fixtures/lm, tests/fixtures/musicgen)."""
+    lm = FIXTURES / "lm" / "models"
+    assert list(folder_variants(lm / "llama-variants")) == ["fp32", "fp16", "q4", "q4f16", "int8", "uint8", "quantized", "bnb4"]
+    genai = folder_variants(lm / "llama-genai-int4")
+    assert list(genai) == ["q4"] and genai["q4"].files[0].name == "llama-cpu-int4-rtn-block-32-acc-level-4.onnx"
+    assert genai["q4"].size > genai["q4"].files[0].stat().st_size  # its .onnx.data, named by the graph
+    assert list(folder_variants(lm / "llama-genai-fp32")) == ["fp32"]
+    assert list(folder_variants(FIXTURES / "musicgen" / "model-optimum")) == ["fp32"]
+    assert list(folder_variants(FIXTURES / "musicgen" / "model-variants")) == ["fp32", "fp16", "q4", "int8", "uint8", "quantized"]

@@ -158,9 +158,13 @@ def _layout(host: Any, folder: Path) -> str:
 
 def _variants(generator: Any, folder: Path) -> tuple[dict[str, Variant], str]:
     """The generator's own list when it keeps one (it knows its layout best), else the folder's."""
-    own = getattr(generator, "variants", None) if generator is not None else None
-    if isinstance(own, dict) and own and all(isinstance(v, Variant) for v in own.values()):
-        return dict(own), ""
+    for getter in (lambda g: g.variants, lambda g: g.model.variants):
+        try:
+            own = getter(generator) if generator is not None else None
+        except Exception:  # a plugin's property may raise: the folder is still read below
+            continue
+        if isinstance(own, dict) and own and all(isinstance(v, Variant) for v in own.values()):
+            return dict(own), ""
     try:
         return folder_variants(folder), ""
     except StudioError as exc:
