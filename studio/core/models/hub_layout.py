@@ -131,6 +131,7 @@ class RepoLayout:
         """The small files every variant takes: configs, tokenizer, chat template, model card."""
         return [f for f in self.files
                 if not f.path.endswith(".onnx") and f.path not in self.data and f.size <= SHARED_MAX
+                and ".onnx_data" not in f.name and ".onnx.data" not in f.name  # an absent graph's data
                 and not (self.genai and any(f.folder == g or f.path.startswith(g + "/") for g in self.genai if g))]
 
     def install_prefix(self, variant: str) -> str:
@@ -155,6 +156,13 @@ class RepoLayout:
         merged_folders = {folder for (folder, base), found in parts.items()
                           if base == MERGED and (variant in found or "fp32" in found)}
         picked: set[str] = {f.path for f in self.shared()}
+        # A folder whose graphs come in one variant only (diffusers' unet/, text_encoder/...) is
+        # taken whole: its external data may have any name (unet/weights.pb) and any size.
+        variants_in: dict[str, set[str]] = {}
+        for graph in self.graphs:
+            variants_in.setdefault(graph.file.folder, set()).add(graph.variant)
+        whole = {folder for folder, found in variants_in.items() if found == {"fp32"} and folder}
+        picked.update(f.path for f in self.files if f.folder in whole)
         for (folder, base), found in parts.items():
             if base in MERGED_FROM and folder in merged_folders:
                 continue  # the merged decoder does both of their jobs
