@@ -72,6 +72,7 @@ class MusicGenGenerator(studio.Generator):
             params.append(studio.Param("audio_prompt", "audio", None, optional=True, label="Continue audio", help="Audio to continue (the selected clip); empty: start from silence."))
         self.params = tuple(params)
         self._tokenizer: T5Tokenizer | None = None
+        self._opened: set[tuple[str, str]] = set()  # (device id, variant) whose sessions are open
 
     def tokenizer(self) -> T5Tokenizer:
         if self._tokenizer is None:
@@ -95,13 +96,21 @@ class MusicGenGenerator(studio.Generator):
         return self.model.graphs_for(chosen if chosen in names else variants.preferred(names, kind))
 
     def load(self, ctx: studio.JobContext) -> None:
-        ctx.progress(0, 3, "Loading MusicGen…")
+        # The sessions open in generate, for the variant the request asks for: a job that
+        # chose fp32 never loads the q4 copy that auto would have picked.
+        ctx.progress(0, 1, "Loading MusicGen…")
         self.tokenizer()
-        graphs = self.graphs("auto", ctx)
-        for step, paths in enumerate(((graphs.text_encoder,), graphs.decoder, (graphs.encodec_decode,)), 1):
-            for path in paths:
-                ctx.session(path)
-            ctx.progress(step, 3, "Loading MusicGen…")
+        ctx.progress(1, 1, "Loading MusicGen…")
+
+    def open_sessions(self, ctx: studio.JobContext, graphs: Graphs) -> Iterator[studio.Progress]:
+        """Open (once per device and variant) every session ``graphs`` runs, saying so."""
+        if (ctx.device.id, graphs.variant) in self._opened:
+            return
+        paths = (graphs.text_encoder, *graphs.decoder, graphs.encodec_decode)
+        for step, path in enumerate(paths, 1):
+            ctx.session(path)
+            yield studio.Progress(step, len(paths), f"Loading MusicGen ({graphs.variant})…")
+        self._opened.add((ctx.device.id, graphs.variant))
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         model = self.model
@@ -110,6 +119,7 @@ class MusicGenGenerator(studio.Generator):
         prompt_audio = self._prompt_audio(request.params.get("audio_prompt"), request["duration"], new_tokens, notes)
         settings = Settings(new_tokens, request["guidance_scale"], request["temperature"], request["top_k"], request.seed)
         graphs = self.graphs(request.params.get("variant", "auto"), ctx)
+        yield from self.open_sessions(ctx, graphs)
         output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio, graphs)
         audio_seconds = output.audio.size / model.sampling_rate
         info = {

@@ -196,3 +196,20 @@ def test_without_the_fp32_text_encoder_a_variant_needs_its_own(tmp_path):
         path.unlink()
     with pytest.raises(studio.ModelError, match=r"lacks onnx/text_encoder\.onnx \(the T5 text encoder\)"):
         MusicGenModel.read(folder)
+
+
+def test_a_job_opens_only_the_files_of_the_variant_it_runs():
+    """A first job that chose int8 does not also load the q4 copy auto would pick, and its
+    loading step names the variant."""
+    runner = JobRunner()
+    try:
+        generator = MusicGenLoader().load(VARIANTS_DIR)
+        events = []
+        job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.1, "seed": 1, "variant": "int8"}),
+                            listeners=[lambda job, event: events.append(event)])
+        assert job.wait(60) and job.state is JobState.FINISHED, job.message
+        opened = {loaded.path.name for loaded in runner.runtime.cached_sessions()}
+    finally:
+        runner.shutdown()
+    assert opened == {"text_encoder.onnx", "decoder_model_merged_int8.onnx", "encodec_decode.onnx"}
+    assert any(isinstance(e, studio.Progress) and e.message == "Loading MusicGen (int8)…" for e in events)
