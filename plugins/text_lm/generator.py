@@ -8,10 +8,12 @@ from typing import Iterator
 
 import studio
 from studio.core.base import paths
+from studio.core.models import variants as model_variants
+from studio.core.models.variant_defaults import default_variant
 
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
-from .quantize import int8_model
+from .quantize import MADE_HERE, made_model
 from .sampling import SamplingSettings
 from .tokenizer import LMTokenizer
 
@@ -19,6 +21,11 @@ from .tokenizer import LMTokenizer
 def _number(config: dict, key: str, default, kind=float):
     value = config.get(key)
     return kind(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def device_kind(device) -> str:
+    """``"cpu"`` or ``"gpu"``: which list of preferred variants suits the job's device."""
+    return "cpu" if device.id.startswith("cpu") else "gpu"
 
 
 def _suggested(param: studio.Param) -> studio.Param:
@@ -32,6 +39,10 @@ class LMGenerator(studio.Generator):
 
     def __init__(self, model: LMModel, generator_id: str, title: str = "") -> None:
         self.model = model
+        self.model_folder = model.folder
+        self.present = tuple(model.variants)
+        # Smaller weights made here need the full-precision file; int8 shipped by the hub is used as it is.
+        self.made_here = tuple(kind for kind in MADE_HERE if "fp32" in model.variants and kind not in model.variants)
         self.id = generator_id
         self.title = title or f"Text ({model.name})"
         self.description = (
@@ -54,7 +65,11 @@ class LMGenerator(studio.Generator):
             _suggested(studio.Param("repetition_penalty", "float", _number(g, "repetition_penalty", 1.0), min=1.0, max=2.0, step=0.05, label="Repetition penalty")),
             studio.Param("seed", "seed", None),
             studio.Param("stop", "text", "", label="Stop at", help="Stop sequences, separated by |"),
-            studio.Param("weights", "choice", "as exported", choices=("as exported", "int8"), help="int8: a quarter of the bytes to read per token, so faster on the CPU; the text differs slightly. Made once per model."),
+            studio.Param("variant", "choice", "auto", choices=("auto", *self.present, *self.made_here), label="Weights", help=(
+                "Which of the model's weights to run. auto: your default for this device (Models window), else the "
+                "fastest present (q4, then int8 on the CPU; fp16 on a GPU). int8 / int4 made here: a quarter / an "
+                "eighth of the fp32 bytes to read per token, so faster on the CPU; made once per model, the text "
+                "differs slightly.")),
         )
         self._tokenizer: LMTokenizer | None = None
 
@@ -63,20 +78,46 @@ class LMGenerator(studio.Generator):
             self._tokenizer = LMTokenizer(self.model)
         return self._tokenizer
 
+    def request(self, values=None, rng=None) -> studio.Request:
+        """As every generator's, and the ``weights`` parameter of projects saved before variants
+        ("as exported", "int8") still loads: as the plain variant and int8."""
+        values = dict(values or {})
+        if "weights" in values:
+            old = values.pop("weights")
+            if "variant" not in values:
+                values["variant"] = {"as exported": "fp32" if "fp32" in self.present else "auto"}.get(old, old)
+        return super().request(values, rng)
+
+    def chosen_variant(self, choice: str, device) -> str:
+        """The variant ``choice`` means on ``device``: "auto" is the user's default for this kind
+        of device when it is here, else the preferred variant present."""
+        if choice != "auto":
+            return choice
+        kind = device_kind(device)
+        default = default_variant(self.model.folder, kind)
+        if default in self.present or default in self.made_here:
+            return default
+        return model_variants.preferred(self.present, kind) or self.present[0]
+
     def load(self, ctx: studio.JobContext) -> None:
         ctx.progress(0, 1, "Loading the language model…")
         self.tokenizer()
-        ctx.session(self.model.model_file)
+        # The session is made by the first job, for the variant it asks for: one damaged or
+        # unwanted variant must not stand in the way of the others.
 
-    def model_file(self, weights: str, ctx: studio.JobContext) -> Path:
-        if weights != "int8":
-            return self.model.model_file
-        ctx.progress(0, 0, "Preparing int8 weights (once per model)…")
-        return int8_model(self.model.model_file, paths.cache() / "int8")
+    def model_file(self, variant: str, ctx: studio.JobContext) -> Path:
+        if variant in self.model.variants:
+            return self.model.variants[variant].files[0]
+        if variant not in self.made_here:
+            raise studio.ParamError(f"{self.title} has no {variant} weights (it has {', '.join(self.present)})")
+        ctx.progress(0, 0, f"Preparing {variant} weights (once per model)…")
+        return made_model(self.model.variants["fp32"].files[0], paths.cache(), variant)
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         tokenizer = self.tokenizer()
-        loaded = ctx.session(self.model_file(request["weights"], ctx))
+        variant = self.chosen_variant(request["variant"], ctx.device)
+        model_file = self.model_file(variant, ctx)
+        loaded = ctx.session(model_file)
         decoder = Decoder(self.model, loaded, ctx.device)
         vocab = tokenizer.tokenizer.get_vocab_size(with_added_tokens=True)
         if decoder.vocab_size is not None and vocab > decoder.vocab_size:
@@ -95,7 +136,9 @@ class LMGenerator(studio.Generator):
             "tokens_per_s": round(output.tokens_per_s, 2),
             "stopped_by": output.stopped_by,
             "notes": notes + output.notes,
-            "weights": request["weights"],
+            "variant": variant,
+            "weights": variant,  # the same, under the name results carried before variants
+            "model_file": model_file.name,
         }
         yield studio.Result("text", output.text, self.id, dict(request.params), info=info)
 

@@ -8,7 +8,6 @@ of logits comes back to be sampled.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Generator
@@ -23,8 +22,6 @@ from .layout import LMModel
 from .sampling import SamplingSettings, next_token
 from .tokenizer import LMTokenizer, StreamDecoder
 
-PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
-LAYER_KIND = re.compile(r"\.(\d+)\.(key|value)$")
 # A reader sees no difference between a chunk per token and a chunk per 15 ms, but a small
 # model makes thousands of tokens a second, and each event costs a signal and a repaint.
 EVENT_INTERVAL = 0.015
@@ -50,27 +47,41 @@ class Decoder:
         self.loaded = loaded
         self.session = loaded.session
         self.device_type = "cuda" if device.id.startswith(("cuda", "tensorrt")) else "cpu"
+        names = model.names  # optimum's, or what a genai_config.json says
+        self.names = names
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
-        if "input_ids" not in inputs or "logits" not in outputs:
-            raise studio.ModelError(f"{model.model_file} is not a causal LM (it needs input_ids and logits; it has {', '.join(inputs)} -> {', '.join(outputs)})")
+        if names.input_ids not in inputs or names.logits not in outputs:
+            raise studio.ModelError(
+                f"{model.model_file.name} is not a causal LM (it needs {names.input_ids} and {names.logits}; "
+                f"it has {', '.join(inputs)} -> {', '.join(outputs)})"
+            )
         self.inputs = inputs
-        self.ids_dtype = TYPES.get(inputs["input_ids"].type, np.int64)
-        self.past_names = sorted((n for n in inputs if PAST.match(n)), key=lambda n: (int(PAST.match(n).group(1)), PAST.match(n).group(2)))
-        by_layer = {LAYER_KIND.search(o).groups(): o for o in outputs if o.startswith("present") and LAYER_KIND.search(o)}
-        self.present_names = [by_layer.get(PAST.match(n).groups()) for n in self.past_names]
-        if None in self.present_names:
-            raise studio.ModelError(f"{model.model_file} takes past_key_values but does not return every present.N.key/value")
+        self.ids_dtype = TYPES.get(inputs[names.input_ids].type, np.int64)
+        # Layer by layer, a key and a value in; the same layer's key and value out.
+        self.past_names, self.present_names = [], []
+        layer = 0
+        while names.past_key % layer in inputs or names.past_value % layer in inputs:
+            pair_in = [names.past_key % layer, names.past_value % layer]
+            pair_out = [names.present_key % layer, names.present_value % layer]
+            if not all(name in inputs for name in pair_in) or not all(name in outputs for name in pair_out):
+                raise studio.ModelError(f"{model.model_file.name} takes past key/values but does not take and return both, key and value, for layer {layer}")
+            self.past_names += pair_in
+            self.present_names += pair_out
+            layer += 1
         self.has_cache = bool(self.past_names)
         self.branch = "use_cache_branch" in inputs
         _, kv_heads, head_dim = model.attention_shape()
+        self.kv_dtype = np.float32
         if self.past_names:
             shape = inputs[self.past_names[0]].shape
+            if len(shape) != 4:
+                raise studio.ModelError(f"{model.model_file.name}: its key/value cache has {len(shape)} dimensions, not 4 (batch, heads, length, head size)")
             kv_heads = shape[1] if isinstance(shape[1], int) else kv_heads
             head_dim = shape[3] if isinstance(shape[3], int) else head_dim
             self.kv_dtype = TYPES.get(inputs[self.past_names[0]].type, np.float32)
         self.kv_heads, self.head_dim = kv_heads, head_dim
-        vocab = self.session.get_outputs()[outputs.index("logits")].shape[-1]
+        vocab = self.session.get_outputs()[outputs.index(names.logits)].shape[-1]
         self.vocab_size = vocab if isinstance(vocab, int) else model.vocab_size
         self.past: list[Any] | None = None
         self.past_length = 0
@@ -94,12 +105,14 @@ class Decoder:
         binding = self.session.io_binding()
         count = len(ids)
         total = self.past_length + count
-        binding.bind_cpu_input("input_ids", np.asarray([ids], dtype=self.ids_dtype))
-        if "attention_mask" in self.inputs:
-            binding.bind_cpu_input("attention_mask", np.ones((1, total), dtype=TYPES.get(self.inputs["attention_mask"].type, np.int64)))
-        if "position_ids" in self.inputs:
+        names = self.names
+        binding.bind_cpu_input(names.input_ids, np.asarray([ids], dtype=self.ids_dtype))
+        if names.attention_mask in self.inputs:
+            mask_type = TYPES.get(self.inputs[names.attention_mask].type, np.int64)
+            binding.bind_cpu_input(names.attention_mask, np.ones((1, total), dtype=mask_type))
+        if names.position_ids in self.inputs:  # genai builder graphs take none: positions come from the mask
             positions = np.arange(self.past_length, total, dtype=np.int64)[None]
-            binding.bind_cpu_input("position_ids", positions.astype(TYPES.get(self.inputs["position_ids"].type, np.int64)))
+            binding.bind_cpu_input(names.position_ids, positions.astype(TYPES.get(self.inputs[names.position_ids].type, np.int64)))
         if self.branch:
             binding.bind_cpu_input("use_cache_branch", np.array([self.past is not None]))
         for index, name in enumerate(self.past_names):
@@ -108,7 +121,7 @@ class Decoder:
                 binding.bind_cpu_input(name, empty)
             else:
                 binding.bind_ortvalue_input(name, self.past[index])
-        binding.bind_output("logits", "cpu")
+        binding.bind_output(names.logits, "cpu")
         for name in self.present_names:
             binding.bind_output(name, self.device_type)
         if options is None:

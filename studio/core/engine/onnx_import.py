@@ -33,6 +33,8 @@ _quietened = False
 PARTS = {
     "capi.build_and_package_info": lambda: importlib.import_module("onnxruntime.capi.build_and_package_info"),
     "quantization": lambda: importlib.import_module("onnxruntime.quantization"),
+    "quantization.matmul_nbits_quantizer": lambda: importlib.import_module("onnxruntime.quantization.matmul_nbits_quantizer"),
+    "transformers.optimizer": lambda: importlib.import_module("onnxruntime.transformers.optimizer"),
     "transformers.fusion_options": lambda: importlib.import_module("onnxruntime.transformers.fusion_options"),
     "transformers.fusion_attention_unet": lambda: importlib.import_module("onnxruntime.transformers.fusion_attention_unet"),
     "transformers.onnx_model_unet": lambda: importlib.import_module("onnxruntime.transformers.onnx_model_unet"),

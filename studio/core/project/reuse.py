@@ -26,6 +26,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "denoising_strength": ("strength", "denoising_strength"),
     "steps": ("steps", "num_inference_steps"),
     "batch_size": ("batch_count", "batch_size"),
+    # Not A1111's: the language models' "weights" ("as exported" | "int8") became "variant".
+    "weights": ("variant",),
 }
 # A1111 sampler names -> words a scheduler choice is likely to contain.
 SAMPLERS = {
