@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -143,11 +144,15 @@ class SettingsDialog(QDialog):
 
     def _fill_folders(self) -> None:
         self.folders.clear()
-        if not self.host.plugins.model_folders:
+        # The user's own folders only: downloaded models are loaded too, but they are removed
+        # from the Models window (which deletes them), not forgotten here.
+        yours = {Path(f).expanduser().resolve() for f in self.host.settings.model_folders}
+        entries = [e for e in self.host.plugins.model_folders if e.path.expanduser().resolve() in yours]
+        if not entries:
             hint = QListWidgetItem("No model folders yet. Add a folder holding a model in a layout a plugin reads.")
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
             self.folders.addItem(hint)
-        for entry in self.host.plugins.model_folders:
+        for entry in entries:
             text = f"{entry.path}  —  {entry.generator.id if entry.ok else 'error: ' + entry.error}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, str(entry.path))
