@@ -329,3 +329,18 @@ def added_with(tmp_path: Path, host: Host, files: dict[str, str]) -> ModelRecord
 )
 def test_the_license_comes_from_the_model_card_config_or_license_file(host, tmp_path, files, license):
     assert added_with(tmp_path, host, files).license == license
+
+
+def test_words_from_a_manifest_or_model_card_are_one_printable_line(host, tmp_path):
+    folder = paths.models() / "evil"
+    shutil.copytree(builtin_models() / "cppn", folder)
+    write_manifest(folder, Manifest(name="Evil\x1b[2J\nmodel", source={"hub": "a/b\x07"}, license="mit\r\n\x1b]0;owned\x07"))
+    added = tmp_path / "card"
+    shutil.copytree(builtin_models() / "cppn", added)
+    (added / "README.md").write_text("---\nlicense: \"apache-2.0\x1b[31m\u200bx\"\n---\n")
+    host.add_model_folder(str(added))
+
+    evil, card = find_record(host, "cppn:evil"), find_record(host, "card")
+
+    assert evil.name == "Evil [2J model" and evil.license == "mit ]0;owned" and evil.source == "hub: a/b"
+    assert card.license == "apache-2.0 [31m x"

@@ -29,7 +29,7 @@ from studio.core.base import paths
 from studio.core.models import variant_defaults
 from studio.core.models.folder_variants import folder_variants
 from studio.core.models.manifest import FILE_NAME, Manifest, read_manifest
-from studio.core.models.model_card import UNKNOWN, folder_license
+from studio.core.models.model_card import UNKNOWN, folder_license, one_line
 from studio.core.models.variants import VARIANTS, Variant, human_size
 from studio.errors import StudioError
 
@@ -212,7 +212,9 @@ def _folder_record(host: Any, entry: Any, added_times: dict[str, str]) -> ModelR
         errors.append(problem)
     if manifest is not None:
         origin = "imported" if manifest.source.get("import") and not manifest.hub_repo else "downloaded"
-        name, source, license, added = manifest.name, manifest.source_text, manifest.license, manifest.added
+        # The manifest's words came from the hub: one printable line each, like the model card's.
+        name, source, license = one_line(manifest.name, 200), one_line(manifest.source_text, 300), one_line(manifest.license)
+        added = one_line(manifest.added, 40)
     else:
         origin = "downloaded" if _is_installed(folder) else "added"
         name, source, license, added = folder.name, str(folder), "", added_times.get(str(folder), "")

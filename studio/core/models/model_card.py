@@ -10,6 +10,7 @@ hostile one must cost nothing.
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 UNKNOWN = "unknown"
@@ -32,9 +33,15 @@ def _head(path: Path) -> str:
         return ""
 
 
+def one_line(value: str, limit: int = 100) -> str:
+    """Text from a file as one short printable line: control characters (a terminal's escape
+    sequences, newlines) become spaces, runs of spaces one. It goes into a table cell."""
+    printable = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in value)
+    return " ".join(printable.split())[:limit]
+
+
 def _clean(value: str) -> str:
-    value = value.strip().strip("'\"").strip()
-    return " ".join(value.split())[:100]  # one line, short: it goes into a table cell
+    return one_line(value.strip().strip("'\"").strip()).strip("'\" ")
 
 
 def _from_card(path: Path) -> str:
