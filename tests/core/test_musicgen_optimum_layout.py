@@ -199,3 +199,39 @@ def test_beside_a_merged_decoder_the_merged_one_runs(folder):
 
 def test_the_loader_recognises_the_folder():
     assert MusicGenLoader().detect(OPTIMUM_DIR)
+
+
+def test_a_split_variant_beside_a_merged_fp32_decoder_is_listed_and_runs(tmp_path):
+    """Repos that ship both shapes may have a variant only as a split pair: it is a variant,
+    and it runs its pair (here optimum's fp32 pair under an int8 name: transformers' audio)."""
+    folder = tmp_path / "mixed"
+    shutil.copytree(MERGED_DIR, folder)
+    shutil.copy(OPTIMUM_DIR / "decoder_model.onnx", folder / "onnx" / "decoder_model_int8.onnx")
+    shutil.copy(OPTIMUM_DIR / "decoder_with_past_model.onnx", folder / "onnx" / "decoder_with_past_model_int8.onnx")
+    generator = MusicGenLoader().load(folder)
+    assert generator.param("variant").choices == ("auto", "fp32", "int8")
+    assert [p.name for p in generator.model.graphs_for("int8").decoder] == ["decoder_model_int8.onnx", "decoder_with_past_model_int8.onnx"]
+    assert {p.name for p in generator.variants["int8"].files} == {
+        "text_encoder.onnx", "decoder_model_int8.onnx", "decoder_with_past_model_int8.onnx", "encodec_decode.onnx"}
+    runner = JobRunner()
+    try:
+        frames = GREEDY_TOKENS + 1 - 4
+        job = runner.submit(generator, generator.request({"prompt": PROMPTS[1], "duration": frames / 50, "temperature": 0, "seed": 1, "variant": "int8"}))
+        assert job.wait(60) and job.state is JobState.FINISHED, job.message
+    finally:
+        runner.shutdown()
+    assert job.result.info["variant"] == "int8"
+    assert np.abs(job.result.value[:, 0] - GOLDEN["greedy_cfg_audio_1"].reshape(-1)).max() < BOUND
+
+
+@pytest.mark.parametrize("replaced, says", [
+    ("decoder_with_past_model.onnx", "is not the cached steps of a MusicGen decoder"),
+    ("decoder_model.onnx", "is not the first step of a MusicGen decoder"),
+])
+def test_a_graph_that_is_not_a_decoder_step_fails_the_job_plainly(folder, runner, replaced, says):
+    shutil.copy(folder / "encodec_decode.onnx", folder / replaced)  # a real graph, the wrong one
+    generator = MusicGenLoader().load(folder)
+    job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.2, "seed": 1}))
+    assert job.wait(60), "no answer"
+    assert job.state is JobState.FAILED and not job.internal_error
+    assert replaced in job.message and says in job.message
