@@ -344,3 +344,31 @@ def test_words_from_a_manifest_or_model_card_are_one_printable_line(host, tmp_pa
 
     assert evil.name == "Evil [2J model" and evil.license == "mit ]0;owned" and evil.source == "hub: a/b"
     assert card.license == "apache-2.0 [31m x"
+
+
+def test_a_link_in_the_models_folder_is_not_an_installed_model(host, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(builtin_models() / "cppn", elsewhere)
+    write_manifest(elsewhere, Manifest(name="Linked"))
+    paths.models().mkdir(parents=True)
+    (paths.models() / "linked").symlink_to(elsewhere, target_is_directory=True)
+
+    host.reload_model_folders()
+
+    assert installed_folders() == []
+    assert "Linked" not in {r.name for r in model_records(host)}
+    assert (elsewhere / "model.onnx").is_file()
+
+
+def test_an_added_folder_gone_from_disk_is_listed_and_can_be_forgotten(host, tmp_path):
+    gone = tmp_path / "gone"
+    shutil.copytree(builtin_models() / "cppn", gone)
+    host.add_model_folder(str(gone))
+    shutil.rmtree(gone)
+    host.reload_model_folders()
+
+    record = find_record(host, str(gone))
+    assert record.origin == "added" and "model folder not found" in record.error and record.variants == {}
+
+    assert remove_model(host, record) == 0
+    assert Settings().model_folders == []
