@@ -276,3 +276,32 @@ def test_a_downloaded_model_generates_text(stand_in_hub, variant):
         assert made.result.info.get("variant", variant) == variant
     finally:
         host.shutdown()
+
+
+def test_lfs_files_come_from_the_cdn_the_hub_redirects_to_and_the_token_stays_with_the_hub(stand_in_hub, runner, monkeypatch):
+    stand_in_hub.cdn = True
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    job, _ = download(runner, GATED_REPO, variant="q4")
+    assert job.state is JobState.FINISHED, job.message
+    cdn = [r for r in stand_in_hub.requests if r.path.startswith("/cdn-lfs/")]
+    assert len(cdn) == 2 and {r.token for r in cdn} == {""}  # model_q4.onnx and its data, no token
+    assert {r.file for r in stand_in_hub.fetched("HEAD")} == LLAMA_Q4
+    assert {r.token for r in stand_in_hub.fetched("HEAD")} == {TOKEN}
+
+
+def test_a_second_download_into_the_same_folder_waits_then_says_so(stand_in_hub):
+    stand_in_hub.throttle(60_000)  # the first one takes a while
+    first, second = JobRunner(), JobRunner()  # a window and a command line, each with its runner
+    try:
+        running = start_download(first, LLAMA_REPO, variant="fp32")
+        while not stand_in_hub.fetched("GET"):
+            time.sleep(0.05)
+        job, _ = download(second, LLAMA_REPO, variant="fp32")
+        assert job.state is JobState.FAILED
+        assert job.message == (f"{LLAMA_REPO} is being downloaded already (into {installed('tiny-llama-ONNX')}); "
+                               "wait for that download to end")
+        running.cancel()
+        assert running.wait(5) and running.state is JobState.CANCELLED
+    finally:
+        first.shutdown()
+        second.shutdown()

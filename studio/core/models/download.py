@@ -18,6 +18,7 @@ ends at once, its partial files kept for the next attempt.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import queue
@@ -48,6 +49,7 @@ MARGIN = 32 * 1024 * 1024
 POLL = 0.1  # seconds between looks at Cancel
 PROGRESS_EVERY = 0.25  # seconds between progress events
 STOP_WAIT = 1.0  # seconds a cancelled transfer gets to let go of its files
+LOCK_WAIT = 3.0  # seconds a download waits for another into the same folder (a cancelled one letting go)
 
 
 def disk_free(path: Path) -> int:
@@ -103,14 +105,35 @@ class ModelDownload(Generator):
             raise HubError(f"{repo_id} has nothing Studio can download ({listing.verdict})")
         prefix = listing.layout.install_prefix(variant) if listing.layout else ""
         name = folder_name(repo_id, prefix)
-        plan = DownloadPlan(listing, variant, name, files, prefix)
-        ctx.check_cancelled()
-        plan.check_disk()
-        yield from plan.run(ctx)
-        folder = plan.install()
+        with _one_at_a_time(name, repo_id):
+            plan = DownloadPlan(listing, variant, name, files, prefix)
+            ctx.check_cancelled()
+            plan.check_disk()
+            yield from plan.run(ctx)
+            folder = plan.install()
         info = {"repo_id": repo_id, "revision": listing.revision, "variant": variant,
                 "bytes": plan.total, "folder": str(folder)}
         yield Result("model", str(folder), self.id, dict(request.params), info=info)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(name: str, repo_id: str) -> Iterator[None]:
+    """One download into a folder at a time (two would write the same partial files), across
+    the window and any command line: a file lock beside the staging folder."""
+    from filelock import FileLock, Timeout
+
+    place = paths.models() / PARTIAL
+    place.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(place / f"{name}.lock"))
+    try:
+        lock.acquire(timeout=LOCK_WAIT)
+    except Timeout:
+        raise HubError(f"{repo_id} is being downloaded already (into {paths.models() / name}); "
+                       "wait for that download to end") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def choose_variant(listing: RepoListing, wanted: str) -> str:
@@ -194,7 +217,7 @@ class DownloadPlan:
                 worker.join(STOP_WAIT)  # it lets go at its next chunk; a stalled read is left to time out
                 raise Cancelled()
             now = time.monotonic()
-            if now - last >= PROGRESS_EVERY or not worker.is_alive():
+            if now - last >= PROGRESS_EVERY and worker.is_alive():
                 last = now
                 yield transfer.progress()
         if transfer.error is not None:
