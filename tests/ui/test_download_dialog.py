@@ -151,3 +151,48 @@ def test_a_download_that_fails_says_why_in_the_jobs_panel(window, qtbot, choose,
     qtbot.waitUntil(lambda: "Asking the hub" not in dialog.note.text(), timeout=15000)
     assert "no-such-model" in dialog.note.text() and "Traceback" not in dialog.note.text()
     assert not [j for j in download_jobs(window)], "nothing to download was offered"
+
+
+def test_the_catalogue_is_grouped_and_its_default_variant_is_chosen(window, qtbot, choose):
+    from studio.core.models.catalogue import load_catalogue
+    from studio.core.models.variants import preferred
+
+    dialog = open_dialog(window, choose)
+    catalogue = dialog.catalogue
+    headings = [catalogue.item(i).text() for i in range(catalogue.count()) if catalogue.item(i).data(Qt.ItemDataRole.UserRole) is None]
+    assert headings == ["For painters", "For writers", "For musicians"]
+    entry = next(e for e in load_catalogue() if e.group == "writers" and len(e.variants) > 1)
+    row = next(i for i in range(catalogue.count()) if getattr(catalogue.item(i).data(Qt.ItemDataRole.UserRole), "repo_id", "") == entry.repo_id)
+    catalogue.scrollToItem(catalogue.item(row))
+    qtbot.mouseClick(catalogue.viewport(), Qt.MouseButton.LeftButton, pos=catalogue.visualItemRect(catalogue.item(row)).center())
+    offer = dialog.offer
+    assert offer.title.text() == entry.title and offer.repo.text() == entry.repo_id
+    assert entry.license in offer.license.text() and entry.device in offer.device.text()
+    assert set(offer.variant_buttons) == set(entry.variants)
+    assert offer.chosen_variant() == entry.default_variant
+    here = preferred(list(entry.variants), "cpu")  # this machine has no GPU
+    [mark] = offer.findChildren(type(offer.title), "suits_here")
+    row_of = offer.variant_grid.getItemPosition(offer.variant_grid.indexOf(mark))[0]
+    assert offer.variant_grid.itemAtPosition(row_of, 0).widget() is offer.variant_buttons[here]
+    assert human_size(entry.variants[entry.default_variant]) in offer.total.text()
+    assert offer.download_button.isEnabled() and not offer.files.isVisible()
+
+
+def test_a_gated_repository_says_how_to_get_access(window, qtbot, choose, stand_in_hub):
+    from hub import GATED_REPO
+
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, GATED_REPO)
+    qtbot.waitUntil(lambda: dialog.offer.repo.text() == GATED_REPO and dialog.pages.currentIndex() == 1, timeout=15000)
+    note = dialog.offer.gated
+    assert note.isVisible() and "accept the license" in note.text() and "HF_TOKEN" in note.text()
+    # Downloading it anyway without a token: the job fails with the hub's sentence, plainly.
+    qtbot.mouseClick(dialog.offer.download_button, Qt.MouseButton.LeftButton)
+    [job] = download_jobs(window)
+    qtbot.waitUntil(lambda: job.state.done, timeout=20000)
+    assert job.state is JobState.FAILED and not job.internal_error
+    row = window.jobs_panel.row(job)
+    qtbot.waitUntil(lambda: row.status.text().startswith("Failed: "), timeout=5000)
+    assert "license" in row.status.text() and "HF_TOKEN" in row.status.text() and "Traceback" not in row.status.text()
+    assert "HF_TOKEN" in window.statusBar().currentMessage()
+    assert installed_folders() == []

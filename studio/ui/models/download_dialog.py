@@ -141,7 +141,7 @@ class DownloadDialog(QDialog):
 
     def _refused(self, repo_id: str, sentence: str) -> None:
         self.inspect_button.setEnabled(bool(self.repo_box.text().strip()))
-        self._say_on_page(sentence, ERROR)
+        self._say_on_page(sentence[:1].upper() + sentence[1:], ERROR)
 
     def _say_on_page(self, text: str, style: str) -> None:
         self.note.setText(text)

@@ -42,9 +42,11 @@ class ModelRow(QWidget):
         name = plain_label(record.name)
         name.setStyleSheet("font-weight: 600; font-size: 13px;")
         parts = [kind_name(record.kind).split()[-1], human_size(record.size)]
-        if record.variants:
+        if len(record.variants) > 3:
+            parts.append(f"{len(record.variants)} variants")
+        elif record.variants:
             parts.append(", ".join(record.variants))
-        second = plain_label("  ·  ".join(parts) if not record.error else f"Cannot load: {record.error}")
+        second = plain_label("  ·  ".join(parts) if not record.error else "Cannot be loaded: choose it to see why")
         second.setStyleSheet(ERROR if record.error else MUTED)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem,
+    QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem,
     QVBoxLayout, QWidget,
 )
 
@@ -39,8 +39,9 @@ class ModelDetails(QWidget):
         self.origin = badge(colour="#2d4a6e")
         tags = QHBoxLayout()
         tags.setSpacing(6)
-        tags.addWidget(self.kind)
-        tags.addWidget(self.origin)
+        for tag in (self.kind, self.origin):
+            tag.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            tags.addWidget(tag)
         tags.addStretch(1)
         self.error = plain_label()
         self.error.setObjectName("model_error")
@@ -49,7 +50,7 @@ class ModelDetails(QWidget):
         self.error.setStyleSheet(f"{ERROR} background: #3b2224; border-radius: 6px; padding: 8px;")
 
         self.facts: dict[str, QLabel] = {}
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(6)
@@ -70,6 +71,9 @@ class ModelDetails(QWidget):
         self.variants.setAlternatingRowColors(True)
         self.variants.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
         self.variants.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.variants.setUniformRowHeights(True)
+        self.variants.setStyleSheet("QTreeWidget::item { padding: 3px 6px; }")
+        self.variants.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.variants.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -83,6 +87,7 @@ class ModelDetails(QWidget):
             combo = QComboBox()
             combo.setObjectName(f"default_{device_kind}")
             combo.setMinimumWidth(220)
+            combo.setMaximumWidth(320)
             combo.activated.connect(lambda _index, d=device_kind: self._default_chosen(d))
             self.defaults[device_kind] = combo
             defaults.addRow(muted(label), combo)
@@ -111,11 +116,12 @@ class ModelDetails(QWidget):
         layout.addSpacing(6)
         layout.addLayout(form)
         layout.addWidget(heading("Variants"))
-        layout.addWidget(self.variants, 1)
+        layout.addWidget(self.variants)
         layout.addWidget(self.no_variants)
         self.defaults_heading = heading("Default variant")
         layout.addWidget(self.defaults_heading)
         layout.addWidget(self.defaults_box)
+        layout.addStretch(1)  # spare height below, never inside the tags or the table
         layout.addSpacing(8)
         layout.addLayout(buttons)
         self.show_record(None)
@@ -140,6 +146,10 @@ class ModelDetails(QWidget):
         }
         for key, value in facts.items():
             self.facts[key].setText(value)
+        folder_row = self.form.labelForField(self.facts["folder"])
+        same = record.source == str(record.folder)  # an added folder's source is the folder
+        self.facts["folder"].setVisible(not same)
+        folder_row.setVisible(not same)
         self.variants.clear()
         for variant in record.variants.values():
             item = QTreeWidgetItem([variant.name, human_size(variant.size), variant.suits])
@@ -148,7 +158,8 @@ class ModelDetails(QWidget):
         several = len(record.variants) > 1
         self.variants.setVisible(bool(record.variants))
         self.no_variants.setVisible(not record.variants)
-        self.variants.setFixedHeight(30 + 26 * max(1, len(record.variants)))
+        rows = max(1, len(record.variants))  # the whole table, no scrolling inside a scrolling pane
+        self.variants.setFixedHeight(self.variants.header().sizeHint().height() + rows * max(self.variants.sizeHintForRow(0), 22) + 6)
         self.defaults_heading.setVisible(several)
         self.defaults_box.setVisible(several)
         if several:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
-    QButtonGroup, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QRadioButton, QTreeWidget,
+    QButtonGroup, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QRadioButton, QSizePolicy, QTreeWidget,
     QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -78,6 +79,7 @@ class OfferPane(QWidget):
         tags = QHBoxLayout()
         tags.setSpacing(6)
         for tag in (self.kind, self.license, self.device):
+            tag.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             tags.addWidget(tag)
         tags.addStretch(1)
         self.description = plain_label()
@@ -96,6 +98,9 @@ class OfferPane(QWidget):
         self.variant_grid = QGridLayout(self.variant_box)
         self.variant_grid.setContentsMargins(0, 0, 0, 0)
         self.variant_grid.setHorizontalSpacing(18)
+        palette = self.variant_box.palette()  # the dark theme's base makes an empty radio circle vanish
+        palette.setColor(QPalette.ColorRole.Base, QColor("#45454e"))
+        self.variant_box.setPalette(palette)
         self.variant_group = QButtonGroup(self)
         self.variant_buttons: dict[str, QRadioButton] = {}
         self.variant_group.buttonToggled.connect(lambda *_: self._update_button())
@@ -109,6 +114,7 @@ class OfferPane(QWidget):
         self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.files.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.files.setMinimumHeight(120)
+        self.files.setStyleSheet("QTreeWidget::item { padding: 2px 4px; }")
 
         self.total = muted()
         self.total.setObjectName("download_size")
@@ -183,7 +189,9 @@ class OfferPane(QWidget):
             self.variant_group.removeButton(button)
         while self.variant_grid.count():
             widget = self.variant_grid.takeAt(0).widget()
-            if widget is not None:
+            if widget is not None:  # gone now: deleteLater alone leaves it drawn (and found) until the loop runs
+                widget.hide()
+                widget.setParent(None)
                 widget.deleteLater()
         self.variant_buttons = {}
         names = offer.ordered_variants()
@@ -198,7 +206,9 @@ class OfferPane(QWidget):
             size.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.variant_grid.addWidget(button, row, 0)
             self.variant_grid.addWidget(size, row, 1)
-            self.variant_grid.addWidget(muted(SUITS.get(name, "CPU or GPU")), row, 2)
+            suits = plain_label(SUITS.get(name, "CPU or GPU"))
+            suits.setStyleSheet(MUTED)
+            self.variant_grid.addWidget(suits, row, 2)
             if name == here:
                 mark = plain_label("✓ suits this computer")
                 mark.setObjectName("suits_here")
