@@ -21,7 +21,7 @@ from studio.core.models.download import DOWNLOAD_DEVICE, start_download
 from studio.core.models.manifest import read_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from hub import GATED_REPO, GENAI_REPO, LLAMA_REPO, TOKEN, fixture_repos  # noqa: E402
+from hub import GATED_REPO, GENAI_REPO, LLAMA_REPO, MUSICGEN_REPO, TOKEN, fixture_repos  # noqa: E402
 
 WAIT = 60.0
 LLAMA_FP32 = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "README.md", "onnx/model.onnx"}
@@ -172,8 +172,12 @@ def test_no_such_repository_or_revision(stand_in_hub, runner):
     assert job.message == f"{LLAMA_REPO} has no revision 'v9' on {stand_in_hub.endpoint}"
 
 
-def test_a_gated_repository_says_to_accept_the_license_and_how_to_give_a_token(stand_in_hub, runner):
+@pytest.mark.parametrize("token", [None, "hf_not_granted"])  # 401 without a token, 403 with one not granted
+def test_a_gated_repository_says_to_accept_the_license_and_how_to_give_a_token(stand_in_hub, runner, monkeypatch, token):
+    if token:
+        monkeypatch.setenv("HF_TOKEN", token)
     job, _ = download(runner, GATED_REPO, variant="fp32")
+    assert {r.token for r in stand_in_hub.fetched("HEAD")} == {token or ""}
     assert job.state is JobState.FAILED
     assert job.message == (
         f"{GATED_REPO} is gated: accept its license on the hub page {stand_in_hub.endpoint}/{GATED_REPO} (signed in), "
@@ -305,3 +309,18 @@ def test_a_second_download_into_the_same_folder_waits_then_says_so(stand_in_hub)
     finally:
         first.shutdown()
         second.shutdown()
+
+
+def test_a_downloaded_musicgen_repository_becomes_a_generator(stand_in_hub):
+    from studio.host import Host
+
+    host = Host()
+    try:
+        job = start_download(host, MUSICGEN_REPO)
+        assert job.wait(WAIT) and job.state is JobState.FINISHED, job.message
+        entries = host.reload_model_folders()
+        entry = next(e for e in entries if Path(e.path).resolve() == Path(job.result.value).resolve())
+        assert entry.ok, entry.error
+        assert entry.generator.kind == "audio"
+    finally:
+        host.shutdown()
