@@ -28,6 +28,7 @@ TABLES = {
     "mixer.py": "x goal (1 ms)",
     "soak.py": "growth not content",
     "llama_cpp.py": "x l.cpp",
+    "gpu_check.py": "GPU check",
 }
 NEEDS_TORCH = {"lm_pipeline.py", "musicgen_pipeline.py", "sd_pipeline.py", "chorale_sketcher.py"}
 BUILDERS = ["build_lm_bench_models.py", "build_musicgen_bench_models.py", "build_sd_bench_models.py"]

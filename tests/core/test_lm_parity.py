@@ -17,7 +17,9 @@ from studio_plugins.text_lm.generator import LMLoader
 from studio_plugins.text_lm.layout import LMModel
 from studio_plugins.text_lm.pipeline import Decoder
 from studio_plugins.text_lm.tokenizer import LMTokenizer
+from parity_device import check_sessions_ran_on, parity_device  # STUDIO_TEST_DEVICE: bench/gpu_check.py runs these on CUDA
 
+DEVICE = parity_device()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lm"
 MANIFEST = json.loads((FIXTURES / "goldens" / "manifest.json").read_text())
 CASES = {case["name"]: case for case in MANIFEST["cases"]}
@@ -49,10 +51,11 @@ def runner():
     runner = JobRunner()
     yield runner
     runner.shutdown()
+    check_sessions_ran_on(runner.runtime, DEVICE)
 
 
 def run(runner, generator, values=None, listeners=()):
-    job = runner.submit(generator, generator.request(values or {}), listeners=listeners)
+    job = runner.submit(generator, generator.request(values or {}), DEVICE, listeners=listeners)
     assert job.wait(120), "no answer"
     assert job.state is JobState.FINISHED, job.message
     return job.result

@@ -20,7 +20,9 @@ from studio_plugins.musicgen.generator import MusicGenLoader
 from studio_plugins.musicgen.layout import MusicGenModel
 from studio_plugins.musicgen.pipeline import AudioCodec, Decoder, Settings, TextEncoder, decode_codes
 from studio_plugins.musicgen.tokenizer import T5Tokenizer
+from parity_device import check_sessions_ran_on, parity_device  # STUDIO_TEST_DEVICE: bench/gpu_check.py runs these on CUDA
 
+DEVICE = parity_device()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
 MODEL_DIR = FIXTURES / "model"
 MANIFEST = json.loads((FIXTURES / "goldens" / "manifest.json").read_text())
@@ -48,6 +50,7 @@ def runner():
     runner = JobRunner()
     yield runner
     runner.shutdown()
+    check_sessions_ran_on(runner.runtime, DEVICE)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,7 @@ def tokenizer(model):
 
 def in_job(runner, fn):
     generator = Probe(fn)
-    job = runner.submit(generator, generator.request())
+    job = runner.submit(generator, generator.request(), DEVICE)
     assert job.wait(60), "no answer"
     assert job.state is JobState.FINISHED, job.message
     return job.result.info["value"]
@@ -150,7 +153,7 @@ def test_greedy_codes_are_transformers(runner, model, tokenizer, index, guided):
 
 
 def run_generator(runner, generator, values):
-    job = runner.submit(generator, generator.request(values))
+    job = runner.submit(generator, generator.request(values), DEVICE)
     assert job.wait(60), "no answer"
     assert job.state is JobState.FINISHED, job.message
     return job.result

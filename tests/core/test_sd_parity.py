@@ -20,7 +20,9 @@ from studio_plugins.stable_diffusion.layout import SDModel
 from studio_plugins.stable_diffusion.noise import RecordedNoise
 from studio_plugins.stable_diffusion.optimize import optimized_unet
 from studio_plugins.stable_diffusion.pipeline import Pipeline, Settings
+from parity_device import check_sessions_ran_on, parity_device  # STUDIO_TEST_DEVICE: bench/gpu_check.py runs these on CUDA
 
+DEVICE = parity_device()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sd"
 MANIFEST = json.loads((FIXTURES / "goldens" / "manifest.json").read_text()) if (FIXTURES / "goldens" / "manifest.json").exists() else {}
 TOLERANCE = 1e-3
@@ -65,7 +67,7 @@ def replay(case: str, runner: JobRunner, fused_cache=None):
     )
     unet = optimized_unet(model.path("unet"), fused_cache) if fused_cache else None
     generator = Replay(model, settings, noise, unet)
-    job = runner.submit(generator, generator.request({}))
+    job = runner.submit(generator, generator.request({}), DEVICE)
     assert job.wait(120), "the pipeline did not finish"
     assert job.state is JobState.FINISHED, job.message
     return job.result, data["image"], noise
@@ -76,6 +78,7 @@ def runner():
     runner = JobRunner()
     yield runner
     runner.shutdown()
+    check_sessions_ran_on(runner.runtime, DEVICE)
 
 
 @pytest.mark.skipif(not MANIFEST, reason="no golden cases in tests/fixtures/sd/goldens")
