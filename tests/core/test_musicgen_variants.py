@@ -33,7 +33,7 @@ MANIFEST = json.loads((FIXTURES / "goldens" / "variants.json").read_text())
 PROMPTS = MANIFEST["prompts"]
 CASES = MANIFEST["cases"]  # {"cfg": prompt index, "nocfg": prompt index}
 BOUND = 1e-4
-PRESENT = ["fp32", "fp16", "q4", "int8", "uint8", "quantized"]  # variants.VARIANTS order
+PRESENT = ["fp32", "fp16", "q4", "q4f16", "int8", "uint8", "quantized", "bnb4"]  # variants.VARIANTS order
 
 
 class Probe(studio.Generator):
@@ -82,14 +82,14 @@ def generate(runner, generator, **values):
 
 
 def test_every_variant_present_is_listed_and_selectable(generator):
-    assert list(MANIFEST["variants"]) == ["fp32", "fp16", "quantized", "int8", "uint8", "q4"]  # what the builder made
+    assert list(MANIFEST["variants"]) == ["fp32", "fp16", "quantized", "int8", "uint8", "q4", "q4f16", "bnb4"]  # what the builder made
     param = generator.param("variant")
     assert param.type == "choice" and param.default == "auto"
     assert param.choices == ("auto", *PRESENT)
     assert list(generator.variants) == PRESENT
     assert generator.model_folder == VARIANTS_DIR
     with pytest.raises(studio.ParamError, match="variant"):
-        generator.request({"prompt": "jazz", "variant": "q4f16"})  # not in this folder
+        generator.request({"prompt": "jazz", "variant": "int4"})  # not a choice
 
 
 @pytest.mark.parametrize("variant", PRESENT)
