@@ -72,6 +72,14 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     assert any(" of " in event.message for event in progress), [event.message for event in progress]
     assert row.status.text().startswith("Installed")
 
+    # Opened again, the dialog says the model is there already, and which variant.
+    choose(window, "Models", "Download model…")
+    assert offer.installed.isVisible() and "Installed (q4)" in offer.installed.text()
+    assert not offer.download_button.isEnabled() and "installed already" in offer.total.text()
+    qtbot.mouseClick(offer.variant_buttons["fp32"], Qt.MouseButton.LeftButton)
+    assert offer.download_button.isEnabled(), "another variant can still be added"
+    dialog.close()
+
     # The new generator is in the Generate panel's list, and it writes.
     [new_id] = set(window.generate_panel.generators) - before
     panel = window.generate_panel
@@ -196,3 +204,27 @@ def test_a_gated_repository_says_how_to_get_access(window, qtbot, choose, stand_
     assert "license" in row.status.text() and "HF_TOKEN" in row.status.text() and "Traceback" not in row.status.text()
     assert "HF_TOKEN" in window.statusBar().currentMessage()
     assert installed_folders() == []
+
+
+def test_catalogue_entries_already_installed_are_marked(window, qtbot, choose):
+    import shutil
+
+    from studio.core.base.paths import builtin_models
+    from studio.core.models.catalogue import load_catalogue
+    from studio.core.models.manifest import Manifest, write_manifest
+
+    entry = next(e for e in load_catalogue() if e.group == "musicians")
+    folder = paths.models() / "installed-before"  # as an earlier download of it left it
+    shutil.copytree(builtin_models() / "chorale", folder)
+    write_manifest(folder, Manifest(name="MusicGen small", source={"hub": entry.repo_id, "revision": "0" * 40}, variants=["q4"]))
+    dialog = open_dialog(window, choose)
+    marks = {catalogue_row.entry.repo_id: catalogue_row.installed for catalogue_row in rows(dialog.catalogue)}
+    assert marks[entry.repo_id].isVisible() and "Installed (q4)" in marks[entry.repo_id].text()
+    assert not any(mark.isVisible() for repo, mark in marks.items() if repo != entry.repo_id)
+    dialog.catalogue.select(entry.repo_id)
+    assert dialog.offer.installed.isVisible()
+
+
+def rows(catalogue) -> list:
+    return [catalogue.itemWidget(catalogue.item(i)) for i in range(catalogue.count())
+            if catalogue.item(i).data(Qt.ItemDataRole.UserRole) is not None]

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Mapping
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from studio.core.models.catalogue import GROUPS, CatalogueEntry
 from studio.core.models.variants import human_size
-from studio.ui.models.look import MUTED, WARNING, kind_name
+from studio.ui.models.look import GOOD, MUTED, WARNING, kind_name
 from studio.ui.plain import plain_label
 
 
@@ -28,6 +28,7 @@ def size_range(sizes: Mapping[str, int], estimated: bool = False) -> str:
 class EntryRow(QWidget):
     def __init__(self, entry: CatalogueEntry) -> None:
         super().__init__()
+        self.entry = entry
         title = plain_label(entry.title)
         title.setStyleSheet("font-weight: 600; font-size: 13px;")
         parts = [kind_name(entry.kind).split()[-1], size_range(entry.variants, entry.size_estimated), entry.device]
@@ -36,12 +37,25 @@ class EntryRow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 5, 10, 5)
         layout.setSpacing(1)
-        layout.addWidget(title)
         layout.addWidget(second)
         if entry.gated:
             gated = plain_label("Gated: needs the license accepted on the hub")
             gated.setStyleSheet(WARNING + " font-size: 11px;")
             layout.addWidget(gated)
+        self.installed = plain_label()
+        self.installed.setObjectName("installed_mark")
+        self.installed.setStyleSheet(GOOD + " font-size: 11px;")
+        self.installed.hide()
+        title_row = QHBoxLayout()
+        title_row.setContentsMargins(0, 0, 0, 0)
+        title_row.addWidget(title, 1)
+        title_row.addWidget(self.installed)
+        layout.insertLayout(0, title_row)
+
+    def show_installed(self, variants: list[str] | None) -> None:
+        """``None``: not installed; else the variants in Studio's models folder."""
+        self.installed.setText(f"✓ Installed ({', '.join(variants)})" if variants else "✓ Installed")
+        self.installed.setVisible(variants is not None)
 
 
 class CatalogueList(QListWidget):
@@ -75,6 +89,14 @@ class CatalogueList(QListWidget):
                 self.addItem(item)
                 self.setItemWidget(item, EntryRow(entry))
         self.currentItemChanged.connect(self._changed)
+
+    def show_installed(self, installed: Mapping[str, list[str]]) -> None:
+        """Mark the entries already in Studio's models folder (repo id -> variants there)."""
+        for row in range(self.count()):
+            item = self.item(row)
+            entry = item.data(Qt.ItemDataRole.UserRole)
+            if entry is not None:
+                self.itemWidget(item).show_installed(installed.get(entry.repo_id.lower()))
 
     def select(self, repo_id: str) -> bool:
         for row in range(self.count()):

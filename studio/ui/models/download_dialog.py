@@ -13,12 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog, QHBoxLayout, QLineEdit, QPushButton, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from studio.core.models.catalogue import load_catalogue
 from studio.core.models.hub import RepoListing
+from studio.core.models.library import installed_folders
+from studio.core.models.manifest import read_manifest
 from studio.errors import StudioError
 from studio.ui.models.catalogue_list import CatalogueList
 from studio.ui.models.look import ERROR, GOOD, MUTED, muted, title_label
@@ -111,6 +114,7 @@ class DownloadDialog(QDialog):
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
 
+        self.installed: dict[str, list[str]] = {}  # hub repo id (lower case) -> variants installed
         self.inspector = RepoInspector(self)
         self.inspector.answered.connect(self._listed)
         self.inspector.failed.connect(self._refused)
@@ -120,8 +124,28 @@ class DownloadDialog(QDialog):
             self.catalogue.select(first.repo_id)
 
     def show_offer(self, offer: Offer) -> None:
-        self.offer.show_offer(offer)
+        self.offer.show_offer(offer, self.installed.get(offer.repo_id.lower()))
         self.pages.setCurrentIndex(1)
+
+    def refresh_installed(self) -> None:
+        """Read which hub repositories are in Studio's models folder (and their variants) and
+        mark them, so a person sees what they already have before downloading it again."""
+        installed: dict[str, list[str]] = {}
+        for folder in installed_folders():
+            try:
+                manifest = read_manifest(folder)
+            except StudioError:
+                continue  # a damaged manifest: the Models window shows that folder's error
+            if manifest is not None and manifest.hub_repo:
+                installed.setdefault(manifest.hub_repo.lower(), []).extend(manifest.variants)
+        self.installed = installed
+        self.catalogue.show_installed(installed)
+        if self.offer.offer is not None:
+            self.offer.show_installed(installed.get(self.offer.offer.repo_id.lower()))
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        self.refresh_installed()
+        super().showEvent(event)
 
     # -- any repository ----------------------------------------------------------------------
 

@@ -91,6 +91,8 @@ class ModelActions(QObject):
         """The model list changed (a download installed, a folder added): show it."""
         if self.library_window is not None:
             self.library_window.refresh()
+        if self.download_dialog is not None:
+            self.download_dialog.refresh_installed()
         panel, generators = self.window.generate_panel, self.window.host.generators
         if panel.generators != generators:  # re-listing alone would re-announce the choice
             panel.set_generators(generators)

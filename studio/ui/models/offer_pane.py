@@ -67,6 +67,7 @@ class OfferPane(QWidget):
         super().__init__(parent)
         self.device_kind = device_kind
         self.offer: Offer | None = None
+        self.installed_variants: list[str] | None = None  # None: not in Studio's models folder
         self.title = title_label(size=20)
         self.title.setObjectName("offer_title")
         self.repo = plain_label()
@@ -87,6 +88,10 @@ class OfferPane(QWidget):
         self.verdict = plain_label()
         self.verdict.setObjectName("verdict")
         self.verdict.setWordWrap(True)
+        self.installed = plain_label()
+        self.installed.setObjectName("offer_installed")
+        self.installed.setWordWrap(True)
+        self.installed.setStyleSheet(GOOD)
         self.gated = plain_label()
         self.gated.setObjectName("gated_note")
         self.gated.setWordWrap(True)
@@ -136,6 +141,7 @@ class OfferPane(QWidget):
         layout.addWidget(self.description)
         layout.addWidget(self.verdict)
         layout.addWidget(self.gated)
+        layout.addWidget(self.installed)
         layout.addWidget(self.variants_heading)
         layout.addWidget(self.variant_box)
         layout.addWidget(self.files_heading)
@@ -144,8 +150,9 @@ class OfferPane(QWidget):
         layout.addWidget(self.stretch, 1)
         layout.addLayout(bottom)
 
-    def show_offer(self, offer: Offer) -> None:
+    def show_offer(self, offer: Offer, installed: list[str] | None = None) -> None:
         self.offer = offer
+        self.show_installed(installed)
         self.title.setText(offer.title)
         self.repo.setText(offer.repo_id)
         self.kind.setText(kind_name(offer.kind))
@@ -173,6 +180,17 @@ class OfferPane(QWidget):
         self.files.setVisible(listed)
         self.stretch.setVisible(not listed)
         self._update_button()
+
+    def show_installed(self, variants: list[str] | None) -> None:
+        """Say that (and which variants of) this model is already in Studio's models folder."""
+        self.installed_variants = variants
+        self._update_button()
+        if variants is None:
+            self.installed.hide()
+            return
+        which = f" ({', '.join(variants)})" if variants else ""
+        self.installed.setText(f"✓ Installed{which}. Another variant downloads into the same model.")
+        self.installed.show()
 
     def chosen_variant(self) -> str:
         button = self.variant_group.checkedButton()
@@ -223,13 +241,16 @@ class OfferPane(QWidget):
 
     def _update_button(self) -> None:
         offer = self.offer
+        variant = self.chosen_variant() if offer is not None else ""
+        have = offer is not None and self.installed_variants is not None and (variant in self.installed_variants or not offer.variants)
         runnable = offer is not None and offer.runnable
-        self.download_button.setEnabled(runnable)
+        self.download_button.setEnabled(runnable and not have)
         if offer is None:
             self.total.clear()
             return
-        variant = self.chosen_variant()
-        if not runnable:
+        if have:
+            self.total.setText(f"{variant or 'This model'} is installed already: choose it in the Generate panel")
+        elif not runnable:
             self.total.setText("Studio cannot run this repository, so it is not offered for download.")
         elif variant:
             self.total.setText(f"Downloads {human_size(offer.variants[variant])} ({variant}) into Studio's models folder")
