@@ -324,3 +324,28 @@ def test_a_downloaded_musicgen_repository_becomes_a_generator(stand_in_hub):
         assert entry.generator.kind == "audio"
     finally:
         host.shutdown()
+
+
+def test_a_hub_that_goes_away_mid_download_is_said_and_what_arrived_is_kept(stand_in_hub, runner, monkeypatch):
+    stand_in_hub.throttle(150_000)
+    arrived = threading.Event()
+    job = start_download(runner, LLAMA_REPO, variant="fp32",
+                         listeners=[lambda job, event: isinstance(event, Progress) and event.step >= 300 and arrived.set()])
+    assert arrived.wait(WAIT)
+    endpoint = stand_in_hub.endpoint
+    stand_in_hub.stop()
+    gone = time.monotonic()
+    assert job.wait(15)
+    assert job.state is JobState.FAILED and time.monotonic() - gone < 10.0
+    assert job.message == f"the hub at {endpoint} cannot be reached: check the internet connection (or HF_ENDPOINT)"
+    partial = paths.models() / ".partial" / "tiny-llama-ONNX" / "onnx" / "model.onnx.incomplete"
+    kept = partial.stat().st_size
+    assert kept >= 300 * 1024
+
+    stand_in_hub.throttle(0)
+    stand_in_hub.requests.clear()
+    stand_in_hub.start()  # back, on another port
+    monkeypatch.setenv("HF_ENDPOINT", stand_in_hub.endpoint)
+    job, _ = download(runner, LLAMA_REPO, variant="fp32")
+    assert job.state is JobState.FINISHED, job.message
+    assert [r.range for r in stand_in_hub.fetched("GET") if r.file == "onnx/model.onnx"] == [f"bytes={kept}-"]
