@@ -251,6 +251,16 @@ def test_find_record_by_name_or_generator_id_ignoring_case(host):
     assert find_record(host, "SHAKESPEARE").name == "shakespeare"
     assert find_record(host, "CPPN:Abstract").name == "Abstract"
     assert find_record(host, "abstract").generator_id == "cppn:abstract"
+    assert find_record(host, "Abstract").name == "Abstract"
+
+
+def test_find_record_by_the_folder_name_of_a_download(host):
+    downloaded_cppn("someone--art")  # the manifest says "Someone--Art"; the folder is named after the repo
+    (paths.models() / "someone--art" / "studio-model.json").write_text(
+        (paths.models() / "someone--art" / "studio-model.json").read_text().replace("Someone--Art", "Abstract art"))
+    host.reload_model_folders()
+
+    assert find_record(host, "SOMEONE--ART").name == "Abstract art"
 
 
 def test_an_unknown_name_lists_the_known_ones(host):

@@ -234,12 +234,14 @@ def _folder_record(host: Any, entry: Any, added_times: dict[str, str]) -> ModelR
 
 
 def find_record(host: Any, name: str) -> ModelRecord:
-    """The model called ``name``: its generator id, its name (case-insensitive) or its folder."""
+    """The model called ``name``: its generator id, its name or its folder's name (case-insensitive),
+    or its folder's path."""
     records = model_records(host)
     wanted = name.casefold()
     for match in (
         [r for r in records if r.generator_id and r.generator_id.casefold() == wanted],
         [r for r in records if r.name.casefold() == wanted],
+        [r for r in records if r.folder.name.casefold() == wanted],  # a download's folder, named after its repo
         [r for r in records if _same_folder(r.folder, name)],
     ):
         if len(match) == 1:
