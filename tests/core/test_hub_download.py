@@ -349,3 +349,24 @@ def test_a_hub_that_goes_away_mid_download_is_said_and_what_arrived_is_kept(stan
     job, _ = download(runner, LLAMA_REPO, variant="fp32")
     assert job.state is JobState.FINISHED, job.message
     assert [r.range for r in stand_in_hub.fetched("GET") if r.file == "onnx/model.onnx"] == [f"bytes={kept}-"]
+
+
+def test_a_server_that_sends_more_than_the_file_has_is_stopped_at_its_size(stand_in_hub, runner):
+    stand_in_hub.send_extra("onnx/model.onnx", 5_000_000)
+    job, _ = download(runner, LLAMA_REPO, variant="fp32")
+    assert job.state is JobState.FAILED
+    assert job.message == "the hub sent more of onnx/model.onnx than the 652.1 KB it lists; nothing was installed"
+    assert not list(paths.models().rglob("model.onnx*"))  # neither kept nor installed
+
+
+def test_a_listed_path_that_would_leave_the_models_folder_is_refused(monkeypatch, runner, tmp_path):
+    from hub import LLAMA, running_hub
+
+    hostile = {"config.json": LLAMA / "config.json", "tokenizer.json": LLAMA / "tokenizer.json",
+               "onnx/model.onnx": LLAMA / "onnx" / "model.onnx", "../../outside.json": LLAMA / "config.json"}
+    with running_hub(monkeypatch, {"evil/repo": hostile}, gated=set()) as hub:
+        job, _ = download(runner, "evil/repo")
+        assert job.state is JobState.FAILED
+        assert job.message == "the hub listed a file named '../../outside.json', which Studio will not write"
+        assert hub.fetched("GET") == []
+    assert not (paths.models().parent / "outside.json").exists() and not (paths.models() / "outside.json").exists()

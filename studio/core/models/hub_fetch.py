@@ -30,6 +30,10 @@ INCOMPLETE = ".incomplete"
 READ_CHUNK = 256 * 1024
 
 
+class _Overlong(HubError):
+    """The server sent more bytes than the file has."""
+
+
 class Stopped(Exception):
     """Raised from the byte counter when the download was asked to stop (Cancel)."""
 
@@ -95,11 +99,24 @@ def fetch_file(repo_id: str, revision: str, file: RepoFile, target: Path,
         if _origin(location) != _origin(url):
             headers.pop("authorization", None)  # a signed CDN address: the token stays with the hub
         _small_reads(constants)
+        arrived = [have]
+
+        def count(n: int) -> None:  # called before each chunk is written
+            arrived[0] += n
+            if arrived[0] > file.size:  # a server that sends without end must not fill the disk
+                raise _Overlong(f"the hub sent more of {file.path} than the {human_size(file.size)} it lists; "
+                                "nothing was installed")
+            on_bytes(n)
+
         with partial.open("ab") as out:  # appends after the bytes an earlier attempt kept
             if have < file.size:
                 http_get(location, out, resume_size=have, headers=headers, expected_size=file.size,
-                         displayed_filename=file.path, tqdm_class=byte_counter(on_bytes))
-    except (Stopped, HubError):
+                         displayed_filename=file.path, tqdm_class=byte_counter(count))
+    except Stopped:
+        raise
+    except HubError as exc:
+        if isinstance(exc, _Overlong) or (partial.is_file() and partial.stat().st_size > file.size):
+            partial.unlink(missing_ok=True)  # what such a server sent is not worth resuming
         raise
     except OSError as exc:
         if partial.is_file() and partial.stat().st_size > file.size:
