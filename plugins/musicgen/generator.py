@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -79,6 +80,14 @@ class MusicGenGenerator(studio.Generator):
             vocab = self.model.config["text_encoder"].get("vocab_size")
             self._tokenizer = T5Tokenizer(self.model.folder / "tokenizer.json", vocab if isinstance(vocab, int) else None)
         return self._tokenizer
+
+    def request(self, values: Mapping[str, Any] | None = None, rng: random.Random | None = None) -> studio.Request:
+        """As every generator's; a folder with one variant has no ``variant`` parameter, yet a
+        project or a command that names that variant (or ``auto``) still runs: it is what runs."""
+        values = dict(values or {})
+        if "variant" in values and len(self.model.graphs) == 1 and values["variant"] in ("auto", *self.model.graphs):
+            del values["variant"]
+        return super().request(values, rng)
 
     @property
     def variants(self) -> dict[str, Variant]:

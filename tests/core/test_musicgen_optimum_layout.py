@@ -235,3 +235,16 @@ def test_a_graph_that_is_not_a_decoder_step_fails_the_job_plainly(folder, runner
     assert job.wait(60), "no answer"
     assert job.state is JobState.FAILED and not job.internal_error
     assert replaced in job.message and says in job.message
+
+
+def test_naming_the_only_variant_is_no_error_and_another_is_named(runner):
+    """A project saved with a variant chosen elsewhere, opened where the folder has one copy."""
+    generator = MusicGenLoader().load(OPTIMUM_DIR)
+    for value in ("auto", "fp32"):
+        request = generator.request({"prompt": "jazz", "duration": 0.1, "seed": 1, "variant": value})
+        assert "variant" not in request.params
+    with pytest.raises(studio.ParamError, match="no parameter variant"):
+        generator.request({"prompt": "jazz", "variant": "q4"})
+    job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.1, "seed": 1, "variant": "fp32"}))
+    assert job.wait(60) and job.state is JobState.FINISHED, job.message
+    assert job.result.info["variant"] == "fp32"
