@@ -228,3 +228,27 @@ def test_catalogue_entries_already_installed_are_marked(window, qtbot, choose):
 def rows(catalogue) -> list:
     return [catalogue.itemWidget(catalogue.item(i)) for i in range(catalogue.count())
             if catalogue.item(i).data(Qt.ItemDataRole.UserRole) is not None]
+
+
+def test_a_malformed_repo_id_is_refused_in_one_sentence(window, qtbot, choose, stand_in_hub):
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, "../../etc/passwd")
+    qtbot.waitUntil(lambda: "Asking the hub" not in dialog.note.text(), timeout=15000)
+    assert dialog.pages.currentIndex() == 0 and "Traceback" not in dialog.note.text() and dialog.note.text()
+    assert not stand_in_hub.requests, "a name that is no repository id never reaches the hub"
+
+
+def test_only_the_latest_inspection_is_shown(window, qtbot, choose, stand_in_hub):
+    from hub import LLAMA_REPO
+
+    # The first question is held back at the hub, so its answer comes after the second one's.
+    stand_in_hub.set_delay(1.5)
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, LLAMA_REPO)
+    qtbot.waitUntil(lambda: any("tiny-llama" in r.path for r in stand_in_hub.requests), timeout=10000)
+    stand_in_hub.set_delay(0)
+    inspect(dialog, qtbot, "onnx-community/no-such-model-ONNX")
+    qtbot.waitUntil(lambda: "no-such-model" in dialog.note.text() and "Asking" not in dialog.note.text(), timeout=15000)
+    qtbot.wait(2500)  # the first question's answer is in by now, and dropped
+    assert dialog.pages.currentIndex() == 0 and "no-such-model" in dialog.note.text()
+    assert not dialog.inspector.busy
