@@ -370,3 +370,32 @@ def test_a_listed_path_that_would_leave_the_models_folder_is_refused(monkeypatch
         assert job.message == "the hub listed a file named '../../outside.json', which Studio will not write"
         assert hub.fetched("GET") == []
     assert not (paths.models().parent / "outside.json").exists() and not (paths.models() / "outside.json").exists()
+
+
+def test_data_files_are_those_the_graph_names_whatever_their_name(monkeypatch, runner, tmp_path):
+    """A graph whose external data has a name of its own (``weights_fp32.pb``), beside another
+    variant: the file list cannot tell whose it is; the downloaded graph says, and it is fetched."""
+    import onnx
+
+    from hub import FIXTURES, running_hub
+
+    source = FIXTURES / "lm" / "models" / "llama-variants"
+    graph = onnx.load(str(source / "onnx" / "model.onnx"), load_external_data=False)
+    for tensor in graph.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "weights_fp32.pb"
+    onnx.save(graph, str(tmp_path / "model.onnx"))
+    files = {name: source / name for name in ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json")}
+    files.update({"onnx/model.onnx": tmp_path / "model.onnx", "onnx/weights_fp32.pb": source / "onnx" / "model.onnx_data",
+                  "onnx/model_q4.onnx": source / "onnx" / "model_q4.onnx"})
+    with running_hub(monkeypatch, {"someone/odd-names": files}, gated=set()) as hub:
+        job, _ = download(runner, "someone/odd-names", variant="q4")
+        assert job.state is JobState.FINISHED, job.message
+        assert "onnx/weights_fp32.pb" not in {r.file for r in hub.fetched("GET")}  # not the q4 graph's
+        job, _ = download(runner, "someone/odd-names", variant="fp32")
+        assert job.state is JobState.FINISHED, job.message
+        assert {r.file for r in hub.fetched("GET")} >= {"onnx/model.onnx", "onnx/weights_fp32.pb"}
+    folder = paths.models() / "odd-names"
+    assert (folder / "onnx" / "weights_fp32.pb").stat().st_size == (source / "onnx" / "model.onnx_data").stat().st_size
+    assert "onnx/weights_fp32.pb" in read_manifest(folder).files

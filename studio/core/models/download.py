@@ -161,10 +161,11 @@ class DownloadPlan:
         self.staging = paths.models() / PARTIAL / name
         self.manifest = _manifest_or_none(self.folder)
         self._reset_stale_staging()
-        self.files = files
+        self.files = list(files)
         self.fetch = [f for f in files if not self._installed(f)]
         self.total = sum(f.size for f in files)
         self.needed = sum(f.size for f in self.fetch)
+        self._lock = threading.Lock()  # the transfer thread adds the data files a graph names
 
     def local(self, file: RepoFile) -> str:
         return file.path[len(self.prefix):] if self.prefix and file.path.startswith(self.prefix) else file.path
@@ -194,6 +195,24 @@ class DownloadPlan:
             shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True, exist_ok=True)
         marker.write_text(wanted + "\n", encoding="utf-8")
+
+    def named_data(self, graph: RepoFile, staged: Path) -> list[RepoFile]:
+        """Data files the graph itself names that the plan lacks (any name: ``weights.pb``), when
+        the repository has them beside it; they join the download."""
+        folder = graph.path.rsplit("/", 1)[0] + "/" if "/" in graph.path else ""
+        listed = {f.path: f for f in self.listing.files}
+        planned = {f.path for f in self.files}
+        extra = []
+        for location in sorted({ref.location for ref in external_references(staged)}):
+            file = listed.get(folder + location)
+            if file is not None and file.path not in planned and not self._installed(file):
+                extra.append(file)
+        with self._lock:
+            self.files.extend(extra)
+            self.fetch.extend(extra)
+            self.needed += sum(f.size for f in extra)
+            self.total += sum(f.size for f in extra)
+        return extra
 
     def check_disk(self, free: Callable[[Path], int] = disk_free) -> None:
         """Refuse before the first byte when the disk cannot hold what is still to fetch."""
@@ -262,7 +281,7 @@ def _check_graph(staged: Path, plan: DownloadPlan) -> None:
         if not (folder / location).is_file():
             relative = staged.relative_to(plan.staging).parent / location
             raise HubError(f"{staged.name} of {plan.listing.repo_id} keeps its weights in {relative.as_posix()}, "
-                           "which the repository does not have: nothing was installed")
+                           "which is not in the repository: nothing was installed")
     try:
         check_model_file(staged)
     except ModelError as exc:
@@ -284,12 +303,16 @@ class Transfer:
 
     def work(self) -> None:
         try:
-            for file in self.plan.fetch:
+            queue = list(self.plan.fetch)
+            while queue:
+                file = queue.pop(0)
                 if self.stop.is_set():
                     return
                 self._file_done = partial_size(self.plan.staged(file), file)
-                fetch_file(self.plan.listing.repo_id, self.plan.listing.revision, file, self.plan.staged(file), self._count)
+                path = fetch_file(self.plan.listing.repo_id, self.plan.listing.revision, file, self.plan.staged(file), self._count)
                 self._add(file.size - self._file_done)  # a file skipped or re-fetched whole
+                if file.path.endswith(".onnx"):
+                    queue.extend(self.plan.named_data(file, path))
         except Stopped:
             return
         except BaseException as exc:  # handed to the job's thread, which raises it

@@ -28,6 +28,8 @@ FOREIGN_WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5
                    ".mlmodel", ".ot", ".npz", ".pb.gz", ".onnx.gz", ".zip", ".tar", ".gz")
 #: Folders of other runtimes' copies of the model (Core ML, OpenVINO, TF.js...).
 FOREIGN_FOLDERS = ("coreml", "openvino", "tfjs", "mlx", "flax", "tf", "rust", "gguf")
+#: Files beside the graphs that are configs or tokenizers, not weights.
+TEXT_SUFFIXES = (".json", ".txt", ".md", ".jinja", ".model", ".tiktoken", ".yaml", ".yml")
 #: A shared file larger than this is not a config: it is someone's weights under another name.
 SHARED_MAX = 64 * 1024 * 1024
 #: When a folder holds the merged decoder, the two graphs it merges are not needed.
@@ -128,9 +130,12 @@ class RepoLayout:
         return chosen
 
     def shared(self) -> list[RepoFile]:
-        """The small files every variant takes: configs, tokenizer, chat template, model card."""
+        """The small files every variant takes: configs, tokenizer, chat template, model card.
+        Beside the graphs only text counts: anything else there is some graph's weights."""
+        graph_folders = {g.file.folder for g in self.graphs}
         return [f for f in self.files
                 if not f.path.endswith(".onnx") and f.path not in self.data and f.size <= SHARED_MAX
+                and (f.folder not in graph_folders or f.name.endswith(TEXT_SUFFIXES))
                 and ".onnx_data" not in f.name and ".onnx.data" not in f.name  # an absent graph's data
                 and not (self.genai and any(f.folder == g or f.path.startswith(g + "/") for g in self.genai if g))]
 
