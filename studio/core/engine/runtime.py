@@ -58,8 +58,15 @@ def all_cores() -> int:
 def window_cpu_threads() -> int:
     """The window's default: all cores but one, so the GUI thread keeps a core to itself.
 
-    To be set from the UI benchmark (bench/ui_responsiveness.py --threads N: GUI-thread
-    lateness while a 2048 x 2048 CPPN job runs; goal p99 <= 16 ms, max <= 50 ms).
+    Measured, not assumed: bench/ui_responsiveness.py --threads N --no-startup (GUI-thread
+    lateness while a 2048 x 2048 CPPN job runs; goal p99 <= 16 ms, max <= 50 ms), 13 rounds
+    each, alternating, on the 2-core test machine (busy: load average 7-9):
+      cores - 1 (1 thread):  p99 median 17.7 ms (<= 16 in 6 of 13), max median 27.3 ms (<= 50 in 12 of 13)
+      all cores (2 threads): p99 median 19.0 ms (<= 16 in 3 of 13), max median 27.5 ms (<= 50 in 11 of 13,
+                             one 202 ms)
+    and the job took as long either way (about 1,020 heartbeats). Every core bought no speed in
+    the window and cost the GUI thread its goal more often, so the window keeps a core free;
+    the CLI, with no GUI thread, takes them all (``all_cores``).
     """
     return max(1, (os.cpu_count() or 2) - 1)
 
