@@ -340,13 +340,13 @@ class Transfer:
         rate = (done - start_bytes) / (now - start) if now - start > 0.2 else 0.0
         text = f"{human_size(done)} of {human_size(total)}"
         if rate > 0:
-            text += f" · {human_size(int(rate))}/s · {_eta((total - done) / rate)}"
+            text += f" · {human_size(int(rate))}/s"
+            if done < total:
+                text += f" · {_eta((total - done) / rate)}"
         return Progress(done // 1024, max(1, total // 1024), text)
 
 
 def _eta(seconds: float) -> str:
-    if seconds < 1:
-        return "almost done"
     if seconds < 60:
         return f"about {int(seconds) + 1} s left"
     if seconds < 3600:
