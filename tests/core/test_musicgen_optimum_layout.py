@@ -21,7 +21,9 @@ from studio_plugins.musicgen.generator import MusicGenLoader
 from studio_plugins.musicgen.layout import MusicGenModel
 from studio_plugins.musicgen.pipeline import Decoder, Settings, TextEncoder, decode_codes
 from studio_plugins.musicgen.tokenizer import T5Tokenizer
+from parity_device import check_sessions_ran_on, parity_device  # STUDIO_TEST_DEVICE: bench/gpu_check.py can run these on CUDA
 
+DEVICE = parity_device()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
 OPTIMUM_DIR = FIXTURES / "model-optimum"
 MERGED_DIR = FIXTURES / "model"
@@ -48,6 +50,7 @@ def runner():
     runner = JobRunner()
     yield runner
     runner.shutdown()
+    check_sessions_ran_on(runner.runtime, DEVICE)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def model():
 
 def in_job(runner, fn):
     generator = Probe(fn)
-    job = runner.submit(generator, generator.request())
+    job = runner.submit(generator, generator.request(), DEVICE)
     assert job.wait(60), "no answer"
     assert job.state is JobState.FINISHED, job.message
     return job.result.info["value"]
@@ -231,7 +234,7 @@ def test_a_split_variant_beside_a_merged_fp32_decoder_is_listed_and_runs(tmp_pat
 def test_a_graph_that_is_not_a_decoder_step_fails_the_job_plainly(folder, runner, replaced, says):
     shutil.copy(folder / "encodec_decode.onnx", folder / replaced)  # a real graph, the wrong one
     generator = MusicGenLoader().load(folder)
-    job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.2, "seed": 1}))
+    job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.2, "seed": 1}), DEVICE)
     assert job.wait(60), "no answer"
     assert job.state is JobState.FAILED and not job.internal_error
     assert replaced in job.message and says in job.message
@@ -245,6 +248,6 @@ def test_naming_the_only_variant_is_no_error_and_another_is_named(runner):
         assert "variant" not in request.params
     with pytest.raises(studio.ParamError, match="no parameter variant"):
         generator.request({"prompt": "jazz", "variant": "q4"})
-    job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.1, "seed": 1, "variant": "fp32"}))
+    job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.1, "seed": 1, "variant": "fp32"}), DEVICE)
     assert job.wait(60) and job.state is JobState.FINISHED, job.message
     assert job.result.info["variant"] == "fp32"

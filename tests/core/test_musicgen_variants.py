@@ -213,3 +213,23 @@ def test_a_job_opens_only_the_files_of_the_variant_it_runs():
         runner.shutdown()
     assert opened == {"text_encoder.onnx", "decoder_model_merged_int8.onnx", "encodec_decode.onnx"}
     assert any(isinstance(e, studio.Progress) and e.message == "Loading MusicGen (int8)…" for e in events)
+
+
+def test_each_variant_runs_on_the_parity_device():
+    """On the device STUDIO_TEST_DEVICE names (bench/gpu_check.py: CUDA), every variant makes
+    audio with its sessions on that device. The goldens above are the CPU's: 8-bit and fp16
+    kernels round differently on a GPU, so there only running is checked."""
+    from parity_device import check_sessions_ran_on, parity_device
+
+    device = parity_device()
+    runner = JobRunner()
+    try:
+        generator = MusicGenLoader().load(VARIANTS_DIR)
+        for variant in PRESENT:
+            job = runner.submit(generator, generator.request({"prompt": "jazz", "duration": 0.2, "seed": 1, "variant": variant}), device)
+            assert job.wait(120) and job.state is JobState.FINISHED, f"{variant}: {job.message}"
+            assert job.result.info["variant"] == variant and job.result.info["device"] == device.id
+            assert np.isfinite(job.result.value).all() and job.result.value.std() > 0
+        check_sessions_ran_on(runner.runtime, device)
+    finally:
+        runner.shutdown()
