@@ -97,7 +97,7 @@ def test_removing_an_added_folder_says_its_files_stay_and_keeps_them(window, qtb
     record = next(r for r in models.records if r.generator_id == "cppn:sunset")
     click_row(models, qtbot, record.name)
     assert models.details.remove_button.isEnabled()
-    qtbot.mouseClick(models.details.remove_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(models.list, Qt.Key.Key_Delete)  # the key asks as the button does
     box = confirm_box(models)
     assert "stay" in box.informativeText() and str(folder) in box.informativeText()
     box.button(QMessageBox.StandardButton.Cancel).click()  # changed their mind: nothing happens

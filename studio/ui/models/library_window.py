@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QScrollArea, QSplitter,
     QStackedWidget, QVBoxLayout, QWidget,
@@ -99,6 +99,7 @@ class ModelsWindow(QDialog):
         self.list.setSpacing(1)
         self.list.setStyleSheet("QListWidget { border: none; } QListWidget::item:selected { background: #2f4f7a; border-radius: 6px; }")
         self.list.currentItemChanged.connect(lambda *_: self._show_current())
+        self.list.installEventFilter(self)  # Delete on the list asks to remove, as the button does
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.filter)
@@ -219,6 +220,17 @@ class ModelsWindow(QDialog):
     def say(self, text: str) -> None:
         self.window_.statusBar().showMessage(text, 10000)
         self.summary.setToolTip(text)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        delete = watched is self.list and isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Delete)
+        if delete and event.type() == QEvent.Type.ShortcutOverride:
+            event.accept()  # the key is the list's: not the main window's Edit ▸ Clear selection
+            return True
+        if delete and event.type() == QEvent.Type.KeyPress:
+            if self.details.remove_button.isEnabled():
+                self.details.remove_button.click()
+            return True
+        return super().eventFilter(watched, event)
 
     # -- drops -------------------------------------------------------------------------------
 
