@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import studio.cli.terminal as terminal
 from studio.cli.host import make_host
 from studio.cli.output import EXIT_OK, describe_model_folder, table
 from studio.errors import StudioError
@@ -67,7 +68,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     print("Models (studio models show NAME tells all of one):")
     rows = [["NAME", "KIND", "GENERATOR", "VARIANTS", "SOURCE", "LICENSE"]]
     rows += [[r.name, r.kind or "-", r.generator_id or "-", _sizes(r), r.source, r.license] for r in records]
-    for line in table(rows):
+    for line in terminal.fit_table(rows, terminal.width() - 2):  # a pipe gets one line per model
         print("  " + line)
     for record in records:
         if record.error and record.origin != "added":  # an added folder's state is told below

@@ -4,7 +4,11 @@ subprocess, with this test's own STUDIO_HOME (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from studio.core.base import paths
 from studio.core.base.paths import builtin_models
@@ -15,13 +19,19 @@ from test_cli import assert_user_error, studio
 from test_library import disk_bytes, downloaded_cppn
 
 
+def studio_in(columns: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`studio ARGS` in a terminal ``columns`` wide (pytest itself sets COLUMNS=80)."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
 def test_models_lists_every_model_in_a_table(tmp_path):
     downloaded_cppn()
     mine = tmp_path / "mine"
     shutil.copytree(builtin_models() / "cppn", mine)
     assert studio("models", "add", str(mine), cwd=tmp_path).returncode == 0
 
-    run = studio("models", cwd=tmp_path)
+    run = studio_in(400, "models", cwd=tmp_path)
 
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -35,7 +45,11 @@ def test_models_lists_every_model_in_a_table(tmp_path):
     assert f"q4 {human_size(q4)}" in rows["Abstract"]
     assert "hub: someone/abstract-art @ 0123456" in rows["Abstract"] and rows["Abstract"].endswith("mit")
     assert str(mine.resolve()) in rows["mine"] and "cppn:mine" in rows["mine"]
-    assert studio("models", "list", cwd=tmp_path).stdout == run.stdout
+    assert studio_in(400, "models", "list", cwd=tmp_path).stdout == run.stdout
+
+    narrow = studio_in(60, "models", cwd=tmp_path)  # too narrow for the columns: a paragraph a model
+    assert narrow.returncode == 0 and all(len(line) <= 60 for line in narrow.stdout.splitlines()[:20])
+    assert "  Abstract\n" in narrow.stdout and "kind: image" in narrow.stdout and "license: mit" in narrow.stdout
 
 
 def test_models_show_tells_everything_of_one_model(tmp_path):
@@ -127,9 +141,6 @@ def test_models_default_refuses_a_variant_the_model_lacks(tmp_path):
 
 
 def test_a_model_downloaded_from_the_hub_is_listed_shown_and_removed(stand_in_hub, tmp_path):
-    import sys
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
     from hub import LLAMA_REPO
 
@@ -137,7 +148,7 @@ def test_a_model_downloaded_from_the_hub_is_listed_shown_and_removed(stand_in_hu
     folder = paths.models() / "tiny-llama-ONNX"
     sha = stand_in_hub.repos[LLAMA_REPO].sha
 
-    listed = studio("models", cwd=tmp_path)
+    listed = studio_in(400, "models", cwd=tmp_path)
     row = next(line for line in listed.stdout.splitlines() if "lm:tiny-llama-ONNX" in line)
     assert row.split()[1] == "text" and f"hub: {LLAMA_REPO} @ {sha[:7]}" in row and row.endswith("apache-2.0")
     assert "q4 " in row and "fp32" not in row  # only the variant that was downloaded is on disk

@@ -36,7 +36,7 @@ from studio.errors import StudioError
 log = logging.getLogger(__name__)
 
 ORIGINS = ("built-in", "added", "downloaded", "imported")
-BUILT_IN_LICENSE = "Apache-2.0 (made for Studio)"
+BUILT_IN_LICENSE = "Apache-2.0"  # Studio's own weights (README, License)
 
 
 @dataclass
