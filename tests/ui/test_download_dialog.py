@@ -62,7 +62,7 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     qtbot.mouseClick(offer.download_button, Qt.MouseButton.LeftButton)
     [job] = download_jobs(window)
     row = window.jobs_panel.row(job)
-    assert "q4" in row.detail.text()
+    assert row.title.text() == f"Download {LLAMA_REPO.split('/')[1]}" and "q4" in row.detail.text()
     dialog.close()  # the download goes on without the dialog
     qtbot.waitUntil(lambda: job.state.done, timeout=60000)
     assert job.state is JobState.FINISHED, job.message

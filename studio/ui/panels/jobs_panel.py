@@ -39,7 +39,7 @@ class JobRow(QFrame):
         self.thumb.setStyleSheet("background: #1b1b1f; border-radius: 4px; color: #888;")
         self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪", "model": "↓"}.get(job.generator.kind, "•"))
         # The generator's title and every message come from a plugin: plain text, never HTML.
-        self.title = plain_label(job.generator.title or job.generator.id)
+        self.title = plain_label(_title(job))
         self.title.setObjectName("job_title")
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
@@ -126,12 +126,22 @@ class JobRow(QFrame):
             self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
 
 
+def _title(job: Job) -> str:
+    """A download's row names the model, not the whole ``owner/name`` (the dock is narrow)."""
+    repo_id = str(job.request.params.get("repo_id") or "") if job.generator.kind == "model" else ""
+    if "/" in repo_id:
+        return f"Download {repo_id.split('/', 1)[1]}"
+    return job.generator.title or job.generator.id
+
+
 def _detail(job: Job) -> str:
-    """The row's second line: the job's number and seed, or for a download the variant it fetches."""
+    """The row's second line: the job's number and seed, or for a download the variant it
+    fetches and whose repository it is."""
     if job.generator.kind == "model":
-        variant = job.request.params.get("variant") or "default variant"
-        revision = job.request.params.get("revision")
-        return f"#{job.id} · {variant}" + (f" · {revision}" if revision else "")
+        params = job.request.params
+        owner = str(params.get("repo_id") or "").partition("/")[0]
+        parts = [f"#{job.id}", params.get("variant") or "default variant", params.get("revision") or "", f"from {owner}" if owner else ""]
+        return " · ".join(p for p in parts if p)
     return f"#{job.id} · seed {job.request.seed if job.request.seed is not None else '–'}"
 
 
