@@ -56,6 +56,7 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     qtbot.mouseClick(offer.variant_buttons["q4"], Qt.MouseButton.LeftButton)
     assert offer.chosen_variant() == "q4"
 
+    choose(window, "Models", "Models…")  # open beside the download: it will show the new model
     progress = []
     window.bridge.progress.connect(lambda job, event: progress.append(event) if job.generator.kind == "model" else None)
     before = set(window.generate_panel.generators)
@@ -94,11 +95,10 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     assert window.text.editor.toPlainText().strip()
 
     # The Models window lists it: downloaded, its variant and its size.
-    choose(window, "Models", "Models…")
     models = window.menus.models.library_window
     record = next(r for r in models.records if r.generator_id == new_id)
     assert record.origin == "downloaded" and list(record.variants) == ["q4"]
-    models.select(record.name)
+    assert models.current_record().generator_id == new_id, "the open Models window shows the new model"
     assert models.details.variants.topLevelItem(0).text(0) == "q4"
     assert models.details.variants.topLevelItem(0).text(1) == human_size(record.variants["q4"].size)
     assert LLAMA_REPO in models.details.facts["source"].text()

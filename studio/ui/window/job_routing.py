@@ -79,6 +79,8 @@ class JobRouting(QObject):
             window.warn(f"Downloaded {name}, but Studio cannot run it", f"{why}\n\nIt is in {folder}")
             return
         title = entry.generator.title or entry.generator.id
+        if window.menus.models.library_window is not None:  # open: it shows the new model
+            window.menus.models.library_window.select(entry.generator.id)
         window.statusBar().showMessage(f"Installed {title}: choose it in the Generate panel", 20000)
 
     def _only_current(self, handler: Callable[..., None], otherwise: Callable[..., None] | None = None) -> Callable[..., None]:
