@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -252,3 +253,18 @@ def test_only_the_latest_inspection_is_shown(window, qtbot, choose, stand_in_hub
     qtbot.wait(2500)  # the first question's answer is in by now, and dropped
     assert dialog.pages.currentIndex() == 0 and "no-such-model" in dialog.note.text()
     assert not dialog.inspector.busy
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # an exception in the thread fails it
+def test_an_answer_after_the_dialog_is_gone_is_dropped_quietly(window, qtbot, choose, stand_in_hub, capfd):
+    from hub import LLAMA_REPO
+
+    stand_in_hub.set_delay(1.0)
+    dialog = open_dialog(window, choose)
+    inspect(dialog, qtbot, LLAMA_REPO)
+    qtbot.waitUntil(lambda: bool(stand_in_hub.requests), timeout=10000)
+    window.menus.models.download_dialog = None
+    dialog.deleteLater()  # as closing the window deletes it, with the hub still answering
+    qtbot.wait(2000)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "Exception in thread" not in out + err, err

@@ -70,8 +70,9 @@ class DownloadDialog(QDialog):
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.catalogue, 1)
-        if catalogue_error:
-            left.addWidget(muted(f"The catalogue could not be read: {catalogue_error}"))
+        if catalogue_error or not entries:  # load_catalogue logs what was wrong with the file
+            left.addWidget(muted(f"The catalogue could not be read{': ' + catalogue_error if catalogue_error else ''}. "
+                                 "A repository id in the box above still works."))
         left_pane = QWidget()
         left_pane.setLayout(left)
         left_pane.setMinimumWidth(320)

@@ -39,15 +39,18 @@ class RepoInspector(QObject):
         threading.Thread(target=self._ask, args=(number, repo_id, revision), name=f"inspect {repo_id}", daemon=True).start()
 
     def _ask(self, number: int, repo_id: str, revision: str) -> None:
+        listing, error = None, ""
         try:
             listing = inspect_repo(repo_id, revision)
         except StudioError as exc:
-            self._reply.emit(number, None, repo_id, str(exc))
+            error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug must reach the user as a sentence, not kill the thread
             log.exception("inspecting %s failed", repo_id)
-            self._reply.emit(number, None, repo_id, f"internal error while asking the hub about {repo_id}: {exc}")
-        else:
-            self._reply.emit(number, listing, repo_id, "")
+            error = f"internal error while asking the hub about {repo_id}: {exc}"
+        try:
+            self._reply.emit(number, listing, repo_id, error)
+        except RuntimeError:  # the window closed while the hub answered: nobody is left to tell
+            log.info("the answer about %s came after its window closed", repo_id)
 
     def _deliver(self, number: int, listing: object, repo_id: str, error: str) -> None:
         if number != self._latest:
