@@ -22,6 +22,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -55,9 +56,10 @@ class ModelRecord:
     added: str = ""  # ISO 8601, or "" when not known
     error: str = ""
 
-    @property
+    @cached_property
     def size(self) -> int:
-        """Bytes of every file in the folder (the model card and tokenizer too): what removing frees."""
+        """Bytes of every file in the folder (the model card and tokenizer too): what removing
+        frees. Walked once per record: a record is a snapshot, as the rest of its fields."""
         return folder_size(self.folder)
 
     @property
