@@ -34,7 +34,8 @@ from pathlib import Path
 from machine import FIXTURES, bench_folder  # bench/ is the script's folder: on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
-PARITY_TESTS = ["tests/core/test_sd_parity.py", "tests/core/test_lm_parity.py", "tests/core/test_musicgen_parity.py"]
+PARITY_TESTS = ["tests/core/test_sd_parity.py", "tests/core/test_lm_parity.py", "tests/core/test_musicgen_parity.py",
+                "tests/core/test_musicgen_optimum_layout.py"]
 PARITY_TIMEOUT_S = 1800
 MODELS = {  # what: (benchmark model, the command that builds it, the tiny test model)
     "sd": (bench_folder("sd", "onnx"), "python bench/build_sd_bench_models.py", FIXTURES / "sd" / "models" / "sd1"),
