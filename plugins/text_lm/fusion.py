@@ -1,42 +1,78 @@
-"""Fused decoder graphs: what onnxruntime's transformer optimizer can fuse in an exported LM.
+"""Fused decoder graphs: an exported LM rewritten the way onnxruntime-genai's builder writes it.
 
 optimum's export of a Llama-style decoder spells every operation out: RMSNorm as Pow,
-ReduceMean, Add, Sqrt, Div, Mul; rotary embeddings as Slice, Neg, Concat, Mul, Add. Decoding a
-token runs each of them per layer, and on a small model that overhead is a large share of the
-step. onnxruntime's optimizer (``model_type="gpt2"``: the fusions it runs for decoder graphs)
-replaces them with ``SkipSimplifiedLayerNormalization`` and ``RotaryEmbedding`` kernels, as
-onnxruntime-genai's builder writes them. Attention itself stays unfused on these exports (the
-optimizer does not match their grouped-query attention).
+ReduceMean, Add, Sqrt, Div, Mul; rotary embeddings as Slice, Neg, Concat, Mul, Add; attention
+as some forty nodes per layer. Decoding a token runs each of them, and on a small model that
+overhead is a large share of the step. Two passes:
 
-The fused graph is made before quantizing, on fp32, so the quantizer sees the same MatMuls.
-When the optimizer fails on a graph, the unfused one is used: slower, never wrong.
+1. onnxruntime's transformer optimizer (``model_type="gpt2"``: the fusions it runs for decoder
+   graphs) writes ``SkipSimplifiedLayerNormalization`` and ``RotaryEmbedding`` kernels;
+2. ``attention_fusion`` replaces each layer's attention with one ``GroupQueryAttention``.
+
+The fused graph is made before quantizing, on fp32, so the quantizer sees the same MatMuls, and
+its logits are compared with the exported graph's on a short input before it is used: when a
+pass fails or changes the logits, the graph of the pass before is used (slower, never wrong).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.engine.onnx_import import import_onnxruntime
 
+from .attention_fusion import fuse_attention, verify
+from .genai_folder import GraphNames
+
 log = logging.getLogger(__name__)
 LARGE = 1 << 30
+#: Largest logits difference, relative to the largest logit, a rewrite may make (float
+#: reassociation in the fused kernels is about 1e-6; a wrong rewrite is of order 1).
+TOLERANCE = 1e-3
 
 
-def fuse_decoder(source: Path, work: Path) -> Path:
-    """A fused copy of ``source`` in ``work`` (``fused.onnx``), or ``source`` itself when the
-    optimizer cannot fuse it."""
+@dataclass(frozen=True)
+class DecoderShape:
+    """What the rewrite needs to know of the model (config.json or genai_config.json)."""
+
+    names: GraphNames
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+
+def fuse_decoder(source: Path, work: Path, shape: DecoderShape | None = None) -> tuple[Path, str]:
+    """A fused copy of ``source`` in ``work``, or ``source`` itself when nothing could be fused;
+    and a few words saying which fusions it holds."""
+    large = sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file()) > LARGE
     try:
         optimizer = import_onnxruntime("transformers.optimizer")
         # opt_level 0: only the Python fusions; onnxruntime's own graph passes run at load time
         # anyway, and a level-1 graph saved here would be tied to the provider it was made for.
         fused = optimizer.optimize_model(str(source), model_type="gpt2", opt_level=0)
-        counts = fused.get_fused_operator_statistics()
         target = work / "fused.onnx"
-        large = sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file()) > LARGE
         fused.save_model_to_file(str(target), use_external_data_format=large)
     except Exception as exc:  # noqa: BLE001 - any optimizer failure leaves the graph as exported
         log.warning("could not fuse %s (%s: %s); using it unfused", source, type(exc).__name__, exc)
-        return source
-    log.info("fused %s: %s", source, {k: v for k, v in counts.items() if v})
-    return target
+        return source, "unfused"
+    if shape is None:
+        return target, "norms and rotary fused"
+    try:
+        import onnx
+
+        model = onnx.load(str(target))  # saving with external data emptied the optimizer's copy
+        layers = fuse_attention(model, shape.names, shape.heads, shape.kv_heads)
+        if not layers:
+            return target, "norms and rotary fused; attention as exported (its pattern was not recognised)"
+        attention = work / "attention.onnx"
+        onnx.save_model(model, str(attention), save_as_external_data=large, location="attention.onnx.data")
+        difference = verify(source, attention, shape.names, shape.kv_heads, shape.head_dim)
+    except Exception as exc:  # noqa: BLE001 - a rewrite that fails to build or run is not used
+        log.warning("could not fuse the attention of %s (%s: %s)", source, type(exc).__name__, exc)
+        return target, "norms and rotary fused; attention as exported"
+    if difference > TOLERANCE:
+        log.warning("fused attention of %s changed the logits by %.2e: not used", source, difference)
+        return target, "norms and rotary fused; attention as exported"
+    log.info("fused %s: %d layers of GroupQueryAttention (logits within %.1e)", source, layers, difference)
+    return attention, f"norms, rotary and attention fused ({layers} layers)"

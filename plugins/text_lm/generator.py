@@ -11,6 +11,7 @@ from studio.core.base import paths
 from studio.core.models import variants as model_variants
 from studio.core.models.variant_defaults import default_variant
 
+from .fusion import DecoderShape
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
 from .quantize import MADE_HERE, made_model
@@ -111,7 +112,9 @@ class LMGenerator(studio.Generator):
         if variant not in self.made_here:
             raise studio.ParamError(f"{self.title} has no {variant} weights (it has {', '.join(self.present)})")
         ctx.progress(0, 0, f"Preparing {variant} weights (once per model)…")
-        return made_model(self.model.variants["fp32"].files[0], paths.cache(), variant)
+        heads, kv_heads, head_dim = self.model.attention_shape()
+        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim)
+        return made_model(self.model.variants["fp32"].files[0], paths.cache(), variant, shape)
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         tokenizer = self.tokenizer()

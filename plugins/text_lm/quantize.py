@@ -27,7 +27,7 @@ import studio
 from studio.core.engine.model_safety import check_model_file
 from studio.core.engine.onnx_import import import_onnxruntime
 
-from .fusion import fuse_decoder
+from .fusion import DecoderShape, fuse_decoder
 
 log = logging.getLogger(__name__)
 LARGE = 1 << 30  # above this, the copy keeps its weights in an external-data file (protobuf's 2 GB limit)
@@ -41,7 +41,7 @@ MADE_HERE = ("int8", "int4")
 def _key(source: Path, kind: str) -> str:
     onnxruntime = import_onnxruntime()
     stat = source.stat()
-    identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{kind}-v2"
+    identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{kind}-v3"
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
@@ -49,31 +49,33 @@ def _large(source: Path) -> bool:
     return sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file()) > LARGE
 
 
-def _int8(source: Path, target: Path) -> None:
+def _int8(source: Path, target: Path, shape: DecoderShape | None) -> None:
     quantization = import_onnxruntime("quantization")
     quantization.quantize_dynamic(source, target, weight_type=quantization.QuantType.QInt8, use_external_data_format=_large(source))
 
 
-def _int4(source: Path, target: Path) -> None:
+def _int4(source: Path, target: Path, shape: DecoderShape | None) -> None:
     import onnx
 
     nbits = import_onnxruntime("quantization.matmul_nbits_quantizer")
-    fused = fuse_decoder(source, target.parent)  # attention, rotary and norms fused first, on fp32
+    fused, said = fuse_decoder(source, target.parent, shape)  # norms, rotary, attention fused first, on fp32
+    log.info("int4 weights for %s: %s", source, said)
     model = onnx.load(str(fused))
     quantizer = nbits.MatMulNBitsQuantizer(model, block_size=INT4_BLOCK, is_symmetric=True, accuracy_level=INT4_ACCURACY)
     quantizer.process()
     quantizer.model.save_model_to_file(str(target), use_external_data_format=_large(source))
-    if fused != source:
-        for leftover in fused.parent.glob(fused.name + "*"):
+    for leftover in target.parent.iterdir():  # the fused fp32 graphs: only the quantized one stays
+        if leftover.name.startswith(("fused.onnx", "attention.onnx")):
             leftover.unlink()
 
 
-MAKERS: dict[str, Callable[[Path, Path], None]] = {"int8": _int8, "int4": _int4}
+MAKERS: dict[str, Callable[[Path, Path, DecoderShape | None], None]] = {"int8": _int8, "int4": _int4}
 
 
-def made_model(source: Path, cache_dir: Path, kind: str) -> Path:
+def made_model(source: Path, cache_dir: Path, kind: str, shape: DecoderShape | None = None) -> Path:
     """The ``kind`` ("int8" or "int4") copy of ``source`` (made on first use, in
-    ``cache_dir/<kind>/``); ``studio.ModelError`` if it cannot be made."""
+    ``cache_dir/<kind>/``); ``studio.ModelError`` if it cannot be made. ``shape``: the model's
+    heads and graph names, which int4 needs to fuse the attention."""
     source = Path(source)
     folder = cache_dir / kind
     target_dir = folder / f"{source.parent.name}-{_key(source, kind)}"
@@ -89,7 +91,7 @@ def made_model(source: Path, cache_dir: Path, kind: str) -> Path:
     try:
         root.addHandler(quiet)
         try:
-            MAKERS[kind](source, work / "model.onnx")
+            MAKERS[kind](source, work / "model.onnx", shape)
         finally:
             root.removeHandler(quiet)
             root.setLevel(level)  # onnxruntime's quantizers lower it for their own messages

@@ -163,8 +163,12 @@ def test_int4_made_here_runs_once_per_model_and_says_so(studio_home, runner):
     assert result.info["variant"] == "int4" and result.info["new_tokens"] > 0
     made = list((studio_home / "cache" / "int4").glob("*/model.onnx"))
     assert len(made) == 1
-    nodes = [n for n in onnx.load(str(made[0])).graph.node if n.op_type == "MatMulNBits"]
+    graph = onnx.load(str(made[0])).graph
+    nodes = [n for n in graph.node if n.op_type == "MatMulNBits"]
     assert nodes and all({a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}["accuracy_level"] == 4 for n in nodes)
+    # As onnxruntime-genai's builder writes it: attention, rotary and norms fused, no shape plumbing left.
+    ops = {n.op_type for n in graph.node}
+    assert {"GroupQueryAttention", "SkipSimplifiedLayerNormalization"} <= ops and not ops & {"Softmax", "Expand", "Range"}
     stamp = made[0].stat().st_mtime_ns
     assert run(runner, generator, values).value == result.value
     assert made[0].stat().st_mtime_ns == stamp  # made once
@@ -210,3 +214,32 @@ def test_a_damaged_variant_file_fails_plainly_and_the_others_still_run(tmp_path,
             host.add_model_folder(str(folder))
     finally:
         host.shutdown()
+
+
+def test_the_fused_graph_int4_is_made_from_still_matches_transformers(tmp_path, runner):
+    """The rewrite (norms, rotary, GroupQueryAttention) before quantizing, held to transformers'
+    goldens at the fp32 bound: fusing changes no logit beyond float noise."""
+    from studio_plugins.text_lm.fusion import DecoderShape, fuse_decoder
+
+    generator = LMLoader().load(MODELS / "llama")
+    heads, kv_heads, head_dim = generator.model.attention_shape()
+    fused, said = fuse_decoder(generator.model.model_file, tmp_path, DecoderShape(generator.model.names, heads, kv_heads, head_dim))
+    assert said == "norms, rotary and attention fused (2 layers)", said
+    data = np.load(FIXTURES / "goldens" / "llama-verse.npz")
+
+    class Fused(StepThrough):
+        def generate(self, request, ctx):
+            decoder = Decoder(self.generator.model, ctx.session(fused), ctx.device)
+            rows = [decoder.step(ctx, list(self.prompt))] + [decoder.step(ctx, [t]) for t in self.tokens]
+            yield studio.Result("text", "", self.id, {}, info={"rows": np.stack(rows)})
+
+    rows = run(runner, Fused(generator, "fp32", data["input_ids"].tolist(), data["greedy_tokens"].tolist())).info["rows"]
+    assert np.abs(rows - data["logits"]).max() <= 1e-4
+    assert rows[:-1].argmax(axis=1).tolist() == data["greedy_tokens"].tolist()
+
+
+@pytest.mark.parametrize("folder", [MODELS / "gpt2", GENAI_FP32], ids=["gpt2", "genai-fp32"])
+def test_int4_of_a_graph_whose_attention_is_not_fused_still_runs(folder, studio_home, runner):
+    generator = LMLoader().load(folder)
+    result = run(runner, generator, {"prompt": "To be", "max_new_tokens": 6, "temperature": 0.0, "variant": "int4"})
+    assert result.info["variant"] == "int4" and result.info["new_tokens"] > 0
