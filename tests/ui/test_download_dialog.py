@@ -104,6 +104,13 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     assert models.details.variants.topLevelItem(0).text(1) == human_size(record.variants["q4"].size)
     assert LLAMA_REPO in models.details.facts["source"].text()
 
+    # Its other variants: the Download dialog asks the hub about its repository again.
+    qtbot.mouseClick(models.details.variants_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.repo_box.text() == LLAMA_REPO
+    qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1 and dialog.offer.repo.text() == LLAMA_REPO, timeout=15000)
+    assert dialog.offer.installed.isVisible() and dialog.offer.chosen_variant() == "q4"
+    dialog.close()
+
     # Remove it through the window: the box says what it frees; the folder is gone from disk.
     folder = Path(record.folder)
     assert folder.is_dir() and folder in [p.resolve() for p in installed_folders()] or folder.resolve() in [p.resolve() for p in installed_folders()]

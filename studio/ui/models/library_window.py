@@ -112,6 +112,7 @@ class ModelsWindow(QDialog):
         self.details = ModelDetails()
         self.details.remove_requested.connect(self.ask_remove)
         self.details.reveal_requested.connect(self.reveal)
+        self.details.variants_requested.connect(actions.show_repo)
         self.details.message.connect(self.say)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

@@ -61,6 +61,13 @@ class ModelActions(QObject):
         self.download_dialog.activateWindow()
         return self.download_dialog
 
+    def show_repo(self, repo_id: str) -> "DownloadDialog":
+        """The Download dialog, asking the hub about ``repo_id`` (a downloaded model's other variants)."""
+        dialog = self.open_download_dialog()
+        dialog.repo_box.setText(repo_id)
+        dialog.inspect()
+        return dialog
+
     def add_model_folder(self) -> None:
         """File ▸ Add model folder…, then the Models window (when open) shows the new folder."""
         self.window.files.add_model_folder()

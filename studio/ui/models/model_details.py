@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.models.library import ModelRecord, set_default
+from studio.core.models.manifest import read_manifest
 from studio.core.models.variants import human_size, preferred
 from studio.errors import StudioError
 from studio.ui.models.look import ERROR, ORIGIN_NAMES, badge, heading, kind_name, muted, title_label, when
@@ -28,11 +29,13 @@ class ModelDetails(QWidget):
 
     remove_requested = Signal(object)  # the ModelRecord
     reveal_requested = Signal(object)
+    variants_requested = Signal(str)  # the hub repository a download came from
     message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.record: ModelRecord | None = None
+        self.hub_repo = ""  # where a downloaded model came from: its other variants are there
         self.name = title_label(size=20)
         self.name.setObjectName("model_name")
         self.kind = badge()
@@ -98,12 +101,17 @@ class ModelDetails(QWidget):
         self.reveal_button = QPushButton("Show in file manager")
         self.reveal_button.setObjectName("reveal_button")
         connect_command(self.reveal_button.clicked, lambda: self.record and self.reveal_requested.emit(self.record))
+        self.variants_button = QPushButton("Other variants…")
+        self.variants_button.setObjectName("other_variants_button")
+        self.variants_button.setToolTip("Look the model up on the hub again and download another variant into it")
+        connect_command(self.variants_button.clicked, lambda: self.hub_repo and self.variants_requested.emit(self.hub_repo))
         self.remove_button = QPushButton("Remove…")
         self.remove_button.setObjectName("remove_button")
         self.remove_button.setStyleSheet("QPushButton:enabled { color: #ff9b94; }")
         connect_command(self.remove_button.clicked, lambda: self.record and self.remove_requested.emit(self.record))
         buttons = QHBoxLayout()
         buttons.addWidget(self.reveal_button)
+        buttons.addWidget(self.variants_button)
         buttons.addStretch(1)
         buttons.addWidget(self.remove_button)
 
@@ -164,6 +172,8 @@ class ModelDetails(QWidget):
         self.defaults_box.setVisible(several)
         if several:
             self._fill_defaults(record)
+        self.hub_repo = _hub_repo(record)
+        self.variants_button.setVisible(bool(self.hub_repo))
         self.remove_button.setEnabled(record.removable)
         self.remove_button.setToolTip("" if record.removable else "Built-in models come with Studio and cannot be removed")
 
@@ -188,3 +198,14 @@ class ModelDetails(QWidget):
             return
         where = "the CPU" if device_kind == "cpu" else "a GPU"
         self.message.emit(f"{self.record.name} uses {variant} on {where}" if variant else f"{self.record.name} picks its variant on {where} itself")
+
+
+def _hub_repo(record: ModelRecord) -> str:
+    """The hub repository a downloaded model came from (its manifest says), else ``""``."""
+    if record.origin != "downloaded":
+        return ""
+    try:
+        manifest = read_manifest(record.folder)
+    except StudioError:
+        return ""
+    return manifest.hub_repo if manifest is not None else ""
