@@ -275,3 +275,16 @@ def test_an_answer_after_the_dialog_is_gone_is_dropped_quietly(window, qtbot, ch
     qtbot.wait(2000)
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and "Exception in thread" not in out + err, err
+
+
+def test_enter_in_the_repo_box_inspects_and_downloads_nothing(window, qtbot, choose, stand_in_hub):
+    from hub import LLAMA_REPO
+
+    dialog = open_dialog(window, choose)
+    assert dialog.offer.download_button.isEnabled()  # a catalogue entry is shown, ready to download
+    qtbot.keyClicks(dialog.repo_box, LLAMA_REPO)
+    qtbot.keyClick(dialog.repo_box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1 and dialog.offer.repo.text() == LLAMA_REPO, timeout=15000)
+    qtbot.keyClick(dialog.repo_box, Qt.Key.Key_Return)  # again, now that the listing is shown
+    qtbot.wait(300)
+    assert download_jobs(window) == [] and dialog.isVisible()

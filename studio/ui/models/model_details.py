@@ -75,7 +75,7 @@ class ModelDetails(QWidget):
         self.variants.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
         self.variants.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.variants.setUniformRowHeights(True)
-        self.variants.setStyleSheet("QTreeWidget::item { padding: 3px 6px; }")
+        self.variants.setStyleSheet("QTreeWidget::item { padding: 3px 6px; } QHeaderView::section { padding: 3px 6px; }")
         self.variants.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.variants.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -109,6 +109,8 @@ class ModelDetails(QWidget):
         self.remove_button.setObjectName("remove_button")
         self.remove_button.setStyleSheet("QPushButton:enabled { color: #ff9b94; }")
         connect_command(self.remove_button.clicked, lambda: self.record and self.remove_requested.emit(self.record))
+        for button in (self.reveal_button, self.variants_button, self.remove_button):
+            button.setAutoDefault(False)  # Enter in the window never removes or opens anything
         buttons = QHBoxLayout()
         buttons.addWidget(self.reveal_button)
         buttons.addWidget(self.variants_button)

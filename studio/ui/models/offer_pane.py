@@ -119,13 +119,14 @@ class OfferPane(QWidget):
         self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.files.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.files.setMinimumHeight(120)
-        self.files.setStyleSheet("QTreeWidget::item { padding: 2px 4px; }")
+        self.files.setStyleSheet("QTreeWidget::item { padding: 2px 4px; } QHeaderView::section { padding: 3px 4px; }")
 
         self.total = muted()
         self.total.setObjectName("download_size")
         self.download_button = QPushButton("Download")
         self.download_button.setObjectName("download_button")
         self.download_button.setMinimumWidth(140)
+        self.download_button.setAutoDefault(False)  # Enter in the repo box inspects; it never downloads
         self.download_button.setStyleSheet("QPushButton:enabled { background: #3d7bd9; color: white; font-weight: 600; padding: 6px 14px; }")
         connect_command(self.download_button.clicked, self._download)
         bottom = QHBoxLayout()
