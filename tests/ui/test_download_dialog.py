@@ -288,3 +288,15 @@ def test_enter_in_the_repo_box_inspects_and_downloads_nothing(window, qtbot, cho
     qtbot.keyClick(dialog.repo_box, Qt.Key.Key_Return)  # again, now that the listing is shown
     qtbot.wait(300)
     assert download_jobs(window) == [] and dialog.isVisible()
+
+
+def test_a_gpu_only_model_is_not_marked_as_suiting_a_computer_without_one(window, qtbot, choose):
+    from studio.core.models.catalogue import load_catalogue
+
+    entry = next(e for e in load_catalogue() if "gpu only" in e.device.lower())
+    dialog = open_dialog(window, choose)
+    assert dialog.catalogue.select(entry.repo_id)
+    offer = dialog.offer
+    assert offer.title.text() == entry.title
+    assert not offer.findChildren(type(offer.title), "suits_here"), "this machine has no GPU"
+    assert offer.device_warning.isVisible() and "GPU" in offer.device_warning.text()

@@ -88,6 +88,11 @@ class OfferPane(QWidget):
         self.verdict = plain_label()
         self.verdict.setObjectName("verdict")
         self.verdict.setWordWrap(True)
+        self.device_warning = plain_label("This model runs on a GPU only, and Studio found none it can use on this "
+                                          "computer: it will download, but not generate here.")
+        self.device_warning.setObjectName("device_warning")
+        self.device_warning.setWordWrap(True)
+        self.device_warning.setStyleSheet(f"{WARNING} background: #3a3222; border-radius: 6px; padding: 8px;")
         self.installed = plain_label()
         self.installed.setObjectName("offer_installed")
         self.installed.setWordWrap(True)
@@ -142,6 +147,7 @@ class OfferPane(QWidget):
         layout.addWidget(self.description)
         layout.addWidget(self.verdict)
         layout.addWidget(self.gated)
+        layout.addWidget(self.device_warning)
         layout.addWidget(self.installed)
         layout.addWidget(self.variants_heading)
         layout.addWidget(self.variant_box)
@@ -153,7 +159,8 @@ class OfferPane(QWidget):
 
     def show_offer(self, offer: Offer, installed: list[str] | None = None) -> None:
         self.offer = offer
-        self.show_installed(installed)
+        self.installed_variants = installed  # the button follows once the variants are filled in
+        self._say_installed()
         self.title.setText(offer.title)
         self.repo.setText(offer.repo_id)
         self.kind.setText(kind_name(offer.kind))
@@ -170,6 +177,7 @@ class OfferPane(QWidget):
             page = offer.homepage or f"https://huggingface.co/{offer.repo_id}"
             self.gated.setText(f"Gated: accept the license on the hub page {page}, then give Studio a token ({TOKEN_HELP}).")
         self.gated.setVisible(offer.gated)
+        self.device_warning.setVisible(self._needs_other_device(offer))
         self._fill_variants(offer)
         self.files.clear()
         for path, size in offer.files or ():
@@ -185,7 +193,11 @@ class OfferPane(QWidget):
     def show_installed(self, variants: list[str] | None) -> None:
         """Say that (and which variants of) this model is already in Studio's models folder."""
         self.installed_variants = variants
+        self._say_installed()
         self._update_button()
+
+    def _say_installed(self) -> None:
+        variants = self.installed_variants
         if variants is None:
             self.installed.hide()
             return
@@ -214,7 +226,9 @@ class OfferPane(QWidget):
                 widget.deleteLater()
         self.variant_buttons = {}
         names = offer.ordered_variants()
-        here = preferred(names, self.device_kind) if names else None
+        here = preferred(names, self.device_kind) if names and not self._needs_other_device(offer) else None
+        if here is not None and self.device_kind.upper() not in SUITS.get(here, "CPU or GPU"):
+            here = None  # e.g. only fp16 on a computer without a GPU: nothing suits it
         for row, name in enumerate(names):
             button = QRadioButton(name)
             button.setObjectName(f"variant_{name}")
@@ -240,9 +254,15 @@ class OfferPane(QWidget):
         self.variants_heading.setVisible(bool(names))
         self.variant_box.setVisible(bool(names))
 
+    def _needs_other_device(self, offer: Offer) -> bool:
+        """A model that says it runs on a GPU only, on a computer where Studio has none."""
+        return self.device_kind == "cpu" and "gpu only" in offer.device.lower()
+
     def _update_button(self) -> None:
         offer = self.offer
         variant = self.chosen_variant() if offer is not None else ""
+        if offer is not None and variant not in offer.variants:
+            variant = ""  # a button of the offer shown before, still being replaced
         have = offer is not None and self.installed_variants is not None and (variant in self.installed_variants or not offer.variants)
         runnable = offer is not None and offer.runnable
         self.download_button.setEnabled(runnable and not have)
