@@ -294,18 +294,23 @@ def test_lfs_files_come_from_the_cdn_the_hub_redirects_to_and_the_token_stays_wi
 
 
 def test_a_second_download_into_the_same_folder_waits_then_says_so(stand_in_hub):
-    stand_in_hub.throttle(60_000)  # the first one takes a while
+    stand_in_hub.throttle(25_000)  # bytes/s: the first one would take half a minute
     first, second = JobRunner(), JobRunner()  # a window and a command line, each with its runner
     try:
         running = start_download(first, LLAMA_REPO, variant="fp32")
         while not stand_in_hub.fetched("GET"):
             time.sleep(0.05)
-        job, _ = download(second, LLAMA_REPO, variant="fp32")
+        job, events = download(second, LLAMA_REPO, variant="fp32")
         assert job.state is JobState.FAILED
         assert job.message == (f"{LLAMA_REPO} is being downloaded already (into {installed('tiny-llama-ONNX')}); "
                                "wait for that download to end")
+        assert f"Waiting for the other download of {LLAMA_REPO} to stop…" in [getattr(e, "message", "") for e in events]
         running.cancel()
-        assert running.wait(5) and running.state is JobState.CANCELLED
+        assert running.wait(2) and running.state is JobState.CANCELLED
+        # its transfer thread lets go of the folder at its next chunk; the next download waits for that
+        stand_in_hub.throttle(0)
+        job, _ = download(second, LLAMA_REPO, variant="fp32")
+        assert job.state is JobState.FINISHED, job.message
     finally:
         first.shutdown()
         second.shutdown()

@@ -18,7 +18,6 @@ ends at once, its partial files kept for the next attempt.
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import os
 import queue
@@ -48,8 +47,10 @@ PARTIAL = ".partial"
 MARGIN = 32 * 1024 * 1024
 POLL = 0.1  # seconds between looks at Cancel
 PROGRESS_EVERY = 0.25  # seconds between progress events
-STOP_WAIT = 1.0  # seconds a cancelled transfer gets to let go of its files
-LOCK_WAIT = 3.0  # seconds a download waits for another into the same folder (a cancelled one letting go)
+STOP_WAIT = 0.2  # seconds a cancelled job waits for its transfer to let go (else the transfer keeps the lock)
+#: Seconds a download waits for another into the same folder: long enough for a cancelled one's
+#: transfer to stop even on a stalled connection (its read times out after 10 s).
+LOCK_WAIT = 12.0
 
 
 def disk_free(path: Path) -> int:
@@ -105,35 +106,51 @@ class ModelDownload(Generator):
             raise HubError(f"{repo_id} has nothing Studio can download ({listing.verdict})")
         prefix = listing.layout.install_prefix(variant) if listing.layout else ""
         name = folder_name(repo_id, prefix)
-        with _one_at_a_time(name, repo_id):
+        lock = FolderLock(name, repo_id)
+        if not lock.acquire(0):
+            yield Progress(0, 0, f"Waiting for the other download of {repo_id} to stop…")
+            if not lock.acquire(LOCK_WAIT):
+                raise HubError(f"{repo_id} is being downloaded already (into {paths.models() / name}); "
+                               "wait for that download to end")
+        try:
             plan = DownloadPlan(listing, variant, name, files, prefix)
             ctx.check_cancelled()
             plan.check_disk()
-            yield from plan.run(ctx)
+            yield from plan.run(ctx, lock)
             folder = plan.install()
+        finally:
+            lock.release()
         info = {"repo_id": repo_id, "revision": listing.revision, "variant": variant,
                 "bytes": plan.total, "folder": str(folder)}
         yield Result("model", str(folder), self.id, dict(request.params), info=info)
 
 
-@contextlib.contextmanager
-def _one_at_a_time(name: str, repo_id: str) -> Iterator[None]:
+class FolderLock:
     """One download into a folder at a time (two would write the same partial files), across
-    the window and any command line: a file lock beside the staging folder."""
-    from filelock import FileLock, Timeout
+    the window and any command line: a file lock beside the staging folder. A cancelled job
+    ends at once; when its transfer thread has not let go of the files yet, the lock is
+    handed over to that thread, which releases it when it stops."""
 
-    place = paths.models() / PARTIAL
-    place.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(place / f"{name}.lock"))
-    try:
-        lock.acquire(timeout=LOCK_WAIT)
-    except Timeout:
-        raise HubError(f"{repo_id} is being downloaded already (into {paths.models() / name}); "
-                       "wait for that download to end") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    def __init__(self, name: str, repo_id: str) -> None:
+        from filelock import FileLock
+
+        place = paths.models() / PARTIAL
+        place.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(place / f"{name}.lock"), thread_local=False)
+        self.handed_over = False
+
+    def acquire(self, timeout: float) -> bool:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=timeout)
+        except Timeout:
+            return False
+        return True
+
+    def release(self, by_transfer: bool = False) -> None:
+        if self._lock.is_locked and (by_transfer or not self.handed_over):
+            self._lock.release()
 
 
 def choose_variant(listing: RepoListing, wanted: str) -> str:
@@ -223,7 +240,7 @@ class DownloadPlan:
                 f"downloading {self.listing.repo_id} ({self.variant}) needs {human_size(missing + MARGIN)}, "
                 f"but only {human_size(available)} is free on the disk of {paths.models()}: free some space and try again")
 
-    def run(self, ctx: Any) -> Iterator[Event]:
+    def run(self, ctx: Any, lock: FolderLock | None = None) -> Iterator[Event]:
         """Fetch every missing file in a thread; yield progress and stop at once on Cancel."""
         transfer = Transfer(self, sum(partial_size(self.staged(f), f) for f in self.fetch))
         worker = threading.Thread(target=transfer.work, name=f"download {self.listing.repo_id}", daemon=True)
@@ -234,6 +251,8 @@ class DownloadPlan:
             if ctx.cancelled:
                 transfer.stop.set()
                 worker.join(STOP_WAIT)  # it lets go at its next chunk; a stalled read is left to time out
+                if lock is not None:
+                    transfer.hand_over(lock)
                 raise Cancelled()
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY and worker.is_alive():
@@ -300,8 +319,27 @@ class Transfer:
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._window.append((time.monotonic(), done))
         self._file_done = 0
+        self._finished = False
+        self._lock_to_release: FolderLock | None = None
+
+    def hand_over(self, lock: FolderLock) -> None:
+        """Make the folder lock this thread's to release, unless it has stopped already."""
+        with self._lock:
+            if not self._finished:
+                lock.handed_over = True
+                self._lock_to_release = lock
 
     def work(self) -> None:
+        try:
+            self._work()
+        finally:
+            with self._lock:
+                self._finished = True
+                lock = self._lock_to_release
+            if lock is not None:
+                lock.release(by_transfer=True)
+
+    def _work(self) -> None:
         try:
             queue = list(self.plan.fetch)
             while queue:

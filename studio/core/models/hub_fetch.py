@@ -27,7 +27,7 @@ from studio.core.models.variants import human_size
 INCOMPLETE = ".incomplete"
 #: Bytes per read of the response: progress and Cancel are looked at after each one. The
 #: library's default (10 MB) would leave a slow connection deaf to Cancel for many seconds.
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 64 * 1024  # what one read of the socket gives anyway
 
 
 class _Overlong(HubError):
