@@ -158,3 +158,16 @@ def test_a_model_downloaded_from_the_hub_is_listed_shown_and_removed(stand_in_hu
     removed = studio("models", "remove", "lm:tiny-llama-ONNX", cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
     assert not folder.exists() and "freed" in removed.stdout
+
+
+def test_a_broken_model_is_listed_and_shown_with_its_error(tmp_path):
+    folder = downloaded_cppn()
+    (folder / "cppn.json").write_text("{ not json")  # damaged after it was installed
+
+    listed = studio_in(400, "models", cwd=tmp_path)
+    shown = studio("models", "show", "abstract", cwd=tmp_path)
+
+    assert listed.returncode == 0 and shown.returncode == 0, listed.stderr + shown.stderr
+    assert "  Abstract: error: " in listed.stdout and "not a readable CPPN description" in listed.stdout
+    assert "generator: none (the folder did not load)" in " ".join(shown.stdout.split())
+    assert "error:" in shown.stdout and "Traceback" not in shown.stderr
