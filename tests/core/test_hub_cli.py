@@ -61,3 +61,30 @@ def test_inspect_lists_files_variants_with_sizes_and_the_verdict(stand_in_hub, t
     assert any(line.strip().endswith("onnx/model_q4.onnx_data") for line in lines)
     assert lines[-1] == f"Download with: studio models download {LLAMA_REPO} --variant q4"
     assert stand_in_hub.fetched("GET") == []  # listing downloads nothing
+
+
+def test_a_killed_download_resumes_where_it_stopped(stand_in_hub, tmp_path):
+    import signal
+    import time
+
+    stand_in_hub.throttle(100_000)  # bytes/s: model.onnx (652 KB) takes seconds
+    process = subprocess.Popen([sys.executable, "-m", "studio", "models", "download", LLAMA_REPO, "--variant", "fp32", "-q"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    partial = paths.models() / ".partial" / "tiny-llama-ONNX" / "onnx" / "model.onnx.incomplete"
+    deadline = time.monotonic() + 60
+    while not (partial.is_file() and partial.stat().st_size >= 200_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # no goodbye: as a crash or a closed laptop lid would
+    process.communicate(timeout=10)
+    kept = partial.stat().st_size
+    assert 200_000 <= kept < 652_119
+    assert not (paths.models() / "tiny-llama-ONNX" / "studio-model.json").exists()
+
+    stand_in_hub.throttle(0)
+    stand_in_hub.requests.clear()
+    run = studio("models", "download", LLAMA_REPO, "--variant", "fp32", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    gets = [r for r in stand_in_hub.fetched("GET") if r.file == "onnx/model.onnx"]
+    assert [r.range for r in gets] == [f"bytes={kept}-"]
+    # the files finished before the kill (in the repository's order, before model.onnx) are not asked for again
+    assert {r.file for r in stand_in_hub.fetched("GET")} == {"onnx/model.onnx", "tokenizer.json", "tokenizer_config.json"}
