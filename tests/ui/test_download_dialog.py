@@ -300,3 +300,16 @@ def test_a_gpu_only_model_is_not_marked_as_suiting_a_computer_without_one(window
     assert offer.title.text() == entry.title
     assert not offer.findChildren(type(offer.title), "suits_here"), "this machine has no GPU"
     assert offer.device_warning.isVisible() and "GPU" in offer.device_warning.text()
+
+
+def test_every_catalogue_entry_and_variant_can_be_chosen(window, qtbot, choose):
+    from studio.core.models.catalogue import load_catalogue
+
+    dialog = open_dialog(window, choose)
+    offer = dialog.offer
+    for entry in load_catalogue():  # in the file's order, so each follows a different one
+        assert dialog.catalogue.select(entry.repo_id)
+        assert offer.title.text() == entry.title and offer.chosen_variant() == entry.default_variant
+        for name, size in entry.variants.items():
+            offer.variant_buttons[name].click()  # (mouse clicks this quick in a row read as double clicks)
+            assert offer.chosen_variant() == name and human_size(size) in offer.total.text(), (entry.repo_id, name)
