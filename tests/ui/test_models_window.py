@@ -61,6 +61,11 @@ def test_ctrl_shift_m_lists_every_model_with_its_kind_and_size(window, qtbot, ch
     assert models.details.facts["generator"].text() == first.generator_id
     assert models.details.facts["size"].text() == human_size(first.size)
     assert not models.details.remove_button.isEnabled(), "a built-in model cannot be removed"
+    # Down the list with the arrow key: each model's details in turn.
+    models.list.setFocus()
+    for row in range(1, models.list.count()):
+        qtbot.keyClick(models.list, Qt.Key.Key_Down)
+        assert models.details.name.text() == models.records[row].name
     # The menu entry raises the same window rather than opening a second one.
     choose(window, "Models", "Models…")
     assert window.menus.models.library_window is models
