@@ -66,6 +66,13 @@ def test_ctrl_shift_m_lists_every_model_with_its_kind_and_size(window, qtbot, ch
     for row in range(1, models.list.count()):
         qtbot.keyClick(models.list, Qt.Key.Key_Down)
         assert models.details.name.text() == models.records[row].name
+    # The filter: typing a few letters leaves the models whose name or generator has them.
+    qtbot.keyClicks(models.filter, "shakes")
+    shown = list(listed(models).values())
+    assert shown and len(shown) < len(models.records)
+    assert all("shakes" in f"{r.name} {r.generator_id}".lower() for r in shown)
+    models.filter.clear()
+    assert len(listed(models)) == len(models.records)
     # The menu entry raises the same window rather than opening a second one.
     choose(window, "Models", "Models…")
     assert window.menus.models.library_window is models
