@@ -88,3 +88,11 @@ def test_a_killed_download_resumes_where_it_stopped(stand_in_hub, tmp_path):
     assert [r.range for r in gets] == [f"bytes={kept}-"]
     # the files finished before the kill (in the repository's order, before model.onnx) are not asked for again
     assert {r.file for r in stand_in_hub.fetched("GET")} == {"onnx/model.onnx", "tokenizer.json", "tokenizer_config.json"}
+
+
+def test_the_librarys_own_warnings_go_to_the_log_not_the_terminal(stand_in_hub, tmp_path):
+    stand_in_hub.drop_after("onnx/model.onnx", 100_000)  # huggingface_hub warns "Trying to resume download..."
+    run = studio("models", "download", LLAMA_REPO, "--variant", "fp32", "-q", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "resume" not in run.stderr and "Error while downloading" not in run.stderr, run.stderr
+    assert "Trying to resume download" in paths.log_file().read_text(encoding="utf-8")

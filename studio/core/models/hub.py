@@ -73,6 +73,20 @@ class RepoListing:
         return repo_page(self.repo_id)
 
 
+def library_log_to_ours() -> None:
+    """huggingface_hub prints its warnings ("Trying to resume download...") on stderr through a
+    handler of its own: the command line would show them beside its one sentence. They go to
+    Studio's log file instead (where ``setup_logging`` sends Studio's own), or nowhere."""
+    library = logging.getLogger("huggingface_hub")
+    ours = [h for h in logging.getLogger("studio").handlers if getattr(h, "_studio", False)]
+    for handler in list(library.handlers):
+        if handler not in ours:
+            library.removeHandler(handler)
+    for handler in ours or [logging.NullHandler()]:
+        library.addHandler(handler)
+    library.propagate = False
+
+
 def inspect_repo(repo_id: str, revision: str = "", token: str | None = None) -> RepoListing:
     """List ``repo_id`` at ``revision`` (main when empty): its files, variants and sizes, and the verdict.
 
@@ -81,6 +95,7 @@ def inspect_repo(repo_id: str, revision: str = "", token: str | None = None) -> 
     from huggingface_hub import HfApi
 
     repo_id = check_repo_id(repo_id)
+    library_log_to_ours()
     try:
         info = HfApi(endpoint=endpoint()).model_info(
             repo_id, revision=revision or None, files_metadata=True, timeout=TIMEOUT, token=token)
