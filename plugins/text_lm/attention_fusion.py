@@ -16,9 +16,9 @@ This rewrites each layer the same way, from what the graph itself shows: per lay
 
 becomes ``GroupQueryAttention(q_proj, k_proj, v_proj, past key, past value, seqlens_k,
 total_sequence_length, cos_cache, sin_cache)`` with ``do_rotary=1``. A layer that does not
-show exactly this shape is left as it is, and the caller checks the rewritten graph's logits
-against the original's before using it (``verify``): a graph this cannot read is slower, never
-wrong.
+show exactly this shape is left as it is, and the caller (fusion.py) checks the rewritten
+graph's logits against the original's before using it: a graph this cannot read is slower,
+never wrong.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def _prune(graph) -> None:
 
 
 def logits_rows(path: Path, names: GraphNames, kv_heads: int, head_dim: int, steps: int = 3) -> np.ndarray:
-    """Logits for a short prompt then ``steps`` cached tokens: what ``verify`` compares."""
+    """Logits for a short prompt then ``steps`` cached tokens: what fusion.py compares."""
     from studio.core.engine.onnx_import import import_onnxruntime
 
     ort = import_onnxruntime()
@@ -222,10 +222,3 @@ def logits_rows(path: Path, names: GraphNames, kv_heads: int, head_dim: int, ste
             past[past_key], past[past_value] = result[present_key], result[present_value]
         seen, feed = total, [3 + total % 5]  # the same tokens for both graphs, whatever they predict
     return np.stack(rows)
-
-
-def verify(original: Path, rewritten: Path, names: GraphNames, kv_heads: int, head_dim: int) -> float:
-    """The largest logits difference between the two graphs, relative to the logits' scale."""
-    expected = logits_rows(original, names, kv_heads, head_dim)
-    got = logits_rows(rewritten, names, kv_heads, head_dim)
-    return float(np.abs(got - expected).max() / max(1e-6, float(np.abs(expected).max())))

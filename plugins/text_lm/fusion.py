@@ -17,12 +17,13 @@ pass fails or changes the logits, the graph of the pass before is used (slower, 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.engine.onnx_import import import_onnxruntime
 
-from .attention_fusion import fuse_attention, verify
+from .attention_fusion import fuse_attention, logits_rows
 from .genai_folder import GraphNames
 
 log = logging.getLogger(__name__)
@@ -44,35 +45,59 @@ class DecoderShape:
 
 def fuse_decoder(source: Path, work: Path, shape: DecoderShape | None = None) -> tuple[Path, str]:
     """A fused copy of ``source`` in ``work``, or ``source`` itself when nothing could be fused;
-    and a few words saying which fusions it holds."""
+    and a few words saying which fusions it holds. Without ``shape`` (the model's heads and graph
+    names) nothing is fused: a rewrite that cannot be checked is not used."""
+    if shape is None:
+        return source, "unfused"
+    import onnx
+
     large = sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file()) > LARGE
+    base, said = source, "onnxruntime's fusions: none"
+    try:
+        expected = logits_rows(source, shape.names, shape.kv_heads, shape.head_dim)
+    except Exception as exc:  # noqa: BLE001 - a graph the check cannot run is not rewritten
+        log.warning("could not run %s to check a fusion (%s: %s); using it unfused", source, type(exc).__name__, exc)
+        return source, "unfused"
     try:
         optimizer = import_onnxruntime("transformers.optimizer")
         # opt_level 0: only the Python fusions; onnxruntime's own graph passes run at load time
         # anyway, and a level-1 graph saved here would be tied to the provider it was made for.
-        fused = optimizer.optimize_model(str(source), model_type="gpt2", opt_level=0)
-        target = work / "fused.onnx"
-        fused.save_model_to_file(str(target), use_external_data_format=large)
+        fused = optimizer.optimize_model(str(source), model_type="gpt2", opt_level=0, num_heads=shape.heads,
+                                         hidden_size=shape.heads * shape.head_dim)
+        if _ops(fused.model) != _ops(onnx.load(str(source), load_external_data=False)):
+            target = work / "fused.onnx"
+            fused.save_model_to_file(str(target), use_external_data_format=large)
+            difference = _difference(expected, logits_rows(target, shape.names, shape.kv_heads, shape.head_dim))
+            if difference <= TOLERANCE:
+                base, said = target, "onnxruntime's fusions applied (norms, rotary...)"
+            else:
+                log.warning("onnxruntime's fusions changed the logits of %s by %.2e: not used", source, difference)
     except Exception as exc:  # noqa: BLE001 - any optimizer failure leaves the graph as exported
-        log.warning("could not fuse %s (%s: %s); using it unfused", source, type(exc).__name__, exc)
-        return source, "unfused"
-    if shape is None:
-        return target, "norms and rotary fused"
+        log.warning("onnxruntime's optimizer could not fuse %s (%s: %s)", source, type(exc).__name__, exc)
     try:
-        import onnx
-
-        model = onnx.load(str(target))  # saving with external data emptied the optimizer's copy
+        model = onnx.load(str(base))  # saving with external data emptied the optimizer's copy
         layers = fuse_attention(model, shape.names, shape.heads, shape.kv_heads)
         if not layers:
-            return target, "norms and rotary fused; attention as exported (its pattern was not recognised)"
+            return base, said + "; attention as exported (its pattern was not recognised)"
         attention = work / "attention.onnx"
         onnx.save_model(model, str(attention), save_as_external_data=large, location="attention.onnx.data")
-        difference = verify(source, attention, shape.names, shape.kv_heads, shape.head_dim)
+        difference = _difference(expected, logits_rows(attention, shape.names, shape.kv_heads, shape.head_dim))
     except Exception as exc:  # noqa: BLE001 - a rewrite that fails to build or run is not used
         log.warning("could not fuse the attention of %s (%s: %s)", source, type(exc).__name__, exc)
-        return target, "norms and rotary fused; attention as exported"
+        return base, said + "; attention as exported"
     if difference > TOLERANCE:
         log.warning("fused attention of %s changed the logits by %.2e: not used", source, difference)
-        return target, "norms and rotary fused; attention as exported"
+        return base, said + "; attention as exported"
     log.info("fused %s: %d layers of GroupQueryAttention (logits within %.1e)", source, layers, difference)
-    return attention, f"norms, rotary and attention fused ({layers} layers)"
+    return attention, f"{said}; attention fused ({layers} layers of GroupQueryAttention)"
+
+
+def _ops(model) -> Counter:
+    return Counter((node.domain, node.op_type) for node in model.graph.node)
+
+
+def _difference(expected, got) -> float:
+    """The largest logits difference, relative to the logits' scale."""
+    import numpy as np
+
+    return float(np.abs(got - expected).max() / max(1e-6, float(np.abs(expected).max())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Iterator
 
@@ -14,9 +15,11 @@ from studio.core.models.variant_defaults import default_variant
 from .fusion import DecoderShape
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
-from .quantize import MADE_HERE, made_model
+from .quantize import FAST_VARIANTS, MADE_HERE, made_model
 from .sampling import SamplingSettings
 from .tokenizer import LMTokenizer
+
+log = logging.getLogger(__name__)
 
 
 def _number(config: dict, key: str, default, kind=float):
@@ -107,13 +110,21 @@ class LMGenerator(studio.Generator):
         # unwanted variant must not stand in the way of the others.
 
     def model_file(self, variant: str, ctx: studio.JobContext) -> Path:
+        heads, kv_heads, head_dim = self.model.attention_shape()
+        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim)
         if variant in self.model.variants:
-            return self.model.variants[variant].files[0]
+            shipped = self.model.variants[variant].files[0]
+            if variant not in FAST_VARIANTS or device_kind(ctx.device) != "cpu":
+                return shipped
+            ctx.progress(0, 0, f"Preparing the fast path for the {variant} weights (once per model)…")
+            try:
+                return made_model(shipped, paths.cache(), "fast", shape)
+            except studio.ModelError as exc:  # the file as shipped still runs, or says why not
+                log.warning("%s; running %s as shipped", exc, shipped)
+                return shipped
         if variant not in self.made_here:
             raise studio.ParamError(f"{self.title} has no {variant} weights (it has {', '.join(self.present)})")
         ctx.progress(0, 0, f"Preparing {variant} weights (once per model)…")
-        heads, kv_heads, head_dim = self.model.attention_shape()
-        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim)
         return made_model(self.model.variants["fp32"].files[0], paths.cache(), variant, shape)
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
@@ -142,6 +153,8 @@ class LMGenerator(studio.Generator):
             "variant": variant,
             "weights": variant,  # the same, under the name results carried before variants
             "model_file": model_file.name,
+            # A shipped variant run from its fused copy (the fast path), or made here: not the file as shipped.
+            "copy_made_here": variant not in self.model.variants or model_file != self.model.variants[variant].files[0],
         }
         yield studio.Result("text", output.text, self.id, dict(request.params), info=info)
 

@@ -106,7 +106,8 @@ def test_each_variant_matches_its_reference(folder, variant, golden, bound, runn
     assert rows[:-1].argmax(axis=1).tolist() == data["greedy_tokens"].tolist()
 
 
-@pytest.mark.parametrize("folder, variant, golden", [(COMMUNITY, "q4", "variants/q4-verse.npz"), (COMMUNITY, "fp16", "llama-verse.npz"),
+# uint8 runs from its fused copy (the fast path; no 4-bit accuracy level to raise): the same tokens.
+@pytest.mark.parametrize("folder, variant, golden", [(COMMUNITY, "uint8", "variants/uint8-verse.npz"), (COMMUNITY, "fp16", "llama-verse.npz"),
                                                      (GENAI_INT4, "auto", "variants/genai-int4-verse.npz")])
 def test_greedy_generation_on_a_variant_writes_its_reference_tokens_and_says_which_ran(folder, variant, golden, runner):
     data = np.load(FIXTURES / "goldens" / golden)
@@ -224,7 +225,7 @@ def test_the_fused_graph_int4_is_made_from_still_matches_transformers(tmp_path, 
     generator = LMLoader().load(MODELS / "llama")
     heads, kv_heads, head_dim = generator.model.attention_shape()
     fused, said = fuse_decoder(generator.model.model_file, tmp_path, DecoderShape(generator.model.names, heads, kv_heads, head_dim))
-    assert said == "norms, rotary and attention fused (2 layers)", said
+    assert said.endswith("attention fused (2 layers of GroupQueryAttention)"), said
     data = np.load(FIXTURES / "goldens" / "llama-verse.npz")
 
     class Fused(StepThrough):
@@ -243,3 +244,35 @@ def test_int4_of_a_graph_whose_attention_is_not_fused_still_runs(folder, studio_
     generator = LMLoader().load(folder)
     result = run(runner, generator, {"prompt": "To be", "max_new_tokens": 6, "temperature": 0.0, "variant": "int4"})
     assert result.info["variant"] == "int4" and result.info["new_tokens"] > 0
+
+
+def test_a_shipped_q4_runs_on_the_fast_path_on_the_cpu(studio_home, runner):
+    """transformers.js's q4 leaves MatMulNBits' accuracy level unset (the float path): Studio runs
+    it from a copy fused like int4 made here, at accuracy level 4, made once."""
+    import onnx
+
+    generator = LMLoader().load(COMMUNITY)
+    values = {"prompt": TRANSFORMERS["llama-verse"]["prompt"], "max_new_tokens": 20, "temperature": 0.0, "variant": "q4"}
+    result = run(runner, generator, values)
+    assert result.info["variant"] == "q4" and result.info["copy_made_here"] and result.info["new_tokens"] > 0
+    copies = list((studio_home / "cache" / "fast").glob("*/model.onnx"))
+    assert len(copies) == 1
+    graph = onnx.load(str(copies[0])).graph
+    levels = [{a.name: a.i for a in n.attribute}.get("accuracy_level") for n in graph.node if n.op_type == "MatMulNBits"]
+    assert levels and set(levels) == {4}
+    assert "GroupQueryAttention" in {n.op_type for n in graph.node}
+    # Its greedy text stays the file's own for as long as the float path's margins allow.
+    tokens = np.load(FIXTURES / "goldens" / "variants" / "q4-verse.npz")["greedy_tokens"].tolist()
+    assert generator.tokenizer().encode(result.value, special=False)[:3] == tokens[:3]
+    assert run(runner, generator, values).value == result.value  # the copy is reused
+
+
+def test_a_genai_int4_graph_runs_as_shipped():
+    """Already fused, already at accuracy level 4: nothing to copy."""
+    generator = LMLoader().load(GENAI_INT4)
+    runner = JobRunner()
+    try:
+        result = run(runner, generator, {"prompt": "To be", "max_new_tokens": 3, "temperature": 0.0})
+    finally:
+        runner.shutdown()
+    assert result.info["variant"] == "q4" and not result.info["copy_made_here"]
