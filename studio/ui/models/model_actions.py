@@ -41,7 +41,7 @@ class ModelActions(QObject):
         return "cpu" if report.best.device.is_cpu else "gpu"
 
     def open_models_window(self) -> "ModelsWindow":
-        from studio.ui.models.library_window import ModelsWindow  # the window needs this part first
+        from studio.ui.models.library_window import ModelsWindow  # loaded when first opened: start-up stays lean
 
         if self.library_window is None:
             self.library_window = ModelsWindow(self.window, self)
