@@ -123,6 +123,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         print(f"  {label + ':':<14}{value}")
     print("  variants:" if record.variants else "  variants:     none found")
     rows = [[name, human_size(v.size), v.suits] for name, v in record.variants.items()]
+    rows += [[name, "-", "made here from fp32 the first time it is used"] for name in record.made_here]
     for line in table(rows) if rows else []:
         print("    " + line)
     print(f"  default on CPU: {_default_text(record, 'cpu')}")
@@ -187,7 +188,7 @@ def cmd_models_default(args: argparse.Namespace) -> int:
     if args.cpu is None and args.gpu is None:
         print(f"{record.name}: default on CPU: {_default_text(record, 'cpu')}; on GPU: {_default_text(record, 'gpu')}")
         print(f"  change it with: studio models default {shlex.quote(args.name)} --cpu VARIANT --gpu VARIANT "
-              f"(variants: {', '.join(record.variants) or 'none'}; {AUTO} lets Studio pick)")
+              f"(variants: {', '.join([*record.variants, *record.made_here]) or 'none'}; {AUTO} lets Studio pick)")
         return EXIT_OK
     defaults = record.defaults
     print(f"{record.name}: default on CPU: {defaults['cpu'] or AUTO}; on GPU: {defaults['gpu'] or AUTO}")

@@ -306,7 +306,7 @@ def test_a_variant_the_model_does_not_have_is_refused(host):
 
     with pytest.raises(StudioError, match=r"Abstract has no fp16 variant; it has fp32, q4"):
         set_default(record, "gpu", "fp16")
-    with pytest.raises(StudioError, match="not a variant name"):
+    with pytest.raises(StudioError, match="Abstract has no q3 variant"):
         set_default(record, "gpu", "q3")
     with pytest.raises(StudioError, match="cpu or gpu"):
         set_default(record, "tpu", "q4")
@@ -382,3 +382,21 @@ def test_an_added_folder_gone_from_disk_is_listed_and_can_be_forgotten(host, tmp
 
     assert remove_model(host, record) == 0
     assert Settings().model_folders == []
+
+
+def test_a_variant_the_generator_makes_here_can_be_the_default(host, tmp_path):
+    """A language model shipped in fp32 only: its generator offers int8 and int4 made here from the
+    fp32 weights (plugins/text_lm/quantize.py); either can be the model's default on the CPU."""
+    lm = tmp_path / "gpt2"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "lm" / "models" / "gpt2", lm)
+    host.add_model_folder(str(lm))
+    record = find_record(host, "gpt2")
+    offered = next(p for p in host.generators[record.generator_id].params if p.name == "variant").choices
+
+    assert list(record.variants) == ["fp32"]
+    assert record.made_here == tuple(c for c in offered if c not in ("auto", "fp32")) and "int4" in record.made_here
+    set_default(record, "cpu", "int4")
+    assert variant_defaults.default_variant(lm, "cpu") == "int4"
+    assert find_record(host, "gpt2").defaults["cpu"] == "int4"
+    with pytest.raises(StudioError, match=r"gpt2 has no q4f16 variant; it has fp32 \(and can make int8, int4 here\)"):
+        set_default(record, "cpu", "q4f16")

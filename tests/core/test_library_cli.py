@@ -136,7 +136,7 @@ def test_models_default_refuses_a_variant_the_model_lacks(tmp_path):
     folder = downloaded_cppn()
     assert_user_error(studio("models", "default", "abstract", "--gpu", "fp16", cwd=tmp_path),
                       "Abstract has no fp16 variant; it has fp32, q4")
-    assert_user_error(studio("models", "default", "abstract", "--gpu", "q3", cwd=tmp_path), "not a variant name")
+    assert_user_error(studio("models", "default", "abstract", "--gpu", "q3", cwd=tmp_path), "Abstract has no q3 variant")
     assert variant_defaults.default_variant(folder, "gpu") is None
 
 

@@ -31,7 +31,7 @@ from studio.core.models import variant_defaults
 from studio.core.models.folder_variants import folder_variants
 from studio.core.models.manifest import FILE_NAME, Manifest, read_manifest
 from studio.core.models.model_card import UNKNOWN, folder_license, one_line
-from studio.core.models.variants import VARIANTS, Variant, human_size
+from studio.core.models.variants import Variant, human_size
 from studio.errors import StudioError
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class ModelRecord:
     license: str = UNKNOWN
     added: str = ""  # ISO 8601, or "" when not known
     error: str = ""
+    #: Variants the generator offers beyond those on disk: made here from the fp32 weights the
+    #: first time they are used (a language model's int8 and int4).
+    made_here: tuple[str, ...] = ()
 
     @cached_property
     def size(self) -> int:
@@ -175,6 +178,16 @@ def _variants(generator: Any, folder: Path) -> tuple[dict[str, Variant], str]:
         return {}, f"cannot read {folder}: {exc.strerror or exc}"
 
 
+def _made_here(generator: Any, variants: dict[str, Variant]) -> tuple[str, ...]:
+    """The choices of the generator's ``variant`` parameter that are not files on disk."""
+    try:
+        param = next((p for p in generator.params if p.name == "variant"), None) if generator is not None else None
+        choices = tuple(param.choices) if param is not None else ()
+    except Exception:  # a plugin's params may be anything: the record still lists the files
+        return ()
+    return tuple(c for c in choices if isinstance(c, str) and c != "auto" and c not in variants)
+
+
 def _builtin_record(host: Any, folder: Path) -> ModelRecord:
     folder = folder.resolve()
     generator = next((g for g in host.plugins.generators.values() if generator_folder(g) == folder), None)
@@ -192,6 +205,7 @@ def _builtin_record(host: Any, folder: Path) -> ModelRecord:
         license=(BUILT_IN_LICENSE + (", see ATTRIBUTION.md" if (folder / "ATTRIBUTION.md").is_file() else "")
                  if license == UNKNOWN else license),
         error=problem or ("" if generator else "no plugin made a generator of it (see the log)"),
+        made_here=_made_here(generator, variants),
     )
 
 
@@ -232,6 +246,7 @@ def _folder_record(host: Any, entry: Any, added_times: dict[str, str]) -> ModelR
         license=license or folder_license(folder),
         added=added,
         error="; ".join(errors),
+        made_here=_made_here(generator, variants),
     )
 
 
@@ -306,7 +321,9 @@ def _delete_installed(record: ModelRecord) -> int:
 def set_default(record: ModelRecord, device_kind: str, variant: str | None) -> None:
     """Make ``variant`` the model's default on ``"cpu"`` or ``"gpu"`` (``None``: let Studio pick),
     refusing a variant the model does not have."""
-    if variant is not None and variant in VARIANTS and variant not in record.variants:
+    if variant is not None and variant not in record.variants and variant not in record.made_here:
         has = ", ".join(record.variants) or "none Studio can list"
+        if record.made_here:
+            has += f" (and can make {', '.join(record.made_here)} here)"
         raise StudioError(f"{record.name} has no {variant} variant; it has {has}")
-    variant_defaults.set_default_variant(record.folder, device_kind, variant)  # checks the names
+    variant_defaults.set_default_variant(record.folder, device_kind, variant)  # checks the device kind

@@ -10,6 +10,7 @@ a window and a CLI may change it at once.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from studio.core.base import paths
@@ -19,6 +20,10 @@ from studio.core.models.variants import VARIANTS
 from studio.errors import ModelError
 
 DEVICE_KINDS = ("cpu", "gpu")
+# A variant's name: those the exports ship (variants.VARIANTS) and those a generator makes here
+# from the fp32 weights (the language models' "int4"). Whether the model has it is the caller's
+# check (models.library); a generator uses a default only when it has that variant.
+_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
 
 
 def _file() -> Path:
@@ -41,15 +46,15 @@ def _key(folder: Path | str) -> str:
 def default_variant(folder: Path | str, device_kind: str) -> str | None:
     """The variant the user chose for this model on ``"cpu"`` or ``"gpu"``, if any."""
     choice = _read().get(_key(folder), {}).get(device_kind)
-    return choice if choice in VARIANTS else None
+    return choice if isinstance(choice, str) and _NAME.fullmatch(choice) else None
 
 
 def set_default_variant(folder: Path | str, device_kind: str, variant: str | None) -> None:
     """Remember ``variant`` (``None``: forget the choice) for the model on that kind of device."""
     if device_kind not in DEVICE_KINDS:
         raise ModelError(f"the device kind is cpu or gpu, not {device_kind!r}")
-    if variant is not None and variant not in VARIANTS:
-        raise ModelError(f"{variant!r} is not a variant name; they are {', '.join(VARIANTS)}")
+    if variant is not None and not _NAME.fullmatch(variant):
+        raise ModelError(f"{variant!r} is not a variant name; they are short words such as {', '.join(VARIANTS)}")
     path = _file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(path):
