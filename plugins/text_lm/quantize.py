@@ -48,7 +48,7 @@ FAST_VARIANTS = ("q4", "int8", "uint8", "quantized")
 def _key(source: Path, kind: str) -> str:
     onnxruntime = import_onnxruntime()
     stat = source.stat()
-    identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{kind}-v3"
+    identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{kind}-v4"
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
