@@ -25,6 +25,15 @@ from studio.core.base.file_lock import locked
 DEFAULT_AUTOSAVE_MINUTES = 2
 
 
+def _resolved(folder: str | Path) -> Path:
+    """A folder's real path, or the path as given when it cannot be resolved (a looping link)."""
+    path = Path(folder).expanduser()
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
+
+
 class Settings:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.settings_file()
@@ -67,13 +76,13 @@ class Settings:
         self.update("models/added", apply)
 
     def add_model_folder(self, folder: str | Path) -> None:
-        resolved = str(Path(folder).expanduser().resolve())
+        resolved = str(_resolved(folder))
         self._change_model_folders(lambda folders: [*folders, resolved])
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         self._change_added(lambda added: added.setdefault(resolved, now))
 
     def remove_model_folder(self, folder: str | Path) -> bool:
-        resolved = str(Path(folder).expanduser().resolve())
+        resolved = str(_resolved(folder))
         removed = False
 
         def without(folders: list[str]) -> list[str]:

@@ -13,7 +13,6 @@ import argparse
 import importlib.util
 import shlex
 import shutil
-from pathlib import Path
 from typing import Any
 
 import studio.cli.terminal as terminal
@@ -61,7 +60,7 @@ def _sizes(record: Any) -> str:
 
 def cmd_models_list(args: argparse.Namespace) -> int:
     from studio.core.base.paths import builtin_models, models as models_folder
-    from studio.core.models.library import model_records
+    from studio.core.models.library import model_records, resolved_folder
 
     host = make_host(args)
     records = model_records(host)
@@ -75,8 +74,8 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             print(f"  {record.name}: error: {record.error}")
 
     print("\nYour model folders:")
-    yours = {Path(f).expanduser().resolve() for f in host.settings.model_folders}
-    added = [e for e in host.plugins.model_folders if Path(e.path).expanduser().resolve() in yours]
+    yours = {resolved_folder(f) for f in host.settings.model_folders}
+    added = [e for e in host.plugins.model_folders if resolved_folder(e.path) in yours]
     if not added:
         print("  none yet; add one with: studio models add PATH")
     for entry in added:

@@ -400,3 +400,21 @@ def test_a_variant_the_generator_makes_here_can_be_the_default(host, tmp_path):
     assert find_record(host, "gpt2").defaults["cpu"] == "int4"
     with pytest.raises(StudioError, match=r"gpt2 has no q4f16 variant; it has fp32 \(and can make int8, int4 here\)"):
         set_default(record, "cpu", "q4f16")
+
+
+def test_a_looping_link_in_the_settings_does_not_stop_the_host(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop")  # a link to itself: resolving it fails
+    Settings().model_folders = [str(loop)]
+    downloaded_cppn()
+
+    host = Host()
+    try:
+        assert "cppn:abstract" in host.generators
+        (entry, _) = host.plugins.model_folders
+        assert entry.path == loop and entry.error
+        assert {r.name for r in model_records(host)} >= {"loop", "Abstract"}
+        assert remove_model(host, find_record(host, str(loop))) == 0  # and it can be forgotten
+        assert Settings().model_folders == []
+    finally:
+        host.shutdown()

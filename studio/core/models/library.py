@@ -99,13 +99,26 @@ def folder_size(folder: Path) -> int:
     return total
 
 
+def resolved_folder(folder: str | Path) -> Path:
+    """The folder's real path; as given (home expanded) when it cannot be resolved (a link that
+    loops): the settings may hold anything, and the host must still start."""
+    path = Path(folder).expanduser()
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
+
+
 def installed_folders() -> list[Path]:
     """Every downloaded or imported model folder under ``paths.models()``, by name."""
     place = paths.models()
-    if not place.is_dir():
+    try:
+        return sorted(p for p in place.iterdir()
+                      if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / FILE_NAME).is_file())
+    except OSError as exc:  # absent (nothing downloaded yet), or unreadable: no installed models
+        if place.exists():
+            log.warning("cannot read the models folder %s: %s", place, exc)
         return []
-    return sorted(p for p in place.iterdir()
-                  if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / FILE_NAME).is_file())
 
 
 def model_folder_list(settings_folders: Iterable[str | Path]) -> list[str]:
@@ -113,7 +126,7 @@ def model_folder_list(settings_folders: Iterable[str | Path]) -> list[str]:
     folders: list[str] = []
     seen: set[Path] = set()
     for folder in [*settings_folders, *installed_folders()]:
-        key = Path(folder).expanduser().resolve()
+        key = resolved_folder(folder)
         if key not in seen:
             seen.add(key)
             folders.append(str(folder))
@@ -146,7 +159,7 @@ def generator_folder(generator: Any) -> Path | None:
         except Exception:  # a plugin's property may raise: the library must still list the rest
             continue
         if isinstance(value, (str, Path)) and str(value):
-            return Path(value).expanduser().resolve()
+            return resolved_folder(value)
     return None
 
 
@@ -210,11 +223,11 @@ def _builtin_record(host: Any, folder: Path) -> ModelRecord:
 
 
 def _is_installed(folder: Path) -> bool:
-    return folder.parent == paths.models().expanduser().resolve() and (folder / FILE_NAME).is_file()
+    return folder.parent == resolved_folder(paths.models()) and (folder / FILE_NAME).is_file()
 
 
 def _folder_record(host: Any, entry: Any, added_times: dict[str, str]) -> ModelRecord:
-    folder = Path(entry.path).expanduser().resolve()
+    folder = resolved_folder(entry.path)
     manifest: Manifest | None = None
     errors = [entry.error] if entry.error else []
     if _is_installed(folder):
@@ -272,8 +285,8 @@ def find_record(host: Any, name: str) -> ModelRecord:
 
 def _same_folder(folder: Path, text: str) -> bool:
     try:
-        return Path(text).expanduser().resolve() == folder
-    except (OSError, ValueError):
+        return resolved_folder(text) == folder
+    except ValueError:  # a NUL in the name
         return False
 
 
@@ -297,7 +310,7 @@ def remove_model(host: Any, record: ModelRecord) -> int:
 
 def _delete_installed(record: ModelRecord) -> int:
     folder = record.folder
-    place = paths.models().expanduser().resolve()
+    place = resolved_folder(paths.models())
     if folder.parent != place or folder.is_symlink() or not folder.is_dir():
         # Never delete what is not a folder Studio made in its own models folder.
         raise StudioError(f"{folder} is not in Studio's models folder {place}; it was not deleted")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.base.paths import builtin_models
 from studio.core.engine.runtime import RuntimeReport
+from studio.core.models.library import resolved_folder
 from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.plain import plain_label, plain_tip
@@ -146,8 +146,8 @@ class SettingsDialog(QDialog):
         self.folders.clear()
         # The user's own folders only: downloaded models are loaded too, but they are removed
         # from the Models window (which deletes them), not forgotten here.
-        yours = {Path(f).expanduser().resolve() for f in self.host.settings.model_folders}
-        entries = [e for e in self.host.plugins.model_folders if e.path.expanduser().resolve() in yours]
+        yours = {resolved_folder(f) for f in self.host.settings.model_folders}
+        entries = [e for e in self.host.plugins.model_folders if resolved_folder(e.path) in yours]
         if not entries:
             hint = QListWidgetItem("No model folders yet. Add a folder holding a model in a layout a plugin reads.")
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
