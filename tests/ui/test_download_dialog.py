@@ -86,7 +86,7 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     [new_id] = set(window.generate_panel.generators) - before
     panel = window.generate_panel
     panel.combo.setCurrentIndex(panel.combo.findData(new_id))
-    panel.form.widgets["max_tokens"].spin.setValue(8) if "max_tokens" in panel.form.widgets else None
+    panel.form.widgets["max_new_tokens"].spin.setValue(8)  # a few words are enough to see it write
     with qtbot.waitSignal(window.bridge.result, timeout=60000, check_params_cb=lambda j, r: j.generator.id == new_id):
         qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)
     text_job = next(r.job for r in window.jobs_panel.rows.values() if r.job.generator.id == new_id)
