@@ -305,6 +305,12 @@ def test_a_second_download_into_the_same_folder_waits_then_says_so(stand_in_hub)
         assert job.message == (f"{LLAMA_REPO} is being downloaded already (into {installed('tiny-llama-ONNX')}); "
                                "wait for that download to end")
         assert f"Waiting for the other download of {LLAMA_REPO} to stop…" in [getattr(e, "message", "") for e in events]
+        waiting = start_download(second, LLAMA_REPO, variant="fp32")  # Cancel is heard while it waits
+        while waiting.state is not JobState.RUNNING:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        waiting.cancel()
+        assert waiting.wait(1) and waiting.state is JobState.CANCELLED and not waiting.abandoned
         running.cancel()
         assert running.wait(2) and running.state is JobState.CANCELLED
         # its transfer thread lets go of the folder at its next chunk; the next download waits for that

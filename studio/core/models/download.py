@@ -106,13 +106,18 @@ class ModelDownload(Generator):
             raise HubError(f"{repo_id} has nothing Studio can download ({listing.verdict})")
         prefix = listing.layout.install_prefix(variant) if listing.layout else ""
         name = folder_name(repo_id, prefix)
+        ctx.check_cancelled()  # the listing may take seconds
         lock = FolderLock(name, repo_id)
         if not lock.acquire(0):
             yield Progress(0, 0, f"Waiting for the other download of {repo_id} to stop…")
-            if not lock.acquire(LOCK_WAIT):
-                raise HubError(f"{repo_id} is being downloaded already (into {paths.models() / name}); "
-                               "wait for that download to end")
+            deadline = time.monotonic() + LOCK_WAIT
+            while not lock.acquire(POLL):  # short waits: Cancel is heard meanwhile
+                ctx.check_cancelled()
+                if time.monotonic() > deadline:
+                    raise HubError(f"{repo_id} is being downloaded already (into {paths.models() / name}); "
+                                   "wait for that download to end")
         try:
+            ctx.check_cancelled()
             plan = DownloadPlan(listing, variant, name, files, prefix)
             ctx.check_cancelled()
             plan.check_disk()
