@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.models.limits import bounded_int
+
+#: The sizes a decoder section states, with the bounds config.json's are held to (layout.py).
+SIZES = {"num_attention_heads": 1024, "num_key_value_heads": 1024, "head_size": 1 << 14, "hidden_size": 1 << 17,
+         "num_hidden_layers": 1 << 12}
+LONGEST = 1 << 24  # context and vocabulary, as layout.MAX_CONTEXT / MAX_VOCAB
 
 #: genai's search keys that mean the same as generation_config.json's.
 SEARCH_KEYS = ("do_sample", "temperature", "top_k", "top_p", "repetition_penalty")
@@ -75,6 +81,11 @@ def read_genai_config(folder: Path, data: Any) -> GenaiConfig:
     path = folder / filename
     if Path(filename).name != filename or not path.is_file():
         raise studio.ModelError(f"{where} names {filename}, which is not a file in {folder}: copy the whole model folder")
+    # Checked here under genai's own names, so a bad value is named as the file names it.
+    for key in ("context_length", "vocab_size"):
+        bounded_int(model, key, 1, LONGEST, where + " 'model'", default=None)
+    for key, largest in SIZES.items():
+        bounded_int(decoder, key, 1, largest, where + " 'model.decoder'", default=None)
     config = {
         "model_type": model.get("type"),
         "max_position_embeddings": model.get("context_length"),

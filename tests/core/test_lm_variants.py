@@ -276,3 +276,48 @@ def test_a_genai_int4_graph_runs_as_shipped():
     finally:
         runner.shutdown()
     assert result.info["variant"] == "q4" and not result.info["copy_made_here"]
+
+
+def _copy(source: Path, target: Path) -> Path:
+    for path in source.rglob("*"):
+        if path.is_file():
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (target / path.relative_to(source)).write_bytes(path.read_bytes())
+    return target
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda config: "{not json", "genai_config.json is not readable JSON"),
+    (lambda config: json.dumps({"search": {}}), "no 'model' section"),
+    (lambda config: json.dumps({**config, "model": {**config["model"], "context_length": 10**15}}), "genai_config.json 'model': context_length must be a whole number"),
+    (lambda config: json.dumps({**config, "model": {**config["model"], "decoder": {**config["model"]["decoder"], "filename": "../outside.onnx"}}}), "not a file in"),
+], ids=["not-json", "no-model", "huge-context", "path-outside"])
+def test_a_bad_genai_config_gets_a_plain_message(tmp_path, change, message):
+    folder = _copy(GENAI_INT4, tmp_path / "genai")
+    config = json.loads((folder / "genai_config.json").read_text())
+    (folder / "genai_config.json").write_text(change(config))
+    with pytest.raises(studio.ModelError, match=message):
+        LMLoader().load(folder)
+
+
+def test_a_variant_whose_external_data_is_missing_fails_plainly_and_the_others_run(tmp_path, runner, studio_home):
+    folder = _copy(COMMUNITY, tmp_path / "no-fp16-data")
+    (folder / "onnx" / "model_fp16.onnx_data").unlink()
+    generator = LMLoader().load(folder)
+    assert "fp16" in generator.model.variants  # listed: the graph is there
+    job = runner.submit(generator, generator.request({"prompt": "To be", "variant": "fp16", "max_new_tokens": 2}))
+    assert job.wait(120) and job.state is JobState.FAILED and not job.internal_error
+    assert "model_fp16.onnx_data" in job.message and "missing" in job.message
+    assert run(runner, generator, {"prompt": "To be", "variant": "fp32", "max_new_tokens": 2}).info["new_tokens"] > 0
+
+
+def test_decoder_model_merged_variants_are_listed_and_run(tmp_path, runner, studio_home):
+    """decoder_model_merged_int8.onnx made by onnxruntime's quantizer beside the merged file."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = _copy(MODELS / "gpt2-merged", tmp_path / "merged")
+    quantize_dynamic(folder / "decoder_model_merged.onnx", folder / "decoder_model_merged_int8.onnx", weight_type=QuantType.QInt8)
+    generator = LMLoader().load(folder)
+    assert list(generator.model.variants) == ["fp32", "int8"]
+    result = run(runner, generator, {"prompt": "To be", "variant": "int8", "max_new_tokens": 4, "temperature": 0.0})
+    assert result.info["variant"] == "int8" and result.info["new_tokens"] > 0
