@@ -313,10 +313,12 @@ def test_a_variant_whose_external_data_is_missing_fails_plainly_and_the_others_r
 
 def test_decoder_model_merged_variants_are_listed_and_run(tmp_path, runner, studio_home):
     """decoder_model_merged_int8.onnx made by onnxruntime's quantizer beside the merged file."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from studio.core.engine.onnx_import import import_onnxruntime
 
+    quantization = import_onnxruntime("quantization")
     folder = _copy(MODELS / "gpt2-merged", tmp_path / "merged")
-    quantize_dynamic(folder / "decoder_model_merged.onnx", folder / "decoder_model_merged_int8.onnx", weight_type=QuantType.QInt8)
+    quantization.quantize_dynamic(folder / "decoder_model_merged.onnx", folder / "decoder_model_merged_int8.onnx",
+                                  weight_type=quantization.QuantType.QInt8)
     generator = LMLoader().load(folder)
     assert list(generator.model.variants) == ["fp32", "int8"]
     result = run(runner, generator, {"prompt": "To be", "variant": "int8", "max_new_tokens": 4, "temperature": 0.0})
