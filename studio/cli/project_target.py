@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from studio.core.base.paths import builtin_models
 from studio.errors import StudioError
 
 
@@ -61,6 +62,8 @@ class ProjectTarget:
         from studio.core.project.results import add_result, describe_added
 
         model = str(getattr(generator, "model_folder", None) or "")
+        if model and Path(model).resolve().is_relative_to(builtin_models().resolve()):
+            model = ""  # a built-in model has no folder of the user's to record (as in the window)
         title = generator.title or generator.id
         entry = add_result(self.project, result, title, model, seconds)
         self.added.append((title, result, model, seconds))
