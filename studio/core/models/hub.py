@@ -141,7 +141,9 @@ def hub_error(exc: BaseException, repo_id: str, revision: str = "") -> HubError:
     log.info("hub request for %s failed: %s: %s", repo_id, type(exc).__name__, exc)
     where = endpoint()
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(exc, hf_errors.GatedRepoError) or (status in (401, 403) and _gated_text(exc)):
+    # By the hub's error code (X-Error-Code, which huggingface_hub turns into these classes), never
+    # by the words of a message: "no such repository" mentions gated repos too.
+    if isinstance(exc, hf_errors.GatedRepoError):
         return HubError(
             f"{repo_id} is gated: accept its license on the hub page {repo_page(repo_id)} (signed in), then {TOKEN_HELP}")
     if isinstance(exc, hf_errors.RevisionNotFoundError):
@@ -159,10 +161,6 @@ def hub_error(exc: BaseException, repo_id: str, revision: str = "") -> HubError:
     if _network(exc):
         return HubError(f"the hub at {where} cannot be reached: check the internet connection (or HF_ENDPOINT)")
     return HubError(f"the hub at {where} answered something Studio cannot use for {repo_id}: {_first_line(exc)}")
-
-
-def _gated_text(exc: BaseException) -> bool:
-    return "gated" in str(exc).lower() or "restricted" in str(exc).lower()
 
 
 def _network(exc: BaseException) -> bool:
