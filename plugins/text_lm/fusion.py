@@ -41,6 +41,9 @@ class DecoderShape:
     heads: int
     kv_heads: int
     head_dim: int
+    #: False for a model that attends within a sliding window shorter than its context (Mistral
+    #: 7B v0.1): the short check input cannot tell whether a rewrite keeps the window.
+    attention: bool = True
 
 
 def fuse_decoder(source: Path, work: Path, shape: DecoderShape | None = None) -> tuple[Path, str]:
@@ -74,6 +77,8 @@ def fuse_decoder(source: Path, work: Path, shape: DecoderShape | None = None) ->
                 log.warning("onnxruntime's fusions changed the logits of %s by %.2e: not used", source, difference)
     except Exception as exc:  # noqa: BLE001 - any optimizer failure leaves the graph as exported
         log.warning("onnxruntime's optimizer could not fuse %s (%s: %s)", source, type(exc).__name__, exc)
+    if not shape.attention:
+        return base, said + "; attention as exported (a sliding window)"
     try:
         model = onnx.load(str(base))  # saving with external data emptied the optimizer's copy
         layers = fuse_attention(model, shape.names, shape.heads, shape.kv_heads)

@@ -111,7 +111,9 @@ class LMGenerator(studio.Generator):
 
     def model_file(self, variant: str, ctx: studio.JobContext) -> Path:
         heads, kv_heads, head_dim = self.model.attention_shape()
-        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim)
+        window = self.model.config.get("sliding_window")
+        windowed = isinstance(window, int) and self.model.config.get("use_sliding_window", True) is not False and window < self.model.context_length
+        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim, attention=not windowed)
         if variant in self.model.variants:
             shipped = self.model.variants[variant].files[0]
             if variant not in FAST_VARIANTS or device_kind(ctx.device) != "cpu":

@@ -323,3 +323,17 @@ def test_decoder_model_merged_variants_are_listed_and_run(tmp_path, runner, stud
     assert list(generator.model.variants) == ["fp32", "int8"]
     result = run(runner, generator, {"prompt": "To be", "variant": "int8", "max_new_tokens": 4, "temperature": 0.0})
     assert result.info["variant"] == "int8" and result.info["new_tokens"] > 0
+
+
+def test_a_sliding_window_model_keeps_its_attention_as_exported(tmp_path, runner, studio_home):
+    """A window shorter than the context cannot be checked on a short input: not rewritten."""
+    import onnx
+
+    folder = _copy(MODELS / "llama", tmp_path / "windowed")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "sliding_window": 16}))
+    generator = LMLoader().load(folder)
+    assert run(runner, generator, {"prompt": "To be", "max_new_tokens": 3, "variant": "int4"}).info["new_tokens"] > 0
+    made = next((studio_home / "cache" / "int4").glob("*/model.onnx"))
+    ops = {n.op_type for n in onnx.load(str(made)).graph.node}
+    assert "GroupQueryAttention" not in ops and "MatMulNBits" in ops
