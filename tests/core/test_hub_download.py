@@ -42,6 +42,13 @@ def download(runner, repo_id, **options):
     return job, events
 
 
+def until(condition, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.05)
+
+
 def installed(repo_name: str) -> Path:
     return paths.models() / repo_name
 
@@ -298,16 +305,14 @@ def test_a_second_download_into_the_same_folder_waits_then_says_so(stand_in_hub)
     first, second = JobRunner(), JobRunner()  # a window and a command line, each with its runner
     try:
         running = start_download(first, LLAMA_REPO, variant="fp32")
-        while not stand_in_hub.fetched("GET"):
-            time.sleep(0.05)
+        until(lambda: stand_in_hub.fetched("GET"))
         job, events = download(second, LLAMA_REPO, variant="fp32")
         assert job.state is JobState.FAILED
         assert job.message == (f"{LLAMA_REPO} is being downloaded already (into {installed('tiny-llama-ONNX')}); "
                                "wait for that download to end")
         assert f"Waiting for the other download of {LLAMA_REPO} to stop…" in [getattr(e, "message", "") for e in events]
         waiting = start_download(second, LLAMA_REPO, variant="fp32")  # Cancel is heard while it waits
-        while waiting.state is not JobState.RUNNING:
-            time.sleep(0.05)
+        until(lambda: waiting.state is JobState.RUNNING)
         time.sleep(0.5)
         waiting.cancel()
         assert waiting.wait(1) and waiting.state is JobState.CANCELLED and not waiting.abandoned
