@@ -60,6 +60,32 @@ def find_variants(folder: Path) -> dict[str, model_variants.Variant]:
     return {}
 
 
+#: A graph this small is read to see its precision; the builder keeps the weights outside it.
+GRAPH_READ_LIMIT = 64 << 20
+#: Operators that say what a graph's weights are (``MatMulNBits``: 4-bit).
+PRECISION_OPS = {"MatMulNBits": "q4", "MatMulInteger": "int8", "DynamicQuantizeMatMul": "int8"}
+
+
+def _genai_variant(path: Path) -> str:
+    """The variant of a genai folder's graph: as its name says (``…-int4-….onnx``), else as the
+    graph shows, since the builder's default name is ``model.onnx`` whatever the precision."""
+    named = model_variants.genai_variant(path.name)
+    if named != "fp32" or path.stat().st_size > GRAPH_READ_LIMIT:
+        return named
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - a damaged graph is said when a job opens it
+        return named
+    for node in graph.node:
+        if node.op_type in PRECISION_OPS:
+            return PRECISION_OPS[node.op_type]
+    if any(i.type.tensor_type.elem_type == 10 for i in graph.input):  # 10: float16 past values
+        return "fp16"
+    return named
+
+
 def _genai_file(folder: Path) -> Path | None:
     """The decoder a genai_config.json names, when it names one that is there (for detection)."""
     genai = folder / "genai_config.json"
@@ -106,7 +132,7 @@ class LMModel:
         generation: dict[str, Any] = {}
         if (folder / "genai_config.json").is_file():
             genai = read_genai_config(folder, read_json(folder / "genai_config.json", "genai_config.json"))
-            variant = model_variants.genai_variant(genai.model_file.name)
+            variant = _genai_variant(genai.model_file)
             found = {variant: model_variants.Variant(variant, (genai.model_file,), _size(genai.model_file))}
             config = read_json(folder / "config.json", "config.json", required=False) or genai.config
             generation, names = dict(genai.generation), genai.names

@@ -337,3 +337,14 @@ def test_a_sliding_window_model_keeps_its_attention_as_exported(tmp_path, runner
     made = next((studio_home / "cache" / "int4").glob("*/model.onnx"))
     ops = {n.op_type for n in onnx.load(str(made)).graph.node}
     assert "GroupQueryAttention" not in ops and "MatMulNBits" in ops
+
+
+def test_a_genai_int4_graph_under_the_builders_default_name_is_q4(tmp_path):
+    """The builder names its output model.onnx whatever the precision: the graph says int4."""
+    folder = _copy(GENAI_INT4, tmp_path / "default-name")
+    (folder / "llama-cpu-int4-rtn-block-32-acc-level-4.onnx").rename(folder / "model.onnx")  # its data file keeps its name
+    config = json.loads((folder / "genai_config.json").read_text())
+    config["model"]["decoder"]["filename"] = "model.onnx"
+    (folder / "genai_config.json").write_text(json.dumps(config))
+    assert list(LMLoader().load(folder).model.variants) == ["q4"]
+    assert list(LMLoader().load(GENAI_FP32).model.variants) == ["fp32"]
