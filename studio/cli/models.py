@@ -121,10 +121,12 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     for label, value in facts:
         print(f"  {label + ':':<14}{value}")
     print("  variants:" if record.variants else "  variants:     none found")
-    rows = [[name, human_size(v.size), v.suits] for name, v in record.variants.items()]
+    rows = [[name, human_size(v.size), record.variant_suits(name)] for name, v in record.variants.items()]
     rows += [[name, "-", "made here from fp32 the first time it is used"] for name in record.made_here]
     for line in table(rows) if rows else []:
         print("    " + line)
+    if record.required_device:
+        print(f"  device:       {record.required_device}")
     print(f"  default on CPU: {_default_text(record, 'cpu')}")
     print(f"  default on GPU: {_default_text(record, 'gpu')}")
     if record.error:

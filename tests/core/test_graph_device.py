@@ -201,6 +201,10 @@ def test_the_cli_adds_a_gpu_only_folder_and_refuses_to_run_it_on_the_cpu(tmp_pat
 
     added = studio("models", "add", str(folder))
     assert added.returncode == 0, added.stderr
+    shown = studio("models", "show", "turbo-ort")  # the library says so, and lists no variant as suiting the CPU
+    assert shown.returncode == 0, shown.stderr
+    assert "device:" in shown.stdout and "needs an NVIDIA GPU (CUDA)" in shown.stdout
+    assert "GPU only" in shown.stdout and "CPU or GPU" not in shown.stdout
     done = studio("generate", "sd:turbo-ort", "--prompt", "a boat", "--param", "width=64", "--param", "height=64",
                   "--param", "steps=1", "-o", "out.png")
     assert done.returncode == 2, done.stdout + done.stderr

@@ -32,6 +32,7 @@ from studio.core.models.folder_variants import folder_variants
 from studio.core.models.manifest import FILE_NAME, Manifest, read_manifest
 from studio.core.models.model_card import UNKNOWN, folder_license, one_line
 from studio.core.models.variants import Variant, human_size
+from studio.core.models.graph_device import folder_required_device
 from studio.errors import StudioError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ class ModelRecord:
     #: Variants the generator offers beyond those on disk: made here from the fp32 weights the
     #: first time they are used (a language model's int8 and int4).
     made_here: tuple[str, ...] = ()
+    #: A sentence when the graphs run on one kind of device only ("needs an NVIDIA GPU (CUDA):
+    #: it uses NhwcConv, GroupNorm"), "" when they run anywhere: a GPU-only model must not be
+    #: listed as suiting the CPU.
+    required_device: str = ""
 
     @cached_property
     def size(self) -> int:
@@ -68,7 +73,14 @@ class ModelRecord:
     @property
     def suits(self) -> str:
         """Which device each variant suits: ``"q4: CPU (fastest there); GPU · fp16: GPU"``."""
-        return " · ".join(f"{name}: {variant.suits}" for name, variant in self.variants.items())
+        return " · ".join(f"{name}: {self.variant_suits(name)}" for name in self.variants)
+
+    def variant_suits(self, name: str) -> str:
+        """The device a variant suits, unless the graphs need one device whatever the variant."""
+        if self.required_device:
+            return "GPU only (see below)" if self.variants else "GPU only"
+        variant = self.variants.get(name)
+        return variant.suits if variant is not None else "CPU or GPU"
 
     @property
     def defaults(self) -> dict[str, str | None]:
@@ -219,7 +231,22 @@ def _builtin_record(host: Any, folder: Path) -> ModelRecord:
                  if license == UNKNOWN else license),
         error=problem or ("" if generator else "no plugin made a generator of it (see the log)"),
         made_here=_made_here(generator, variants),
+        required_device=_required_device(generator, folder),
     )
+
+
+def _required_device(generator: Any, folder: Path) -> str:
+    """The generator's own word (the SD plugin checks its graphs when it loads), else what the
+    folder's graphs say (read once per file, then remembered in the cache)."""
+    said = getattr(generator, "required_device", None) if generator is not None else None
+    if isinstance(said, str):
+        return said
+    if generator is None or not folder.is_dir():
+        return ""
+    try:
+        return folder_required_device(folder) or ""
+    except StudioError:
+        return ""  # a folder with too many graphs: the file check says so when it is added
 
 
 def _is_installed(folder: Path) -> bool:
@@ -260,6 +287,7 @@ def _folder_record(host: Any, entry: Any, added_times: dict[str, str]) -> ModelR
         added=added,
         error="; ".join(errors),
         made_here=_made_here(generator, variants),
+        required_device=_required_device(generator, folder),
     )
 
 

@@ -143,8 +143,8 @@ class ModelDetails(QWidget):
         self.name.setText(record.name)
         self.kind.setText(kind_name(record.kind))
         self.origin.setText(ORIGIN_NAMES.get(record.origin, record.origin))
-        self.error.setText(record.error)
-        self.error.setVisible(bool(record.error))
+        self.error.setText("; ".join(text for text in (record.required_device, record.error) if text))
+        self.error.setVisible(bool(record.required_device or record.error))
         facts = {
             "generator": record.generator_id or "—",
             "layout": record.layout or "—",
@@ -162,7 +162,7 @@ class ModelDetails(QWidget):
         folder_row.setVisible(not same)
         self.variants.clear()
         for variant in record.variants.values():
-            item = QTreeWidgetItem([variant.name, human_size(variant.size), variant.suits])
+            item = QTreeWidgetItem([variant.name, human_size(variant.size), record.variant_suits(variant.name)])
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.variants.addTopLevelItem(item)
         several = len(record.variants) > 1
