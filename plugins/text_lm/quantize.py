@@ -128,9 +128,10 @@ MAKERS: dict[str, Callable[[Path, Path, DecoderShape | None], None]] = {"int8": 
 
 
 def made_model(source: Path, cache_dir: Path, kind: str, shape: DecoderShape | None = None) -> Path:
-    """The ``kind`` ("int8" or "int4") copy of ``source`` (made on first use, in
-    ``cache_dir/<kind>/``); ``studio.ModelError`` if it cannot be made. ``shape``: the model's
-    heads and graph names, which int4 needs to fuse the attention."""
+    """The ``kind`` ("int8", "int4" or "fast") copy of ``source`` (made on first use, in
+    ``cache_dir/<kind>/``), or ``source`` itself when a fast copy would change nothing;
+    ``studio.ModelError`` if it cannot be made. ``shape``: the model's heads and graph names,
+    without which nothing is fused."""
     source = Path(source)
     folder = cache_dir / kind
     target_dir = folder / f"{source.parent.name}-{_key(source, kind)}"
