@@ -159,10 +159,16 @@ def fuse_attention(model, names: GraphNames, heads: int, kv_heads: int) -> int:
     ]
     removed = {id(node) for layer in layers for node in layer["remove"]}
     kept = [node for node in graph.node if id(node) not in removed]
+    weights = {init.name: init for init in graph.initializer}
     for index, layer in enumerate(layers):
+        qkv = _pack(producers, weights, layer, f"{prefix}_{index}_qkv")
+        if qkv is not None:  # one projection for q, k and v, as genai's builder writes it
+            kept += qkv[1]
+            graph.initializer.extend(qkv[2])
+        q, k, v = (qkv[0], "", "") if qkv is not None else (layer["q"], layer["k"], layer["v"])
         kept.append(helper.make_node(
             "GroupQueryAttention",
-            [layer["q"], layer["k"], layer["v"], names.past_key % index, names.past_value % index,
+            [q, k, v, names.past_key % index, names.past_value % index,
              f"{prefix}_seqlens_k", f"{prefix}_total", layer["cos"], layer["sin"]],
             [layer["output"], names.present_key % index, names.present_value % index],
             name=f"{prefix}_{index}", domain=MS, num_heads=heads, kv_num_heads=kv_heads, do_rotary=1,
@@ -176,6 +182,38 @@ def fuse_attention(model, names: GraphNames, heads: int, kv_heads: int) -> int:
     return len(layers)
 
 
+def _pack(producers, weights, layer, name):
+    """q, k and v projected by one MatMul (and one bias Add) when each is ``MatMul(x, W)`` (``+ b``)
+    of the same ``x`` with constant weights: (its output, its nodes, its initializers); else None."""
+    from onnx import helper, numpy_helper
+
+    parts = []
+    for output in (layer["q"], layer["k"], layer["v"]):
+        node, bias = producers.get(output), None
+        if node is not None and node.op_type == "Add":
+            constant = [i for i in node.input if i in weights]
+            if len(constant) != 1:
+                return None
+            bias = constant[0]
+            node = producers.get(next(i for i in node.input if i != bias))
+        if node is None or node.op_type != "MatMul" or node.input[1] not in weights:
+            return None
+        parts.append((node.input[0], numpy_helper.to_array(weights[node.input[1]]), bias))
+    if len({x for x, _, _ in parts}) != 1 or len({b is None for _, _, b in parts}) != 1:
+        return None
+    matrices = [w for _, w, _ in parts]
+    if any(w.ndim != 2 or w.shape[0] != matrices[0].shape[0] or w.dtype != matrices[0].dtype for w in matrices):
+        return None
+    initializers = [numpy_helper.from_array(np.concatenate(matrices, axis=1), f"{name}_weight")]
+    nodes = [helper.make_node("MatMul", [parts[0][0], f"{name}_weight"], [f"{name}_out"], name=f"{name}_MatMul")]
+    if parts[0][2] is None:
+        return f"{name}_out", nodes, initializers
+    biases = [numpy_helper.to_array(weights[b]) for _, _, b in parts]
+    initializers.append(numpy_helper.from_array(np.concatenate(biases), f"{name}_bias"))
+    nodes.append(helper.make_node("Add", [f"{name}_out", f"{name}_bias"], [f"{name}_biased"], name=f"{name}_Add"))
+    return f"{name}_biased", nodes, initializers
+
+
 def _prune(graph) -> None:
     """Drop the nodes no graph output depends on any more (the old attention), in order."""
     producers = _producers(graph)
@@ -186,7 +224,7 @@ def _prune(graph) -> None:
             continue
         needed.add(id(node))
         stack.extend(name for name in node.input if name)
-    kept = [node for node in graph.node if id(node) in needed]
+    kept = _in_order([node for node in graph.node if id(node) in needed], graph)
     del graph.node[:]
     graph.node.extend(kept)
     used = {name for node in kept for name in node.input}
@@ -222,3 +260,21 @@ def logits_rows(path: Path, names: GraphNames, kv_heads: int, head_dim: int, ste
             past[past_key], past[past_value] = result[present_key], result[present_value]
         seen, feed = total, [3 + total % 5]  # the same tokens for both graphs, whatever they predict
     return np.stack(rows)
+
+
+def _in_order(nodes: list, graph) -> list:
+    """``nodes`` sorted so that each comes after the nodes whose outputs it reads (ONNX's rule;
+    the new attention nodes were appended last)."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    waiting = {id(node): node for node in nodes}
+    ordered = []
+    while waiting:
+        ready = [node for node in waiting.values() if all(name in available for name in node.input)]
+        if not ready:  # a cycle or an input from nowhere: leave the rest as it was
+            ordered += list(waiting.values())
+            break
+        for node in ready:
+            ordered.append(node)
+            available.update(node.output)
+            del waiting[id(node)]
+    return ordered
