@@ -25,6 +25,8 @@ def register(model_commands: Any, common: argparse.ArgumentParser) -> None:
     download.add_argument("repo_id", metavar="REPO_ID", help="the hub repository, owner/name")
     download.add_argument("--variant", default="", help="q4, int8, fp16, fp32...; default: the best for the CPU")
     download.add_argument("--revision", default="", help="a branch, tag or commit; default: main")
+    download.add_argument("--subfolder", default="", help="the build to take from a repository that holds several "
+                          "(Microsoft's genai repos: cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     download.set_defaults(handler=cmd_models_download)
     inspect = model_commands.add_parser(
@@ -43,7 +45,8 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     host = make_host(args)
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     try:
-        job = start_download(host, args.repo_id, variant=args.variant, revision=args.revision, listeners=[bar])
+        job = start_download(host, args.repo_id, variant=args.variant, revision=args.revision, subfolder=args.subfolder,
+                             listeners=[bar])
         interrupted = wait_for_job(job, host.runner, before_hint=bar.finish)
         bar.finish()
         if interrupted or job.state is JobState.CANCELLED:

@@ -313,3 +313,33 @@ def test_every_catalogue_entry_and_variant_can_be_chosen(window, qtbot, choose):
         for name, size in entry.variants.items():
             offer.variant_buttons[name].click()  # (mouse clicks this quick in a row read as double clicks)
             assert offer.chosen_variant() == name and human_size(size) in offer.total.text(), (entry.repo_id, name)
+
+
+def test_a_catalogue_entry_downloads_the_build_the_catalogue_names(window, qtbot, choose, monkeypatch):
+    """Phi-3 mini's repository holds two CPU int4 builds; the catalogue names the faster one."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from hub import LLAMA_GENAI, fixture_repos, running_hub
+    from hub.stand_in_hub import folder_files
+
+    from studio.core.models.catalogue import entry_for
+
+    entry = entry_for("microsoft/Phi-3-mini-4k-instruct-onnx")
+    other = "cpu_and_mobile/cpu-int4-rtn-block-32"
+    assert entry is not None and entry.subfolder and entry.subfolder != other
+    repo = {f"{build}/{name}": path for build in (other, entry.subfolder)
+            for name, path in folder_files(LLAMA_GENAI["cpu-int4"]).items()}
+    with running_hub(monkeypatch, repos={**fixture_repos(), entry.repo_id: repo}) as hub:
+        dialog = open_dialog(window, choose)
+        [row] = [r for r in rows(dialog.catalogue) if r.entry.repo_id == entry.repo_id]
+        dialog.catalogue.scrollToItem(next(dialog.catalogue.item(i) for i in range(dialog.catalogue.count())
+                                           if dialog.catalogue.itemWidget(dialog.catalogue.item(i)) is row))
+        qtbot.mouseClick(row, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.offer.title.text() == entry.title, timeout=5000)
+        qtbot.mouseClick(dialog.offer.download_button, Qt.MouseButton.LeftButton)
+        [job] = download_jobs(window)
+        qtbot.waitUntil(lambda: job.state.done, timeout=60000)
+        assert job.state is JobState.FINISHED, job.message
+        assert Path(job.result.value).name.endswith(entry.subfolder.replace("/", "-"))
+        assert not any(r.file.startswith(other + "/") for r in hub.fetched("GET"))

@@ -303,7 +303,7 @@ class JobRunner:
         try:
             loaded_on = self._loaded.setdefault(generator, set())
             if job.device.id not in loaded_on:
-                job._emit(Progress(0, 0, "Loading model…"))
+                job._emit(Progress(0, 0, getattr(generator, "loading_message", "Loading model…")))
                 generator.load(ctx)
                 loaded_on.add(job.device.id)
             ctx.check_cancelled()

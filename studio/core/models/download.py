@@ -33,7 +33,7 @@ from studio.core.engine.model_safety import check_model_file, external_reference
 from studio.core.engine.runtime import Device
 from studio.core.models.hub import HubError, RepoListing, check_repo_id, endpoint, inspect_repo
 from studio.core.models.hub_fetch import Stopped, fetch_file, file_matches, local_path, partial_size
-from studio.core.models.hub_layout import RepoFile
+from studio.core.models.hub_layout import RepoFile, RepoLayout
 from studio.core.models.manifest import Manifest, read_manifest, write_manifest
 from studio.core.models.variants import human_size, preferred
 from studio.errors import Cancelled, ModelError, StudioError
@@ -85,6 +85,7 @@ class ModelDownload(Generator):
     """Downloads one hub repository's variant into ``paths.models()``; its result is the folder."""
 
     kind = "model"
+    loading_message = "Starting the download…"  # the runner's first word for a job; there is no model to load yet
 
     def __init__(self, repo_id: str) -> None:
         self.repo_id = check_repo_id(repo_id)
@@ -94,17 +95,22 @@ class ModelDownload(Generator):
             Param("repo_id", "text", self.repo_id, help="the hub repository (owner/name)"),
             Param("variant", "text", "", help="the variant to download (q4, fp16...); empty: the best for the CPU"),
             Param("revision", "text", "", help="a branch, tag or commit; empty: main"),
+            Param("subfolder", "text", "", help="the folder of a repository that holds several builds; empty: the whole repository"),
         )
 
     def generate(self, request: Request, ctx: Any) -> Iterator[Event]:
         repo_id = check_repo_id(request.params["repo_id"])
         yield Progress(0, 0, f"Asking the hub about {repo_id}…")
         listing = inspect_repo(repo_id, request.params.get("revision", ""))
-        variant = choose_variant(listing, request.params.get("variant", ""))
-        files = listing.layout.files_for(variant) if listing.layout else []
+        layout = within(listing, request.params.get("subfolder", ""))
+        runnable, verdict = layout.verdict()
+        if not runnable:  # gigabytes for nothing: say so before the first byte
+            raise HubError(f"Studio cannot run {repo_id}: {verdict}. Nothing was downloaded")
+        variant = choose_variant(listing, request.params.get("variant", ""), layout.variant_names())
+        files = layout.files_for(variant)
         if not files:
-            raise HubError(f"{repo_id} has nothing Studio can download ({listing.verdict})")
-        prefix = listing.layout.install_prefix(variant) if listing.layout else ""
+            raise HubError(f"{repo_id} has nothing Studio can download ({verdict})")
+        prefix = layout.install_prefix(variant)
         name = folder_name(repo_id, prefix)
         ctx.check_cancelled()  # the listing may take seconds
         lock = FolderLock(name, repo_id)
@@ -158,8 +164,21 @@ class FolderLock:
             self._lock.release()
 
 
-def choose_variant(listing: RepoListing, wanted: str) -> str:
-    names = list(listing.variants)
+def within(listing: RepoListing, subfolder: str) -> RepoLayout:
+    """The repository's layout, or that of the one folder asked for (a catalogue entry names the
+    build to take where a repository holds several)."""
+    layout = listing.layout or RepoLayout([])
+    subfolder = (subfolder or "").strip().strip("/")
+    if not subfolder:
+        return layout
+    if subfolder.startswith(".") or ".." in subfolder.split("/") or not any(
+            f.path.startswith(subfolder + "/") for f in layout.files):
+        raise HubError(f"{listing.repo_id} has no folder {subfolder!r}")
+    return layout.within(subfolder)
+
+
+def choose_variant(listing: RepoListing, wanted: str, names: list[str] | None = None) -> str:
+    names = list(listing.variants) if names is None else names
     wanted = (wanted or "").strip()
     if wanted in ("", "auto"):
         choice = preferred(names, "cpu")
@@ -403,9 +422,16 @@ def _unexpected(exc: BaseException, plan: DownloadPlan) -> BaseException:
 
 
 def start_download(host_or_runner: Any, repo_id: str, variant: str = "", revision: str = "",
-                   listeners: Iterable[Callable] = ()) -> Any:
-    """Queue the download of ``repo_id`` (one variant, at ``revision``) and return its job."""
+                   listeners: Iterable[Callable] = (), subfolder: str = "") -> Any:
+    """Queue the download of ``repo_id`` (one variant, at ``revision``; of one ``subfolder``
+    when the repository holds several builds) and return its job."""
     runner = getattr(host_or_runner, "runner", host_or_runner)
     generator = ModelDownload(repo_id)
-    request = generator.request({"repo_id": generator.repo_id, "variant": variant or "", "revision": revision or ""})
+    if not subfolder:  # a repository the catalogue lists: the build it names (Phi's acc-level-4 CPU folder)
+        from studio.core.models.catalogue import entry_for
+
+        entry = entry_for(generator.repo_id)
+        subfolder = entry.subfolder if entry is not None else ""
+    request = generator.request({"repo_id": generator.repo_id, "variant": variant or "", "revision": revision or "",
+                                 "subfolder": subfolder or ""})
     return runner.submit(generator, request, DOWNLOAD_DEVICE, listeners)

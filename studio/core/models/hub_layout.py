@@ -105,6 +105,15 @@ class RepoLayout:
         self.graphs = [Graph(f, *split_graph_name(f.name)) for f in onnx]
         self.data = {f.path for g in self.graphs for f in data_files(g.file, self.files)}
 
+    def within(self, subfolder: str) -> "RepoLayout":
+        """The model in one folder of a repository that holds several builds (Microsoft's genai
+        repos: ``cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4``), with the model card and
+        the other small files at the repository's root."""
+        subfolder = subfolder.strip("/")
+        inside = [f for f in self.files if f.path.startswith(subfolder + "/")]
+        return RepoLayout(inside + [f for f in self.files if f.folder == "" and f.size <= SHARED_MAX
+                                    and not f.path.endswith(".onnx")])
+
     # -- what the repository holds -----------------------------------------------------------
 
     @property

@@ -175,8 +175,8 @@ class DownloadDialog(QDialog):
 
     # -- download ----------------------------------------------------------------------------
 
-    def download(self, repo_id: str, variant: str) -> None:
-        job = self.actions.download(repo_id, variant)
+    def download(self, repo_id: str, variant: str, subfolder: str = "") -> None:
+        job = self.actions.download(repo_id, variant, subfolder=subfolder)
         if job is None:
             self.status.setStyleSheet(ERROR)
             self.status.setText(f"{repo_id} did not start: see the warning")

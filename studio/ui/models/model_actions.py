@@ -79,13 +79,15 @@ class ModelActions(QObject):
         self.refresh()
         return added
 
-    def download(self, repo_id: str, variant: str = "", revision: str = "") -> Job | None:
-        """Start downloading ``repo_id`` (its ``variant``) as a job the Jobs panel shows."""
+    def download(self, repo_id: str, variant: str = "", revision: str = "", subfolder: str = "") -> Job | None:
+        """Start downloading ``repo_id`` (its ``variant``; of ``subfolder`` where the catalogue
+        names the build to take) as a job the Jobs panel shows."""
         from studio.core.models.download import start_download  # the hub library loads on first use
 
         window = self.window
         try:
-            job = start_download(window.host, repo_id, variant=variant, revision=revision, listeners=[window.bridge.listener])
+            job = start_download(window.host, repo_id, variant=variant, revision=revision, subfolder=subfolder,
+                                 listeners=[window.bridge.listener])
         except StudioError as exc:
             window.warn("Cannot download this model", str(exc))
             return None

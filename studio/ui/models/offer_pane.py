@@ -42,11 +42,13 @@ class Offer:
     verdict: str = ""
     files: list[tuple[str, int]] | None = None  # only for a repository the hub listed
     estimated: bool = False  # the sizes were worked out, not read from the hub
+    subfolder: str = ""  # the build to take where a repository holds several (the catalogue says)
 
     @classmethod
     def from_entry(cls, entry: CatalogueEntry) -> "Offer":
         return cls(entry.repo_id, entry.title, entry.kind, entry.description, entry.license, entry.device, entry.gated,
-                   entry.homepage, dict(entry.variants), entry.default_variant, estimated=entry.size_estimated)
+                   entry.homepage, dict(entry.variants), entry.default_variant, estimated=entry.size_estimated,
+                   subfolder=entry.subfolder)
 
     @classmethod
     def from_listing(cls, listing: RepoListing) -> "Offer":
@@ -59,9 +61,9 @@ class Offer:
 
 
 class OfferPane(QWidget):
-    """One offered model; ``download_requested(repo_id, variant)`` when its button is clicked."""
+    """One offered model; ``download_requested(repo_id, variant, subfolder)`` when its button is clicked."""
 
-    download_requested = Signal(str, str)
+    download_requested = Signal(str, str, str)
 
     def __init__(self, device_kind: str = "cpu", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -282,4 +284,4 @@ class OfferPane(QWidget):
 
     def _download(self) -> None:
         if self.offer is not None and self.offer.runnable:
-            self.download_requested.emit(self.offer.repo_id, self.chosen_variant())
+            self.download_requested.emit(self.offer.repo_id, self.chosen_variant(), self.offer.subfolder)
