@@ -22,6 +22,7 @@ from studio_plugins.musicgen.layout import MusicGenModel
 from studio_plugins.musicgen.pipeline import Decoder, Settings, TextEncoder, decode_codes
 from studio_plugins.musicgen.tokenizer import T5Tokenizer
 from parity_device import check_sessions_ran_on, parity_device  # STUDIO_TEST_DEVICE: bench/gpu_check.py can run these on CUDA
+from job_probe import drain, in_job  # a pipeline's parts inside a real job
 
 DEVICE = parity_device()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
@@ -31,18 +32,6 @@ GOLDEN = dict(np.load(FIXTURES / "goldens" / "goldens.npz"))
 BOUND = 1e-4  # goldens/manifest.json's parity bound
 PROMPTS = ["lofi hip hop beat with warm piano", "an epic orchestral march"]
 GREEDY_TOKENS = 24
-
-
-class Probe(studio.Generator):
-    """Runs ``fn(ctx)`` inside a real job, so the pipeline gets a real JobContext."""
-
-    id, kind = "musicgen-optimum-probe", "text"
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def generate(self, request, ctx):
-        yield studio.Result("text", "", self.id, {}, info={"value": self.fn(ctx)})
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +45,6 @@ def runner():
 @pytest.fixture(scope="module")
 def model():
     return MusicGenModel.read(OPTIMUM_DIR)
-
-
-def in_job(runner, fn):
-    generator = Probe(fn)
-    job = runner.submit(generator, generator.request(), DEVICE)
-    assert job.wait(60), "no answer"
-    assert job.state is JobState.FINISHED, job.message
-    return job.result.info["value"]
-
-
-def drain(steps):
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 def test_the_fixture_is_optimums_layout():

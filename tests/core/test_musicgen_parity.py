@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import studio
 from studio.core.engine.jobs import JobRunner, JobState
 from studio.core.media.sound import Audio
 from studio_plugins.musicgen.delay import apply_delay_pattern, build_delay_pattern
@@ -21,6 +20,7 @@ from studio_plugins.musicgen.layout import MusicGenModel
 from studio_plugins.musicgen.pipeline import AudioCodec, Decoder, Settings, TextEncoder, decode_codes
 from studio_plugins.musicgen.tokenizer import T5Tokenizer
 from parity_device import check_sessions_ran_on, parity_device  # STUDIO_TEST_DEVICE: bench/gpu_check.py runs these on CUDA
+from job_probe import drain, in_job  # a pipeline's parts inside a real job
 
 DEVICE = parity_device()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
@@ -30,19 +30,6 @@ GOLDEN = dict(np.load(FIXTURES / "goldens" / "goldens.npz"))
 BOUND = MANIFEST["parity_bound"]
 PROMPTS = MANIFEST["prompts"]
 GREEDY_TOKENS = MANIFEST["greedy_new_tokens"]
-
-
-class Probe(studio.Generator):
-    """Runs ``fn(ctx)`` inside a real job, so the pipeline gets a real JobContext."""
-
-    id, kind = "musicgen-probe", "text"
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def generate(self, request, ctx):
-        # Whatever fn returns (codes, states) rides in info: a result itself must keep the contract.
-        yield studio.Result("text", "", self.id, {}, info={"value": self.fn(ctx)})
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +48,6 @@ def model():
 @pytest.fixture(scope="module")
 def tokenizer(model):
     return T5Tokenizer(MODEL_DIR / "tokenizer.json")
-
-
-def in_job(runner, fn):
-    generator = Probe(fn)
-    job = runner.submit(generator, generator.request(), DEVICE)
-    assert job.wait(60), "no answer"
-    assert job.state is JobState.FINISHED, job.message
-    return job.result.info["value"]
-
-
-def drain(generator):
-    """Run a generator of Progress events to its return value."""
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
 
 
 @pytest.mark.parametrize("index", range(len(PROMPTS)))

@@ -24,6 +24,7 @@ from studio_plugins.musicgen.generator import MusicGenLoader
 from studio_plugins.musicgen.layout import MusicGenModel
 from studio_plugins.musicgen.pipeline import Decoder, Settings, TextEncoder, decode_codes
 from studio_plugins.musicgen.tokenizer import T5Tokenizer
+from job_probe import drain, in_job  # a pipeline's parts inside a real job
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen"
 VARIANTS_DIR = FIXTURES / "model-variants"
@@ -36,16 +37,6 @@ BOUND = 1e-4
 PRESENT = ["fp32", "fp16", "q4", "q4f16", "int8", "uint8", "quantized", "bnb4"]  # variants.VARIANTS order
 
 
-class Probe(studio.Generator):
-    id, kind = "musicgen-variants-probe", "text"
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def generate(self, request, ctx):
-        yield studio.Result("text", "", self.id, {}, info={"value": self.fn(ctx)})
-
-
 @pytest.fixture(scope="module")
 def runner():
     runner = JobRunner()
@@ -56,22 +47,6 @@ def runner():
 @pytest.fixture(scope="module")
 def generator():
     return MusicGenLoader().load(VARIANTS_DIR)
-
-
-def in_job(runner, fn):
-    probe = Probe(fn)
-    job = runner.submit(probe, probe.request())
-    assert job.wait(60), "no answer"
-    assert job.state is JobState.FINISHED, job.message
-    return job.result.info["value"]
-
-
-def drain(steps):
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 def generate(runner, generator, **values):
