@@ -67,9 +67,12 @@ def fuse_decoder(source: Path, work: Path, shape: DecoderShape | None = None) ->
         # anyway, and a level-1 graph saved here would be tied to the provider it was made for.
         fused = optimizer.optimize_model(str(source), model_type="gpt2", opt_level=0, num_heads=shape.heads,
                                          hidden_size=shape.heads * shape.head_dim)
-        if _ops(fused.model) != _ops(onnx.load(str(source), load_external_data=False)):
+        changed = _ops(fused.model) != _ops(onnx.load(str(source), load_external_data=False))
+        if changed:
             target = work / "fused.onnx"
             fused.save_model_to_file(str(target), use_external_data_format=large)
+        del fused  # a whole model's weights: not held while the next copies are made
+        if changed:
             difference = _difference(expected, logits_rows(target, shape.names, shape.kv_heads, shape.head_dim))
             if difference <= TOLERANCE:
                 base, said = target, "onnxruntime's fusions applied (norms, rotary...)"
