@@ -160,7 +160,7 @@ def measure(args, weights: dict, tools: dict | None, prompt: str, new_tokens: in
     settings = sorted(set(args.threads) | {studio_default} | ({llama_default} if llama_default else set()))
     samples: dict = {"llama_default": llama_default, "studio_default": studio_default, "settings": settings,
                      "explicit": list(args.threads),
-                     "runs": {}, "studio": {}, "missing": {}, "bytes": {}}
+                     "runs": {}, "studio": {}, "missing": {}, "bytes": {}, "load": {}}
     for row, gguf in llama_rows:
         samples["bytes"][row] = gguf_bytes(sources, gguf)
     for row, engine, key, _, _ in ROWS:
@@ -176,6 +176,7 @@ def measure(args, weights: dict, tools: dict | None, prompt: str, new_tokens: in
             samples["missing"].update(worker.info["missing"])
             for row, model in worker.info["models"].items():
                 samples["bytes"][row] = (model["weight_bytes"], model["bytes_per_token"])
+        samples["load"][threads] = [os.getloadavg()[0]]  # the machine is shared: say how busy it was
         units = [("llama", row) for row, _ in llama_here] + [("studio", row) for row in (worker.info["models"] if worker else ())]
         for index in range(args.rounds):
             for engine, row in (units if index % 2 == 0 else units[::-1]):
@@ -188,6 +189,7 @@ def measure(args, weights: dict, tools: dict | None, prompt: str, new_tokens: in
                 samples["runs"].setdefault(f"{row}|{threads}", []).append(figures)
                 first = figures.get("llama") or figures["ours"]
                 log(f"{threads}t round {index + 1} {row}: {first['tokens_per_s']:.1f} tok/s, ttft {first['ttft_s'] * 1e3:.0f} ms")
+                samples["load"][threads].append(os.getloadavg()[0])
         if worker:
             worker.close()
     return samples

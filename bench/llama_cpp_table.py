@@ -9,6 +9,8 @@ overhead over a bare onnxruntime loop on the same session (bare/ours tok/s - 1).
 
 from __future__ import annotations
 
+import os
+
 
 def _f(value, spec: str, width: int) -> str:
     return f"{value:{spec}}".rjust(width) if value is not None else "-".rjust(width)
@@ -55,7 +57,8 @@ def render(rows, samples: dict, bandwidth: float, median, goals: dict) -> tuple[
         text = f"{row:<30} {_f(size[1] / 1e6 if size else None, '.1f', 8)} {_f(limit, '.1f' if limit and limit < 1000 else '.0f', 6)} |" + "|".join(cells)
         lines.append(text if not missing else f"{row:<30} not measured: {missing}")
     bw = f"memory bandwidth {bandwidth:.1f} GB/s (numpy copy, one core); limit = bandwidth / bytes read per token"
-    lines += ["-" * len(head2), bw,
+    load = "; ".join(f"{t} thread{'s' if t > 1 else ''} {min(v):.1f}-{max(v):.1f}" for t, v in samples.get("load", {}).items())
+    lines += ["-" * len(head2), bw + (f"; load average (1 min) while measuring: {load} on {os.cpu_count()} cores" if load else ""),
               "x l.cpp: Studio tok/s over llama.cpp's with the same kind of weights (q4/int4 vs Q4_0, int8 vs Q8_0, fp32 vs f32); "
               "TTFT of llama.cpp = its pp32 time; x pp32: Studio TTFT over it; +bare: bare onnxruntime loop tok/s over Studio's - 1"]
     lines += goal_lines(rows, verdicts, columns, goals)
