@@ -125,9 +125,9 @@ def _layer(graph, names: GraphNames, layer: int, producers, consumers, initializ
             "remove": (concat_k, concat_v, reshape)}
 
 
-def fuse_attention(model, names: GraphNames, heads: int, kv_heads: int) -> int:
+def fuse_attention(model, names: GraphNames, heads: int, kv_heads: int, context: int = 0) -> int:
     """Rewrite ``model`` (an ``onnx.ModelProto``, fused by fusion.py) in place; the number of
-    layers rewritten (0: the model is untouched)."""
+    layers rewritten (0: the model is untouched). ``context``: rows of the rotary tables kept."""
     from onnx import TensorProto, helper
 
     graph = model.graph
@@ -177,6 +177,8 @@ def fuse_attention(model, names: GraphNames, heads: int, kv_heads: int) -> int:
     del graph.node[:]
     graph.node.extend(shared + kept)
     _prune(graph)
+    if context > 0:
+        _cut_tables(graph, {name for layer in layers for name in (layer["cos"], layer["sin"])}, context)
     if not any(op.domain == MS for op in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS, 1))
     return len(layers)
@@ -212,6 +214,16 @@ def _pack(producers, weights, layer, name):
     initializers.append(numpy_helper.from_array(np.concatenate(biases), f"{name}_bias"))
     nodes.append(helper.make_node("Add", [f"{name}_out", f"{name}_bias"], [f"{name}_biased"], name=f"{name}_Add"))
     return f"{name}_biased", nodes, initializers
+
+
+def _cut_tables(graph, names: set[str], rows: int) -> None:
+    """The rotary cos/sin tables cut to their first ``rows`` rows (positions past the context
+    are never read)."""
+    from onnx import numpy_helper
+
+    for index, init in enumerate(graph.initializer):
+        if init.name in names and init.dims and init.dims[0] > rows:
+            graph.initializer[index].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init)[:rows].copy(), init.name))
 
 
 def _prune(graph) -> None:

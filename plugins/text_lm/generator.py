@@ -113,7 +113,7 @@ class LMGenerator(studio.Generator):
         heads, kv_heads, head_dim = self.model.attention_shape()
         window = self.model.config.get("sliding_window")
         windowed = isinstance(window, int) and self.model.config.get("use_sliding_window", True) is not False and window < self.model.context_length
-        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim, attention=not windowed)
+        shape = DecoderShape(self.model.names, heads, kv_heads, head_dim, attention=not windowed, context=self.model.context_length)
         if variant in self.model.variants:
             shipped = self.model.variants[variant].files[0]
             if variant not in FAST_VARIANTS or device_kind(ctx.device) != "cpu":

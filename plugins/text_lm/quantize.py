@@ -48,7 +48,7 @@ FAST_VARIANTS = ("q4", "int8", "uint8", "quantized")
 def _key(source: Path, kind: str) -> str:
     onnxruntime = import_onnxruntime()
     stat = source.stat()
-    identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{kind}-v4"
+    identity = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{kind}-v5"
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
@@ -91,7 +91,10 @@ def _int4(source: Path, target: Path, shape: DecoderShape | None) -> None:
     fused, said = fuse_decoder(source, target.parent, shape)  # norms, rotary, attention fused first, on fp32
     log.info("int4 weights for %s: %s", source, said)
     model = onnx.load(str(fused))
-    quantizer = nbits.MatMulNBitsQuantizer(model, block_size=INT4_BLOCK, is_symmetric=True, accuracy_level=INT4_ACCURACY)
+    # The token embedding too (GatherBlockQuantized, as transformers.js's q4): a token reads one
+    # row of it, so it costs no speed, but in fp32 it was over half of a 0.5 B model's int4 file.
+    quantizer = nbits.MatMulNBitsQuantizer(model, block_size=INT4_BLOCK, is_symmetric=True, accuracy_level=INT4_ACCURACY,
+                                           op_types_to_quantize=("MatMul", "Gather"), quant_axes=(("MatMul", 0), ("Gather", 1)))
     quantizer.process()
     quantizer.model.save_model_to_file(str(target), use_external_data_format=_large(source))
     _drop_fused(target.parent)

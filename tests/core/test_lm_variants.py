@@ -171,6 +171,8 @@ def test_int4_made_here_runs_once_per_model_and_says_so(studio_home, runner):
     ops = {n.op_type for n in graph.node}
     assert {"GroupQueryAttention", "SkipSimplifiedLayerNormalization"} <= ops and not ops & {"Softmax", "Expand", "Range"}
     assert len(nodes) == 2 * 5 + 1  # per layer: q, k and v packed into one, o, gate, up, down; and the head
+    assert "GatherBlockQuantized" in ops  # the token embedding in 4 bits too
+    assert made[0].stat().st_size < (MODELS / "llama" / "onnx" / "model.onnx").stat().st_size / 3
     stamp = made[0].stat().st_mtime_ns
     assert run(runner, generator, values).value == result.value
     assert made[0].stat().st_mtime_ns == stamp  # made once
