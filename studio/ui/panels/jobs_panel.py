@@ -13,7 +13,7 @@ from studio.core.engine.generators import Preview, Progress
 from studio.core.engine.jobs import Job, JobState
 from studio.core.models.variants import human_size
 from studio.ui.images import qimage_from_rgba
-from studio.ui.plain import plain_label
+from studio.ui.plain import ElidedLabel, plain_label
 
 THUMB = 56
 STATE_TEXT = {
@@ -39,11 +39,10 @@ class JobRow(QFrame):
         self.thumb.setStyleSheet("background: #1b1b1f; border-radius: 4px; color: #888;")
         self.thumb.setText({"image": "▣", "text": "¶", "audio": "♪", "model": "↓"}.get(job.generator.kind, "•"))
         # The generator's title and every message come from a plugin: plain text, never HTML.
-        self.title = plain_label(_title(job))
+        self.title = ElidedLabel(_title(job))
         self.title.setObjectName("job_title")
         self.title.setStyleSheet("font-weight: bold;")
-        self.title.setWordWrap(True)
-        self.detail = plain_label(_detail(job))
+        self.detail = ElidedLabel(_detail(job))
         self.detail.setStyleSheet("color: #999;")
         self.status = plain_label(STATE_TEXT[job.state])
         self.status.setObjectName("job_status")
