@@ -56,7 +56,7 @@ def render(rows, samples: dict, bandwidth: float, median, goals: dict) -> tuple[
         missing = samples["missing"].get(row)
         text = f"{row:<30} {_f(size[1] / 1e6 if size else None, '.1f', 8)} {_f(limit, '.1f' if limit and limit < 1000 else '.0f', 6)} |" + "|".join(cells)
         lines.append(text if not missing else f"{row:<30} not measured: {missing}")
-    bw = f"memory bandwidth {bandwidth:.1f} GB/s (numpy copy, one core); limit = bandwidth / bytes read per token"
+    bw = f"memory bandwidth {bandwidth:.1f} GB/s (numpy copy, one core, best of before and after the rounds); limit = bandwidth / bytes read per token"
     load = "; ".join(f"{t} thread{'s' if t > 1 else ''} {min(v):.1f}-{max(v):.1f}" for t, v in samples.get("load", {}).items())
     lines += ["-" * len(head2), bw + (f"; load average (1 min) while measuring: {load} on {os.cpu_count()} cores" if load else ""),
               "x l.cpp: Studio tok/s over llama.cpp's with the same kind of weights (q4/int4 vs Q4_0, int8 vs Q8_0, fp32 vs f32); "
