@@ -61,6 +61,14 @@ def render(rows, samples: dict, bandwidth: float, median, goals: dict) -> tuple[
     lines += ["-" * len(head2), bw + (f"; load average (1 min) while measuring: {load} on {os.cpu_count()} cores" if load else ""),
               "x l.cpp: Studio tok/s over llama.cpp's with the same kind of weights (q4/int4 vs Q4_0, int8 vs Q8_0, fp32 vs f32); "
               "TTFT of llama.cpp = its pp32 time; x pp32: Studio TTFT over it; +bare: bare onnxruntime loop tok/s over Studio's - 1"]
+    files: dict[str, set] = {}
+    for info in samples.get("studio", {}).values():
+        for row, model in info.get("models", {}).items():
+            files.setdefault(row, set()).add(model.get("file"))
+    changed = sorted(row for row, names in files.items() if len(names) > 1)
+    if changed:  # Studio's code changed between two workers: say so rather than mix silently
+        lines.append(f"note: Studio ran different files for {', '.join(changed)} at different thread settings "
+                     "(its copy was made anew between them): those columns measure different graphs")
     lines += goal_lines(rows, verdicts, columns, goals)
     return lines, {f"{k[0]} @ {k[1]}": v for k, v in verdicts.items()}
 
