@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import studio
+from studio.core.base import paths
 from studio.core.engine.model_safety import check_model_file
 from studio.core.engine.onnx_import import import_onnxruntime
 
@@ -204,6 +205,7 @@ def _optimize_into(source: Path, folder: Path, report: ProgressCallback) -> dict
     (folder / "optimized.json").write_text(
         json.dumps({"source": str(source), "recipe": RECIPE_VERSION, "fused": fused}, indent=2) + "\n", encoding="utf-8"
     )
+    (folder / paths.MADE_FROM).write_text(str(source.resolve()), encoding="utf-8")  # removing the model removes it
     report(TOTAL_STEPS, TOTAL_STEPS, "UNet optimized")
     return fused
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 import studio
+from studio.core.base import paths
 from studio.core.engine.model_safety import check_model_file
 from studio.core.engine.onnx_import import import_onnxruntime
 
@@ -156,6 +157,7 @@ def made_model(source: Path, cache_dir: Path, kind: str, shape: DecoderShape | N
         finally:
             root.removeHandler(quiet)
             root.setLevel(level)  # onnxruntime's quantizers lower it for their own messages
+        (work / paths.MADE_FROM).write_text(str(source.resolve()), encoding="utf-8")  # removing the model removes it
         os.replace(work, target_dir)
     except ImportError as exc:
         shutil.rmtree(work, ignore_errors=True)

@@ -418,3 +418,26 @@ def test_a_looping_link_in_the_settings_does_not_stop_the_host(tmp_path):
         assert Settings().model_folders == []
     finally:
         host.shutdown()
+
+
+def test_removing_a_download_removes_the_copies_studio_made_of_it(host):
+    """int8 weights made here from a downloaded language model live in the cache, as large as
+    the model's weights: removing the model removes them too, and says so in the bytes freed."""
+    folder = paths.models() / "tiny-llama"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "lm" / "models" / "llama", folder)
+    write_manifest(folder, Manifest(name="tiny-llama", source={"hub": "someone/tiny-llama", "revision": "0" * 40},
+                                    variants=["fp32"]))
+    other = paths.cache() / "int8" / "someone-else-0123"  # a copy of another model's: it stays
+    other.mkdir(parents=True)
+    (other / paths.MADE_FROM).write_text(str(paths.models() / "another" / "model.onnx"), encoding="utf-8")
+    host.reload_model_folders()
+    record = find_record(host, "tiny-llama")
+    job = host.submit(record.generator_id, {"prompt": "To be", "max_new_tokens": 2, "variant": "int8"})
+    assert job.wait(120) and job.result is not None, job.message
+    copies = [m.parent for m in paths.cache().glob(f"*/*/{paths.MADE_FROM}") if m.parent != other]
+    assert copies, "the int8 copy names its source"
+    made = sum(disk_bytes(copy) for copy in copies)
+    in_folder = disk_bytes(folder)
+    freed = remove_model(host, find_record(host, "tiny-llama"))
+    assert freed == in_folder + made
+    assert not any(copy.exists() for copy in copies) and other.is_dir()

@@ -40,6 +40,11 @@ def models() -> Path:
     return home() / "models"
 
 
+#: A copy Studio derives from a model into the cache (4-bit weights, a fused graph) names the
+#: file it was made from in this file, so removing the model removes its copies too.
+MADE_FROM = "made-from.txt"
+
+
 def settings_file() -> Path:
     return home() / "settings.ini"
 

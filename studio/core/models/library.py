@@ -356,7 +356,27 @@ def _delete_installed(record: ModelRecord) -> int:
         log.warning("could not delete everything of %s: %s", folder, failures)
         raise StudioError(f"{record.name} is no longer installed, but {human_size(left)} could not be deleted "
                           f"from {trash} ({failures[0]}); delete that folder yourself")
-    return size
+    return size + _delete_cached_copies(folder)
+
+
+def _delete_cached_copies(folder: Path) -> int:
+    """Delete the copies Studio derived from the model's files into its cache (int4 weights, a
+    fused graph: each as large as the model), found by the ``paths.MADE_FROM`` file they hold;
+    the bytes freed."""
+    cache = paths.cache()
+    freed = 0
+    for marker in (*cache.glob(f"*/{paths.MADE_FROM}"), *cache.glob(f"*/*/{paths.MADE_FROM}")):
+        try:
+            source = Path(marker.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            continue  # not readable: not ours to judge
+        copy = marker.parent
+        if not source.is_relative_to(folder) or copy.is_symlink():
+            continue
+        size = folder_size(copy)
+        shutil.rmtree(copy, ignore_errors=True)
+        freed += size - (folder_size(copy) if copy.exists() else 0)
+    return freed
 
 
 def set_default(record: ModelRecord, device_kind: str, variant: str | None) -> None:
