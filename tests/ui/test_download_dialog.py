@@ -229,8 +229,18 @@ def test_catalogue_entries_already_installed_are_marked(window, qtbot, choose):
     marks = {catalogue_row.entry.repo_id: catalogue_row.installed for catalogue_row in rows(dialog.catalogue)}
     assert marks[entry.repo_id].isVisible() and "Installed (q4)" in marks[entry.repo_id].text()
     assert not any(mark.isVisible() for repo, mark in marks.items() if repo != entry.repo_id)
-    dialog.catalogue.select(entry.repo_id)
+    click_entry(dialog, qtbot, entry.repo_id)
     assert dialog.offer.installed.isVisible()
+
+
+def click_entry(dialog, qtbot, repo_id: str) -> None:
+    """Click the catalogue's row of ``repo_id`` (scrolled into view first), as a person does."""
+    catalogue = dialog.catalogue
+    item = next(catalogue.item(i) for i in range(catalogue.count())
+                if getattr(catalogue.item(i).data(Qt.ItemDataRole.UserRole), "repo_id", None) == repo_id)
+    catalogue.scrollToItem(item)
+    qtbot.mouseClick(catalogue.viewport(), Qt.MouseButton.LeftButton, pos=catalogue.visualItemRect(item).center())
+    assert catalogue.currentItem() is item
 
 
 def rows(catalogue) -> list:
@@ -295,7 +305,7 @@ def test_a_gpu_only_model_is_not_marked_as_suiting_a_computer_without_one(window
 
     entry = next(e for e in load_catalogue() if "gpu only" in e.device.lower())
     dialog = open_dialog(window, choose)
-    assert dialog.catalogue.select(entry.repo_id)
+    click_entry(dialog, qtbot, entry.repo_id)
     offer = dialog.offer
     assert offer.title.text() == entry.title
     assert not offer.findChildren(type(offer.title), "suits_here"), "this machine has no GPU"
@@ -308,7 +318,7 @@ def test_every_catalogue_entry_and_variant_can_be_chosen(window, qtbot, choose):
     dialog = open_dialog(window, choose)
     offer = dialog.offer
     for entry in load_catalogue():  # in the file's order, so each follows a different one
-        assert dialog.catalogue.select(entry.repo_id)
+        click_entry(dialog, qtbot, entry.repo_id)
         assert offer.title.text() == entry.title and offer.chosen_variant() == entry.default_variant
         for name, size in entry.variants.items():
             offer.variant_buttons[name].click()  # (mouse clicks this quick in a row read as double clicks)
@@ -332,10 +342,7 @@ def test_a_catalogue_entry_downloads_the_build_the_catalogue_names(window, qtbot
             for name, path in folder_files(LLAMA_GENAI["cpu-int4"]).items()}
     with running_hub(monkeypatch, repos={**fixture_repos(), entry.repo_id: repo}) as hub:
         dialog = open_dialog(window, choose)
-        [row] = [r for r in rows(dialog.catalogue) if r.entry.repo_id == entry.repo_id]
-        dialog.catalogue.scrollToItem(next(dialog.catalogue.item(i) for i in range(dialog.catalogue.count())
-                                           if dialog.catalogue.itemWidget(dialog.catalogue.item(i)) is row))
-        qtbot.mouseClick(row, Qt.MouseButton.LeftButton)
+        click_entry(dialog, qtbot, entry.repo_id)
         qtbot.waitUntil(lambda: dialog.offer.title.text() == entry.title, timeout=5000)
         qtbot.mouseClick(dialog.offer.download_button, Qt.MouseButton.LeftButton)
         [job] = download_jobs(window)

@@ -25,6 +25,17 @@ def open_models(window, qtbot):
     return models
 
 
+def choose_in_combo(combo, qtbot, index: int) -> None:
+    """Open the combo box's list and click its entry ``index``, as a person does."""
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=2000)
+    rect = view.visualRect(view.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)
+    assert combo.currentIndex() == index
+
+
 def listed(models) -> dict[str, object]:
     return {models.list.item(i).data(Qt.ItemDataRole.UserRole).name: models.list.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(models.list.count()) if not models.list.item(i).isHidden()}
@@ -92,11 +103,12 @@ def test_a_folder_added_with_variants_shows_them_and_keeps_the_default_chosen(wi
     # The default per device: chosen in its combo box, kept in the profile.
     combo = models.details.defaults["gpu"]
     assert combo.currentText().startswith("Automatic")
-    combo.setCurrentIndex(combo.findData("fp16"))
-    combo.activated.emit(combo.currentIndex())  # what a click on the popup's entry sends
+    choose_in_combo(combo, qtbot, combo.findData("fp16"))
     assert variant_defaults.default_variant(folder, "gpu") == "fp16"
     assert variant_defaults.default_variant(folder, "cpu") is None
-    models.refresh()  # read again: the window shows the stored choice
+    models.close()
+    models = open_models(window, qtbot)  # opened again, the window reads the stored choice
+    click_row(models, qtbot, record.name)
     assert models.details.defaults["gpu"].currentData() == "fp16"
 
 
@@ -130,7 +142,8 @@ def test_a_broken_folder_is_listed_with_its_error_in_plain_words(window, qtbot, 
     add_folder_by_button(models, qtbot, monkeypatch, folder)
     (folder / "model.onnx").unlink()  # damaged after it was added
     window.host.reload_model_folders()
-    models.refresh()
+    models.close()
+    models = open_models(window, qtbot)  # opened again, the window lists the folder as it is now
     record = next(r for r in models.records if Path(r.folder).resolve() == folder.resolve())
     assert record.error
     click_row(models, qtbot, record.name)
