@@ -4,7 +4,8 @@ A table that does not fit narrows its widest columns first, never below its long
 (so names and types keep their width; help texts and lists of choices wrap within their
 column): each row still reads left to right and every word is kept. In a terminal too
 narrow even for that, each row becomes a short paragraph: its first cell, then one line per
-other cell, named by its header.
+other cell, named by its header. A word longer than a whole line (a path in a deep folder)
+is cut across lines, after a slash where it can be.
 """
 
 from __future__ import annotations
@@ -24,10 +25,34 @@ def width() -> int:
 def wrap(text: str, columns: int, indent: str = "", continuation: str | None = None) -> list[str]:
     """``text`` as lines of at most ``columns`` characters, each starting with ``indent``."""
     follow = indent if continuation is None else continuation
-    return textwrap.wrap(
+    lines = textwrap.wrap(
         text, max(1, columns), initial_indent=indent, subsequent_indent=follow,
         break_long_words=False, break_on_hyphens=False,
-    ) or [indent.rstrip()]
+    )
+    # A word longer than a line (a model folder's path) is left on a line of its own; cut it there.
+    fitted = []
+    for line in lines:
+        if len(line) <= columns:
+            fitted.append(line)
+            continue
+        lead = indent if not fitted else follow
+        word = line[len(lead):]
+        for i, piece in enumerate(_cut(word, max(1, columns - len(follow)), max(1, columns - len(lead)))):
+            fitted.append((lead if i == 0 else follow) + piece)
+    return fitted or [indent.rstrip()]
+
+
+def _cut(word: str, width: int, first: int) -> list[str]:
+    """``word`` in pieces (``first`` wide, then ``width``), cut after a ``/`` where one falls in reach."""
+    pieces = []
+    room = first
+    while len(word) > room:
+        slash = word.rfind("/", 0, room)
+        at = slash + 1 if slash >= room // 2 else room  # after a slash, unless that wastes half the line
+        pieces.append(word[:at])
+        word = word[at:]
+        room = width
+    return pieces + [word]
 
 
 def fit_table(rows: list[list[str]], columns: int) -> list[str]:
@@ -44,10 +69,7 @@ def fit_table(rows: list[list[str]], columns: int) -> list[str]:
         widths[widest] -= 1
     lines = []
     for row in rows:
-        cells = [
-            textwrap.wrap(cell, widths[i], break_long_words=False, break_on_hyphens=False) or [""]
-            for i, cell in enumerate(row)
-        ]
+        cells = [wrap(cell, widths[i]) if cell else [""] for i, cell in enumerate(row)]
         for depth in range(max(len(cell) for cell in cells)):
             parts = [cell[depth] if depth < len(cell) else "" for cell in cells]
             lines.append(GAP.join(part.ljust(widths[i]) for i, part in enumerate(parts)).rstrip())

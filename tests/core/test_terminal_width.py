@@ -72,3 +72,18 @@ def test_wrap_indents_every_line():
     from studio.cli.terminal import wrap
 
     assert wrap("aa bb cc dd", 7, indent="  ") == ["  aa bb", "  cc dd"]
+
+
+def test_a_word_longer_than_the_line_is_cut_across_lines_and_kept_whole():
+    """A model folder's path in a deep checkout is longer than a narrow terminal."""
+    from studio.cli.terminal import fit_table, wrap
+
+    path = "/home/someone/projects/studio/checkout/resources/models/shakespeare"
+    lines = wrap(f"model folder {path}", 30, indent="    ")
+    assert all(len(line) <= 30 for line in lines)
+    assert lines[0] == "    model folder"  # a path that fits a line of its own is not cut
+    assert "".join(line.strip() for line in lines[1:]) == path
+    table = fit_table([["NAME", "SOURCE"], ["shakespeare", path]], 30)
+    assert all(len(line) <= 30 for line in table)
+    assert "".join(line.strip() for line in table).endswith(path.split("/")[-1])
+    assert path in "".join(line.strip() for line in table)
