@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.engine.generators import INPUT_TYPES, SEED_MAX, Param
+from studio.ui.panels.lora_list import LoraList
 from studio.ui.plain import plain_label, plain_tip
 
 INT_LIMIT = 2**31 - 1
@@ -190,6 +191,11 @@ class ParamForm(QWidget):
             note.setStyleSheet("color: #999;")
             note.setToolTip(plain_tip(param.help))
             return note
+        if param.type == "loras":
+            loras = LoraList(param.help)
+            loras.set_value(param.default)
+            self._bind(param, loras.value, loras.set_value)
+            return loras
         if param.type in ("int", "float"):
             number = SliderSpin(param)
             self._bind(param, number.value, number.set_value)
