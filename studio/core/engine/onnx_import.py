@@ -38,6 +38,7 @@ PARTS = {
     "transformers.fusion_options": lambda: importlib.import_module("onnxruntime.transformers.fusion_options"),
     "transformers.fusion_attention_unet": lambda: importlib.import_module("onnxruntime.transformers.fusion_attention_unet"),
     "transformers.onnx_model_unet": lambda: importlib.import_module("onnxruntime.transformers.onnx_model_unet"),
+    "transformers.float16": lambda: importlib.import_module("onnxruntime.transformers.float16"),
 }
 
 
