@@ -4,7 +4,8 @@
 ``add PATH`` adds a folder of yours; ``remove NAME|PATH`` deletes a download (saying what it
 frees) or forgets an added folder (its files stay); ``default NAME --cpu V --gpu V`` picks the
 variant a generator uses on each kind of device when its ``variant`` is ``auto``. NAME is a
-model's name or generator id, in any case. ``download`` comes from ``model_download``.
+model's name or generator id, in any case. ``download`` comes from ``model_download``, ``import``
+from ``model_import``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ AUTO = "auto"
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    models = commands.add_parser("models", parents=[common], help="the models Studio knows: list, show, add, remove, default variant")
+    models = commands.add_parser("models", parents=[common], help="the models Studio knows: list, show, add, remove, default variant, download, import")
     models.set_defaults(handler=cmd_models_list)
     model_commands = models.add_subparsers(dest="models_command", metavar="ACTION")
     models_list = model_commands.add_parser("list", parents=[common], help="every model: kind, generator, variants with sizes, source, license")
@@ -50,6 +51,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         from studio.cli import model_download
 
         model_download.register(model_commands, common)
+    # `studio models import PATH`: checkpoints and Hugging Face folders converted to ONNX.
+    from studio.cli import model_import
+
+    model_import.register(model_commands, common)
 
 
 def _sizes(record: Any) -> str:
