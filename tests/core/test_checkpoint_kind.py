@@ -172,3 +172,55 @@ def test_pickled_checkpoints_are_refused_with_the_reason(tmp_path, suffix):
     path.write_bytes(b"\x80\x04not read")
     with pytest.raises(ModelError, match=r"can run any code.*\.safetensors"):
         classify_checkpoint(path)
+
+
+# Full-size checkpoints: the names and shapes of SD 1.5, SD 1.5 inpainting, SD 2.1 (768-v) and
+# SDXL base as diffusers builds them from the published configs (build_checkpoints.py
+# --full-size-shapes), written as sparse files: gigabytes long, a few kilobytes on disk.
+FULL_SIZE = json.loads((CHECKPOINTS / "full_size_shapes.json").read_text())
+SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "convert"
+
+
+def write_sparse(path: Path, shapes: dict[str, list[int]], values: dict[str, np.ndarray] = {}) -> Path:
+    header, offset = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape)) * 2
+        header[name] = {"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header).encode()
+    with path.open("wb") as handle:
+        handle.write(struct.pack("<Q", len(text)) + text)
+        handle.truncate(8 + len(text) + offset)
+        for name, value in values.items():
+            handle.seek(8 + len(text) + header[name]["data_offsets"][0])
+            handle.write(value.astype("<f2").tobytes())
+    return path
+
+
+@pytest.mark.parametrize("name, family, description", [
+    ("sd15", "sd1", "Stable Diffusion 1.x"),
+    ("sd15_inpainting", "sd1", "Stable Diffusion 1.x inpainting"),
+    ("sd21_768v", "sd2", "Stable Diffusion 2.x, v-prediction"),
+    ("sdxl_base", "sdxl", "Stable Diffusion XL"),
+])
+def test_full_size_checkpoints_give_the_published_configs(tmp_path, name, family, description):
+    shapes = FULL_SIZE[name]
+    values = {}
+    if name == "sd21_768v":  # the 768-v model's wide LayerNorm bias (std > 0.09)
+        values[V_PRED_PROBE] = np.random.default_rng(0).normal(0, 0.2, shapes[V_PRED_PROBE])
+    kind = classify_checkpoint(write_sparse(tmp_path / f"{name}.safetensors", shapes, values))
+    assert (kind.family, kind.description) == (family, description)
+    parts = ["unet", "vae", "text_encoder"] + (["text_encoder_2"] if family == "sdxl" else [])
+    for part in parts:
+        published = json.loads((SHIPPED / family / part / "config.json").read_text())
+        compared = [key for key in kind.architecture[part] if key in published]
+        for key in compared:
+            expected = 9 if (name, part, key) == ("sd15_inpainting", "unet", "in_channels") else published[key]
+            assert kind.architecture[part][key] == expected, f"{name} {part} {key}"
+        assert len(compared) >= 6, f"{name} {part}: only {compared} compared"
+    unet = kind.architecture["unet"]
+    assert unet["use_linear_projection"] is (family != "sd1")
+    if family == "sdxl":
+        assert (unet["transformer_layers_per_block"], unet["attention_head_dim"]) == ([1, 2, 10], [5, 10, 20])
+        assert kind.architecture["text_encoder_2"]["num_attention_heads"] == 20
+    assert kind.parameters > 1_000_000_000
