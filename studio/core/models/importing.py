@@ -258,7 +258,8 @@ class Converter:
     def _failure(self, code: int) -> StudioError:
         tail = "\n".join(self.stderr)
         what = f"importing {self.source.path.name} failed"
-        if self.error.startswith(DISK_FULL) or "No space left on device" in tail or "Disk quota exceeded" in tail:
+        words = f"{self.error}\n{tail}"
+        if self.error.startswith(DISK_FULL) or "No space left on device" in words or "Disk quota exceeded" in words:
             return StudioError(f"{what}: {DISK_FULL} ({paths.models()}). Free some space and import again; "
                                "nothing was installed")
         if code == 0:  # exited without saying it was done: a converter bug
