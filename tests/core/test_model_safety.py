@@ -330,9 +330,9 @@ def test_a_transformers_repo_with_pytorch_model_bin_says_how_to_export(tmp_path)
 
     message = refused_folder(
         repo, "pickled PyTorch weights (pytorch_model.bin)", "never loads pickled weights", "can run any code",
-        f"optimum-cli export onnx --model {repo} {repo}-onnx", "transformers",
+        "almost always published with .safetensors weights", f"studio models import {repo}",
     )
-    assert "--task" not in message
+    assert "optimum" not in message
 
 
 def test_a_diffusers_repo_says_text_to_image(tmp_path):
@@ -341,14 +341,15 @@ def test_a_diffusers_repo_says_text_to_image(tmp_path):
     (repo / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     (repo / "unet" / "diffusion_pytorch_model.bin").write_bytes(pickle.dumps({"w": 1}, protocol=4))
 
-    refused_folder(repo, "unet/diffusion_pytorch_model.bin", f"optimum-cli export onnx --model {repo} --task text-to-image {repo}-onnx")
+    refused_folder(repo, "unet/diffusion_pytorch_model.bin", "a diffusers pipeline", f"studio models import {repo}")
 
 
 @pytest.mark.parametrize("name", ["model.pt", "weights.pth", "last.ckpt", "model.pkl", "state.pickle"])
-def test_a_bare_checkpoint_says_torch_onnx_export(tmp_path, name):
+def test_a_bare_checkpoint_says_import_its_safetensors_release_or_torch_onnx_export(tmp_path, name):
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / name).write_bytes(b"\x80\x04K\x01.")
-    message = refused_folder(tmp_path / "ckpt", name, "never loads pickled weights", "torch.onnx.export")
+    message = refused_folder(tmp_path / "ckpt", name, "never loads pickled weights", "its .safetensors release",
+                             "studio models import FILE.safetensors", "torch.onnx.export")
     assert "optimum" not in message
 
 
@@ -357,7 +358,8 @@ def test_safetensors_only_is_not_pickle_but_not_onnx_either(tmp_path):
     repo.mkdir()
     (repo / "config.json").write_text("{}")
     (repo / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}              ")
-    message = refused_folder(repo, "safetensors weights (model.safetensors)", "cannot run code", "not an ONNX model", "optimum-cli export onnx")
+    message = refused_folder(repo, "safetensors weights (model.safetensors)", "cannot run code", "not an ONNX model",
+                             f"Import it instead: studio models import {repo} (or File > Import model…) converts it to ONNX")
     assert "pickled" not in message
 
 

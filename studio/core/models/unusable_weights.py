@@ -2,8 +2,9 @@
 
 ``.pt``/``.pth``/``.bin``/``.ckpt``/``.pkl`` files are Python pickles (or zips of pickles):
 unpickling runs whatever code the file asks for. Studio only runs ONNX;
-``unusable_weights_message`` tells a person who added such a folder how to export it to ONNX
-instead. Nothing found is opened beyond a sniff of its first bytes. (The check of the ONNX
+``unusable_weights_message`` tells a person who added such a folder to import it instead
+(``studio models import``: safetensors weights converted to ONNX), or where to find weights
+that can be imported. Nothing found is opened beyond a sniff of its first bytes. (The check of the ONNX
 files themselves is ``studio.core.engine.model_safety``.)
 """
 
@@ -65,38 +66,35 @@ def unusable_weights_message(folder: str | os.PathLike[str]) -> str | None:
     found = find_unusable_weights(folder)
     if not found.pickled and not found.safetensors:
         return None
-    export = export_advice(folder)
     if found.pickled:
         names = _names(found.pickled, folder)
         return (
             f"the model folder {folder} holds pickled PyTorch weights ({names}). Studio never loads pickled "
-            "weights, because unpickling a file can run any code hidden in it. Export the model to ONNX and add "
-            f"the exported folder instead: {export}"
+            f"weights, because unpickling a file can run any code hidden in it. {pickled_advice(folder)}"
         )
     names = _names(found.safetensors, folder)
+    quoted = shlex.quote(str(folder))
     return (
         f"the model folder {folder} holds safetensors weights ({names}): safe to keep (they cannot run code), "
-        f"but they are not an ONNX model, which is what Studio runs. Export it to ONNX and add the exported folder: {export}"
+        f"but they are not an ONNX model, which is what Studio runs. Import it instead: studio models import {quoted} "
+        "(or File > Import model…) converts it to ONNX"
     )
 
 
-def export_advice(folder: Path) -> str:
-    """The command that turns ``folder`` into ONNX, for the kind of repository it looks like."""
-    out = shlex.quote(str(folder.with_name(folder.name + "-onnx")))
-    source = shlex.quote(str(folder))
-    if _is_diffusers(folder):
+def pickled_advice(folder: Path) -> str:
+    """The way out for pickled weights: the same model's safetensors release, imported (Studio
+    converts diffusers and transformers folders and SD checkpoints itself)."""
+    quoted = shlex.quote(str(folder))
+    if _is_diffusers(folder) or _is_transformers(folder):
+        kind = "a diffusers pipeline" if _is_diffusers(folder) else "a Hugging Face transformers model"
         return (
-            f"optimum-cli export onnx --model {source} --task text-to-image {out} "
-            "(a diffusers pipeline; optimum-cli comes with `pip install optimum-onnx`)"
-        )
-    if _is_transformers(folder):
-        return (
-            f"optimum-cli export onnx --model {source} {out} "
-            "(a Hugging Face transformers model; optimum-cli comes with `pip install optimum-onnx`)"
+            f"This looks like {kind}; the same model is almost always published with .safetensors weights too: "
+            f"download those into the folder and import it with studio models import {quoted} (or File > Import model…)"
         )
     return (
-        "load it in PyTorch yourself, from a source you trust, and write it out with torch.onnx.export "
-        "(https://pytorch.org/docs/stable/onnx.html)"
+        "If it is a Stable Diffusion checkpoint, download its .safetensors release and import that with "
+        "studio models import FILE.safetensors (or File > Import model…); otherwise load it in PyTorch yourself, "
+        "from a source you trust, and write it out with torch.onnx.export (https://pytorch.org/docs/stable/onnx.html)"
     )
 
 
