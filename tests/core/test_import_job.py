@@ -97,10 +97,11 @@ def imported(tmp_path_factory):
                     seen["during"].update(installed_names())
 
             job, events = run_import(runner, QWEN2, watch, variant="int4")
+            seen["work"] = sorted((paths.models() / WORK).iterdir()) if (paths.models() / WORK).is_dir() else []
+            seen["second"], _ = run_import(runner, QWEN2)  # the same source again: the name is taken
         finally:
             runner.shutdown()
-        seen.update(job=job, events=events, folder=paths.models() / "qwen2", home=home,
-                    work=sorted((paths.models() / WORK).iterdir()) if (paths.models() / WORK).is_dir() else [])
+        seen.update(job=job, events=events, folder=paths.models() / "qwen2", home=home, installed=installed_names())
         host = Host()
         try:
             seen["records"] = {r.name: r for r in model_records(host)}
@@ -149,12 +150,12 @@ def test_the_library_lists_the_import_as_imported_and_the_host_loads_it(imported
     assert {"fp32", "q4"} <= set(record.variants) and not record.error
 
 
-def test_a_second_import_of_the_same_source_gets_a_free_name(runner):
-    first, _ = run_import(runner, QWEN2, name="mine")
-    second, _ = run_import(runner, QWEN2, name="mine")
-    assert (first.state, second.state) == (JobState.FINISHED, JobState.FINISHED), (first.message, second.message)
-    assert installed_names() == ["mine", "mine-2"]
-    assert read_manifest(paths.models() / "mine-2").name == "mine-2"
+def test_a_second_import_of_the_same_source_gets_a_free_name(imported):
+    second = imported["second"]
+    assert second.state is JobState.FINISHED, second.message
+    assert imported["installed"] == ["qwen2", "qwen2-2"] and second.result.value == str(imported["folder"]) + "-2"
+    assert read_manifest(imported["folder"].with_name("qwen2-2")).variants == ["fp32"]  # no variant asked: fp32 only
+    assert read_manifest(imported["folder"]).variants == ["fp32", "q4"]  # the first untouched
 
 
 def test_cancel_mid_conversion_kills_the_child_at_once_and_leaves_nothing(runner):
