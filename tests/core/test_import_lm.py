@@ -44,7 +44,8 @@ def finish(process: subprocess.Popen) -> tuple[int, list[dict], str]:
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
-    """Every fixture folder converted (in parallel children): name -> (folder, protocol lines)."""
+    """Every fixture folder converted (in parallel children): name -> (folder, protocol lines).
+    Phi-3's weights are in shards with an index, Llama's in bf16, Mistral's and Qwen2's in fp16."""
     root = tmp_path_factory.mktemp("imported-lm")
     running = {name: convert(FIXTURES / name, root / name, {"variant": VARIANT.get(name, "int4")}) for name in MODELS}
     done = {}
@@ -227,3 +228,18 @@ def test_a_rotary_scaling_that_changes_with_the_length_is_refused(tmp_path):
     config["rope_parameters"] = {"rope_type": "longrope", "short_factor": [1.0] * 8, "long_factor": [2.0] * 8, "rope_theta": 10000.0}
     message = refused(tmp_path, _folder(tmp_path, config))
     assert "LongRoPE" in message
+
+
+def test_the_app_recognises_exactly_the_architectures_the_converter_writes():
+    """import_source.py (the app, no torch) keeps its own list; the converter's is read in a child."""
+    from studio.core.models.import_source import SUPPORTED_LM_TYPES
+
+    child = subprocess.run([sys.executable, "-c", "import json; from studio.convert.lm import SUPPORTED_MODEL_TYPES as t; print(json.dumps(list(t)))"],
+                           capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert sorted(json.loads(child.stdout)) == sorted(SUPPORTED_LM_TYPES)
+
+
+def test_sharded_weights_are_read_through_their_index():
+    index = json.loads((FIXTURES / "phi3" / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 1  # the Phi-3 fixture is sharded: its parity tests read every shard
