@@ -222,3 +222,31 @@ def test_a_disk_that_fills_up_during_the_conversion_is_said_plainly_and_nothing_
         assert job.message == f"importing qwen2 failed: the disk is full ({paths.models()}). Free some space and import again; nothing was installed"
         assert leftovers() == [] and not any(isinstance(e, Result) for e in events)
         filler.unlink()
+
+
+# -- the converter's command line (the protocol the job reads) -------------------------------------
+
+
+def convert(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "studio.convert", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_converter_answers_bad_arguments_with_one_error_line_and_exit_code_2(tmp_path):
+    run = convert("causal-lm", str(tmp_path / "nowhere"), str(tmp_path / "out"))
+    assert run.returncode == 2
+    assert [json.loads(line) for line in run.stdout.splitlines()] == [{"error": f"{tmp_path / 'nowhere'} does not exist"}]
+    run = convert("causal-lm", str(QWEN2), str(tmp_path / "out"), "--options", "[1]")
+    assert run.returncode == 2 and json.loads(run.stdout) == {"error": "the converter's options must be a JSON object"}
+    run = convert("gguf", str(QWEN2), str(tmp_path / "out"))
+    assert run.returncode == 2 and "invalid choice: 'gguf'" in run.stderr
+    assert json.loads(run.stdout)["error"].startswith("bad arguments to the converter")
+
+
+def test_an_internal_error_in_the_converter_is_exit_code_1_with_the_traceback_on_stderr(tmp_path):
+    taken = tmp_path / "a-file-not-a-folder"
+    taken.write_text("")
+    run = convert("causal-lm", str(QWEN2), str(taken))
+    assert run.returncode == 1
+    assert [json.loads(line) for line in run.stdout.splitlines()] == [
+        {"error": f"internal error: FileExistsError: [Errno 17] File exists: '{taken}'"}]
+    assert "Traceback (most recent call last)" in run.stderr and "FileExistsError" in run.stderr
