@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
 
 from studio.core.engine.generators import Param
 from studio.ui.panels.param_form import ParamForm
+
+from qt_file_dialog import open_file_dialog, pick_in_file_dialog  # Qt's file dialog, typed into
 
 LORAS = Param("loras", "loras", (), label="LoRAs", help="LoRA files applied to the model, each with its weight.")
 PARAMS = (Param("prompt", "text", "", multiline=True), LORAS, Param("steps", "int", 4, min=1, max=50))
@@ -26,30 +27,6 @@ def write_lora(path: Path) -> Path:
     text = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(32))
     return path
-
-
-def file_dialog(qtbot) -> QFileDialog:
-    found: list[QFileDialog] = []
-
-    def shown() -> bool:
-        found[:] = [w for w in QApplication.topLevelWidgets() if isinstance(w, QFileDialog) and w.isVisible()]
-        return bool(found)
-
-    qtbot.waitUntil(shown, timeout=3000)
-    return found[0]
-
-
-def pick_in_file_dialog(qtbot, path: Path) -> None:
-    """Type ``path`` into the file dialog that is open and press Enter, as a person does."""
-    dialog = file_dialog(qtbot)
-    qtbot.waitUntil(dialog.isActiveWindow, timeout=3000)
-    edit = dialog.findChild(QLineEdit, "fileNameEdit")
-    assert edit is not None, "Qt's own file dialog (a path can be typed into it)"
-    qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
-    assert edit.hasFocus()
-    qtbot.keyClicks(edit, str(path))
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=3000)
 
 
 def add_lora(form, qtbot, path: Path) -> None:
@@ -136,7 +113,7 @@ def test_add_lora_is_reached_and_pressed_with_the_keyboard(form, qtbot, tmp_path
 
 def test_a_cancelled_file_dialog_adds_nothing(form, qtbot, tmp_path):
     qtbot.mouseClick(form.widgets["loras"].add_button, Qt.MouseButton.LeftButton)
-    dialog = file_dialog(qtbot)
+    dialog = open_file_dialog(qtbot)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=3000)
     assert form.values()["loras"] == ()

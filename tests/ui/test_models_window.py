@@ -181,9 +181,10 @@ def test_a_folder_dropped_on_the_window_is_added(window, qtbot, tmp_path):
     assert "cppn:dropped" in window.host.generators
     assert "cppn:dropped" in [r.generator_id for r in models.records]
     assert window.generate_panel.current_id() == "cppn:dropped"
-    # A file is not a model folder (importing checkpoint files is a later feature): it is refused.
+    # A file goes to the Import dialog, which says why an ONNX graph is not imported but added.
     drag_and_drop(models, folder / "model.onnx")
-    assert "Only folders" in window.statusBar().currentMessage()
+    dialog = window.menus.models.import_dialog
+    assert dialog.isVisible() and "add the folder" in dialog.why_not.text() and not dialog.import_button.isEnabled()
     assert [r.generator_id for r in models.records].count("cppn:dropped") == 1
 
 

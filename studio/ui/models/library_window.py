@@ -3,8 +3,9 @@
 Opened from Models ▸ Models… (Ctrl+Shift+M). It lists what the library finds (built-in models,
 folders the user added, downloads), each with its kind, size and variants; a folder that no
 longer loads is listed with its error rather than hidden. Remove asks first and says what it
-costs (the disk a download frees, or that an added folder's files stay); a folder dropped on
-the window is added as File ▸ Add model folder… adds it.
+costs (the disk a download frees, or that an added folder's files stay). A model folder (one
+that holds ONNX graphs) dropped on the window is added as File ▸ Add model folder… adds it; a
+checkpoint file, or a folder of safetensors weights to convert, opens the Import dialog on it.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class ModelsWindow(QDialog):
         self.records: list[ModelRecord] = []
         self.setObjectName("models_window")
         self.setWindowTitle("Models")
-        self.setAcceptDrops(True)  # a folder dropped here is added (issue 14: files will be imported)
+        self.setAcceptDrops(True)  # a model folder dropped here is added; a checkpoint is imported
         self.resize(1000, 640)
 
         self.summary = muted()
@@ -85,6 +86,11 @@ class ModelsWindow(QDialog):
         self.download_button.setAutoDefault(False)
         self.add_button.setAutoDefault(False)
         connect_command(self.download_button.clicked, actions.open_download_dialog)
+        self.import_button = QPushButton("Import…")
+        self.import_button.setObjectName("import_button")
+        self.import_button.setAutoDefault(False)
+        self.import_button.setToolTip("Convert a .safetensors checkpoint or a Hugging Face folder to a model Studio runs")
+        connect_command(self.import_button.clicked, actions.open_import_dialog)
         top = QHBoxLayout()
         titles = QVBoxLayout()
         titles.setSpacing(0)
@@ -92,6 +98,7 @@ class ModelsWindow(QDialog):
         titles.addWidget(self.summary)
         top.addLayout(titles, 1)
         top.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignBottom)
+        top.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignBottom)
         top.addWidget(self.download_button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.list = QListWidget()
@@ -104,7 +111,7 @@ class ModelsWindow(QDialog):
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.filter)
         left.addWidget(self.list, 1)
-        left.addWidget(muted("Drop a model folder here to add it."))
+        left.addWidget(muted("Drop a model folder here to add it, or a .safetensors checkpoint to import it."))
         left_pane = QWidget()
         left_pane.setLayout(left)
         left_pane.setMinimumWidth(300)
@@ -118,8 +125,8 @@ class ModelsWindow(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self.details)
-        self.empty = muted("No models yet.\n\nDownload one (Download…) or add a folder that holds one (Add folder…, "
-                           "or drop the folder on this window).")
+        self.empty = muted("No models yet.\n\nDownload one (Download…), import a checkpoint (Import…), or add a folder "
+                           "that holds one (Add folder…, or drop the folder on this window).")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty)
@@ -236,15 +243,29 @@ class ModelsWindow(QDialog):
     # -- drops -------------------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
-        # Files are let in too, so letting go of one says what to drop instead of nothing at all.
+        # Files too: a checkpoint is imported, and anything else is told why not in the Import window.
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        folders = [str(p) for p in paths if p.is_dir()]
+        folders = [str(p) for p in paths if p.is_dir() and holds_onnx(p)]
+        to_import = [str(p) for p in paths if str(p) not in folders]
+        if not paths:
+            return
+        event.acceptProposedAction()
         if folders:
-            event.acceptProposedAction()
             self.actions.add_folders(folders)
-        if any(not p.is_dir() for p in paths):  # where issue 14's import of checkpoint files goes
-            self.say("Only folders can be added here: drop the folder that holds the model")
+        if to_import:  # a checkpoint, a folder of safetensors weights, or what the dialog explains it cannot take
+            self.actions.open_import_dialog(to_import[0])
+            if len(to_import) > 1:
+                self.say(f"One model is imported at a time: {Path(to_import[0]).name} is in the Import window")
+
+
+def holds_onnx(folder: Path) -> bool:
+    """True for a folder in a layout the plugins read (ONNX graphs at its top or one folder
+    down, as the SD, LM and MusicGen layouts keep them): added, not converted."""
+    try:
+        return any(folder.glob("*.onnx")) or any(folder.glob("*/*.onnx"))
+    except OSError:  # unreadable: adding it says why, in the library's words
+        return True

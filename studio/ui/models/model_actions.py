@@ -1,9 +1,11 @@
-"""The Models menu's commands: the Models window, the Download dialog, a download started as a job.
+"""The Models menu's commands: the Models window, the Download and Import dialogs, a download or
+an import started as a job.
 
-One part of the main window owns them so the window, the dialog and the menu share one Models
-window (opened again, it is raised, not duplicated) and one way to start a download: the core's
-``start_download`` with the window's job bridge listening, so the Jobs panel shows its bytes,
-rate and time left and its Cancel works like any job's. The dialog may close while it runs.
+One part of the main window owns them so the window, the dialogs and the menu share one Models
+window (opened again, it is raised, not duplicated) and one way to start a download or an
+import: the core's ``start_download`` / ``start_import`` with the window's job bridge
+listening, so the Jobs panel shows its progress and its Cancel works like any job's. The
+dialogs may close while it runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from studio.errors import StudioError
 
 if TYPE_CHECKING:
     from studio.ui.models.download_dialog import DownloadDialog
+    from studio.ui.models.import_dialog import ImportDialog
     from studio.ui.models.library_window import ModelsWindow
     from studio.ui.window.main_window import MainWindow
 
@@ -29,6 +32,7 @@ class ModelActions(QObject):
         self.window = window
         self.library_window: "ModelsWindow | None" = None
         self.download_dialog: "DownloadDialog | None" = None
+        self.import_dialog: "ImportDialog | None" = None
 
     def device_kind(self) -> str:
         """``"gpu"`` when the window's device probe found a working accelerator, else ``"cpu"``.
@@ -60,6 +64,19 @@ class ModelActions(QObject):
         self.download_dialog.raise_()
         self.download_dialog.activateWindow()
         return self.download_dialog
+
+    def open_import_dialog(self, path: str = "") -> "ImportDialog":
+        """File ▸ Import model…: the Import dialog, looking at ``path`` when one is given (a dropped file)."""
+        from studio.ui.models.import_dialog import ImportDialog
+
+        if self.import_dialog is None:
+            self.import_dialog = ImportDialog(self.window, self)
+        self.import_dialog.show()
+        self.import_dialog.raise_()
+        self.import_dialog.activateWindow()
+        if path:
+            self.import_dialog.look_at(path)
+        return self.import_dialog
 
     def show_repo(self, repo_id: str) -> "DownloadDialog":
         """The Download dialog, asking the hub about ``repo_id`` (a downloaded model's other variants)."""
@@ -94,6 +111,18 @@ class ModelActions(QObject):
         window.jobs_panel.add(job)
         which = f" ({variant})" if variant else ""
         window.statusBar().showMessage(f"Downloading {repo_id}{which}: the Jobs panel shows how far it is", 8000)
+        return job
+
+    def import_model(self, path: str, name: str, variant: str = "") -> Job:
+        """Start converting ``path`` into the model ``name`` (with ``variant`` beside its fp32
+        weights) as a job the Jobs panel shows; a refusal before it starts (no room, no
+        converter installed) is raised as the ``StudioError`` that says what to do."""
+        from studio.core.models.importing import start_import  # the importer loads on first use
+
+        window = self.window
+        job = start_import(window.host, path, name=name, variant=variant, listeners=[window.bridge.listener])
+        window.jobs_panel.add(job)
+        window.statusBar().showMessage(f"Importing {name}: the Jobs panel shows how far it is", 8000)
         return job
 
     def refresh(self) -> None:

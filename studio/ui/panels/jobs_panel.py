@@ -134,8 +134,12 @@ def _title(job: Job) -> str:
 
 
 def _detail(job: Job) -> str:
-    """The row's second line: the job's number and seed, or for a download the variant it
-    fetches and whose repository it is."""
+    """The row's second line: the job's number and seed, for a download the variant it fetches
+    and whose repository it is, for an import the variant it makes and the model's name."""
+    if job.generator.kind == "model" and "path" in job.request.params:  # an import: the variant it makes, the name
+        params = job.request.params
+        parts = [f"#{job.id}", f"fp32 + {params['variant']}" if params.get("variant") else "fp32", f"as {params['name']}" if params.get("name") else ""]
+        return " · ".join(p for p in parts if p)
     if job.generator.kind == "model":
         params = job.request.params
         owner = str(params.get("repo_id") or "").partition("/")[0]

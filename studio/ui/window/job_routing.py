@@ -7,9 +7,9 @@ the old one is stopped, and whatever it still sends (chunks already queued, a re
 plugin that finishes its long call before it looks at Cancel) is dropped instead of landing
 in the new document. The user is told which generation stopped and why.
 
-A download (a job of kind ``model``) writes into no document: when it installs a model, the
-model folders are loaded again, the Generate panel lists the new generator and the status bar
-says where to find it.
+A download or an import (a job of kind ``model``) writes into no document: when it installs a
+model, the model folders are loaded again, the Generate panel lists the new generator and the
+status bar says where to find it.
 
 A document is told apart by the moment it was shown, in job ids: ids come from one
 increasing counter (``studio.core.base.ids``), so a job whose id is below the id drawn when its
@@ -66,8 +66,8 @@ class JobRouting(QObject):
             self._tell(f"Stopped {names}: the {DOCUMENTS[kind]} it was generating into was replaced")
 
     def installed(self, job: Job, result: Result) -> None:
-        """A download finished: load the model folders again (the new one among them), list its
-        generator in the Generate panel and say so; a folder no plugin can run is a warning."""
+        """A download or an import finished: load the model folders again (the new one among them),
+        list its generator in the Generate panel and say so; a folder no plugin can run is a warning."""
         window = self.window
         folder = Path(str(result.value)).expanduser().resolve()
         entries = window.host.reload_model_folders()
@@ -76,7 +76,8 @@ class JobRouting(QObject):
         name = str(result.info.get("repo_id") or folder.name)
         if entry is None or not entry.ok or entry.generator is None:
             why = entry.error if entry is not None and entry.error else "no installed plugin reads its folder"
-            window.warn(f"Downloaded {name}, but Studio cannot run it", f"{why}\n\nIt is in {folder}")
+            done = "Imported" if "path" in job.request.params else "Downloaded"
+            window.warn(f"{done} {name}, but Studio cannot run it", f"{why}\n\nIt is in {folder}")
             return
         title = entry.generator.title or entry.generator.id
         if window.menus.models.library_window is not None:  # open: it shows the new model

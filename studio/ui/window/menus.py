@@ -67,6 +67,7 @@ class WindowMenus:
         self._text_action(menu, "Open &text file…", files.open_text)
         self._text_action(menu, "Export &text…", files.save_text_as)
         menu.addSeparator()
+        self.import_model_action = self._action(menu, "Im&port model…", lambda: self.models.open_import_dialog())
         self.add_model_folder_action = self._action(menu, "Add &model folder…", self.models.add_model_folder)
         menu.addSeparator()
         self._action(menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -168,12 +169,13 @@ class WindowMenus:
         self.audio_actions.append(self.continue_clip_action)
 
     def _models_menu(self, bar: QMenuBar) -> None:
-        """Every model Studio knows, and getting more: the catalogue, any hub repository, a folder."""
+        """Every model Studio knows, and getting more: the catalogue, any hub repository, an import, a folder."""
         models = self.models
         menu = bar.addMenu("&Models")
         self._action(menu, "&Models…", models.open_models_window, QKeySequence("Ctrl+Shift+M"))
         self._action(menu, "&Download model…", models.open_download_dialog)
-        menu.addAction(self.add_model_folder_action)  # the File menu's entry, in both places
+        menu.addAction(self.import_model_action)  # the File menu's entries, in both places
+        menu.addAction(self.add_model_folder_action)
 
     def _tools_and_help_menus(self, bar: QMenuBar) -> None:
         window, dialogs = self.window, self.window.dialogs
