@@ -163,6 +163,31 @@ def test_import_a_checkpoint_from_the_file_menu_then_generate_with_a_lora_as_dif
     layer = window.canvas.document.layers[-1]
     assert layer.generator == new_id and np.array_equal(layer.pixels[..., :3], result.value[..., :3])
 
+    # Removed from the form, the LoRA comes back with its weight when the picture is reused.
+    qtbot.mouseClick(lora_row.remove, Qt.MouseButton.LeftButton)
+    assert form.values()["loras"] == ()
+    history = window.history_panel
+    view = history.view
+    qtbot.waitUntil(lambda: view.model().rowCount() > 0, timeout=5000)
+    newest = view.visualRect(view.model().index(0, 0))  # the newest generation is on top
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=newest.center())
+    assert history.reuse_button.isEnabled()
+    qtbot.mouseClick(history.reuse_button, Qt.MouseButton.LeftButton)
+    assert window.generate_panel.form is form and form.values()["loras"] == ((str(lora), MANIFEST["weight"]),)
+    assert [row.name.text() for row in loras.rows] == [lora.stem]
+
+    # A LoRA made for another base (SDXL's, on this SD 1.x model) fails the job in plain words.
+    qtbot.mouseClick(loras.rows[0].remove, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(loras.add_button, Qt.MouseButton.LeftButton)
+    pick_in_file_dialog(qtbot, CONVERT / "lora" / "sdxl.safetensors")
+    layers = len(window.canvas.document.layers)
+    qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)
+    wrong = max((row.job for row in window.jobs_panel.rows.values() if row.job.generator.id == new_id), key=lambda j: j.id)
+    qtbot.waitUntil(lambda: wrong.state.done, timeout=60000)
+    assert wrong.state is JobState.FAILED and "sdxl.safetensors" in wrong.message and "Traceback" not in wrong.message
+    qtbot.waitUntil(lambda: window.jobs_panel.row(wrong).status.text().startswith("Failed"), timeout=5000)
+    assert len(window.canvas.document.layers) == layers, "nothing lands on the canvas"
+
 
 @pytest.fixture
 def truncated(tmp_path) -> Path:
