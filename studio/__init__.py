@@ -24,6 +24,7 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
   their sizes; ``studio.core.models.variant_defaults``: the variant a user chose per device;
 - ``studio.core.models.graph_device``: ``folder_need`` / ``required_device``, graphs that only
   run on a GPU (fused ``com.microsoft`` nodes) recognised before a job fails on the CPU;
+- ``studio.core.models.lora_file``: ``read_lora``, a LoRA's layers by diffusers parameter name;
 - ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
   (telemetry off);
 - ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;

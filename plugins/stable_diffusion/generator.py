@@ -16,6 +16,7 @@ from studio.core.models.graph_device import folder_need
 
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
+from .lora import apply_loras
 from .noise import SeededNoise
 from .optimize import optimized_unet
 from .pipeline import Pipeline, Settings
@@ -75,6 +76,7 @@ class StableDiffusionGenerator(studio.Generator):
             studio.Param("height", "int", side, min=smallest, max=MAX_SIDE, step=grid, help=f"A multiple of {grid}."),
             studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many images, one after another, seeds counting up."),
             studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview", help="Decode a full preview every N steps (0: quick previews only)."),
+            studio.Param("loras", "loras", (), label="LoRAs", help="LoRA files (.safetensors, kohya or diffusers) and their weights."),
         )
 
     def load(self, ctx: studio.JobContext) -> None:
@@ -112,7 +114,9 @@ class StableDiffusionGenerator(studio.Generator):
             return original
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
-        pipeline = Pipeline(self.model, ctx, self._unet_paths.get(ctx.device.id))
+        unet = self._unet_paths.get(ctx.device.id)
+        loras = apply_loras(self.model, request["loras"], {"unet": unet} if unet else {}, ctx) if request["loras"] else None
+        pipeline = Pipeline(self.model, ctx, unet, loras.session if loras else None)
         settings = Settings(
             prompt=request["prompt"],
             negative_prompt=request["negative_prompt"],
@@ -133,7 +137,8 @@ class StableDiffusionGenerator(studio.Generator):
             output = yield from _numbered(pipeline.run(settings, SeededNoise(seed)), number, count)
             params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
             params.update(seed=seed, batch_count=1, mode=settings.mode, model=self.model.folder.name)
-            info = {"provider": pipeline.unet.providers[0], "device": ctx.device.id, "seconds": round(time.perf_counter() - started, 3), "notes": output.notes}
+            notes = output.notes + (loras.notes if loras else [])
+            info = {"provider": pipeline.unet.providers[0], "device": ctx.device.id, "seconds": round(time.perf_counter() - started, 3), "notes": notes}
             yield studio.Result("image", float_to_rgba(output.image), self.id, params, info=info)
 
 

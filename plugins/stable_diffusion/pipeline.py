@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any, Callable, Generator
 
 import numpy as np
 
@@ -58,12 +58,14 @@ class Output:
 
 
 class Pipeline:
-    def __init__(self, model: SDModel, ctx: studio.JobContext, unet_path: Path | None = None) -> None:
+    def __init__(self, model: SDModel, ctx: studio.JobContext, unet_path: Path | None = None, session: Callable[[Path], Any] | None = None) -> None:
         self.model = model
         self.ctx = ctx
-        self.encoders = load_encoders(model.folder, ctx.session, model.is_xl)
-        self.unet = ctx.session(unet_path or model.path("unet"))
-        self.decoder = ctx.session(model.path("vae_decoder"))
+        # ``session``: where the graphs come from, ``ctx.session`` unless LoRAs change some (lora.py)
+        self.session = session or ctx.session
+        self.encoders = load_encoders(model.folder, self.session, model.is_xl)
+        self.unet = self.session(unet_path or model.path("unet"))
+        self.decoder = self.session(model.path("vae_decoder"))
         self.unet_inputs = {i.name: i for i in self.unet.session.get_inputs()}
         self.unet_output = self.unet.session.get_outputs()[0].name
         self._check_unet()
@@ -231,7 +233,7 @@ class Pipeline:
 
     def _encode_image(self, image: np.ndarray, noise: NoiseSource) -> np.ndarray:
         """Pixels in [-1, 1] -> scaled latents, sampling the VAE's distribution like diffusers."""
-        encoder = self.ctx.session(self.model.path("vae_encoder"))
+        encoder = self.session(self.model.path("vae_encoder"))
         (moments,) = self.ctx.run(encoder, [encoder.session.get_outputs()[0].name], {encoder.session.get_inputs()[0].name: image})
         moments = moments.astype(np.float32)
         channels = self.model.latent_channels

@@ -18,6 +18,8 @@ from studio.cli.project_target import ProjectTarget
 from studio.cli.text_stream import stream_text
 from studio.errors import StudioError
 
+LORA_NAMES = ("lora", "loras")  # --param lora=FILE:0.8, repeatable (loras= is the parameter's own name)
+
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     generate = commands.add_parser("generate", parents=[common], help="generate one image, text or sound into a file")
@@ -60,15 +62,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         host.shutdown()
 
 
-def parse_params(pairs: Iterable[str]) -> dict[str, str]:
+def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
     """``["seed=7", "width=96"]`` -> ``{"seed": "7", "width": "96"}``; values stay strings
-    (``Param.coerce`` parses them, so the CLI and the UI validate alike)."""
-    values: dict[str, str] = {}
+    (``Param.coerce`` parses them, so the CLI and the UI validate alike). ``lora=FILE[:WEIGHT]``
+    may be repeated: its entries gather, in order, under ``loras`` (a list of strings)."""
+    values: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         name = name.strip()
         if not sep or not name:
             raise StudioError(f"--param {pair!r}: expected NAME=VALUE, for example --param seed=42")
+        if name in LORA_NAMES:
+            values.setdefault("loras", []).append(value)
+            continue
         if name in values:
             raise StudioError(f"--param {name} is given twice")
         values[name] = value
@@ -158,13 +164,17 @@ def run_summary(job: Any) -> str:
 def reproduce_command(generator: Any, params: Mapping[str, Any]) -> str:
     """The one command line that makes the same result again."""
     from studio.core.engine.generators import INPUT_TYPES
+    from studio.core.engine.lora_values import lora_argument
 
     words = ["studio", "generate", generator.id]
-    declared = {p.name for p in generator.params if p.type not in INPUT_TYPES}
+    declared = {p.name: p.type for p in generator.params if p.type not in INPUT_TYPES}
     for name, value in params.items():
         if name not in declared:  # extra facts a generator records (mode, model) are not flags
             continue
-        if name == "prompt":
+        if declared[name] == "loras":
+            for path, weight in value or ():
+                words += ["--param", lora_argument(path, weight)]
+        elif name == "prompt":
             words += ["--prompt", str(value)]
         else:
             words += ["--param", f"{name}={format_value(value)}"]

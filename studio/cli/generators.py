@@ -56,6 +56,8 @@ def describe_default(param: Any) -> str:
         return "random"
     if param.type == "text" and not param.default:
         return '""'
+    if param.type == "loras":
+        return ", ".join(f"{path}:{weight:g}" for path, weight in param.default or ()) or "none"
     return format_value(param.default)
 
 
@@ -78,6 +80,8 @@ def describe_accepts(param: Any) -> str:
         return "true | false"
     if param.type == "text":
         return "text"
+    if param.type == "loras":
+        return "LoRA .safetensors file, weight -4 to 4: --param lora=FILE[:WEIGHT], repeatable"
     if param.type in FILE_ACCEPTS:
         return FILE_ACCEPTS[param.type] + (", or empty" if param.optional else "")
     kind = "whole number" if param.type == "int" else "number"

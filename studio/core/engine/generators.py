@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Union
 
 import numpy as np
 
+from studio.core.engine.lora_values import coerce_loras
 from studio.core.media.pictures import load_picture
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import read_audio
@@ -26,7 +27,7 @@ KINDS = ("image", "text", "audio")
 #: Every kind a job may have: the documents' kinds, and "model" (a model download or import,
 #: whose result is the folder it installed; ``studio.core.models.download``).
 JOB_KINDS = (*KINDS, "model")
-PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio")
+PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio", "loras")
 #: Parameters whose value comes from the workspace (canvas, timeline) or a file, never a form field.
 INPUT_TYPES = ("image", "mask", "audio")
 SEED_MAX = 2**32 - 1
@@ -40,7 +41,9 @@ class Param:
     string; ``multiline`` for a prompt box), ``seed`` (an int; ``None`` or ``-1`` means
     "pick one", and the result records the seed actually used), ``image`` (uint8 RGBA,
     H x W x 4), ``mask`` (uint8 H x W, 255 = repaint) or ``audio`` (a ``studio.Audio``:
-    float32 samples, frames first, and their rate). Images and masks come
+    float32 samples, frames first, and their rate) or ``loras`` (a tuple of ``(path, weight)``
+    pairs: LoRA ``.safetensors`` files, absolute paths, weights from -4 to 4; default ``()``;
+    ``studio.core.engine.lora_values``). Images and masks come
     from the canvas in the window, audio from the selected clip on the timeline, and each
     from a file path on the command line; with ``optional`` they may be left out (``None``),
     which is how a generator tells text-to-image from image-to-image, or a new piece of
@@ -88,6 +91,8 @@ class Param:
             return self._coerce_picture(value)
         if self.type == "audio":
             return self._coerce_audio(value)
+        if self.type == "loras":
+            return coerce_loras(self.name, value)
         if value is None:
             raise ParamError(f"{self.name}: a value is required")
         if self.type == "int":

@@ -195,9 +195,10 @@ class JobContext:
         """Report progress from inside ``load`` (``generate`` yields ``Progress`` instead)."""
         self._job._emit(Progress(step, total, message))
 
-    def session(self, path: Any) -> LoadedSession:
-        """The cached onnxruntime session for ``path`` on this job's device."""
-        return self.runtime.session(path, self.device)
+    def session(self, path: Any, patch: Any = None) -> LoadedSession:
+        """The cached onnxruntime session for ``path`` on this job's device (``patch``: see
+        ``Runtime.session``)."""
+        return self.runtime.session(path, self.device, patch)
 
     def run(self, session: LoadedSession | Any, outputs: list[str] | None, feeds: Mapping[str, Any]) -> list[Any]:
         """``session.run`` that the job's cancel can interrupt mid-call."""

@@ -115,6 +115,7 @@ class LoadedSession:
     device: Device
     providers: tuple[str, ...]
     seconds: float
+    kept: Any = None  # what a patch gave the session (replaced weights): alive as long as it is
 
     @property
     def fell_back(self) -> bool:
@@ -174,12 +175,12 @@ class Runtime:
 
     def __init__(self, cpu_threads: int | None = None) -> None:
         self.cpu_threads = cpu_threads or default_cpu_threads()
-        self._sessions: dict[tuple[str, str], LoadedSession] = {}
+        self._sessions: dict[tuple[str, str, str], LoadedSession] = {}
         self._probes: dict[str, ProbeResult] = {}
         self._lock = threading.RLock()  # guards the dicts, held only briefly
         self._probe_lock = threading.Lock()
         self._said: set[str] = set()  # reasons already logged
-        self._loading: dict[tuple[str, str], threading.Lock] = {}  # one per model being created
+        self._loading: dict[tuple[str, str, str], threading.Lock] = {}  # one per model being created
 
     # -- devices -------------------------------------------------------------------------
 
@@ -285,11 +286,16 @@ class Runtime:
         the probe has said why, once), so its sessions run on the CPU."""
         return device.providers if self.probe(device).usable else (CPU,)
 
-    def session(self, path: str | os.PathLike[str], device: Device = CPU_DEVICE) -> LoadedSession:
-        """The session for ``path`` on ``device``, created on first use and cached."""
+    def session(self, path: str | os.PathLike[str], device: Device = CPU_DEVICE, patch: Any = None) -> LoadedSession:
+        """The session for ``path`` on ``device``, created on first use and cached.
+
+        ``patch`` (``.key``, ``.prepare(path, options) -> (graph bytes, what to keep alive)``: a
+        LoRA's replaced weights) changes the graph before the session is made; it is cached under
+        its key, one patch per file and device (a new one lets the last go: each holds a copy of
+        the weights it replaces)."""
         given = Path(path)  # as named: a link out of the model's folder is refused, so keep it
         path = given.resolve()
-        key = (str(path), device.id)
+        key = (str(path), device.id, patch.key if patch is not None else "")
         with self._lock:
             cached = self._sessions.get(key)
             if cached is not None:
@@ -300,13 +306,16 @@ class Runtime:
                 cached = self._sessions.get(key)
             if cached is not None:
                 return cached
-            loaded = self._create(path, device, given)
+            loaded = self._create(path, device, given, patch)
             with self._lock:
+                if patch is not None:
+                    for other in [k for k in self._sessions if k[:2] == key[:2] and k[2]]:
+                        del self._sessions[other]
                 self._sessions[key] = loaded
                 self._loading.pop(key, None)
             return loaded
 
-    def _create(self, path: Path, device: Device, given: Path | None = None) -> LoadedSession:
+    def _create(self, path: Path, device: Device, given: Path | None = None, patch: Any = None) -> LoadedSession:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         # Before onnxruntime sees the file: external data must stay inside the model's folder
@@ -315,12 +324,14 @@ class Runtime:
         ort = self.ort
         providers = list(self.effective_providers(device))
         start = time.perf_counter()
+        options = self.session_options(device)
+        source, kept = patch.prepare(path, options) if patch is not None else (str(path), None)  # kept: outlives the session
         try:
-            session = ort.InferenceSession(str(path), self.session_options(device), providers=providers)
+            session = ort.InferenceSession(source, options, providers=providers)
         except Exception as exc:
             where = "the CPU" if providers == [CPU] else device.name
             raise ModelError(_describe_load_failure(path, exc, where)) from None
-        loaded = LoadedSession(session, path, device, tuple(session.get_providers()), time.perf_counter() - start)
+        loaded = LoadedSession(session, path, device, tuple(session.get_providers()), time.perf_counter() - start, kept)
         if loaded.fell_back:
             log.warning(
                 "%s asked for %s but runs on %s: %s",

@@ -36,6 +36,7 @@ import numpy as np
 from studio.core.audio.midi import write_score
 from studio.core.base.atomic_write import write_atomically
 from studio.core.engine.generators import Result
+from studio.core.engine.lora_values import lora_tag
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import AUDIO_FORMATS, encode_sound
 from studio.errors import OutputError
@@ -185,19 +186,32 @@ def _exif(text: str, studio_json: str) -> Any:
 def parameters_text(generator: str, params: Mapping[str, Any]) -> str:
     """The AUTOMATIC1111 ``parameters`` text: prompt, negative prompt, then "Key: value, ..."."""
     lines = []
-    prompt = params.get("prompt")
+    # LoRAs go into the prompt as A1111 writes them, <lora:NAME:WEIGHT>, where the tools that
+    # read this text look for them (and not as a "Loras:" setting).
+    tags = _lora_tags(params.get("loras"))
+    prompt = " ".join(filter(None, [str(params.get("prompt") or ""), *tags]))
     if prompt:
-        lines.append(str(prompt))
+        lines.append(prompt)
     if "negative_prompt" in params:
         lines.append(f"Negative prompt: {params['negative_prompt'] or ''}")
     settings = [
         f"{_a1111_key(name)}: {_a1111_value(value)}"
         for name, value in params.items()
-        if name not in ("prompt", "negative_prompt")
+        if name not in ("prompt", "negative_prompt", "loras")
     ]
     settings.append(f"Generator: {_a1111_value(generator)}")
     lines.append(", ".join(settings))
     return "\n".join(lines)
+
+
+def _lora_tags(loras: Any) -> list[str]:
+    """``<lora:NAME:WEIGHT>`` for each (path, weight) pair; a value of another shape gives none."""
+    if not isinstance(loras, (list, tuple)):
+        return []
+    return [
+        lora_tag(str(entry[0]), float(entry[1])) for entry in loras
+        if isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], (int, float))
+    ]
 
 
 def _a1111_key(name: str) -> str:
