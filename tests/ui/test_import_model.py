@@ -123,6 +123,12 @@ def test_import_a_checkpoint_from_the_file_menu_then_generate_with_a_lora_as_dif
     [new_id] = set(window.generate_panel.generators) - before
     assert new_id == record.generator_id
     models.close()
+    # Imported again under the same name, it would go beside the first, never over it: said first.
+    dialog = open_import_dialog(window, choose)
+    assert dialog.name_note.isVisible() and "Ink lighthouse-2" in dialog.name_note.text()
+    retype(qtbot, dialog.name_box, "Ink lighthouse 2")
+    assert not dialog.name_note.isVisible()
+    dialog.close()
 
     # Generate with it: the golden's settings typed into the form, a LoRA added at 0.8.
     panel = window.generate_panel

@@ -133,9 +133,13 @@ class ImportDialog(QDialog):
         self.name_box = QLineEdit()
         self.name_box.setObjectName("import_name")
         self.name_box.setPlaceholderText("The name the Models window and the Generate panel show")
-        self.name_box.textChanged.connect(lambda *_: self._update_button())
+        self.name_box.textChanged.connect(lambda *_: self._name_changed())
+        self.name_note = muted()  # a name another model has: where this one will go instead
+        self.name_note.setObjectName("import_name_note")
+        self.name_note.hide()
         named = QFormLayout()
         named.addRow(plain_label("Name"), self.name_box)
+        named.addRow("", self.name_note)
 
         self.variants_heading = heading("Also make a smaller copy")
         self.variant_box = QWidget()
@@ -197,6 +201,7 @@ class ImportDialog(QDialog):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         self.check_converter()
+        self._name_changed()  # a model of that name may have been installed since
         super().showEvent(event)
 
     def check_converter(self) -> bool:
@@ -358,6 +363,17 @@ class ImportDialog(QDialog):
         else:
             self.status.setStyleSheet(WARNING)
             self.status.setText(f"The import of {name} was cancelled; nothing was installed.")
+        self._update_button()
+
+    def _name_changed(self) -> None:
+        """Say where the model goes when a model of that name is installed already (it is never
+        overwritten: the import takes the next free name)."""
+        from studio.core.models.importing import free_name
+
+        name = self.name_box.text().strip()
+        free = free_name(name) if name and "/" not in name and "\\" not in name and not name.startswith(".") else name
+        self.name_note.setText(f"A model called {name} is installed already: this one will be {free}.")
+        self.name_note.setVisible(free != name)
         self._update_button()
 
     def _update_button(self) -> None:
