@@ -194,8 +194,12 @@ def _pairs(value: Any) -> list[tuple[str, float]]:
         return []
     pairs = []
     for item in value:
-        if isinstance(item, str):
-            path, weight = item, 1.0
+        if isinstance(item, str):  # "FILE" or "FILE:0.8", as the command line takes them
+            head, sep, tail = item.rpartition(":")
+            try:
+                path, weight = (head, float(tail)) if sep and head else (item, 1.0)
+            except ValueError:
+                path, weight = item, 1.0  # a colon inside the path (C:\loras\x.safetensors)
         elif isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str):
             path, weight = item[0], item[1]
         else:
