@@ -50,7 +50,7 @@ def split_entry(text: str) -> tuple[str, float | None]:
     (``C:\\loras\\x.safetensors``) or a colon inside a file name stays part of the path.
     """
     head, sep, tail = text.rpartition(":")
-    if sep and head:
+    if sep:
         try:
             return head, float(tail.strip())
         except ValueError:
