@@ -1,16 +1,17 @@
 """A transformers MusicGen folder (safetensors) -> the ONNX folder ``plugins/musicgen`` reads.
 
-The output is the layout ``optimum-cli export onnx --task text-to-audio`` writes (DESIGN.md,
-"Model layouts": the files at the folder's root, the decoder split in two)::
+The output is the layout the public MusicGen ONNX exports ship (DESIGN.md, "Model layouts")::
 
-    text_encoder.onnx  decoder_model.onnx  decoder_with_past_model.onnx  encodec_decode.onnx
-    encodec_encode.onnx (continuing an audio prompt)  build_delay_pattern_mask.onnx
+    onnx/text_encoder.onnx  onnx/decoder_model_merged.onnx  onnx/encodec_decode.onnx
+    onnx/encodec_encode.onnx (continuing an audio prompt)  onnx/build_delay_pattern_mask.onnx
     config.json  generation_config.json  tokenizer.json (+ the source's tokenizer_config.json,
     special_tokens_map.json, preprocessor_config.json)
 
-A graph whose weights pass 1.8 GB keeps them beside it in ``<graph>.onnx_data`` (protobuf stops
-at 2 GB; musicgen-medium's and -large's decoders). Each graph is traced from transformers' own
-modules (``musicgen_export``), so what it computes is what ``generate`` computes.
+Each graph is traced from transformers' own modules (``musicgen_export``), so what it computes
+is what ``generate`` computes. The decoder is traced twice (first step, cached steps) and the two
+graphs merged into one behind ``use_cache_branch`` (``musicgen_merge``): one copy of its weights
+in memory and on disk. A graph whose weights pass 1.8 GB keeps them beside it in
+``<graph>.onnx_data`` (protobuf stops at 2 GB; musicgen-medium's and -large's decoders).
 
 Mono MusicGen only (small, medium, large and their fine-tunes): the plugin plays mono models,
 and MusicGen Melody is another architecture (chroma conditioning); both are refused plainly.
@@ -46,6 +47,8 @@ PARTS = (
 )
 COMPONENTS = {"text_encoder.onnx": "text_encoder", "decoder_model.onnx": "decoder", "decoder_with_past_model.onnx": "decoder",
               "encodec_decode.onnx": "audio_codec", "encodec_encode.onnx": "audio_codec", "build_delay_pattern_mask.onnx": "decoder"}
+DECODER_PAIR = ("decoder_model.onnx", "decoder_with_past_model.onnx")
+MERGED = "decoder_model_merged.onnx"
 
 
 def convert(source: Path, out: Path, options: dict[str, Any], report: Callable[[str, int, int, str], None]) -> dict[str, Any]:
@@ -54,20 +57,36 @@ def convert(source: Path, out: Path, options: dict[str, Any], report: Callable[[
     check_weights(source)
     if options.get("variant"):
         raise ConvertError(f"MusicGen is imported in full precision only; there is no {options['variant']} variant to make")
-    total = len(PARTS) + 2
+    external_over = int(options.get("external_data_over", EXTERNAL_OVER))
+    total = len(PARTS) + 3
     report("model", 1, total, "Loading the MusicGen weights")
     model = load(source)
-    from studio.convert import musicgen_export
+    from studio.convert import musicgen_export, musicgen_merge
 
+    graphs = out / "onnx"
+    graphs.mkdir()
     with tempfile.TemporaryDirectory(prefix="musicgen-export-", dir=out) as scratch:
+        traced: dict[str, Path] = {}
         for step, (name, what, function) in enumerate(PARTS, 2):
             report(COMPONENTS[name], step, total, f"Exporting {what}")
-            traced = Path(scratch) / name.removesuffix(".onnx") / name
-            traced.parent.mkdir()
-            getattr(musicgen_export, function)(model, traced)
-            place(traced, out / name, int(options.get("external_data_over", EXTERNAL_OVER)))
-    del model
-    gc.collect()
+            traced[name] = Path(scratch) / name.removesuffix(".onnx") / name
+            traced[name].parent.mkdir()
+            getattr(musicgen_export, function)(model, traced[name])
+        # torch's copy of the weights goes before onnx loads the decoder's two graphs to merge.
+        del model
+        gc.collect()
+        report("decoder", total - 1, total, "Merging the decoder's two graphs")
+        first, cached = (traced.pop(name) for name in DECODER_PAIR)
+        merged = musicgen_merge.merge(first, cached)
+        # Held in memory now: their files go before the merged one is written (the disk holds
+        # at most about two fp32 copies of the weights, as the import's estimate counts).
+        shutil.rmtree(first.parent)
+        shutil.rmtree(cached.parent)
+        weights = sum(t.ByteSize() for t in merged.graph.initializer)
+        musicgen_merge.save(merged, graphs / MERGED, external=weights >= external_over)
+        del merged
+        for name, path in traced.items():
+            place(path, graphs / name, external_over)
     report("files", total, total, "Writing the configuration and the tokenizer")
     write_files(source, out, config)
     return {"layout": "musicgen", "variants": ["fp32"], "description": describe(config), **license_of(source)}

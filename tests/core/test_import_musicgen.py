@@ -32,8 +32,8 @@ MANIFEST = json.loads((FIXTURE / "goldens.json").read_text())
 PROMPTS = MANIFEST["prompts"]
 NEW_TOKENS = MANIFEST["new_tokens"]
 BOUND = 1e-4
-GRAPHS = ("text_encoder.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "encodec_decode.onnx",
-          "encodec_encode.onnx", "build_delay_pattern_mask.onnx")
+GRAPHS = ("text_encoder.onnx", "decoder_model_merged.onnx", "encodec_decode.onnx", "encodec_encode.onnx",
+          "build_delay_pattern_mask.onnx")
 
 
 def run_converter(source: Path, out: Path, options: dict | None = None) -> tuple[int, list[dict], str]:
@@ -79,15 +79,30 @@ def test_the_child_reports_each_part_and_says_what_it_made(converted):
 
 
 def test_the_output_is_the_layout_the_plugin_reads(converted, model):
+    """The public exports' layout: the graphs under onnx/, one merged decoder."""
     out, _ = converted
-    names = {p.name for p in out.iterdir()}
-    assert set(GRAPHS) | {"config.json", "generation_config.json", "tokenizer.json", "preprocessor_config.json"} <= names
-    assert not [n for n in names if n.startswith("musicgen-export-")]  # the scratch folder is gone
-    assert "studio-model.json" not in names  # the parent writes the manifest, never the converter
+    assert {p.name for p in out.iterdir()} == {"onnx", "config.json", "generation_config.json", "tokenizer.json",
+                                               "tokenizer_config.json", "preprocessor_config.json"}
+    # No scratch folder left, no manifest (the parent writes it), no split decoder beside the merged one.
+    assert {p.name for p in (out / "onnx").iterdir()} == set(GRAPHS)
     graphs = model.graphs_for()
-    assert list(model.graphs) == ["fp32"] and graphs.split and model.can_encode
-    assert [p.name for p in graphs.decoder] == ["decoder_model.onnx", "decoder_with_past_model.onnx"]
+    assert list(model.graphs) == ["fp32"] and not graphs.split and model.can_encode
+    assert [p.name for p in graphs.decoder] == ["decoder_model_merged.onnx"]
     assert json.loads((out / "config.json").read_text()) == json.loads((SOURCE / "config.json").read_text())
+
+
+def test_the_merged_decoder_holds_each_weight_once(converted):
+    """The first step's graph and the cached steps' share every weight but the cross-attention
+    key/value projections: merged, each is stored once, read by both branches."""
+    import onnx
+
+    merged = onnx.load(str(converted[0] / "onnx" / "decoder_model_merged.onnx"))
+    contents = [onnx.numpy_helper.to_array(t).tobytes() for t in merged.graph.initializer if t.ByteSize() > 1024]
+    assert len(contents) >= 2 * 2 * 6 and len(set(contents)) == len(contents)
+    (node,) = merged.graph.node
+    assert node.op_type == "If" and node.input == ["use_cache_branch"]
+    branches = {a.name: a.g for a in node.attribute}
+    assert not branches["then_branch"].initializer and not branches["else_branch"].initializer
 
 
 @pytest.mark.parametrize("index", range(len(PROMPTS)))
@@ -207,11 +222,11 @@ def test_weights_kept_beside_the_graphs_run_the_same(runner, tmp_path):
     out.mkdir()
     code, lines, log = run_converter(SOURCE, out, {"external_data_over": 0})
     assert code == 0, log[-3000:]
+    graphs = out / "onnx"
     for name in GRAPHS[:-1]:
-        assert (out / f"{name}_data").stat().st_size > 0, name
-    assert not (out / "build_delay_pattern_mask.onnx_data").exists()  # no weights: no empty file
-    for name in ("text_encoder.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"):  # the weights left
-        assert (out / name).stat().st_size < (out / f"{name}_data").stat().st_size
+        assert (graphs / f"{name}_data").stat().st_size > 0, name
+    assert not (graphs / "build_delay_pattern_mask.onnx_data").exists()  # no weights: no empty file
+    assert (graphs / "text_encoder.onnx").stat().st_size < (graphs / "text_encoder.onnx_data").stat().st_size
     model = MusicGenModel.read(out)
     settings = Settings(NEW_TOKENS, guidance_scale=3.0, temperature=0.0)
     tokenizer = T5Tokenizer(out / "tokenizer.json")
