@@ -270,7 +270,8 @@ class ImportDialog(QDialog):
 
     def show_source(self, source: "ImportSource") -> None:
         self.source = source
-        self.headline.setText(source.description or FORMAT_NAMES.get(source.format, source.format))
+        headline = source.description or FORMAT_NAMES.get(source.format, source.format)
+        self.headline.setText(headline[:1].upper() + headline[1:])  # "a Qwen2 language model" heads the pane
         self.kind.setText(FORMAT_NAMES.get(source.format, source.format))
         family = _architecture(source)
         self.architecture.setText(family)
