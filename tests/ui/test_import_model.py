@@ -279,3 +279,26 @@ def test_cancel_in_the_jobs_panel_stops_the_conversion_and_installs_nothing(wind
     models = paths.models()
     assert not (models / "sd1").exists()
     assert not any((models / ".partial-import").glob("*")) if (models / ".partial-import").exists() else True
+
+
+def test_a_language_model_folder_imported_with_its_int4_copy_chosen_in_the_dialog(window, qtbot, choose):
+    source = CONVERT / "lm" / "qwen2"
+    dialog = open_import_dialog(window, choose, "Models", "Import model…")
+    qtbot.mouseClick(dialog.folder_button, Qt.MouseButton.LeftButton)
+    pick_in_file_dialog(qtbot, source)
+    assert dialog.headline.text() == "A Qwen2 language model" and dialog.kind.text() == "Language model (transformers)"
+    assert set(dialog.variant_buttons) == {"", "int4", "int8"}
+    disk_fp32 = dialog.facts["disk"].text()
+    qtbot.mouseClick(dialog.variant_buttons["int4"], Qt.MouseButton.LeftButton)
+    assert dialog.chosen_variant() == "int4" and dialog.facts["disk"].text() != disk_fp32, "the copy's disk is counted"
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    [job] = model_jobs(window)
+    row = window.jobs_panel.row(job)
+    assert row.detail.text().endswith("fp32 + int4 · as qwen2")
+    qtbot.waitUntil(lambda: job.state.done, timeout=180000)
+    assert job.state is JobState.FINISHED, job.message
+    qtbot.waitUntil(lambda: "Imported qwen2" in dialog.status.text(), timeout=5000)
+    choose(window, "Models", "Models…")
+    record = next(r for r in window.menus.models.library_window.records if r.name == "qwen2")
+    assert record.origin == "imported" and record.kind == "text" and {"fp32", "q4"} <= set(record.variants)
+    assert record.generator_id in window.generate_panel.generators

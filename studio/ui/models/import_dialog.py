@@ -313,6 +313,7 @@ class ImportDialog(QDialog):
             self.variant_group.addButton(button)
             self.variant_buttons[name] = button
             self.variant_grid.addWidget(button, row, 0)
+        self.variant_grid.setColumnStretch(1, 1)  # each button as wide as its words: a click on its row's blank end is no choice
         self.variant_buttons[""].setChecked(True)
         self.variants_heading.setVisible(bool(offered))
         self.variant_box.setVisible(bool(offered))
