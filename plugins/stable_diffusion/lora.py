@@ -165,7 +165,10 @@ def _weights_map(model: SDModel, part: str) -> dict[str, dict[str, Any]]:
     checked = {}
     for name, entry in weights.items():
         if isinstance(entry, dict) and isinstance(entry.get("initializer"), str) and isinstance(entry.get("transposed"), bool):
-            checked[str(name)] = {"initializer": entry["initializer"], "transposed": entry["transposed"]}
+            name = str(name)
+            if part != "unet" and name.startswith(("encoder.", "embeddings.", "final_layer_norm.")):
+                name = "text_model." + name  # CLIP as the SD repositories name it (transformers 5 drops the prefix)
+            checked[name] = {"initializer": entry["initializer"], "transposed": entry["transposed"]}
     return checked
 
 

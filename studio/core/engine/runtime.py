@@ -291,8 +291,8 @@ class Runtime:
 
         ``patch`` (``.key``, ``.prepare(path, options) -> (graph bytes, what to keep alive)``: a
         LoRA's replaced weights) changes the graph before the session is made; it is cached under
-        its key, one patch per file and device (a new one lets the last go: each holds a copy of
-        the weights it replaces)."""
+        its key. One session per file and device is kept, patched or not: each holds its own copy
+        of the weights, so a new one lets the last go (a job still running keeps its own)."""
         given = Path(path)  # as named: a link out of the model's folder is refused, so keep it
         path = given.resolve()
         key = (str(path), device.id, patch.key if patch is not None else "")
@@ -308,9 +308,8 @@ class Runtime:
                 return cached
             loaded = self._create(path, device, given, patch)
             with self._lock:
-                if patch is not None:
-                    for other in [k for k in self._sessions if k[:2] == key[:2] and k[2]]:
-                        del self._sessions[other]
+                for other in [k for k in self._sessions if k[:2] == key[:2]]:  # one session per file and device
+                    del self._sessions[other]
                 self._sessions[key] = loaded
                 self._loading.pop(key, None)
             return loaded
