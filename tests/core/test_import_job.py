@@ -218,3 +218,27 @@ def test_a_converter_that_fails_fails_the_job_with_its_words_and_leaves_nothing(
     assert "Traceback" not in job.message
     assert leftovers() == [] and converter_pids() == []
     assert any(isinstance(e, Progress) and e.message.startswith("Model:") for e in events)  # the child had started
+
+
+def test_work_folders_of_imports_whose_process_died_are_removed_and_a_live_ones_kept():
+    """A window killed mid-import leaves its work folder; the next import clears it, not another's."""
+    import subprocess
+    import sys
+
+    from studio.core.base.processes import process_start
+    from studio.core.models.importing import OWNER, remove_stale_work
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)
+    work = paths.models() / WORK
+    owners = {"dead": f"{dead_pid} 1", "alive": f"{os.getpid()} {process_start(os.getpid())}",
+              "being-made": None, "ownerless-long-ago": None}
+    for name, owner in owners.items():
+        (work / name / "model" / "onnx").mkdir(parents=True)
+        (work / name / "model" / "onnx" / "model.onnx").write_bytes(b"partial")
+        if owner is not None:
+            (work / name / OWNER).write_text(owner + "\n", encoding="ascii")
+    hour_ago = time.time() - 3600
+    os.utime(work / "ownerless-long-ago", (hour_ago, hour_ago))
+    remove_stale_work()
+    assert sorted(p.name for p in work.iterdir()) == ["alive", "being-made"]

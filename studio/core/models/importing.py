@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 IMPORT_DEVICE = Device("convert", "Converter", ())
 WORK = ".partial-import"
 OWNER = "owner"  # beside the output: the pid (and start time) of the process that runs the import
+OWNERLESS_GRACE = 60.0  # seconds a work folder without its owner file is left alone
 #: What the child imports; the parent only asks whether they are there (find_spec), never imports them.
 CONVERT_MODULES = ("torch", "diffusers", "transformers", "safetensors", "onnxscript")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -143,8 +144,9 @@ class ModelImport(Generator):
         remove_stale_work()
         work = paths.models() / WORK / uuid.uuid4().hex
         out = work / "model"
-        out.mkdir(parents=True)
+        work.mkdir(parents=True)
         (work / OWNER).write_text(f"{os.getpid()} {process_start(os.getpid())}\n", encoding="ascii")
+        out.mkdir()
         try:
             options = {"variant": variant, "name": name, "architecture": source.architecture,
                        "threads": int(params.get("threads") or 0)}
@@ -370,8 +372,11 @@ def remove_stale_work() -> None:
         try:
             pid_text, _, started = (work / OWNER).read_text(encoding="ascii").strip().partition(" ")
             alive = process_alive(int(pid_text), started)
-        except (OSError, ValueError):
-            alive = False
+        except (OSError, ValueError):  # no owner yet: another import may be making its folder this instant
+            try:
+                alive = time.time() - work.stat().st_mtime < OWNERLESS_GRACE
+            except OSError:
+                continue
         if not alive:
             shutil.rmtree(work, ignore_errors=True)
 
