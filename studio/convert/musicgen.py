@@ -29,6 +29,9 @@ from typing import Any, Callable
 
 from studio.convert.protocol import ConvertError
 
+#: EnCodec's k-means bookkeeping: saved by transformers but never read when codes are decoded,
+#: so a folder without them (saved by another tool) still converts.
+UNUSED_BUFFERS = (".inited", ".cluster_size", ".embed_avg")
 PICKLED = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 COPIED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
           "special_tokens_map.json", "preprocessor_config.json")
@@ -133,10 +136,20 @@ def load(source: Path):
 
     try:
         # Eager attention: plain MatMul/Softmax graphs that run on any onnxruntime device.
-        model = MusicgenForConditionalGeneration.from_pretrained(
-            str(source), local_files_only=True, use_safetensors=True, attn_implementation="eager", dtype=torch.float32)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConvertError(f"transformers could not read the MusicGen folder {source}: {exc}") from None
+        model, info = MusicgenForConditionalGeneration.from_pretrained(
+            str(source), local_files_only=True, use_safetensors=True, attn_implementation="eager",
+            dtype=torch.float32, output_loading_info=True)
+    except Exception as exc:  # a damaged or cut-short file, shapes that do not fit the config
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvertError(f"transformers could not read the MusicGen weights in {source} "
+                           f"({', '.join(p.name for p in sorted(source.glob('*.safetensors')))}): {first[:300]}") from None
+    # transformers fills a weight the files lack with random numbers and only warns: the model
+    # would make noise. A folder that lost part of its weights is refused, naming them.
+    missing = sorted(k for k in info.get("missing_keys") or () if not k.endswith(UNUSED_BUFFERS))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ConvertError(f"the weights in {source} lack {len(missing)} of the model's tensors ({shown}): "
+                           "the folder is incomplete, or its weights belong to another model")
     return model.eval()
 
 

@@ -239,3 +239,50 @@ def test_weights_kept_beside_the_graphs_run_the_same(runner, tmp_path):
     codes, audio = in_job(runner, run)
     np.testing.assert_array_equal(codes, GOLDEN["greedy_cfg_codes_0"][0, 0])
     assert np.abs(audio - GOLDEN["greedy_cfg_audio_0"].reshape(-1)).max() < BOUND
+
+
+def copy_without(source: Path, target: Path, dropped: str) -> None:
+    """``source``'s safetensors file without the tensors whose names start with ``dropped``,
+    written as the format lays it out (header length, JSON header, the tensors' bytes)."""
+    data = source.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    body, kept, offset = data[8 + length :], {}, 0
+    parts = []
+    for name, info in header.items():
+        if name == "__metadata__" or name.startswith(dropped):
+            continue
+        begin, end = info["data_offsets"]
+        parts.append(body[begin:end])
+        kept[name] = {**info, "data_offsets": [offset, offset + end - begin]}
+        offset += end - begin
+    kept["__metadata__"] = header.get("__metadata__", {})
+    text = json.dumps(kept).encode()
+    target.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(parts))
+
+
+def test_weights_missing_from_the_folder_are_named_not_made_up(tmp_path):
+    """transformers fills a weight the file lacks with random numbers (and only warns): the
+    import would make noise from a folder that lost its text encoder. It is refused instead."""
+    folder = source_copy(tmp_path)
+    copy_without(SOURCE / "model.safetensors", folder / "model.safetensors", "text_encoder.")
+    out = tmp_path / "out"
+    out.mkdir()
+    code, lines, log = run_converter(folder, out)
+    assert code == 2, log[-2000:]
+    message = lines[-1]["error"]
+    assert "lack" in message and "text_encoder.encoder" in message and "internal error" not in message
+    assert list(out.iterdir()) == []
+
+
+def test_a_cut_short_weights_file_is_refused_plainly(tmp_path):
+    folder = source_copy(tmp_path)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    code, lines, log = run_converter(folder, out)
+    assert code == 2, log[-2000:]
+    message = lines[-1]["error"]
+    assert "model.safetensors" in message and "internal error" not in message and "Traceback" not in message
+    assert list(out.iterdir()) == []
