@@ -82,7 +82,8 @@ def read_config(folder: Path) -> LMConfig:
         act = raw.get("activation_function", "gelu_new")
         return _checked(LMConfig(model_type, _int(raw, "n_layer", "num_hidden_layers"), hidden, heads, heads, hidden // heads,
                                  _int(raw, "n_inner", default=4 * hidden), _int(raw, "vocab_size"), _int(raw, "n_positions", "n_ctx"),
-                                 float(raw.get("layer_norm_epsilon", 1e-5)), _activation(act), True, -1, raw))
+                                 float(raw.get("layer_norm_epsilon", 1e-5)), _activation(act),
+                                 bool(raw.get("tie_word_embeddings", True)), -1, raw))
     hidden = _int(raw, "hidden_size")
     heads = _int(raw, "num_attention_heads")
     rope = raw.get("rope_scaling") or raw.get("rope_parameters") or {}

@@ -151,10 +151,10 @@ def build_llama(graph: Graph, config: LMConfig, weights: Weights, rotary: tuple[
                             graph.weight(f"{mlp}.down_proj.bias", down_bias) if down_bias is not None else "")
     report("model", c.layers, c.layers, "The output layer")
     x = residual.norm("/model/layers.final_norm", weights.get("model.norm.weight", (c.hidden,)), None, last=True)
-    if weights.has("lm_head.weight"):
-        head = weights.get("lm_head.weight", (c.vocab, c.hidden))
-    elif c.tied:
+    if c.tied:  # transformers ties them at load, whatever the file holds
         head = embedding
+    elif weights.has("lm_head.weight"):
+        head = weights.get("lm_head.weight", (c.vocab, c.hidden))
     else:
         from studio.convert.protocol import ConvertError
 
@@ -193,5 +193,5 @@ def build_gpt2(graph: Graph, config: LMConfig, weights: Weights, report: Report)
                             graph.weight(f"{name}/mlp/down_proj.bias", get(f"{p}.mlp.c_proj.bias", (c.hidden,))))
     report("model", c.layers, c.layers, "The output layer")
     x = residual.norm("/model/layers.final_norm", get("ln_f.weight", (c.hidden,)), get("ln_f.bias", (c.hidden,)), last=True)
-    head = weights.get("lm_head.weight", (c.vocab, c.hidden)) if weights.has("lm_head.weight") else wte
+    head = wte if c.tied or not weights.has("lm_head.weight") else weights.get("lm_head.weight", (c.vocab, c.hidden))
     graph.node("MatMul", [x, graph.weight("lm_head.weight", head.T)], "/lm_head/MatMul", outputs=["logits"])

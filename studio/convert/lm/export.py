@@ -49,6 +49,13 @@ def _generation_config(source: Path, out: Path) -> None:
     (out / "generation_config.json").write_text(json.dumps({k: config[k] for k in keys if config.get(k) is not None}, indent=2) + "\n")
 
 
+def _tied_embedding(config) -> str:
+    """The graph's name for the token embedding when the lm_head is the same table, else ""."""
+    if not config.tied:
+        return ""
+    return "transformer.wte.weight" if config.model_type == "gpt2" else "model.embed_tokens.weight"
+
+
 def convert(source: Path, out: Path, options: dict[str, Any], report: Callable[[str, int, int, str], None]) -> dict[str, Any]:
     source, out = Path(source), Path(out)
     variant = options.get("variant") or ""
@@ -71,7 +78,7 @@ def convert(source: Path, out: Path, options: dict[str, Any], report: Callable[[
     variants = ["fp32"]
     if variant:
         report(variant, 0, 0, f"Writing the {variant} weights")
-        variants.append(write_variant(variant, model_path))
+        variants.append(write_variant(variant, model_path, _tied_embedding(config)))
     for name in COPIED:
         if (source / name).is_file():
             shutil.copyfile(source / name, out / name)
