@@ -30,6 +30,7 @@ TABLES = {
     "llama_cpp.py": "x l.cpp",
     "gpu_check.py": "GPU check",
     "import_models.py": "x write-limited",
+    "lm_import_speed.py": "ours/genai decode tok/s",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}
