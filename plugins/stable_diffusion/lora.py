@@ -78,10 +78,10 @@ class LoraPatch:
             shape = value.T.shape if change.transposed else value.shape
             for lora, key, weight in change.layers:
                 try:
-                    delta = lora.delta(key, shape)
+                    delta = lora.delta(key, shape, weight)
                 except ShapeMismatch as exc:
                     raise studio.ModelError(wrong_base(lora, self.model_title, str(exc))) from None
-                value += np.float32(weight) * (delta.T if change.transposed else delta)
+                value += delta.T if change.transposed else delta
             value = np.ascontiguousarray(value.astype(base.dtype))
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
                 external_names.append(name)

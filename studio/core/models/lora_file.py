@@ -95,17 +95,18 @@ class LoraFile:
                 return {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}.get(width, "")
         return ""
 
-    def delta(self, key: tuple[str, str], shape: tuple[int, ...]) -> np.ndarray:
-        """``up @ down * alpha / rank`` shaped like the torch weight ``shape`` (float32); a
-        ``ModelError`` when the factors cannot make that shape (a LoRA for another model)."""
+    def delta(self, key: tuple[str, str], shape: tuple[int, ...], weight: float = 1.0) -> np.ndarray:
+        """``weight · up @ down · alpha / rank`` shaped like the torch weight ``shape`` (float32);
+        a ``ModelError`` when the factors cannot make that shape (a LoRA for another model)."""
         up, down, alpha = self.layers[key].factors(self)
         rank = down.shape[0]
         if up.shape[1:2] != (rank,) or rank < 1:
             raise ModelError(f"the LoRA {self.path.name} is damaged: {key[1]}'s factors do not fit together ({up.shape} and {down.shape})")
-        product = up.reshape(up.shape[0], rank) @ down.reshape(rank, -1)
-        if product.size != int(np.prod(shape)) or up.shape[0] != shape[0]:
+        if up.shape[0] * int(np.prod(down.shape[1:])) != int(np.prod(shape)) or up.shape[0] != shape[0]:
             raise ShapeMismatch(key, (up.shape[0], *down.shape[1:]), shape)
-        return (product * np.float32(alpha / rank)).reshape(shape).astype(np.float32, copy=False)
+        # The scale goes on the small factor: the full-size product is made once, nothing more.
+        scaled = up.reshape(up.shape[0], rank) * np.float32(weight * alpha / rank)
+        return (scaled @ down.reshape(rank, -1)).reshape(shape)
 
 
 class ShapeMismatch(ModelError):
