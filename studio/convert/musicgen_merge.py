@@ -29,8 +29,9 @@ USE_CACHE = "use_cache_branch"
 
 
 def _digest(tensor: TensorProto) -> tuple:
-    data = onnx.numpy_helper.to_array(tensor)
-    return tensor.data_type, tuple(tensor.dims), hashlib.sha256(data.tobytes()).hexdigest()
+    """What a weight holds: its type, shape and a hash of its bytes (the exporter's raw data)."""
+    data = tensor.raw_data or onnx.numpy_helper.to_array(tensor).tobytes()
+    return tensor.data_type, tuple(tensor.dims), hashlib.sha256(data).hexdigest()
 
 
 def _branch(graph: onnx.GraphProto, prefix: str, outer: set[str], outputs: list[str], renamed: dict[str, str]) -> onnx.GraphProto:
@@ -70,49 +71,50 @@ def _branch(graph: onnx.GraphProto, prefix: str, outer: set[str], outputs: list[
 
 
 def merge(first_path: Path, cached_path: Path) -> onnx.ModelProto:
-    """The merged decoder of the first step's graph and the cached steps' (weights loaded)."""
+    """The merged decoder of the first step's graph and the cached steps' (weights loaded).
+
+    Built in place in the first step's model, so its weights (nearly all of them) are never
+    copied: the cached graph's are dropped as they are matched, and the peak stays about one
+    copy of each graph."""
     first = onnx.load(str(first_path))
-    cached = onnx.load(str(cached_path))
     weights: dict[tuple, str] = {}
-    initializers = []
     for tensor in first.graph.initializer:
         weights.setdefault(_digest(tensor), tensor.name)
-        initializers.append(tensor)
-    names = {t.name for t in initializers}
+    names = {t.name for t in first.graph.initializer}
+    cached = onnx.load(str(cached_path))
     renamed: dict[str, str] = {}
+    extra = []  # the cached graph's own weights: few and small (no graph of the pair lacks the other's)
     for tensor in cached.graph.initializer:
         key = _digest(tensor)
         if key in weights:
             renamed[tensor.name] = weights[key]
             continue
-        copy = TensorProto()
-        copy.CopyFrom(tensor)
-        copy.name = f"cached/{tensor.name}" if tensor.name in names else tensor.name
-        renamed[tensor.name] = copy.name
-        weights[key] = copy.name
-        names.add(copy.name)
-        initializers.append(copy)
+        new = f"cached/{tensor.name}" if tensor.name in names else tensor.name
+        renamed[tensor.name], weights[key] = new, new
+        names.add(new)
+        tensor.name = new
+        extra.append(tensor)
 
-    inputs = list(first.graph.input)
-    seen = {i.name for i in inputs}
-    inputs += [i for i in cached.graph.input if i.name not in seen]
+    graph = first.graph
+    seen = {i.name for i in graph.input}
+    inputs = [i for i in cached.graph.input if i.name not in seen]
     inputs.append(helper.make_tensor_value_info(USE_CACHE, TensorProto.BOOL, [1]))
-    outputs = [o.name for o in first.graph.output]
-    outer = {i.name for i in inputs} | names | set(outputs)
+    outputs = [o.name for o in graph.output]
+    outer = seen | {i.name for i in inputs} | names | set(outputs)
     then_branch = _branch(cached.graph, "cached/", outer, outputs, renamed)
-    else_branch = _branch(first.graph, "first/", outer, outputs, {})
-    node = helper.make_node("If", [USE_CACHE], outputs, then_branch=then_branch, else_branch=else_branch)
-    graph_outputs = []
-    for output in first.graph.output:
-        value = onnx.ValueInfoProto()
-        value.CopyFrom(output)
+    else_branch = _branch(graph, "first/", outer, outputs, {})
+    graph.initializer.extend(extra)
+    del cached, extra
+    del graph.node[:]
+    del graph.value_info[:]
+    graph.node.append(helper.make_node("If", [USE_CACHE], outputs, then_branch=then_branch, else_branch=else_branch))
+    graph.input.extend(inputs)
+    for value in graph.output:
         if ".decoder." in value.name:  # the first step's names (decoder_sequence_length) say too little
             value.type.tensor_type.shape.dim[2].dim_param = "past_decoder_sequence_length + decoder_sequence_length"
-        graph_outputs.append(value)
-    graph = helper.make_graph([node], "merged_decoder", inputs, graph_outputs, initializer=initializers)
-    model = helper.make_model(graph, opset_imports=list(first.opset_import), producer_name="studio.convert")
-    model.ir_version = first.ir_version
-    return model
+    graph.name = "merged_decoder"
+    first.producer_name = "studio.convert"
+    return first
 
 
 def save(model: onnx.ModelProto, path: Path, external: bool) -> None:
