@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 import studio
+from studio.core.base.memory import ensure_memory
 from studio.core.engine.onnx_import import import_onnxruntime
 from studio.core.models.loaders import read_json
 from studio.core.models.lora_file import LoraFile, ShapeMismatch, read_lora
@@ -68,6 +69,9 @@ class LoraPatch:
         ort = import_onnxruntime()
         graph = onnx.load(str(path), load_external_data=False)
         tensors = {tensor.name: tensor for tensor in graph.graph.initializer}
+        # Each changed weight is held twice (the new value, and onnxruntime's) plus one product.
+        changed = sum(4 * int(np.prod(tensors[name].dims)) for name in self.changes if name in tensors)
+        ensure_memory(2 * changed, f"applying the LoRAs to the {self.part.replace('_', ' ')}")
         external_names, external_values, kept = [], [], []
         for name, change in self.changes.items():
             tensor = tensors.get(name)

@@ -1,5 +1,5 @@
-"""The tiny SD 1.x model the LoRA tests run on: tests/fixtures/convert/diffusers/models/sd1 (a
-diffusers folder) imported by Studio's own converter, once per test session (a child process: torch never
+"""The tiny models the LoRA tests run on: tests/fixtures/convert/diffusers/models/sd1 (and sdxl),
+diffusers folders imported by Studio's own converter, once per test session (a child process: torch never
 enters the test process), and the LoRA fixtures beside it (built by build_loras.py)."""
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from pathlib import Path
 import numpy as np
 
 LORAS = Path(__file__).resolve().parents[1] / "fixtures" / "convert" / "lora"
-MODEL = LORAS.parent / "diffusers" / "models" / "sd1"
+MODELS = LORAS.parent / "diffusers" / "models"
 GOLDENS = LORAS / "goldens"
 MANIFEST = json.loads((GOLDENS / "manifest.json").read_text())
 
 
-def converted_model(tmp_path_factory) -> Path:
-    """The ONNX folder ``python -m studio.convert diffusers`` makes of the fixture (made once)."""
-    out = tmp_path_factory.getbasetemp() / "lora-sd1"
+def converted_model(tmp_path_factory, name: str = "sd1") -> Path:
+    """The ONNX folder ``python -m studio.convert diffusers`` makes of the fixture ``name`` (made once)."""
+    out = tmp_path_factory.getbasetemp() / f"lora-{name}"
     if (out / "model_index.json").is_file():
         return out
     out.mkdir(exist_ok=True)
-    run = subprocess.run([sys.executable, "-m", "studio.convert", "diffusers", str(MODEL), str(out)],
+    run = subprocess.run([sys.executable, "-m", "studio.convert", "diffusers", str(MODELS / name), str(out)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     return out

@@ -26,7 +26,7 @@ from studio_plugins.stable_diffusion.pipeline import Pipeline, Settings
 
 DEVICE = parity_device()
 TOLERANCE = 1e-3
-CASES = sorted(case for case in MANIFEST if case != "base")
+CASES = sorted(case for case in MANIFEST if case != "base" and MANIFEST[case].get("model", "sd1") == "sd1")
 
 
 class Replay(studio.Generator):
@@ -111,3 +111,14 @@ def test_changing_a_weight_rebuilds_the_patches_not_the_model(model_folder, runn
     again = apply_loras(SDModel.read(model_folder), lora_set("kohya_0.3"), {}, None)
     patch = again.patches[(model_folder / "unet" / "model.onnx").resolve()]
     assert runner.runtime.session(model_folder / "unet" / "model.onnx", DEVICE, patch) in unets
+
+
+def test_an_sdxl_lora_changes_the_unet_and_both_text_encoders_as_diffusers_does(runner, tmp_path_factory):
+    folder = converted_model(tmp_path_factory, "sdxl")
+    plain, base = replay(folder, "sdxl_base", runner)
+    assert np.abs(plain.info["image"] - base).max() <= TOLERANCE
+    result, image = replay(folder, "sdxl_0.7", runner)
+    assert np.abs(image - base).max() > 0.1
+    difference = np.abs(result.info["image"] - image).max()
+    assert difference <= TOLERANCE, f"sdxl_0.7: max abs difference {difference:.2e} > {TOLERANCE}"
+    assert result.info["notes"] == []
