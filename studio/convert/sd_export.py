@@ -38,7 +38,7 @@ from typing import Any, Callable
 import torch
 
 from studio.convert.protocol import ConvertError
-from studio.convert.weights_map import write_weights_map
+from studio.convert.weights_map import Fingerprints
 
 OPSET = 18
 #: Graphs above this go to an external-data file (protobuf refuses messages over 2 GB).
@@ -124,13 +124,9 @@ def export_pipeline(pipe: Any, out: Path, options: dict[str, Any], report: Repor
     with torch.inference_mode(False), torch.no_grad():
         for name in encoders:
             progress(name, f"Exporting {THE[name]}")
-            export_text_encoder(getattr(pipe, name), out / name, hidden_states=xl)
-            setattr(pipe, name, None)
-            gc.collect()
+            export_text_encoder(pipe, name, out / name, hidden_states=xl)
         progress("unet", f"Exporting {THE['unet']}")
-        export_unet(pipe.unet, extras, out / "unet")
-        pipe.unet = None
-        gc.collect()
+        export_unet(pipe, extras, out / "unet")
         progress("vae_decoder", f"Exporting {THE['vae_decoder']}")
         export_vae(pipe.vae, out / "vae_decoder", decoder=True)
         progress("vae_encoder", f"Exporting {THE['vae_encoder']}")
@@ -236,20 +232,25 @@ def write_tokenizer(tokenizer: Any, folder: Path) -> None:
 # -- components --------------------------------------------------------------------------------
 
 
-def export_text_encoder(encoder: torch.nn.Module, folder: Path, hidden_states: bool) -> None:
-    encoder = encoder.float().eval()
+def export_text_encoder(pipe: Any, name: str, folder: Path, hidden_states: bool) -> None:
+    """Export ``pipe.<name>`` and take it out of the pipeline (its memory goes before the graph is saved)."""
+    encoder = getattr(pipe, name).float().eval()
+    setattr(pipe, name, None)
     projection = hasattr(encoder, "text_projection")
     layers = int(encoder.config.num_hidden_layers)
     names = ["text_embeds", "last_hidden_state"] if projection else ["last_hidden_state", "pooler_output"]
     if hidden_states:
         names += [f"hidden_states.{i}" for i in range(layers + 1)]
     axes = {"input_ids": {0: "batch_size", 1: "sequence_length"}}
-    for name in names:
-        axes[name] = {0: "batch_size"} if name == "pooler_output" else {0: "batch_size", 1: "sequence_length"}
+    for output in names:
+        axes[output] = {0: "batch_size"} if output == "pooler_output" else {0: "batch_size", 1: "sequence_length"}
     length = int(getattr(encoder.config, "max_position_embeddings", 77))
     ids = torch.randint(0, int(encoder.config.vocab_size), (BATCH, length), dtype=torch.int64)
-    _export(_TextEncoder(encoder, projection, hidden_states), (ids,), folder, ["input_ids"], names, axes)
-    write_weights_map(encoder, folder / "model.onnx", folder.name)
+    fingerprints = Fingerprints(encoder, name)
+    held = [_TextEncoder(encoder, projection, hidden_states)]
+    del encoder
+    _export(held, (ids,), folder, ["input_ids"], names, axes)
+    fingerprints.write(folder / "model.onnx")
 
 
 def unet_extras(pipe: Any) -> dict[str, tuple[int, ...]]:
@@ -267,8 +268,10 @@ def unet_extras(pipe: Any) -> dict[str, tuple[int, ...]]:
     return extras
 
 
-def export_unet(unet: torch.nn.Module, extras: dict[str, tuple[int, ...]], folder: Path) -> None:
-    unet = unet.float().eval()
+def export_unet(pipe: Any, extras: dict[str, tuple[int, ...]], folder: Path) -> None:
+    """Export ``pipe.unet`` and take it out of the pipeline (its memory goes before the graph is saved)."""
+    unet = pipe.unet.float().eval()
+    pipe.unet = None
     config = unet.config
     blocks = len(config["block_out_channels"])
     side = max(8, 2 * 2 ** (blocks - 1))  # every down block halves it: stay whole at the bottom
@@ -285,8 +288,11 @@ def export_unet(unet: torch.nn.Module, extras: dict[str, tuple[int, ...]], folde
             "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"},
             **{name: {0: "batch_size"} for name in extras},
             "out_sample": {0: "batch_size", 2: "height", 3: "width"}}
-    _export(_UNet(unet, tuple(extras)), tuple(args), folder, inputs, ["out_sample"], axes)
-    write_weights_map(unet, folder / "model.onnx", "unet")
+    fingerprints = Fingerprints(unet, "unet")
+    held = [_UNet(unet, tuple(extras))]
+    del unet
+    _export(held, tuple(args), folder, inputs, ["out_sample"], axes)
+    fingerprints.write(folder / "model.onnx")
 
 
 def export_vae(vae: torch.nn.Module, folder: Path, decoder: bool) -> None:
@@ -296,36 +302,87 @@ def export_vae(vae: torch.nn.Module, folder: Path, decoder: bool) -> None:
         latent = torch.randn(BATCH, int(vae.config.latent_channels), 8, 8)
         axes = {"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"},
                 "sample": {0: "batch_size", 2: f"latent_height * {scale}", 3: f"latent_width * {scale}"}}
-        _export(_VaeDecoder(vae), (latent,), folder, ["latent_sample"], ["sample"], axes)
+        _export([_VaeDecoder(vae)], (latent,), folder, ["latent_sample"], ["sample"], axes)
     else:
         image = torch.rand(BATCH, int(vae.config.in_channels), 8 * scale, 8 * scale) * 2 - 1
         axes = {"sample": {0: "batch_size", 2: "sample_height", 3: "sample_width"},
                 "latent_parameters": {0: "batch_size", 2: f"sample_height / {scale}", 3: f"sample_width / {scale}"}}
-        _export(_VaeEncoder(vae), (image,), folder, ["sample"], ["latent_parameters"], axes)
+        _export([_VaeEncoder(vae)], (image,), folder, ["sample"], ["latent_parameters"], axes)
 
 
-def _export(module: torch.nn.Module, args: tuple, folder: Path, inputs: list[str], outputs: list[str], axes: dict) -> None:
-    """torch.onnx.export into a scratch folder, then saved as ``folder/model.onnx`` (+ ``model.onnx_data``)."""
+def _export(held: list[torch.nn.Module], args: tuple, folder: Path, inputs: list[str], outputs: list[str], axes: dict) -> None:
+    """torch.onnx.export of the one module in ``held`` into a scratch folder, then saved as
+    ``folder/model.onnx`` (+ ``model.onnx_data``). The module is taken out of ``held`` and
+    dropped once exported: where the caller kept no other reference, its memory goes back
+    before the weights are copied into place."""
     folder.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
+        module = held.pop()
         torch.onnx.export(module, args, str(scratch / "model.onnx"), input_names=inputs, output_names=outputs,
                           dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        del module
+        gc.collect()
         _save(scratch / "model.onnx", folder / "model.onnx", external=folder.name in ALWAYS_EXTERNAL)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _save(exported: Path, target: Path, external: bool) -> None:
-    """Re-save an export as the layout wants it: one weights file named after the graph
-    (``model.onnx_data``) or none, whatever files the exporter wrote its large tensors to."""
+    """Re-save an export as the layout wants it: every weight over 1 KiB in one file named after
+    the graph (``model.onnx_data``), or all inside the graph. The exporter writes a graph over
+    2 GB with one file per tensor; those are copied across one tensor at a time, never all
+    loaded at once."""
     import onnx
 
-    model = onnx.load(str(exported))  # with its external tensors, if the exporter wrote any
-    size = sum(tensor.ByteSize() for tensor in model.graph.initializer)
-    _save_model(model, target, external or size > EXTERNAL_ABOVE_BYTES)
-    del model
-    gc.collect()
+    model = onnx.load(str(exported), load_external_data=False)
+    outside = [tensor for tensor in model.graph.initializer if tensor.data_location == onnx.TensorProto.EXTERNAL]
+    size = sum(tensor.ByteSize() for tensor in model.graph.initializer) + sum(_length(t, exported.parent) for t in outside)
+    data = target.with_name(target.name + "_data")
+    data.unlink(missing_ok=True)
+    if not external and size <= EXTERNAL_ABOVE_BYTES:
+        onnx.load_external_data_for_model(model, str(exported.parent))
+        onnx.save_model(model, str(target))
+        return
+    with open(data, "wb") as sink:
+        for tensor in model.graph.initializer:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                blob = _external_bytes(tensor, exported.parent)
+            elif tensor.HasField("raw_data") and len(tensor.raw_data) > 1024:
+                blob = tensor.raw_data
+            else:
+                continue  # small tensors stay in the graph, as onnx's own save leaves them
+            if len(blob) > ALIGN_ABOVE_BYTES:  # as onnx aligns them, so a loader can map them
+                sink.write(b"\0" * (-sink.tell() % ALIGNMENT))
+            offset = sink.tell()
+            sink.write(blob)
+            tensor.ClearField("raw_data")
+            del tensor.external_data[:]
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            for key, value in (("location", data.name), ("offset", str(offset)), ("length", str(len(blob)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            del blob
+    onnx.save_model(model, str(target))
+
+
+ALIGNMENT, ALIGN_ABOVE_BYTES = 65536, 1 << 20
+
+
+def _entries(tensor: Any) -> dict[str, str]:
+    return {entry.key: entry.value for entry in tensor.external_data}
+
+
+def _length(tensor: Any, folder: Path) -> int:
+    entries = _entries(tensor)
+    return int(entries["length"]) if "length" in entries else (folder / entries["location"]).stat().st_size - int(entries.get("offset", 0))
+
+
+def _external_bytes(tensor: Any, folder: Path) -> bytes:
+    entries = _entries(tensor)
+    with open(folder / entries["location"], "rb") as source:
+        source.seek(int(entries.get("offset", 0)))
+        return source.read(_length(tensor, folder))
 
 
 def _save_model(model: Any, target: Path, external: bool) -> None:

@@ -70,27 +70,47 @@ def _initializers(path: Path) -> Iterator[tuple[str, np.ndarray]]:
             handle.close()
 
 
-def match_weights(parameters: dict[str, Any], onnx_path: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """``({parameter name: {"initializer", "transposed"}}, [names matched by nothing])`` for the
-    2-D and 4-D float weights among ``parameters`` (name -> torch tensor) in the graph at ``onnx_path``."""
-    wanted: dict[tuple[tuple[int, ...], bytes], list[tuple[str, bool]]] = {}
-    names = []
-    for name, tensor in parameters.items():
-        if tensor.dim() not in (2, 4) or not tensor.is_floating_point():
-            continue
-        value = tensor.detach().float().cpu().numpy()
-        names.append(name)
-        wanted.setdefault((value.shape, _digest(value)), []).append((name, False))
-        if value.ndim == 2:
-            wanted.setdefault((value.T.shape, _digest(value.T)), []).append((name, True))
-    found: dict[str, dict[str, Any]] = {}
-    for initializer, array in _initializers(onnx_path):
-        for name, transposed in wanted.get((array.shape, _digest(array)), ()):
-            # The exporter's own name for the untransposed weight wins over a transposed copy.
-            if name not in found or (found[name]["transposed"] and not transposed):
-                found[name] = {"initializer": initializer, "transposed": transposed}
-    missing = [name for name in names if name not in found]
-    return {name: found[name] for name in names if name in found}, missing
+class Fingerprints:
+    """The digests of a torch module's 2-D and 4-D float weights (and of each 2-D one transposed),
+    taken BEFORE the export, so the module can be let go before its graph is read back: a real
+    UNet is 3.4 GB, and holding it while the graph's weights are re-saved doubles the peak."""
+
+    def __init__(self, module: Any, component: str) -> None:
+        self.component = component
+        self.names: list[str] = []
+        self.wanted: dict[tuple[tuple[int, ...], bytes], list[tuple[str, bool]]] = {}
+        for raw_name, tensor in module.named_parameters():
+            if tensor.dim() not in (2, 4) or not tensor.is_floating_point():
+                continue
+            name = public_name(raw_name, component)
+            value = tensor.detach().float().cpu().numpy()
+            self.names.append(name)
+            self.wanted.setdefault((value.shape, _digest(value)), []).append((name, False))
+            if value.ndim == 2:
+                self.wanted.setdefault((value.T.shape, _digest(value.T)), []).append((name, True))
+
+    def match(self, onnx_path: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """``({parameter name: {"initializer", "transposed"}}, [names matched by nothing])``."""
+        found: dict[str, dict[str, Any]] = {}
+        for initializer, array in _initializers(Path(onnx_path)):
+            for name, transposed in self.wanted.get((array.shape, _digest(array)), ()):
+                # The exporter's own name for the untransposed weight wins over a transposed copy.
+                if name not in found or (found[name]["transposed"] and not transposed):
+                    found[name] = {"initializer": initializer, "transposed": transposed}
+        missing = [name for name in self.names if name not in found]
+        return {name: found[name] for name in self.names if name in found}, missing
+
+    def write(self, onnx_path: Path) -> Path:
+        """Write ``weights_map.json`` beside the graph. Weights the graph does not hold by value
+        (one the exporter folded into another constant) are left out and named on stderr."""
+        weights, missing = self.match(onnx_path)
+        if missing:
+            print(f"weights_map: {len(missing)} {self.component} weights have no initializer of the same value: "
+                  f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}", file=sys.stderr)
+        target = Path(onnx_path).parent / FILENAME
+        document = {"format": FORMAT, "component": self.component, "weights": weights}
+        target.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        return target
 
 
 def public_name(name: str, component: str) -> str:
@@ -103,15 +123,5 @@ def public_name(name: str, component: str) -> str:
 
 
 def write_weights_map(module: Any, onnx_path: Path, component: str) -> Path:
-    """Match ``module``'s weights (a torch module, still alive) to the graph's initializers and
-    write ``weights_map.json`` beside the graph. Weights the graph does not hold by value (a
-    weight the exporter folded into another constant) are left out and named on stderr."""
-    parameters = {public_name(name, component): value for name, value in module.named_parameters()}
-    weights, missing = match_weights(parameters, Path(onnx_path))
-    if missing:
-        print(f"weights_map: {len(missing)} {component} weights have no initializer of the same value: "
-              f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}", file=sys.stderr)
-    target = Path(onnx_path).parent / FILENAME
-    document = {"format": FORMAT, "component": component, "weights": weights}
-    target.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    return target
+    """Fingerprint ``module`` (a torch module, still alive) and write the graph's ``weights_map.json``."""
+    return Fingerprints(module, component).write(onnx_path)

@@ -186,6 +186,10 @@ def test_the_fp16_variant_is_listed_by_the_library_and_paints_the_same_picture(c
     unet = onnx.load(str(folder / "unet" / "model_fp16.onnx"), load_external_data=False)
     assert {t.data_type for t in unet.graph.initializer if len(t.dims) == 4} == {onnx.TensorProto.FLOAT16}
     assert {i.type.tensor_type.elem_type for i in unet.graph.input} == {onnx.TensorProto.FLOAT}  # fed as the fp32 one
+    # The fp16 graph keeps the initializer names: one weights_map.json serves both files.
+    halves = {t.name: t.data_type for t in unet.graph.initializer}
+    mapped = {entry["initializer"] for entry in json.loads((folder / "unet" / "weights_map.json").read_text())["weights"].values()}
+    assert {halves.get(name) for name in mapped} == {onnx.TensorProto.FLOAT16}
     image, golden, _ = replay("sd1_txt2img_euler", folder, runner, folder / "unet" / "model_fp16.onnx")
     difference = float(np.abs(image - golden).max())
     assert 0 < difference <= FP16_TOLERANCE, f"fp16 UNet: max abs difference {difference:.2e}"
