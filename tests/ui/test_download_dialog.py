@@ -72,7 +72,8 @@ def test_download_through_the_dialog_then_generate_with_it_see_it_and_remove_it(
     assert "choose it in the Generate panel" in window.statusBar().currentMessage()
     assert progress and progress[-1].total > 0 and progress[-1].step == progress[-1].total
     assert any(" of " in event.message for event in progress), [event.message for event in progress]
-    assert row.status.text().startswith("Installed")
+    # The row and the status bar hear of the end through separate queued signals: wait for both.
+    qtbot.waitUntil(lambda: row.status.text().startswith("Installed"), timeout=5000)
 
     # Opened again, the dialog says the model is there already, and which variant.
     choose(window, "Models", "Download model…")
