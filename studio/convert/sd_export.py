@@ -185,14 +185,12 @@ def describe(pipe: Any) -> str:
 
 def _write_configs(pipe: Any, out: Path, encoders: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "model_index.json", {key: value for key, value in dict(pipe.config).items() if key != "_name_or_path"})
+    _write_json(out / "model_index.json", dict(pipe.config))
     (out / "scheduler").mkdir(exist_ok=True)
     _write_json(out / "scheduler" / "scheduler_config.json", dict(pipe.scheduler.config))
     for name in encoders:
         (out / name).mkdir(exist_ok=True)
-        config = getattr(pipe, name).config.to_dict()
-        config.pop("_name_or_path", None)
-        _write_json(out / name / "config.json", config)
+        _write_json(out / name / "config.json", getattr(pipe, name).config.to_dict())
     (out / "unet").mkdir(exist_ok=True)
     _write_json(out / "unet" / "config.json", dict(pipe.unet.config))
     for part in ("vae_decoder", "vae_encoder"):
@@ -205,6 +203,7 @@ def _write_configs(pipe: Any, out: Path, encoders: list[str]) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
+    data = {key: value for key, value in data.items() if key != "_name_or_path"}  # the source's path: not the model's
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n", encoding="utf-8")
 
 
