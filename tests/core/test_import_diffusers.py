@@ -219,6 +219,16 @@ def test_a_folder_with_only_pickled_weights_is_refused_before_it_is_read(tmp_pat
     assert not any(out.rglob("*.onnx"))
 
 
+def test_a_weights_file_cut_short_is_named(tmp_path):
+    source = tmp_path / "cut"
+    shutil.copytree(FIXTURES / "models" / "sd1", source)
+    weights = source / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    code, lines, _ = run_converter(source, tmp_path / "out")
+    assert code == 2, lines[-1:]
+    assert "diffusion_pytorch_model.safetensors" in lines[-1]["error"] and "internal error" not in lines[-1]["error"]
+
+
 def test_a_transformer_model_is_named_not_exported(tmp_path):
     source = tmp_path / "sd3"
     source.mkdir()
