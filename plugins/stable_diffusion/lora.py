@@ -120,9 +120,11 @@ def apply_loras(model: SDModel, loras: tuple[tuple[str, float], ...], graphs: di
     Raises ``ModelError`` for a model without ``weights_map.json``, a LoRA made for another
     base model, or one that changes nothing in this model; keys that match nothing are named
     in the notes."""
-    layers_per_block = int(model.unet_config.get("layers_per_block", 2) or 2)
+    layers = model.unet_config.get("layers_per_block", 2)
+    layers_per_block = layers if isinstance(layers, int) and 1 <= layers <= 16 else 2  # every released SD UNet: 2
     files = [(read_lora(path, layers_per_block), float(weight)) for path, weight in loras]
-    maps = {part: _weights_map(model, part) for part in PARTS if (model.folder / part / "model.onnx").is_file()}
+    touched = {part for lora, _ in files for part, _ in lora.layers}
+    maps = {part: _weights_map(model, part) for part in PARTS if part in touched and (model.folder / part / "model.onnx").is_file()}
     changes: dict[str, dict[str, Change]] = {}
     notes: list[str] = []
     for lora, weight in files:
