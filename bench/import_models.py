@@ -279,9 +279,9 @@ def _gb(value) -> str:
 
 
 def table(results: list[dict], speed: float, notes: list[str]) -> list[str]:
-    head = (f"{'model':<30} {'source':>7} {'wall':>7} {'child':>7} {'app':>6} {'disk at':>8} {'final':>7} "
+    head = (f"{'model':<34} {'source':>7} {'wall':>7} {'child':>7} {'app':>6} {'disk at':>8} {'final':>7} "
             f"{'write':>7} {'x write-limited':>16} {'x ref':>6} {'load':>9}")
-    unit = f"{'':<30} {'GB':>7} {'s':>7} {'peak GB':>7} {'peak':>6} {'peak GB':>8} {'GB':>7} {'limit s':>7} {'':>16} {'wall':>6} {'1-min avg':>9}"
+    unit = f"{'':<34} {'GB':>7} {'s':>7} {'peak GB':>7} {'peak':>6} {'peak GB':>8} {'GB':>7} {'limit s':>7} {'':>16} {'wall':>6} {'1-min avg':>9}"
     lines = [head, unit, "-" * len(head)]
     for r in results:
         limit = r["final_bytes"] / speed if r["final_bytes"] else None
@@ -289,7 +289,7 @@ def table(results: list[dict], speed: float, notes: list[str]) -> list[str]:
         ref = next((x for x in results if x is not r and x.get("mode") == "reference" and x["key"] == r["key"]), None)
         versus = f"{r['seconds'] / ref['seconds']:.2f}" if ref and r.get("mode") != "reference" and ref["code"] == 0 else "-"
         status = "" if r["code"] == 0 else f"   FAILED (exit {r['code']})"
-        lines.append(f"{r['label']:<30} {_gb(r['source_bytes']):>7} {r['seconds']:>7.1f} {_gb(r['child_hwm']):>7} "
+        lines.append(f"{r['label']:<34} {_gb(r['source_bytes']):>7} {r['seconds']:>7.1f} {_gb(r['child_hwm']):>7} "
                      f"{_gb(r['app_hwm']):>6} {_gb(r['disk_peak']):>8} {_gb(r['final_bytes']):>7} "
                      f"{f'{limit:.1f}' if limit else '-':>7} {ratio:>16} {versus:>6} {'{:.1f}-{:.1f}'.format(*r['load']):>9}{status}")
     lines.append("")
@@ -302,6 +302,8 @@ def table(results: list[dict], speed: float, notes: list[str]) -> list[str]:
     for r in results:
         if r["children"] > 1 and r.get("mode") != "reference":
             lines.append(f"{r['label']}: {r['children']} processes below the app; their summed RSS peaked at {_gb(r['tree_rss'])} GB")
+    if any(r.get("mode") == "reference" and "fp32" not in r["label"] for r in results):
+        lines.append("with a variant, Studio writes the fp32 graph and the variant (both in 'final'); the builder writes the variant only")
     lines += notes
     lines.append("SD reference skipped: diffusers' from_single_file + an optimum export needs the hub's configs (unreachable "
                  "here); the disk's write limit stands in")
