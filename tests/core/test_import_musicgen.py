@@ -286,3 +286,28 @@ def test_a_cut_short_weights_file_is_refused_plainly(tmp_path):
     message = lines[-1]["error"]
     assert "model.safetensors" in message and "internal error" not in message and "Traceback" not in message
     assert list(out.iterdir()) == []
+
+
+def test_studio_models_import_then_generate_gives_transformers_audio(tmp_path):
+    """As a person does it: ``studio models import FOLDER`` (the job, the child, the install),
+    then ``studio generate`` on the installed model: transformers' guided greedy audio."""
+    from studio.core.base import paths
+    from studio.core.media.sound_files import read_audio
+
+    def studio(*args: str):
+        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    run = studio("models", "import", str(SOURCE), "--name", "musicgen-tiny")
+    assert run.returncode == 0, run.stderr
+    folder = paths.models() / "musicgen-tiny"
+    assert run.stdout.splitlines() == [str(folder), "Use it with: studio generate musicgen:musicgen-tiny"]
+    assert "Importing" in run.stderr and "(a MusicGen model)" in run.stderr
+    assert (folder / "onnx" / "decoder_model_merged.onnx").is_file() and (folder / "studio-model.json").is_file()
+    frames = NEW_TOKENS + 1 - 4
+    made = studio("generate", "musicgen:musicgen-tiny", "--param", f"prompt={PROMPTS[1]}", "--param", f"duration={frames / 50}",
+                  "--param", "temperature=0", "--param", "guidance_scale=3", "-o", str(tmp_path / "out.wav"))
+    assert made.returncode == 0, made.stderr
+    audio = read_audio(tmp_path / "out.wav")
+    golden = GOLDEN["greedy_cfg_audio_1"].reshape(-1)
+    assert audio.sample_rate == 8000 and audio.samples.shape == (golden.size, 1)
+    assert np.abs(audio.samples[:, 0] - golden).max() < BOUND
