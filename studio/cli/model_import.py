@@ -42,7 +42,7 @@ def cmd_models_import(args: argparse.Namespace) -> int:
     try:
         job = start_import(host, args.path, name=args.name, variant=args.variant, listeners=[bar])
         source = job.generator.source
-        print(f"Importing {source.path} ({source.description})", file=sys.stderr)
+        bar.say(f"Importing {source.path} ({source.description})")  # the job may be printing already
         interrupted = wait_for_job(job, host.runner, before_hint=bar.finish)
         bar.finish()
         if interrupted or job.state is JobState.CANCELLED:

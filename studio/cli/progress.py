@@ -70,6 +70,15 @@ class ProgressBar:
                 print(text, file=self.stream, flush=True)
             self._last_line, self._last_text = now, text
 
+    def say(self, text: str) -> None:
+        """A line of its own between progress lines (the bar is written from the job's thread)."""
+        with self._lock:
+            if self.tty and self._drawn:
+                self.stream.write("\r" + " " * self._drawn + "\r")
+                self._drawn = 0
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
     def finish(self) -> None:
         """Clear the bar (tty) so the next message starts on a clean line."""
         with self._lock:
