@@ -148,6 +148,17 @@ def test_recognise_tells_each_kind_in_plain_words():
     assert (musicgen.format, musicgen.variants_offered) == ("musicgen", ())
 
 
+def test_an_lcm_distilled_diffusers_folder_is_a_stable_diffusion_import(tmp_path):
+    folder = shutil.copytree(FIXTURES / "diffusers" / "models" / "sd1", tmp_path / "lcm-dreamshaper")
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps({**index, "_class_name": "LatentConsistencyModelPipeline"}))
+    source = recognise(folder)
+    assert source.format == "diffusers" and "(LCM)" in source.description
+    (folder / "model_index.json").write_text(json.dumps({**index, "_class_name": "FluxPipeline"}))
+    with pytest.raises(ModelError, match="FluxPipeline"):
+        recognise(folder)
+
+
 # -- room: disk and memory -------------------------------------------------------------------------
 
 

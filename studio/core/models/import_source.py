@@ -99,9 +99,10 @@ def _folder(path: Path) -> ImportSource:
 def _diffusers(path: Path) -> ImportSource:
     index = read_json(path / "model_index.json", "model_index.json")
     pipeline = str(index.get("_class_name") or "")
-    if "StableDiffusion" not in pipeline:
+    lcm = pipeline == "LatentConsistencyModelPipeline"  # an LCM-distilled SD 1.5 (Dreamshaper v7...)
+    if "StableDiffusion" not in pipeline and not lcm:
         raise ModelError(f"{path} is a diffusers {pipeline or 'pipeline'} folder; Studio imports Stable Diffusion "
-                         "pipelines (SD 1.x, 2.x, SDXL)")
+                         "pipelines (SD 1.x, 2.x, SDXL, and LCM-distilled SD)")
     parts = [name for name, value in index.items() if not name.startswith("_") and isinstance(value, list)]
     weights = []
     for part in ("unet", "text_encoder", "text_encoder_2", "vae"):
@@ -110,7 +111,8 @@ def _diffusers(path: Path) -> ImportSource:
     files = [read_safetensors(w) for w in weights]
     xl = "XL" in pipeline or "text_encoder_2" in parts
     inpaint = "Inpaint" in pipeline
-    description = f"a diffusers Stable Diffusion{' XL' if xl else ''} pipeline" + (" (inpainting)" if inpaint else "")
+    description = (f"a diffusers Stable Diffusion{' XL' if xl else ''} pipeline" + (" (inpainting)" if inpaint else "")
+                   + (" distilled for few steps (LCM)" if lcm else ""))
     return ImportSource(path, "diffusers", description, _clean_name(path.name), sum(w.stat().st_size for w in weights),
                         sum(f.parameters() for f in files), {}, VARIANTS_OFFERED["diffusers"])
 
