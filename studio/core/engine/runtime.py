@@ -306,10 +306,11 @@ class Runtime:
                 cached = self._sessions.get(key)
             if cached is not None:
                 return cached
+            with self._lock:  # one session per file and device: the last goes before the next is made
+                for other in [k for k in self._sessions if k[:2] == key[:2]]:
+                    del self._sessions[other]
             loaded = self._create(path, device, given, patch)
             with self._lock:
-                for other in [k for k in self._sessions if k[:2] == key[:2]]:  # one session per file and device
-                    del self._sessions[other]
                 self._sessions[key] = loaded
                 self._loading.pop(key, None)
             return loaded
