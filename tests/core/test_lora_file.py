@@ -157,3 +157,13 @@ def test_a_damaged_alpha_is_refused(tmp_path):
     })
     with pytest.raises(ModelError, match="not one number"):
         read_lora(path)
+
+
+def test_factors_that_are_not_finite_numbers_are_refused(tmp_path):
+    path = write_safetensors(tmp_path / "nan.safetensors", {
+        "lora_unet_mid_block_attentions_0_proj_in.lora_down.weight": np.full((4, 8), np.nan),
+        "lora_unet_mid_block_attentions_0_proj_in.lora_up.weight": np.ones((8, 4)),
+    })
+    lora = read_lora(path)
+    with pytest.raises(ModelError, match="not finite numbers"):
+        lora.delta(("unet", "mid_block.attentions.0.proj_in.weight"), (8, 8))

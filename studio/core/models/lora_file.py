@@ -68,6 +68,8 @@ class LoraLayer:
     def factors(self, lora: "LoraFile") -> tuple[np.ndarray, np.ndarray, float]:
         """``(up, down, alpha)`` as float32 arrays (up: out x rank [x 1 x 1], down: rank x in [x kh x kw])."""
         up, down = lora.file.load(self.up), lora.file.load(self.down)
+        if not (np.isfinite(up).all() and np.isfinite(down).all()):
+            raise ModelError(f"the LoRA {lora.path.name} is damaged: {self.down.rsplit('.', 2)[0]} holds values that are not finite numbers")
         rank = down.shape[0]
         return up, down, float(rank if self.alpha is None else self.alpha)
 
