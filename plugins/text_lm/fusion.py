@@ -57,6 +57,11 @@ def fuse_decoder(source: Path, work: Path, shape: DecoderShape | None = None) ->
         return source, "unfused"
     import onnx
 
+    if ("com.microsoft", "GroupQueryAttention") in _ops(onnx.load(str(source), load_external_data=False)):
+        # Written fused (onnxruntime-genai's builder, Studio's own import): nothing left to fuse, and
+        # onnxruntime's optimizer only fails its shape inference on such a graph.
+        return source, "fused as written (GroupQueryAttention)"
+
     large = sum(p.stat().st_size for p in source.parent.iterdir() if p.is_file()) > LARGE
     base, said = source, "onnxruntime's fusions: none"
     try:

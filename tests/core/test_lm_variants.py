@@ -351,3 +351,17 @@ def test_a_genai_int4_graph_under_the_builders_default_name_is_q4(tmp_path):
     (folder / "genai_config.json").write_text(json.dumps(config))
     assert list(LMLoader().load(folder).model.variants) == ["q4"]
     assert list(LMLoader().load(GENAI_FP32).model.variants) == ["fp32"]
+
+
+def test_a_graph_written_fused_is_used_as_it_is(tmp_path, caplog):
+    """The genai builder's graph (and Studio's import, which writes the same): nothing to fuse, and no
+    optimizer pass that only fails its shape inference on it."""
+    from studio_plugins.text_lm.fusion import DecoderShape, fuse_decoder
+
+    generator = LMLoader().load(GENAI_FP32)
+    heads, kv_heads, head_dim = generator.model.attention_shape()
+    with caplog.at_level("WARNING"):
+        fused, said = fuse_decoder(generator.model.model_file, tmp_path,
+                                   DecoderShape(generator.model.names, heads, kv_heads, head_dim))
+    assert fused == generator.model.model_file and said == "fused as written (GroupQueryAttention)"
+    assert list(tmp_path.iterdir()) == [] and not caplog.records
