@@ -78,15 +78,14 @@ class LoraPatch:
             if tensor is None:
                 raise studio.ModelError(f"{path} has no initializer {name}, which weights_map.json names; import the model again")
             base = _read_tensor(tensor, path.parent)
-            value = base.astype(np.float32)
+            value = base if base.dtype == np.float32 and base.flags.writeable else base.astype(np.float32)
             shape = value.T.shape if change.transposed else value.shape
             for lora, key, weight in change.layers:
                 try:
-                    delta = lora.delta(key, shape, weight)
+                    value += lora.delta(key, shape, weight, transposed=change.transposed)
                 except ShapeMismatch as exc:
                     raise studio.ModelError(wrong_base(lora, self.model_title, str(exc))) from None
-                value += delta.T if change.transposed else delta
-            value = np.ascontiguousarray(value.astype(base.dtype))
+            value = np.ascontiguousarray(value.astype(base.dtype, copy=False))
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
                 external_names.append(name)
                 external_values.append(ort.OrtValue.ortvalue_from_numpy(value))
@@ -194,19 +193,20 @@ def _set_key(graph: Path, part: str, loras: tuple[tuple[str, float], ...]) -> st
 
 
 def _read_tensor(tensor: Any, folder: Path) -> np.ndarray:
-    """An initializer's value, its external bytes read from beside the graph (``check_model_file``
-    has held their place to the graph's folder before the runtime calls ``prepare``)."""
+    """An initializer's value as a writable array, its external bytes read straight from the file
+    beside the graph (``check_model_file`` has held their place to the graph's folder before the
+    runtime calls ``prepare``; the length is checked against the tensor's shape here)."""
     import onnx
     from onnx import numpy_helper
-    from onnx.external_data_helper import load_external_data_for_tensor
 
     if tensor.data_location != onnx.TensorProto.EXTERNAL:
-        return numpy_helper.to_array(tensor)
-    copy = onnx.TensorProto()
-    copy.CopyFrom(tensor)
-    load_external_data_for_tensor(copy, str(folder))
-    copy.data_location = onnx.TensorProto.DEFAULT
-    del copy.external_data[:]
-    return numpy_helper.to_array(copy)
-
-
+        return numpy_helper.to_array(tensor).copy()
+    entries = {entry.key: entry.value for entry in tensor.external_data}
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    count = int(np.prod(tensor.dims))
+    offset = int(entries.get("offset", 0) or 0)
+    with open(folder / entries["location"], "rb") as handle:
+        value = np.fromfile(handle, dtype=dtype, count=count, offset=offset)
+    if value.size != count:
+        raise studio.ModelError(f"the weights file {folder / entries['location']} is cut short ({tensor.name} is not all there)")
+    return value.astype(dtype.newbyteorder("="), copy=False).reshape(tuple(tensor.dims))

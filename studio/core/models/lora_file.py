@@ -97,9 +97,10 @@ class LoraFile:
                 return {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}.get(width, "")
         return ""
 
-    def delta(self, key: tuple[str, str], shape: tuple[int, ...], weight: float = 1.0) -> np.ndarray:
-        """``weight · up @ down · alpha / rank`` shaped like the torch weight ``shape`` (float32);
-        a ``ModelError`` when the factors cannot make that shape (a LoRA for another model)."""
+    def delta(self, key: tuple[str, str], shape: tuple[int, ...], weight: float = 1.0, transposed: bool = False) -> np.ndarray:
+        """``weight · up @ down · alpha / rank`` shaped like the torch weight ``shape`` (float32),
+        or its transpose, made as such (``transposed``: a 2-D weight stored for a MatMul); a
+        ``ModelError`` when the factors cannot make that shape (a LoRA for another model)."""
         up, down, alpha = self.layers[key].factors(self)
         rank = down.shape[0]
         if up.shape[1:2] != (rank,) or rank < 1:
@@ -108,6 +109,8 @@ class LoraFile:
             raise ShapeMismatch(key, (up.shape[0], *down.shape[1:]), shape)
         # The scale goes on the small factor: the full-size product is made once, nothing more.
         scaled = up.reshape(up.shape[0], rank) * np.float32(weight * alpha / rank)
+        if transposed and len(shape) == 2:
+            return down.reshape(rank, -1).T @ scaled.T
         return (scaled @ down.reshape(rank, -1)).reshape(shape)
 
 
