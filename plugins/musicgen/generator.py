@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 import studio
-from studio.core.models import variant_defaults, variants
+from studio.core.models import variant_defaults
 from studio.core.models.variants import Variant
 
 from .graphs import Graphs
@@ -97,12 +97,8 @@ class MusicGenGenerator(studio.Generator):
     def graphs(self, asked: str | None, ctx: studio.JobContext) -> Graphs:
         """The files to run: the variant asked for, or for ``auto`` the user's default for this
         kind of device, else the one that suits it."""
-        names = list(self.model.graphs)
-        if asked in names:
-            return self.model.graphs_for(asked)
         kind = "cpu" if ctx.device.is_cpu else "gpu"
-        chosen = variant_defaults.default_variant(self.model_folder, kind)
-        return self.model.graphs_for(chosen if chosen in names else variants.preferred(names, kind))
+        return self.model.graphs_for(variant_defaults.choose_variant(self.model_folder, asked, tuple(self.model.graphs), kind))
 
     def load(self, ctx: studio.JobContext) -> None:
         # The sessions open in generate, for the variant the request asks for: a job that

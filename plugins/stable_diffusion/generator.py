@@ -13,6 +13,7 @@ import numpy as np
 import studio
 from studio.core.base import paths
 from studio.core.models.graph_device import folder_need
+from studio.core.models.variant_defaults import choose_variant
 
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
@@ -44,7 +45,7 @@ class StableDiffusionGenerator(studio.Generator):
 
     def __init__(self, model: SDModel, generator_id: str) -> None:
         self.model = model
-        self._unet_paths: dict[str, Path] = {}  # device id -> the UNet it runs
+        self._fused_unets: dict[str, Path] = {}  # device id -> the fp32 UNet it runs there
         self.id = generator_id
         self.title = model.title
         self.description = (
@@ -78,15 +79,31 @@ class StableDiffusionGenerator(studio.Generator):
             studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview", help="Decode a full preview every N steps (0: quick previews only)."),
             studio.Param("loras", "loras", (), label="LoRAs", help="LoRA files (.safetensors, kohya or diffusers) and their weights."),
         )
+        if len(model.variants) > 1:  # a folder with one copy of its weights has nothing to choose
+            self.params += (studio.Param("variant", "choice", "auto", choices=("auto", *model.variants), label="Weights", help=(
+                "Which copy of the model's weights to run. auto: your default for this device (Models window), "
+                "else fp16 on a GPU (half the memory, faster there) and fp32 on the CPU (fp16 is slow there).")),)
+
+    def request(self, values=None, rng=None) -> studio.Request:
+        """As every generator's; a ``variant`` named for a folder that has one copy of its
+        weights (a project saved with another copy of the model) runs the one there is."""
+        values = dict(values or {})
+        if "variant" in values and len(self.model.variants) == 1:
+            del values["variant"]
+        return super().request(values, rng)
+
+    def chosen_variant(self, asked: str, device) -> str:
+        """The variant ``asked`` (or "auto") means on ``device``."""
+        return choose_variant(self.model.folder, asked, self.model.variants, "cpu" if device.is_cpu else "gpu")
 
     def load(self, ctx: studio.JobContext) -> None:
         self._check_device(ctx)
-        self._unet_paths[ctx.device.id] = unet = self._unet_for(ctx)
+        # The graphs "auto" runs on this device: a job that asks for another copy opens its own.
+        graphs = self._graphs(self.chosen_variant("auto", ctx.device), ctx)
         for index, part in enumerate(("text_encoder", "text_encoder_2", "unet", "vae_decoder")):
-            path = unet if part == "unet" else self.model.path(part)
-            if path.is_file():
+            if part in graphs:
                 ctx.progress(index, 4, f"Loading {part.replace('_', ' ')}…")
-                ctx.session(path)
+                ctx.session(graphs[part])
 
     def _check_device(self, ctx: studio.JobContext) -> None:
         """Refuse, before any session, a job whose device cannot run this folder's graphs."""
@@ -99,12 +116,20 @@ class StableDiffusionGenerator(studio.Generator):
                 "Choose that GPU as the device (Settings, or --device), or use an export made for the CPU"
             )
 
-    def _unet_for(self, ctx: studio.JobContext) -> Path:
-        """On the CPU, the UNet with fused attention (made once per model: a third of the memory
-        at 512 px); elsewhere, or when it cannot be made or loaded, the UNet as exported."""
+    def _graphs(self, variant: str, ctx: studio.JobContext) -> dict[str, Path]:
+        """The file each part runs for ``variant`` on the job's device: on the CPU the fp32
+        UNet is replaced by its copy with fused attention (made once per model: a third of the
+        memory at 512 px), unless that cannot be made or loaded."""
+        graphs = self.model.graphs(variant)
         original = self.model.path("unet")
-        if not ctx.device.is_cpu:
-            return original
+        if ctx.device.is_cpu and graphs["unet"] == original:
+            if ctx.device.id not in self._fused_unets:
+                self._fused_unets[ctx.device.id] = self._fused_unet(original, ctx)
+            graphs["unet"] = self._fused_unets[ctx.device.id]
+        return graphs
+
+    @staticmethod
+    def _fused_unet(original: Path, ctx: studio.JobContext) -> Path:
         try:
             fused = optimized_unet(original, paths.cache() / "optimized", ctx.progress)
             ctx.session(fused)  # a copy that does not load is no better than none
@@ -114,9 +139,10 @@ class StableDiffusionGenerator(studio.Generator):
             return original
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
-        unet = self._unet_paths.get(ctx.device.id)
-        loras = apply_loras(self.model, request["loras"], {"unet": unet} if unet else {}, ctx) if request["loras"] else None
-        pipeline = Pipeline(self.model, ctx, unet, loras.session if loras else None)
+        variant = self.chosen_variant(request.params.get("variant", "auto"), ctx.device)
+        graphs = self._graphs(variant, ctx)
+        loras = apply_loras(self.model, request["loras"], graphs, ctx) if request["loras"] else None
+        pipeline = Pipeline(self.model, ctx, graphs, loras.session if loras else None)
         settings = Settings(
             prompt=request["prompt"],
             negative_prompt=request["negative_prompt"],
@@ -137,6 +163,8 @@ class StableDiffusionGenerator(studio.Generator):
             output = yield from _numbered(pipeline.run(settings, SeededNoise(seed)), number, count)
             params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
             params.update(seed=seed, batch_count=1, mode=settings.mode, model=self.model.folder.name)
+            if len(self.model.variants) > 1:
+                params["variant"] = variant  # the copy that ran, so the parameters repeat the picture
             notes = output.notes + (loras.notes if loras else [])
             info = {"provider": pipeline.unet.providers[0], "device": ctx.device.id, "seconds": round(time.perf_counter() - started, 3), "notes": notes}
             yield studio.Result("image", float_to_rgba(output.image), self.id, params, info=info)

@@ -20,9 +20,11 @@ from typing import Any
 import studio
 from studio.core.models.limits import bounded_int
 from studio.core.models.loaders import read_json
+from studio.core.models.variants import variant_files
 
 MAX_VAE_BLOCKS = 7  # 2 ** 6 = 64 pixels a latent; every released VAE has 4 blocks (8 pixels)
 REQUIRED = ("text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler")
+PARTS = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder")  # the graphs
 LAYOUT = "a diffusers ONNX folder: model_index.json, text_encoder/ unet/ vae_decoder/ (vae_encoder/) with model.onnx, tokenizer/, scheduler/"
 
 
@@ -80,6 +82,22 @@ class SDModel:
 
     def path(self, part: str) -> Path:
         return self.folder / part / "model.onnx"
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The variants of the weights present (``fp32``, ``fp16``…, in ``variants.VARIANTS``
+        order): those of the UNet, which holds nearly all of them, as the model library says."""
+        return tuple(variant_files(self.folder / "unet", "model")) or ("fp32",)
+
+    def graphs(self, variant: str = "fp32") -> dict[str, Path]:
+        """The graph each part present runs for ``variant``: the part's own copy of it
+        (``unet/model_fp16.onnx``) or, where the part has none, its ``model.onnx`` (fp16 exports
+        keep the VAE in fp32, whose activations overflow half precision)."""
+        graphs = {}
+        for part in PARTS:
+            if self.path(part).is_file():
+                graphs[part] = variant_files(self.folder / part, "model").get(variant, self.path(part))
+        return graphs
 
     @property
     def is_xl(self) -> bool:

@@ -58,14 +58,16 @@ class Output:
 
 
 class Pipeline:
-    def __init__(self, model: SDModel, ctx: studio.JobContext, unet_path: Path | None = None, session: Callable[[Path], Any] | None = None) -> None:
+    def __init__(self, model: SDModel, ctx: studio.JobContext, graphs: dict[str, Path] | None = None, session: Callable[[Path], Any] | None = None) -> None:
         self.model = model
         self.ctx = ctx
+        # ``graphs``: the file each part runs (a variant's, the CPU's fused UNet), over the fp32 ones
+        self.graphs = {**model.graphs(), **(graphs or {})}
         # ``session``: where the graphs come from, ``ctx.session`` unless LoRAs change some (lora.py)
         self.session = session or ctx.session
-        self.encoders = load_encoders(model.folder, self.session, model.is_xl)
-        self.unet = self.session(unet_path or model.path("unet"))
-        self.decoder = self.session(model.path("vae_decoder"))
+        self.encoders = load_encoders(model.folder, self.graphs, self.session, model.is_xl)
+        self.unet = self.session(self.graphs["unet"])
+        self.decoder = self.session(self.graphs["vae_decoder"])
         self.unet_inputs = {i.name: i for i in self.unet.session.get_inputs()}
         self.unet_output = self.unet.session.get_outputs()[0].name
         self._check_unet()
@@ -114,8 +116,9 @@ class Pipeline:
         if settings.width % scale or settings.height % scale:
             raise studio.ParamError(f"width and height must be multiples of {scale} (got {settings.width}x{settings.height})")
         mode = settings.mode
-        if mode != "txt2img" and not model.has_encoder:
-            raise studio.ModelError(f"{model.folder} has no vae_encoder/, which {mode} needs")
+        if (mode != "txt2img" or self.is_inpainting_model) and not model.has_encoder:
+            needs = "an inpainting model needs for every picture" if self.is_inpainting_model else f"{mode} needs"
+            raise studio.ModelError(f"{model.folder} has no vae_encoder/, which {needs}")
         guided = settings.guidance > 1.0 and not self.guidance_embedding_size
         ensure_memory(memory_needed(settings.width, settings.height, mode != "txt2img"), f"a {settings.width} × {settings.height} image")
         yield studio.Progress(0, settings.steps, "Encoding the prompt…")
@@ -156,6 +159,13 @@ class Pipeline:
                 masked_latents = self._encode_image(masked, noise)
             else:
                 noise.normal(shape)  # diffusers encodes the masked image here too; keep its draw order
+
+        if self.is_inpainting_model and mask_latents is None:
+            # Without a mask an inpainting UNet still wants its mask and masked-image channels:
+            # the whole picture is to be painted and none of it is kept (as A1111 and ComfyUI
+            # feed such models for text to image and image to image).
+            mask_latents = np.ones((1, 1, shape[2], shape[3]), np.float32)
+            masked_latents = self._encode_image(np.zeros((1, 3, settings.height, settings.width), np.float32), noise)
 
         unet_extra = self._unet_extras(settings, positive, negative, guided)
         hidden = np.concatenate([negative.hidden, positive.hidden]) if guided else positive.hidden
@@ -233,8 +243,8 @@ class Pipeline:
 
     def _encode_image(self, image: np.ndarray, noise: NoiseSource) -> np.ndarray:
         """Pixels in [-1, 1] -> scaled latents, sampling the VAE's distribution like diffusers."""
-        encoder = self.session(self.model.path("vae_encoder"))
-        (moments,) = self.ctx.run(encoder, [encoder.session.get_outputs()[0].name], {encoder.session.get_inputs()[0].name: image})
+        encoder = self.session(self.graphs.get("vae_encoder", self.model.path("vae_encoder")))
+        (moments,) = self.ctx.run(encoder, [encoder.session.get_outputs()[0].name], {encoder.session.get_inputs()[0].name: image.astype(_input_type(encoder.session))})
         moments = moments.astype(np.float32)
         channels = self.model.latent_channels
         if moments.shape[1] == 2 * channels:  # mean and log-variance: sample as DiagonalGaussianDistribution does
@@ -248,8 +258,13 @@ class Pipeline:
         """Latents -> float32 (H, W, 3) in [0, 1]."""
         scaled = latents / np.float32(self.model.scaling_factor) + np.float32(self.model.shift_factor)
         session = self.decoder.session
-        (decoded,) = self.ctx.run(self.decoder, [session.get_outputs()[0].name], {session.get_inputs()[0].name: scaled.astype(np.float32)})
+        (decoded,) = self.ctx.run(self.decoder, [session.get_outputs()[0].name], {session.get_inputs()[0].name: scaled.astype(_input_type(session))})
         return decoded_to_float(decoded.astype(np.float32))
+
+
+def _input_type(session: Any) -> Any:
+    """The numpy type of a graph's first input (an fp16 export may take float16 pixels)."""
+    return NUMPY_TYPES.get(session.get_inputs()[0].type, np.float32)
 
 
 def memory_needed(width: int, height: int, encodes: bool) -> int:

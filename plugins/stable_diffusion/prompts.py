@@ -66,9 +66,10 @@ def _truncation_note(tokens: TokenizedPrompt, which: str) -> list[str]:
 _tokenizer = functools.lru_cache(maxsize=8)(CLIPTokenizer.from_folder)
 
 
-def load_encoders(folder: Path, session: Callable[[Path], Any], xl: bool) -> list[TextEncoder]:
+def load_encoders(folder: Path, graphs: dict[str, Path], session: Callable[[Path], Any], xl: bool) -> list[TextEncoder]:
+    """The text encoders ``graphs`` names (part -> file), each with the tokenizer beside it."""
     names = [("tokenizer", "text_encoder")] + ([("tokenizer_2", "text_encoder_2")] if xl else [])
-    return [TextEncoder(_tokenizer(folder / tok), session(folder / enc / "model.onnx")) for tok, enc in names]
+    return [TextEncoder(_tokenizer(folder / tok), session(graphs[enc])) for tok, enc in names]
 
 
 def encode_sd(encoder: TextEncoder, run: Run, prompt: str, negative: str, guided: bool) -> tuple[Embeddings, Embeddings | None]:

@@ -9,8 +9,7 @@ from typing import Iterator
 
 import studio
 from studio.core.base import paths
-from studio.core.models import variants as model_variants
-from studio.core.models.variant_defaults import default_variant
+from studio.core.models.variant_defaults import choose_variant
 
 from .fusion import DecoderShape
 from .layout import LAYOUT, LMModel, is_lm_folder
@@ -97,11 +96,7 @@ class LMGenerator(studio.Generator):
         of device when it is here, else the preferred variant present."""
         if choice != "auto":
             return choice
-        kind = device_kind(device)
-        default = default_variant(self.model.folder, kind)
-        if default in self.present or default in self.made_here:
-            return default
-        return model_variants.preferred(self.present, kind) or self.present[0]
+        return choose_variant(self.model.folder, "auto", self.present, device_kind(device), self.made_here)
 
     def load(self, ctx: studio.JobContext) -> None:
         ctx.progress(0, 1, "Loading the language model…")

@@ -24,6 +24,7 @@ import studio
 from studio.core.engine.jobs import JobRunner, JobState
 from studio.core.engine.runtime import CPU_DEVICE
 from studio.core.models.folder_variants import folder_variants
+from studio.core.models.variant_defaults import set_default_variant
 from studio.core.models.safetensors_file import read_safetensors
 from studio_plugins.stable_diffusion.generator import StableDiffusionLoader
 from studio_plugins.stable_diffusion.images import float_to_rgba
@@ -82,7 +83,7 @@ class Replay(studio.Generator):
         self.model, self.settings, self.noise, self.unet = model, settings, noise, unet
 
     def generate(self, request, ctx):
-        output = yield from Pipeline(self.model, ctx, self.unet).run(self.settings, self.noise)
+        output = yield from Pipeline(self.model, ctx, {"unet": self.unet} if self.unet else None).run(self.settings, self.noise)
         yield studio.Result("image", float_to_rgba(output.image), self.id, {}, info={"image": output.image})
 
 
@@ -194,6 +195,58 @@ def test_the_fp16_variant_is_listed_by_the_library_and_paints_the_same_picture(c
     image, golden, _ = replay("sd1_txt2img_euler", folder, runner, folder / "unet" / "model_fp16.onnx")
     difference = float(np.abs(image - golden).max())
     assert 0 < difference <= FP16_TOLERANCE, f"fp16 UNet: max abs difference {difference:.2e}"
+
+
+def _paint(generator, runner: JobRunner, **values) -> studio.Result:
+    request = generator.request({"prompt": "a lighthouse at dusk", "seed": 11, "steps": 2, "width": 64, "height": 64, **values})
+    job = runner.submit(generator, request, CPU_DEVICE)
+    assert job.wait(120), "the generator did not finish"
+    assert job.state is JobState.FINISHED, job.message
+    return job.result
+
+
+def test_the_generator_offers_each_copy_of_the_weights_and_runs_the_one_chosen(converted, runner):
+    folder, _ = converted["sd1"]
+    generator = StableDiffusionLoader().load(folder)
+    param = {p.name: p for p in generator.params}["variant"]
+    assert param.default == "auto" and param.choices == ("auto", "fp32", "fp16")
+    auto = _paint(generator, runner)
+    assert auto.params["variant"] == "fp32", "fp16 is slow on the CPU: auto runs fp32 there"
+    half = _paint(generator, runner, variant="fp16")
+    assert half.params["variant"] == "fp16"
+    difference = np.abs(half.value.astype(int) - auto.value.astype(int)).max()
+    assert 0 < difference <= 255 * FP16_TOLERANCE, f"the fp16 copy ran: the same picture in half precision ({difference})"
+    # The default a user set in the Models window for the CPU is what auto runs.
+    set_default_variant(folder, "cpu", "fp16")
+    chosen = _paint(generator, runner)
+    assert chosen.params["variant"] == "fp16" and np.array_equal(chosen.value, half.value)
+    # Replaying the recorded parameters paints the same picture.
+    again = _paint(generator, runner, **{k: v for k, v in chosen.params.items() if k in {p.name for p in generator.params}})
+    assert np.array_equal(again.value, half.value)
+
+
+def test_a_folder_with_one_copy_of_its_weights_offers_no_choice(converted, runner):
+    folder, _ = converted["inpaint9"]
+    generator = StableDiffusionLoader().load(folder)
+    assert "variant" not in {p.name for p in generator.params}
+    result = _paint(generator, runner, variant="fp16")  # a project saved with another copy of the model
+    assert "variant" not in result.params and result.value.shape == (64, 64, 4)
+
+
+def test_an_inpainting_model_paints_without_a_mask_as_if_all_of_it_were_masked(converted, runner):
+    """Text to image on a 9-channel UNet: the whole picture masked, nothing kept, as diffusers'
+    inpainting pipeline paints with a white mask at strength 1 (that path matches diffusers'
+    goldens above), instead of an error about the UNet's input channels."""
+    generator = StableDiffusionLoader().load(converted["inpaint9"][0])
+    text_to_image = _paint(generator, runner)
+    assert text_to_image.params["mode"] == "txt2img"
+    anything = np.random.default_rng(3).integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    white = np.full((64, 64), 255, np.uint8)
+    inpainted = _paint(generator, runner, init_image=anything, mask=white, strength=1.0)
+    assert inpainted.params["mode"] == "inpaint"
+    assert np.array_equal(text_to_image.value, inpainted.value)
+    image_to_image = _paint(generator, runner, init_image=anything, strength=0.6)
+    assert image_to_image.params["mode"] == "img2img" and image_to_image.value.std() > 0
 
 
 def _copy_configs(source: Path, target: Path) -> None:

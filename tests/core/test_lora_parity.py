@@ -39,7 +39,7 @@ class Replay(studio.Generator):
 
     def generate(self, request, ctx):
         applied = apply_loras(self.model, self.loras, {"unet": self.unet} if self.unet else {}, ctx) if self.loras else None
-        output = yield from Pipeline(self.model, ctx, self.unet, applied.session if applied else None).run(self.settings, self.noise)
+        output = yield from Pipeline(self.model, ctx, {"unet": self.unet} if self.unet else None, applied.session if applied else None).run(self.settings, self.noise)
         notes = output.notes + (applied.notes if applied else [])
         yield studio.Result("image", float_to_rgba(output.image), self.id, {}, info={"notes": notes, "image": output.image})
 

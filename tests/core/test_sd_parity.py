@@ -37,7 +37,7 @@ class Replay(studio.Generator):
         self.model, self.settings, self.noise, self.unet = model, settings, noise, unet
 
     def generate(self, request, ctx):
-        output = yield from Pipeline(self.model, ctx, self.unet).run(self.settings, self.noise)
+        output = yield from Pipeline(self.model, ctx, {"unet": self.unet} if self.unet else None).run(self.settings, self.noise)
         # The float image goes in info: the result itself must be what the contract says (uint8).
         yield studio.Result("image", float_to_rgba(output.image), self.id, {}, info={"notes": output.notes, "image": output.image})
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from studio.core.base import paths
 from studio.core.base.atomic_write import write_atomically
 from studio.core.base.file_lock import locked
-from studio.core.models.variants import VARIANTS
+from studio.core.models.variants import VARIANTS, preferred
 from studio.errors import ModelError
 
 DEVICE_KINDS = ("cpu", "gpu")
@@ -78,3 +78,17 @@ def forget(folder: Path | str) -> None:
         data = _read()
         if data.pop(_key(folder), None) is not None:
             write_atomically(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def choose_variant(folder: Path | str, asked: str | None, present: tuple[str, ...], device_kind: str, made_here: tuple[str, ...] = ()) -> str:
+    """The variant a job runs: the one ``asked`` for when the model has it; for ``auto`` (or a
+    name it lacks, from a project saved with another copy of the model) the user's default for
+    this kind of device, else the one that suits the device best (``variants.PREFERRED``).
+    ``made_here``: variants a generator makes from the fp32 weights, which may be asked for or
+    chosen as a default but are never picked unasked."""
+    if asked in present or asked in made_here:
+        return str(asked)
+    default = default_variant(folder, device_kind)
+    if default in present or default in made_here:
+        return str(default)
+    return preferred(present, device_kind) or present[0]
