@@ -158,7 +158,8 @@ class ModelsWindow(QDialog):
             self.list.setItemWidget(item, ModelRow(record))
         total = sum(r.size for r in self.records if r.origin in ("downloaded", "imported"))
         count = f"{len(self.records)} model{'s' if len(self.records) != 1 else ''}"
-        self.summary.setText(f"{count} · {human_size(total)} downloaded" if total else count)
+        # Downloads and imports both live in Studio's models folder: say what that folder holds.
+        self.summary.setText(f"{count} · {human_size(total)} in Studio's models folder" if total else count)
         keep = next((i for i, r in enumerate(self.records) if chosen and r.folder == chosen.folder), 0)
         self.list.setCurrentRow(keep if self.records else -1)
         self._apply_filter()
