@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterator
 
+from studio.core.engine.protobuf_wire import LENGTH_DELIMITED, WireError, wire_fields
 from studio.errors import ModelError
 
 #: onnxruntime's marker for "this tensor's data is already in memory at address <offset>"
@@ -118,7 +119,7 @@ def may_reference_external_data(path: str | os.PathLike[str]) -> bool:
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
             try:
                 regions = _regions_to_search(data)
-            except _Irregular:
+            except WireError:
                 regions = [(0, len(data))]
             return any(_holds_key(data, start, end) for start, end in _merged(regions))
 
@@ -128,10 +129,6 @@ _MODEL_GRAPH = 7
 _GRAPH_INITIALIZER, _GRAPH_SPARSE_INITIALIZER = 5, 15
 _SPARSE_VALUES, _SPARSE_INDICES = 1, 2
 _TENSOR_EXTERNAL_DATA = 13
-
-
-class _Irregular(Exception):
-    """The bytes are not the protobuf wire format the walk expects."""
 
 
 def _regions_to_search(data: Any) -> list[tuple[int, int]]:
@@ -162,39 +159,9 @@ def _regions_to_search(data: Any) -> list[tuple[int, int]]:
 def _fields(data: Any, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(field number, payload start, payload end) of each length-delimited field in a message;
     numbers (varint and fixed-width fields) are stepped over: they cannot hold a string."""
-    position = start
-    while position < end:
-        key, position = _varint(data, position, end)
-        wire = key & 7
-        if wire == 0:
-            _, position = _varint(data, position, end)
-        elif wire == 1:
-            position += 8
-        elif wire == 5:
-            position += 4
-        elif wire == 2:
-            length, position = _varint(data, position, end)
-            if position + length > end:
-                raise _Irregular
-            yield key >> 3, position, position + length
-            position += length
-        else:  # groups (deprecated) or invalid wire types
-            raise _Irregular
-    if position != end:
-        raise _Irregular
-
-
-def _varint(data: Any, position: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if position >= end or shift > 63:
-            raise _Irregular
-        byte = data[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, position
-        shift += 7
+    for number, wire, _, payload, field_end in wire_fields(data, start, end):
+        if wire == LENGTH_DELIMITED:
+            yield number, payload, field_end
 
 
 def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:

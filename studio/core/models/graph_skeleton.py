@@ -13,64 +13,14 @@ from __future__ import annotations
 import mmap
 from pathlib import Path
 
+from studio.core.engine.protobuf_wire import LENGTH_DELIMITED, WireError, encode_varint, wire_fields
+
 MODEL_GRAPH = 7  # ModelProto.graph
 GRAPH_WEIGHTS = (5, 15)  # GraphProto.initializer, GraphProto.sparse_initializer
-LENGTH_DELIMITED, VARINT, FIXED64, FIXED32 = 2, 0, 1, 5
-
-
-class WireError(ValueError):
-    """The bytes are not a protobuf message."""
-
-
-def _varint(data: memoryview, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if at >= len(data) or shift > 63:
-            raise WireError("a number runs past the end")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, at
-        shift += 7
-
-
-def _fields(data: memoryview):
-    """(field number, wire type, start of the field's tag, end of the whole field, payload start)."""
-    at = 0
-    while at < len(data):
-        start = at
-        tag, at = _varint(data, at)
-        number, wire = tag >> 3, tag & 7
-        payload = at
-        if wire == VARINT:
-            _, at = _varint(data, at)
-        elif wire == FIXED64:
-            at += 8
-        elif wire == FIXED32:
-            at += 4
-        elif wire == LENGTH_DELIMITED:
-            length, payload = _varint(data, at)
-            at = payload + length
-        else:
-            raise WireError(f"wire type {wire} is not one ONNX writes")
-        if at > len(data):
-            raise WireError("a field runs past the end")
-        yield number, wire, start, at, payload
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def _without(data: memoryview, dropped: tuple[int, ...]) -> bytes:
-    return b"".join(bytes(data[start:end]) for number, _, start, end, _ in _fields(data) if number not in dropped)
+    return b"".join(bytes(data[start:end]) for number, _, start, _, end in wire_fields(data, 0, len(data)) if number not in dropped)
 
 
 def model_without_weights(path: str | Path) -> bytes:
@@ -82,10 +32,10 @@ def model_without_weights(path: str | Path) -> bytes:
             data = memoryview(mapped)
             try:
                 parts = []
-                for number, wire, start, end, payload in _fields(data):
+                for number, wire, start, payload, end in wire_fields(data, 0, len(data)):
                     if number == MODEL_GRAPH and wire == LENGTH_DELIMITED:
                         graph = _without(data[payload:end], GRAPH_WEIGHTS)
-                        parts.append(bytes(data[start:start + 1]) + _encode_varint(len(graph)) + graph)
+                        parts.append(bytes(data[start:start + 1]) + encode_varint(len(graph)) + graph)
                     else:
                         parts.append(bytes(data[start:end]))
                 return b"".join(parts)
