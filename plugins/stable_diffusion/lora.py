@@ -78,7 +78,7 @@ class LoraPatch:
             if tensor is None:
                 raise studio.ModelError(f"{path} has no initializer {name}, which weights_map.json names; import the model again")
             base = _read_tensor(tensor, path.parent)
-            value = base if base.dtype == np.float32 and base.flags.writeable else base.astype(np.float32)
+            value = base.astype(np.float32, copy=False)  # _read_tensor's own copy: added to in place
             shape = value.T.shape if change.transposed else value.shape
             for lora, key, weight in change.layers:
                 try:
