@@ -9,6 +9,9 @@ the model list stays quick; a damaged ``model.onnx`` is found when its session i
     vae_decoder/model.onnx    vae_encoder/model.onnx               (the encoder: img2img, inpaint)
     tokenizer/vocab.json merges.txt   [tokenizer_2/]
     scheduler/scheduler_config.json
+    [controlnet/model.onnx config.json]    a ControlNet, as OnnxStack lays it out: the UNet beside
+                                           it then takes down_block_N_additional_residual and
+                                           mid_block_additional_residual (controlnet.py)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from studio.core.models.variants import variant_files
 
 MAX_VAE_BLOCKS = 7  # 2 ** 6 = 64 pixels a latent; every released VAE has 4 blocks (8 pixels)
 REQUIRED = ("text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler")
-PARTS = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder")  # the graphs
+PARTS = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder", "controlnet")  # the graphs
 LAYOUT = "a diffusers ONNX folder: model_index.json, text_encoder/ unet/ vae_decoder/ (vae_encoder/) with model.onnx, tokenizer/, scheduler/"
 
 
@@ -41,6 +44,7 @@ class SDModel:
     scheduler_config: dict[str, Any]
     unet_config: dict[str, Any] = field(default_factory=dict)
     vae_config: dict[str, Any] = field(default_factory=dict)
+    controlnet_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, folder: Path) -> "SDModel":
@@ -54,14 +58,16 @@ class SDModel:
         for part in ("text_encoder", "unet", "vae_decoder"):
             if not (folder / part / "model.onnx").is_file():
                 raise studio.ModelError(f"{folder} has no {part}/model.onnx")
-        if (folder / "text_encoder_2").is_dir() and not (folder / "text_encoder_2" / "model.onnx").is_file():
-            raise studio.ModelError(f"{folder} has text_encoder_2/ but no text_encoder_2/model.onnx")
+        for part in ("text_encoder_2", "controlnet"):
+            if (folder / part).is_dir() and not (folder / part / "model.onnx").is_file():
+                raise studio.ModelError(f"{folder} has {part}/ but no {part}/model.onnx")
         scheduler = read_json(folder / "scheduler" / "scheduler_config.json", "scheduler/scheduler_config.json")
         unet = read_json(folder / "unet" / "config.json", "unet/config.json", required=False)
         vae = read_json(folder / "vae_decoder" / "config.json", "vae_decoder/config.json", required=False) or read_json(
             folder / "vae_encoder" / "config.json", "vae_encoder/config.json", required=False
         )
-        model = cls(folder, index, scheduler, unet, vae)
+        controlnet = read_json(folder / "controlnet" / "config.json", "controlnet/config.json", required=False)
+        model = cls(folder, index, scheduler, unet, vae, controlnet)
         model.check_sizes()
         return model
 
@@ -74,6 +80,7 @@ class SDModel:
         bounded_int(self.scheduler_config, "num_train_timesteps", 2, MAX_TRAIN_TIMESTEPS, f"{where / 'scheduler' / 'scheduler_config.json'}", default=1000)
         for key, low, high in (("sample_size", 1, 1024), ("in_channels", 1, 64), ("time_cond_proj_dim", 0, 4096)):
             bounded_int(self.unet_config, key, low, high, f"{where / 'unet' / 'config.json'}", default=0)
+        bounded_int(self.controlnet_config, "conditioning_channels", 1, 16, f"{where / 'controlnet' / 'config.json'}", default=3)
         vae = f"{where / 'vae_decoder' / 'config.json'}"
         bounded_int(self.vae_config, "latent_channels", 1, 64, vae, default=4)
         blocks = self.vae_config.get("block_out_channels")
@@ -102,6 +109,10 @@ class SDModel:
     @property
     def is_xl(self) -> bool:
         return (self.folder / "text_encoder_2" / "model.onnx").is_file()
+
+    @property
+    def has_controlnet(self) -> bool:
+        return self.path("controlnet").is_file()
 
     @property
     def has_encoder(self) -> bool:

@@ -19,6 +19,7 @@ import numpy as np
 import studio
 from studio.core.base.memory import ensure_memory
 
+from .controlnet import residual_names, residuals_for
 from .images import decoded_to_float, float_to_rgba, model_image, model_mask, nearest_resize
 from .layout import SDModel
 from .noise import NoiseSource
@@ -43,6 +44,10 @@ class Settings:
     init_image: np.ndarray | None = None  # uint8 RGBA
     mask: np.ndarray | None = None  # uint8, 255 = repaint
     vae_preview_every: int = 0  # 0: cheap latent previews only
+    control_image: np.ndarray | None = None  # uint8 RGB(A), already preprocessed (controlnet.py)
+    control_strength: float = 1.0  # diffusers' controlnet_conditioning_scale
+    control_start: float = 0.0  # the fraction of the steps where the ControlNet starts acting
+    control_end: float = 1.0  # ... and where it stops
 
     @property
     def mode(self) -> str:
@@ -71,12 +76,13 @@ class Pipeline:
         self.unet_inputs = {i.name: i for i in self.unet.session.get_inputs()}
         self.unet_output = self.unet.session.get_outputs()[0].name
         self._check_unet()
+        self.residuals = residuals_for(model, self.unet_inputs, self.graphs, self.session, ctx.run)
 
     # -- the model's shape -----------------------------------------------------------------
 
     def _check_unet(self) -> None:
         names = set(self.unet_inputs)
-        unknown = sorted(names - UNET_INPUTS)
+        unknown = sorted(names - UNET_INPUTS - set(residual_names(names)))
         if unknown:
             raise studio.ModelError(f"the UNet in {self.model.folder} expects inputs Studio does not know: {', '.join(unknown)}")
         missing = sorted({"sample", "timestep", "encoder_hidden_states"} - names)
@@ -170,14 +176,16 @@ class Pipeline:
         unet_extra = self._unet_extras(settings, positive, negative, guided)
         hidden = np.concatenate([negative.hidden, positive.hidden]) if guided else positive.hidden
         total = len(timesteps)
+        control = self.residuals.plan(settings, guided, total) if self.residuals else None
         for index, timestep in enumerate(timesteps):
             ctx.check_cancelled()
             model_in = np.concatenate([latents, latents]) if guided else latents
             model_in = scheduler.scale_model_input(model_in, timestep)
+            extras = {**unet_extra, **control.at(index, model_in, timestep, hidden)} if control else unet_extra
             if self.is_inpainting_model and mask_latents is not None:
                 repeat = 2 if guided else 1
                 model_in = np.concatenate([model_in, np.concatenate([mask_latents] * repeat), np.concatenate([masked_latents] * repeat)], axis=1)
-            prediction = self._unet(model_in, timestep, hidden, unet_extra)
+            prediction = self._unet(model_in, timestep, hidden, extras)
             if guided:
                 uncond, cond = prediction[:1], prediction[1:]
                 prediction = uncond + np.float32(settings.guidance) * (cond - uncond)
