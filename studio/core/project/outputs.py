@@ -3,7 +3,8 @@
 One entry point, ``write_result(result, path)``, chosen by the result's kind and the file's
 extension:
 
-- image (uint8 RGB/RGBA, or 2-D grey) -> ``.png``, ``.jpg``/``.jpeg``, ``.webp`` (Pillow).
+- image (uint8 RGB/RGBA, or 2-D grey) -> ``.png``, ``.jpg``/``.jpeg``, ``.webp`` (Pillow),
+  each with an XMP packet saying what made it (IPTC DigitalSourceType: ``provenance``).
   A PNG carries two text chunks: ``parameters``, in the AUTOMATIC1111 convention that image
   viewers, Krita's AI plugin and the web UIs already read (prompt, "Negative prompt: ...", then
   one "Key: value, ..." line), and ``studio``, JSON ``{"generator": ..., "params": {...}}``
@@ -39,6 +40,7 @@ from studio.core.engine.generators import Result
 from studio.core.engine.lora_values import lora_tag
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import AUDIO_FORMATS, encode_sound
+from studio.core.project.provenance import PNG_XMP_KEY, TRAINED, xmp_packet
 from studio.errors import OutputError
 
 log = logging.getLogger(__name__)
@@ -112,9 +114,11 @@ def _format_suffix(path: Path, kind: str) -> str:
 # -- writing -----------------------------------------------------------------------------
 
 
-def write_result(result: Result, path: str | os.PathLike[str]) -> Path:
+def write_result(result: Result, path: str | os.PathLike[str], source_type: str | None = None) -> Path:
     """Write ``result`` to ``path`` in the format its extension names; return the path.
 
+    An image says what made it (``studio.core.project.provenance``): ``source_type``, or,
+    when not given, a trained model's picture if a generator made it and nothing if not.
     Raises ``OutputError`` with a plain message for an unsupported extension, data that is
     not what its kind promises, or a path that cannot be written.
     """
@@ -123,7 +127,9 @@ def write_result(result: Result, path: str | os.PathLike[str]) -> Path:
     if suffix == ".mid":
         return write_score(path, result.info)
     if result.kind == "image":
-        data = encode_image(result, suffix, path)
+        if source_type is None and result.generator:
+            source_type = TRAINED
+        data = encode_image(result, suffix, path, source_type)
     elif result.kind == "audio":
         data = encode_audio(result, suffix, path)
     else:
@@ -135,7 +141,7 @@ def write_result(result: Result, path: str | os.PathLike[str]) -> Path:
 # -- images ------------------------------------------------------------------------------
 
 
-def encode_image(result: Result, suffix: str, path: Path) -> bytes:
+def encode_image(result: Result, suffix: str, path: Path, source_type: str | None = None) -> bytes:
     from PIL import Image  # Pillow is only needed when an image is written
 
     pixels = _image_array(result.value, path)
@@ -143,6 +149,7 @@ def encode_image(result: Result, suffix: str, path: Path) -> bytes:
     fmt = IMAGE_FORMATS[suffix]
     text = parameters_text(result.generator, result.params)
     studio_json = studio_parameters_json(result.generator, result.params)
+    xmp = xmp_packet(source_type, _system_used(result)) if source_type else None
     buffer = io.BytesIO()
     if fmt == "PNG":
         from PIL.PngImagePlugin import PngInfo
@@ -151,12 +158,21 @@ def encode_image(result: Result, suffix: str, path: Path) -> bytes:
         info.add_text(PARAMETERS_CHUNK, text)
         info.add_text(STUDIO_CHUNK, studio_json)
         info.add_text("Software", "Studio")
+        if xmp:
+            info.add_itxt(PNG_XMP_KEY, xmp.decode("utf-8"))
         image.save(buffer, "PNG", pnginfo=info)
     else:
         if fmt == "JPEG" and image.mode in ("RGBA", "LA"):
             image = image.convert("RGB" if image.mode == "RGBA" else "L")
-        image.save(buffer, fmt, quality=95, exif=_exif(text, studio_json))
+        extra = {"xmp": xmp} if xmp else {}
+        image.save(buffer, fmt, quality=95, exif=_exif(text, studio_json), **extra)
     return buffer.getvalue()
+
+
+def _system_used(result: Result) -> str:
+    """IPTC's "AI system used": the generator, and the model folder where the result names one."""
+    model = result.params.get("model")
+    return f"Studio {result.generator}" + (f" ({model})" if isinstance(model, str) and model else "") if result.generator else ""
 
 
 def _image_array(value: Any, path: Path) -> np.ndarray:
