@@ -151,13 +151,25 @@ def _expected_size(params: Sequence[Param], values: dict[str, Any]) -> tuple[int
     return None
 
 
-def place_result(pixels: np.ndarray, placement: Placement) -> np.ndarray:
-    """A generated picture fitted to its placement: resized to the box, cut to the selection."""
+#: ``Result.info`` key: the picture is larger than its input by design (an upscale), so it lands
+#: at its own size at the input's top-left, the selection's shape scaled with it.
+OWN_SIZE = "own_size"
+
+
+def place_result(pixels: np.ndarray, placement: Placement, own_size: bool = False) -> np.ndarray:
+    """A generated picture fitted to its placement: resized to the box (unless ``own_size``: an
+    upscale keeps its size), cut to the selection."""
     pixels = as_rgba(pixels)
-    if placement.size is not None and (pixels.shape[1], pixels.shape[0]) != placement.size:
+    clip = placement.clip
+    if own_size:
+        if clip is not None:  # the selection's shape, enlarged as the picture was (nearest)
+            rows = np.arange(pixels.shape[0]) * clip.shape[0] // pixels.shape[0]
+            columns = np.arange(pixels.shape[1]) * clip.shape[1] // pixels.shape[1]
+            clip = clip[rows[:, None], columns[None, :]]
+    elif placement.size is not None and (pixels.shape[1], pixels.shape[0]) != placement.size:
         pixels = resample(pixels, *placement.size)
-    if placement.clip is not None and placement.clip.shape == pixels.shape[:2]:
-        pixels[..., 3] = np.where(placement.clip, pixels[..., 3], 0)
+    if clip is not None and clip.shape == pixels.shape[:2]:
+        pixels[..., 3] = np.where(clip, pixels[..., 3], 0)
     return pixels
 
 

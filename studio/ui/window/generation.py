@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject
 
 from studio.core.engine.generators import Generator, Preview, Progress, Result
 from studio.core.engine.jobs import Job, JobState
-from studio.core.image.canvas_inputs import Placement, canvas_inputs, layer_params, place_result
+from studio.core.image.canvas_inputs import OWN_SIZE, Placement, canvas_inputs, layer_params, place_result
 from studio.core.image.document import Layer
 from studio.core.project.results import result_name
 from studio.errors import StudioError
@@ -121,7 +121,7 @@ class GenerationDispatch(QObject):
         if result.kind == "image":
             placement = self._placements.get(job.id) or Placement()
             try:
-                pixels = place_result(result.value, placement)
+                pixels = place_result(result.value, placement, own_size=bool(result.info.get(OWN_SIZE)))
             except ValueError as exc:
                 window.warn(f"{title} gave a picture Studio cannot show", str(exc))
                 return
