@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 import studio
+from studio.core.image.control_maps import PREPROCESSORS, control_map
 
 RESIDUAL_INPUT = re.compile(r"^(down_block_(\d+)|mid_block)_additional_residual$")
 CONTROLNET_INPUTS = {"sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale"}
@@ -160,3 +161,30 @@ class StepResiduals:
             value = value if inside else value * np.float32(scale)
             residuals[name] = value.astype(NUMPY_TYPES.get(owner.unet_inputs[name].type, np.float32))
         return residuals
+
+
+# -- the generator's side: its parameters, and the settings they make ---------------------------
+
+PARAMS = (
+    studio.Param("control_image", "control", optional=True, label="Control layer", help=(
+        "The picture the ControlNet follows: a layer (cut to the generated area), or a file on the command line.")),
+    studio.Param("control_preprocess", "choice", "none", choices=PREPROCESSORS, label="Control map", help=(
+        "What to make of the picture first: none (already a depth, pose or line map), canny (its edges), "
+        "scribble (painted strokes as white lines on black).")),
+    studio.Param("control_strength", "float", 1.0, min=0.0, max=2.0, step=0.05, label="Control strength", help="How strongly the picture steers (0 ignores it)."),
+    studio.Param("control_start", "float", 0.0, min=0.0, max=1.0, step=0.01, label="Control from", help="The fraction of the steps where the control starts."),
+    studio.Param("control_end", "float", 1.0, min=0.0, max=1.0, step=0.01, label="Control until", help="The fraction of the steps where the control stops."),
+)
+
+
+def control_settings(request: studio.Request) -> dict[str, Any]:
+    """The pipeline's control settings from a request (empty for a folder without a ControlNet)."""
+    if "control_image" not in request.params:
+        return {}
+    start, end = request["control_start"], request["control_end"]
+    if start >= end:
+        raise studio.ParamError(f"control_start ({start}) must come before control_end ({end})")
+    picture = request["control_image"]
+    if picture is not None:
+        picture = control_map(picture, request["control_preprocess"])
+    return dict(control_image=picture, control_strength=request["control_strength"], control_start=start, control_end=end)

@@ -15,6 +15,7 @@ from studio.core.base import paths
 from studio.core.models.graph_device import folder_need
 from studio.core.models.variant_defaults import choose_variant
 
+from .controlnet import PARAMS as CONTROL_PARAMS, control_settings
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
 from .lora import apply_loras
@@ -79,6 +80,8 @@ class StableDiffusionGenerator(studio.Generator):
             studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview", help="Decode a full preview every N steps (0: quick previews only)."),
             studio.Param("loras", "loras", (), label="LoRAs", help="LoRA files (.safetensors, kohya or diffusers) and their weights."),
         )
+        if model.has_controlnet:
+            self.params += CONTROL_PARAMS
         if len(model.variants) > 1:  # a folder with one copy of its weights has nothing to choose
             self.params += (studio.Param("variant", "choice", "auto", choices=("auto", *model.variants), label="Weights", help=(
                 "Which copy of the model's weights to run. auto: your default for this device (Models window), "
@@ -155,6 +158,7 @@ class StableDiffusionGenerator(studio.Generator):
             init_image=request["init_image"],
             mask=request["mask"],
             vae_preview_every=request["vae_preview_every"],
+            **control_settings(request),
         )
         count = request["batch_count"]
         for number in range(count):

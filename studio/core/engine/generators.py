@@ -27,9 +27,9 @@ KINDS = ("image", "text", "audio")
 #: Every kind a job may have: the documents' kinds, and "model" (a model download or import,
 #: whose result is the folder it installed; ``studio.core.models.download``).
 JOB_KINDS = (*KINDS, "model")
-PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio", "loras")
+PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio", "loras", "control")
 #: Parameters whose value comes from the workspace (canvas, timeline) or a file, never a form field.
-INPUT_TYPES = ("image", "mask", "audio")
+INPUT_TYPES = ("image", "mask", "audio", "control")
 SEED_MAX = 2**32 - 1
 
 
@@ -43,7 +43,9 @@ class Param:
     H x W x 4), ``mask`` (uint8 H x W, 255 = repaint) or ``audio`` (a ``studio.Audio``:
     float32 samples, frames first, and their rate) or ``loras`` (a tuple of ``(path, weight)``
     pairs: LoRA ``.safetensors`` files, absolute paths, weights from -4 to 4; default ``()``;
-    ``studio.core.engine.lora_values``). Images and masks come
+    ``studio.core.engine.lora_values``) or ``control`` (uint8 RGBA like an image: a picture
+    that steers the generation, e.g. a ControlNet's, which the user picks from the layers by
+    name in the window; ``studio.core.image.control_inputs``). Images and masks come
     from the canvas in the window, audio from the selected clip on the timeline, and each
     from a file path on the command line; with ``optional`` they may be left out (``None``),
     which is how a generator tells text-to-image from image-to-image, or a new piece of
@@ -87,7 +89,7 @@ class Param:
         """
         if self.type == "seed":
             return self._coerce_seed(value)
-        if self.type in ("image", "mask"):
+        if self.type in ("image", "mask", "control"):
             return self._coerce_picture(value)
         if self.type == "audio":
             return self._coerce_audio(value)
@@ -205,9 +207,9 @@ class Param:
                 return None
             raise ParamError(f"{self.name}: an {self.type} is required")
         if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
-            return load_picture(value, self.type, self.name)
+            return load_picture(value, "mask" if self.type == "mask" else "image", self.name)
         array = np.asarray(value)
-        if self.type == "image":
+        if self.type in ("image", "control"):
             if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 4:
                 raise ParamError(f"{self.name}: an image is uint8 RGBA of shape (height, width, 4), got {array.dtype} {array.shape}")
         elif array.dtype != np.uint8 or array.ndim != 2:
