@@ -30,6 +30,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;
 - ``studio.core.image.tiling``: ``TileGrid`` / ``TileBlender``, a model run tile by tile with
   feathered overlaps (upscalers, tiled image to image), its output held to the picture limits;
+- ``studio.core.image.control_maps``: ``control_map``, a ControlNet's control picture made
+  from a layer or a file (canny edges, scribbles);
 - ``studio.core.media.sound_files``: reading and resampling sound;
 - ``studio.core.audio.midi``: ``Note``, for generators that write notes.
 """
