@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -19,8 +19,9 @@ class GeneratePanel(QWidget):
     generate_requested = Signal(str, dict)  # generator id, form values
     generator_changed = Signal(object)  # Generator
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, layer_names: Callable[[], list[str]] = list) -> None:
         super().__init__(parent)
+        self.layer_names = layer_names  # the canvas's layers, for a form's control-layer field
         self.generators: dict[str, Generator] = {}
         self.form: ParamForm | None = None
         self._forms: dict[str, ParamForm] = {}
@@ -95,7 +96,7 @@ class GeneratePanel(QWidget):
             return
         form = self._forms.get(generator.id)
         if form is None:  # one form per generator, so switching back keeps what was typed
-            form = self._forms[generator.id] = ParamForm(generator.params)
+            form = self._forms[generator.id] = ParamForm(generator.params, layer_names=self.layer_names)
             form.submit.connect(self.request_generate)
         self.scroll.takeWidget()
         self.scroll.setWidget(form)

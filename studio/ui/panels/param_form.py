@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.engine.generators import INPUT_TYPES, SEED_MAX, Param
+from studio.ui.panels.control_layer import ControlLayerChooser
 from studio.ui.panels.lora_list import LoraList
 from studio.ui.plain import plain_label, plain_tip
 
@@ -152,9 +153,10 @@ class ParamForm(QWidget):
 
     submit = Signal()  # Ctrl+Enter in a prompt box
 
-    def __init__(self, params: tuple[Param, ...], parent: QWidget | None = None) -> None:
+    def __init__(self, params: tuple[Param, ...], parent: QWidget | None = None, layer_names: Callable[[], list[str]] | None = None) -> None:
         super().__init__(parent)
         self.params = params
+        self.layer_names = layer_names or list  # the canvas's layer names, for a control parameter
         self._getters: dict[str, Callable[[], Any]] = {}
         self._setters: dict[str, Callable[[Any], None]] = {}
         self.widgets: dict[str, QWidget] = {}
@@ -178,6 +180,10 @@ class ParamForm(QWidget):
             seed = SeedField(param)
             self._bind(param, seed.value, seed.set_value)
             return seed
+        if param.type == "control":
+            chooser = ControlLayerChooser(param, self.layer_names)
+            self._bind(param, chooser.value, chooser.set_value)
+            return chooser
         if param.type in INPUT_TYPES:
             # Pictures come from the canvas and sounds from the timeline when the job is
             # submitted (the main window fills them in); the form only says where from.

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject
 from studio.core.engine.generators import Generator, Preview, Progress, Result
 from studio.core.engine.jobs import Job, JobState
 from studio.core.image.canvas_inputs import OWN_SIZE, Placement, canvas_inputs, layer_params, place_result
+from studio.core.image.control_inputs import control_inputs
 from studio.core.image.document import Layer
 from studio.core.project.results import result_name
 from studio.errors import StudioError
@@ -46,6 +47,7 @@ class GenerationDispatch(QObject):
                 values, placement = canvas_inputs(
                     window.canvas.document, window.canvas.active_layer, generator.params, values, window.use_layer_action.isChecked()
                 )
+                values = control_inputs(window.canvas.document, generator.params, values, placement)  # the chosen control layer
             prompt_clip = None
             if generator is not None and generator.kind == "audio":
                 values, prompt_clip = self._timeline_inputs(generator, values)

@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         self.tabs = workspace_tabs(self.canvas, self.text, self.audio)
         self.setCentralWidget(self.tabs)
 
-        self.generate_panel = GeneratePanel()
+        self.generate_panel = GeneratePanel(layer_names=lambda: [layer.name for layer in reversed(self.canvas.document.layers)])
         self.generate_panel.generate_requested.connect(self.generate)
         self.workspaces = WorkspaceTabs(self)
         for workspace in (self.canvas, self.audio, self.text):
