@@ -23,7 +23,7 @@ from .controlnet import residual_names, residuals_for
 from .images import decoded_to_float, float_to_rgba, model_image, model_mask, nearest_resize
 from .layout import SDModel
 from .noise import NoiseSource
-from .preview import latent_preview
+from .preview import StepPreviews
 from .prompts import Embeddings, encode_sd, encode_xl, load_encoders
 from .schedulers import make_scheduler
 
@@ -73,6 +73,7 @@ class Pipeline:
         self.encoders = load_encoders(model.folder, self.graphs, self.session, model.is_xl)
         self.unet = self.session(self.graphs["unet"])
         self.decoder = self.session(self.graphs["vae_decoder"])
+        self.previews = StepPreviews(model, ctx, self.session)  # TAESD when installed, else latent colours
         self.unet_inputs = {i.name: i for i in self.unet.session.get_inputs()}
         self.unet_output = self.unet.session.get_outputs()[0].name
         self._check_unet()
@@ -200,7 +201,7 @@ class Pipeline:
             if settings.vae_preview_every and (index + 1) % settings.vae_preview_every == 0 and index + 1 < total:
                 yield studio.Preview("image", float_to_rgba(self.decode(step.denoised)))
             else:
-                yield studio.Preview("image", latent_preview(step.denoised, model.is_xl, scale))
+                yield studio.Preview("image", self.previews.image(step.denoised))
         ctx.check_cancelled()
         yield studio.Progress(total, total, "Decoding…")
         return Output(self.decode(latents), notes)

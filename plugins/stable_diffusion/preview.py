@@ -1,14 +1,24 @@
-"""A step preview for the price of a matrix product: latent channels -> RGB.
+"""Step previews: the predicted clean latents shown as a picture after every step.
 
-The VAE decoder costs about as much as a UNet step, so every step shows the predicted clean
-latents mapped to colour by a fixed linear fit of the VAE's output to its input (the
-factors the community measured for SD 1.x/2.x and SDXL latents), upsampled to image size
-by repetition. A real VAE preview can be asked for every N steps.
+The VAE decoder costs about as much as a UNet step, so a step is shown either by TAESD, the
+tiny autoencoder (``taesd.py``: real colours for a few per cent of the VAE), when a decoder for
+the model's family is installed, or else for the price of a matrix product: the latent
+channels mapped to colour by a fixed linear fit of the VAE's output to its input (the factors
+the community measured for SD 1.x/2.x and SDXL latents), upsampled to image size by
+repetition. A real VAE preview can be asked for every N steps.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Callable
+
 import numpy as np
+
+import studio
+
+from .images import float_to_rgba
+from .taesd import find_tiny_decoder
 
 # rows: latent channels 0..3; columns: R, G, B
 SD_FACTORS = np.array(
@@ -28,3 +38,21 @@ def latent_preview(latents: np.ndarray, xl: bool = False, scale: int = 8) -> np.
     rgb = np.clip((rgb + 1.0) * 127.5, 0, 255).astype(np.uint8)
     rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
     return np.repeat(np.repeat(rgba, scale, axis=0), scale, axis=1)
+
+
+class StepPreviews:
+    """The picture each step shows for a model: TAESD's decode when it has one, else latent colours."""
+
+    def __init__(self, model: Any, ctx: studio.JobContext, session: Callable[[Path], Any]) -> None:
+        self.model, self.ctx, self.session = model, ctx, session
+        self.tiny = find_tiny_decoder(model.folder, model.is_xl)
+
+    @property
+    def kind(self) -> str:
+        return "taesd" if self.tiny is not None else "latent"
+
+    def image(self, latents: np.ndarray) -> np.ndarray:
+        """(1, C, h, w) predicted clean latents -> uint8 RGBA at the picture's size."""
+        if self.tiny is None:
+            return latent_preview(latents, self.model.is_xl, self.model.vae_scale_factor)
+        return float_to_rgba(self.tiny.decode(latents, self.session, self.ctx.run))
