@@ -103,9 +103,10 @@ class StableDiffusionGenerator(studio.Generator):
         self._check_device(ctx)
         # The graphs "auto" runs on this device: a job that asks for another copy opens its own.
         graphs = self._graphs(self.chosen_variant("auto", ctx.device), ctx)
-        for index, part in enumerate(("text_encoder", "text_encoder_2", "unet", "vae_decoder")):
+        parts = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "controlnet")
+        for index, part in enumerate(parts):
             if part in graphs:
-                ctx.progress(index, 4, f"Loading {part.replace('_', ' ')}…")
+                ctx.progress(index, len(parts), f"Loading {part.replace('_', ' ')}…")
                 ctx.session(graphs[part])
 
     def _check_device(self, ctx: studio.JobContext) -> None:
