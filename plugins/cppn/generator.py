@@ -47,6 +47,7 @@ class CPPNGenerator(studio.Generator):
         studio.Param("scale", "float", 2.0, min=0.1, max=50.0, step=0.1, help="Zoom: larger shows more of the pattern."),
         studio.Param("complexity", "float", 1.0, min=0.1, max=10.0, step=0.1, help="Finer, busier detail as it grows."),
         studio.Param("colour_mode", "choice", "colour", choices=COLOUR_MODES, label="Colour mode", help="How the network's three outputs become colour."),
+        studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many pictures, one after another, seeds counting up."),
     )
 
     def __init__(self, folder: Path, generator_id: str = "cppn", title: str = "") -> None:
@@ -60,9 +61,17 @@ class CPPNGenerator(studio.Generator):
         ctx.session(self.model_path)
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
+        count = request["batch_count"]
+        for number in range(count):
+            seed = (request.seed + number) % (2**32)
+            # Each picture's parameters make that picture alone: its seed, a batch of one.
+            params = {**request.params, "seed": seed, "batch_count": 1}
+            yield from self._picture(request, params, ctx, number, count)
+
+    def _picture(self, request: studio.Request, params: dict[str, Any], ctx: studio.JobContext, number: int, count: int) -> Iterator[studio.Event]:
         loaded = ctx.session(self.model_path)
         width, height = request["width"], request["height"]
-        latent = np.random.default_rng(request.seed).standard_normal((1, self.config["latent_dim"])).astype(np.float32)
+        latent = np.random.default_rng(params["seed"]).standard_normal((1, self.config["latent_dim"])).astype(np.float32)
         complexity = np.array([request["complexity"]], dtype=np.float32)
         # The picture, and one band's coordinates and colours in float32 as the network works.
         ensure_memory(width * height * 4 + BAND_PIXELS * (3 + 3 + 3) * 4, f"a {width} × {height} picture")
@@ -79,10 +88,11 @@ class CPPNGenerator(studio.Generator):
             (rgb,) = ctx.run(loaded, ["rgb"], {"coords": coords, "latent": latent, "complexity": complexity})
             colour = to_colour(rgb, request["colour_mode"])
             image[top:bottom, :, :3] = colour.reshape(bottom - top, width, 3)
-            yield studio.Progress(band + 1, total, f"{bottom} of {height} rows")
+            message = f"{bottom} of {height} rows" if count == 1 else f"Image {number + 1} of {count} · {bottom} of {height} rows"
+            yield studio.Progress(number * total + band + 1, count * total, message)
             yield studio.Preview("image", _downscale(image[:bottom]))
         info = {"provider": loaded.providers[0], "device": ctx.device.id, "seconds": round(time.perf_counter() - started, 3)}
-        yield studio.Result("image", image, self.id, dict(request.params), info=info)
+        yield studio.Result("image", image, self.id, params, info=info)
 
 
 def _axes(width: int, height: int, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -61,7 +61,7 @@ def test_generate_writes_a_png_that_says_how_it_was_made(tmp_path):
     assert a1111.startswith("Seed: 7, Width: 96, Height: 64, ") and a1111.endswith(", Generator: cppn")
     stored = read_parameters(tmp_path / "x.png")
     assert stored["generator"] == "cppn"
-    assert stored["params"] == {"seed": 7, "width": 96, "height": 64, "scale": 2.0, "complexity": 1.0, "colour_mode": "colour"}
+    assert stored["params"] == {"seed": 7, "width": 96, "height": 64, "scale": 2.0, "complexity": 1.0, "colour_mode": "colour", "batch_count": 1}
     assert command_line.startswith("studio generate cppn --param seed=7 --param width=96 --param height=64")
 
 

@@ -53,7 +53,7 @@ def test_the_builtin_generator_meets_the_contract(generator):
     assert generator.id == "cppn" and generator.kind == "image"
     assert generator.title == "CPPN abstract art"
     assert generator.model_path.is_file()
-    assert [p.name for p in generator.params] == ["seed", "width", "height", "scale", "complexity", "colour_mode"]
+    assert [p.name for p in generator.params] == ["seed", "width", "height", "scale", "complexity", "colour_mode", "batch_count"]
 
 
 def test_same_seed_and_params_give_identical_pixels(runner, generator):
@@ -80,6 +80,20 @@ def test_the_result_records_what_reproduces_it(runner, generator):
     assert np.array_equal(image, again)
     assert result.info["provider"] == "CPUExecutionProvider"
     assert result.info["device"] == "cpu"
+
+
+def test_a_batch_yields_one_result_per_picture_seeds_counting_up(runner, generator):
+    _, events = render(runner, generator, seed=40, width=24, height=16, batch_count=3)
+    results = [e for e in events if isinstance(e, Result)]
+    assert [r.params["seed"] for r in results] == [40, 41, 42]
+    assert all(r.params["batch_count"] == 1 for r in results)  # each one's parameters make it alone
+    for result in results:
+        alone, _ = render(runner, generator, **result.params)
+        assert np.array_equal(result.value, alone)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].step == progress[-1].total and progress[0].total == progress[-1].total
+    assert [p.step for p in progress] == sorted(p.step for p in progress)  # one bar across the batch
+    assert "Image 3 of 3" in progress[-1].message
 
 
 def test_different_seeds_give_different_pictures(runner, generator):

@@ -22,11 +22,10 @@ from PySide6.QtWidgets import QWidget
 
 from studio.core.image.geometry import Rect
 from studio.core.image.document import ImageDocument, Layer
-from studio.ui.canvas.layer_painting import paint_layers
 from studio.ui.images import qimage_from_rgba
 
 if TYPE_CHECKING:
-    from studio.ui.canvas.tool_base import Tool
+    from studio.ui.canvas.tools import Tool
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 32.0
 WHEEL_STEP = 1.2  # zoom factor per wheel notch
@@ -99,27 +98,15 @@ class CanvasView(QWidget):
     # -- zoom and pan ----------------------------------------------------------------------------
 
     def fit(self) -> None:
-        """Show the whole canvas, and a preview reaching past it, as large as the view allows
-        (the view follows resizes after). A picture larger than the canvas grows the canvas
-        when it lands: fitted to both while it forms, the view need not move then."""
-        area = self._content()
+        """Show the whole canvas, as large as the view allows (the view follows resizes after)."""
+        width, height = self.document.width, self.document.height
         available_w = max(1, self.width() - 2 * FIT_MARGIN)
         available_h = max(1, self.height() - 2 * FIT_MARGIN)
-        zoom = min(available_w / area.width(), available_h / area.height())
+        zoom = min(available_w / width, available_h / height)
         self.fitting = True
         self._set_zoom(zoom, None)
-        self.origin = QPointF(
-            (self.width() - area.width() * self.zoom) / 2 - area.x() * self.zoom,
-            (self.height() - area.height() * self.zoom) / 2 - area.y() * self.zoom,
-        )
+        self.origin = QPointF((self.width() - width * self.zoom) / 2, (self.height() - height * self.zoom) / 2)
         self.update()
-
-    def _content(self) -> QRectF:
-        """The canvas, with the rectangle a job's preview covers where it reaches past it."""
-        area = QRectF(0, 0, self.document.width, self.document.height)
-        if self._preview is not None and self._preview[1] is not None:
-            area = area.united(self._preview_target())
-        return area
 
     def actual_size(self) -> None:
         """100 %: one canvas pixel per screen pixel, centred."""
@@ -173,24 +160,9 @@ class CanvasView(QWidget):
         return cached[2]
 
     def show_preview(self, pixels: np.ndarray | None, rect: Rect | None = None) -> None:
-        """A job's partial picture, drawn where it will land and at the size it will have
-        (``rect``, canvas coordinates; None: fitted to the canvas) until it lands. A preview is
-        small (a 4096 px picture previews at 64-512 px): it is drawn smoothly scaled into its
-        rectangle, past the canvas's edge where the picture will grow the canvas."""
-        before = self._content()
+        """A job's partial picture, drawn over ``rect`` (canvas coordinates) until it lands."""
         self._preview = None if pixels is None else (qimage_from_rgba(pixels), rect)
-        if self.fitting and self._content() != before:
-            self.fit()  # the preview reaches past the canvas (or no longer does)
         self.update()
-
-    def _preview_target(self) -> QRectF:
-        """Where the preview is drawn, in canvas coordinates."""
-        assert self._preview is not None
-        image, rect = self._preview
-        if rect is None:  # size unknown: fit the canvas, keeping the picture's shape
-            size = QSize(image.width(), image.height()).scaled(QSize(self.document.width, self.document.height), Qt.AspectRatioMode.KeepAspectRatio)
-            return QRectF(0, 0, size.width(), size.height())
-        return QRectF(rect.x, rect.y, rect.width, rect.height)
 
     def refresh_mask(self, rect: Rect | None = None, force: bool = False) -> None:
         """Bring the red overlay up to date with the mask.
@@ -264,12 +236,24 @@ class CanvasView(QWidget):
         painter.scale(self.zoom, self.zoom)
         # Smooth when shrinking; crisp pixels when an artist zooms in to work on them.
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 2)
-        paint_layers(painter, self.document.layers, self.layer_image, self.tool)
+        for layer in self.document.layers:
+            if layer.visible and layer.opacity > 0:
+                painter.setOpacity(layer.opacity)
+                painter.drawImage(QPointF(layer.x, layer.y), self.layer_image(layer))
+        painter.setOpacity(1.0)
         if self._overlay_image is not None:
             painter.drawImage(QPointF(0, 0), self._overlay_image)
-        painter.restore()
         if self._preview is not None:
-            self._paint_preview(painter)
+            image, rect = self._preview
+            if rect is None:  # size unknown: fit the canvas, keeping the picture's shape
+                size = QSize(image.width(), image.height()).scaled(QSize(width, height), Qt.AspectRatioMode.KeepAspectRatio)
+                target = QRectF(0, 0, size.width(), size.height())
+            else:
+                target = QRectF(rect.x, rect.y, rect.width, rect.height)
+            painter.setOpacity(0.92)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(target, image)
+        painter.restore()
         painter.setPen(QPen(QColor("#55555c"), 1))
         painter.drawRect(canvas.adjusted(-0.5, -0.5, 0.5, 0.5))
         self._paint_selection(painter)
@@ -279,22 +263,6 @@ class CanvasView(QWidget):
             painter.setPen(QColor("#8b8b93"))
             painter.drawText(canvas, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "Empty canvas\nGenerate, paint, or drop a picture here")
         painter.end()
-
-    def _paint_preview(self, painter: QPainter) -> None:
-        """The forming picture over its landing rectangle, outlined: not cut at the canvas's
-        edge, since a larger picture grows the canvas when it lands."""
-        target = self._preview_target()
-        on_screen = QRectF(self.to_widget(target.topLeft()), self.to_widget(target.bottomRight()))
-        painter.save()
-        painter.setOpacity(0.92)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)  # bilinear, never blocks of colour
-        painter.drawImage(on_screen, self._preview[0])
-        painter.setOpacity(1.0)
-        outline = QPen(QColor("#8ab4f8"), 1)
-        outline.setDashPattern([3.0, 3.0])
-        painter.setPen(outline)
-        painter.drawRect(on_screen.adjusted(-0.5, -0.5, 0.5, 0.5))
-        painter.restore()
 
     def _paint_selection(self, painter: QPainter) -> None:
         """Marching ants: a white line under a black dashed one whose dashes crawl."""
@@ -339,8 +307,6 @@ class CanvasView(QWidget):
         if self.tool is not None:
             if event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
                 self.tool.move(point, event)
-            elif not self._space:
-                self.tool.hover(point)
             self._update_tool_cursor(previous)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -363,8 +329,6 @@ class CanvasView(QWidget):
             self._space = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)
             return
-        if self.tool is not None and self.tool.key_press(event):
-            return  # the tool's own keys (the free transform's Enter and flips)
         if event.key() == Qt.Key.Key_Escape and self.tool is not None:
             self.tool.cancel()
             return
@@ -384,7 +348,7 @@ class CanvasView(QWidget):
 
     def set_tool(self, tool: "Tool") -> None:
         if self.tool is not None:
-            self.tool.leave()
+            self.tool.cancel()
         self.tool = tool
         self._apply_tool_cursor()
         self.update()

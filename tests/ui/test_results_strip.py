@@ -1,0 +1,162 @@
+"""The results strip driven as a painter would: a batch from the real CPPN generator lands as
+thumbnails under the canvas; they are shown, compared, applied, undone and discarded through
+clicks, keys and the Edit menu, on the real window (offscreen)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+
+from studio.core.engine.jobs import JobState
+
+SEED = 500
+
+
+def generate(window, qtbot, count: int, width: int = 48, height: int = 32, seed: int = SEED) -> None:
+    """Ask the CPPN for ``count`` pictures through its form and the Generate button; wait for the end."""
+    panel = window.generate_panel
+    assert panel.select("cppn")
+    widgets = panel.form.widgets
+    widgets["width"].spin.setValue(width)
+    widgets["height"].spin.setValue(height)
+    widgets["batch_count"].spin.setValue(count)
+    widgets["seed"].random_each.setChecked(False)
+    widgets["seed"].edit.clear()
+    QTest.keyClicks(widgets["seed"].edit, str(seed))
+    ended = []
+    window.bridge.state_changed.connect(lambda job, state, message: ended.append(state) if state.done else None)
+    qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60000)
+    assert ended == [JobState.FINISHED]
+
+
+def click_thumbnail(qtbot, strip, row: int, double: bool = False) -> None:
+    thumbnails = strip.thumbnails
+    centre = thumbnails.visualItemRect(thumbnails.item(row)).center()
+    if double:
+        qtbot.mouseDClick(thumbnails.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    else:
+        qtbot.mouseClick(thumbnails.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+
+
+def test_a_batch_of_four_waits_in_the_strip_and_apply_is_one_undo_step(window, qtbot, choose):
+    canvas, strip = window.canvas, window.canvas.results
+    assert strip.isHidden()  # nothing to show yet: the canvas keeps the room
+    generate(window, qtbot, 4)
+
+    assert [item.seed for item in strip.results] == [SEED, SEED + 1, SEED + 2, SEED + 3]
+    assert strip.thumbnails.count() == 4 and strip.isVisibleTo(window)
+    assert canvas.document.layers == []  # a batch is staged, not piled up as layers
+    assert all(max(item.thumbnail.shape[:2]) <= 96 for item in strip.results)
+    steps = window.undo_stack.count()
+
+    click_thumbnail(qtbot, strip, 1)
+    second = strip.results.items[1]
+    assert strip.current() is second and strip.shown() is second
+    preview, rect = canvas.view._preview
+    assert (rect.x, rect.y, rect.width, rect.height) == (0, 0, 48, 32)  # where it would land
+    assert canvas.document.layers == [] and window.undo_stack.count() == steps  # the document is untouched
+
+    qtbot.mousePress(strip.compare_button, Qt.MouseButton.LeftButton)
+    assert canvas.view._preview is None  # before: the canvas without it
+    qtbot.mouseRelease(strip.compare_button, Qt.MouseButton.LeftButton)
+    assert canvas.view._preview is not None  # after: back over it
+
+    qtbot.mouseClick(strip.apply_button, Qt.MouseButton.LeftButton)
+    assert len(canvas.document.layers) == 1
+    layer = canvas.document.layers[0]
+    assert layer.params["seed"] == SEED + 1 and layer.generator == "cppn" and layer.rect.size == (48, 32)
+    assert np.array_equal(layer.pixels, second.pixels)
+    assert window.undo_stack.count() == steps + 1 and window.undo_stack.undoText() == f"Apply result “{second.name}”"
+    assert canvas.view._preview is None  # the layer took the overlay's place
+    assert strip.thumbnails.item(1).data(Qt.ItemDataRole.UserRole + 1)  # marked as on the canvas
+    assert "1 on the canvas" in strip.title.text()
+
+    choose(window, "Edit", f"Undo Apply result “{second.name}”")  # the menu names the step
+    assert canvas.document.layers == [] and window.undo_stack.count() == steps + 1  # one step took it away
+    assert len(strip.results) == 4 and not strip.thumbnails.item(1).data(Qt.ItemDataRole.UserRole + 1)
+
+    qtbot.mouseClick(strip.apply_all_button, Qt.MouseButton.LeftButton)
+    assert [l.params["seed"] for l in canvas.document.layers] == [SEED, SEED + 1, SEED + 2, SEED + 3]
+    assert not strip.apply_all_button.isEnabled()  # every one is on the canvas now
+    choose(window, "Edit", "Undo Apply 4 results")
+    assert canvas.document.layers == []  # all four in one step
+    assert strip.apply_all_button.isEnabled()
+
+    click_thumbnail(qtbot, strip, 2)
+    history = (window.undo_stack.count(), window.undo_stack.index())
+    qtbot.mouseClick(strip.discard_button, Qt.MouseButton.LeftButton)
+    assert [item.seed for item in strip.results] == [SEED, SEED + 1, SEED + 3]
+    assert strip.thumbnails.count() == 3 and canvas.document.layers == []
+    assert (window.undo_stack.count(), window.undo_stack.index()) == history  # discarding tidies the strip, not the document
+    assert strip.current().seed == SEED + 3 and strip.shown() is strip.current()  # the next one is chosen and shown
+
+    choose(window, "File", "New project")
+    box = next(box for box in window.findChildren(QMessageBox, "unsaved_project") if box.isVisible())
+    box.button(QMessageBox.StandardButton.Discard).click()  # the generations are unsaved history
+    assert len(strip.results) == 0 and strip.thumbnails.count() == 0 and strip.isHidden()
+    assert canvas.view._preview is None
+
+
+def test_keys_move_apply_and_discard_and_double_click_applies(window, qtbot, choose):
+    canvas, strip = window.canvas, window.canvas.results
+    generate(window, qtbot, 3)
+    click_thumbnail(qtbot, strip, 0)
+    thumbnails = strip.thumbnails
+    assert thumbnails.hasFocus()
+
+    QTest.keyClick(thumbnails, Qt.Key.Key_Right)
+    assert strip.current().seed == SEED + 1 and strip.shown() is strip.current()
+    QTest.keyClick(thumbnails, Qt.Key.Key_Escape)
+    assert strip.shown() is None and canvas.view._preview is None  # Esc leaves the overlay
+    QTest.keyClick(thumbnails, Qt.Key.Key_Return)
+    assert [l.params["seed"] for l in canvas.document.layers] == [SEED + 1]
+    QTest.keyClick(thumbnails, Qt.Key.Key_Right)
+    QTest.keyClick(thumbnails, Qt.Key.Key_Delete)
+    assert [item.seed for item in strip.results] == [SEED, SEED + 1]
+    assert len(canvas.document.layers) == 1  # Delete in the strip never deleted a layer
+
+    click_thumbnail(qtbot, strip, 0, double=True)
+    assert [l.params["seed"] for l in canvas.document.layers] == [SEED + 1, SEED]
+    choose(window, "Edit", f"Undo {window.undo_stack.undoText()}")
+    assert [l.params["seed"] for l in canvas.document.layers] == [SEED + 1]
+
+
+def test_reuse_parameters_loads_a_results_seed_into_the_form(window, qtbot):
+    strip = window.canvas.results
+    generate(window, qtbot, 2, width=40, height=24)
+    window.generate_panel.form.widgets["width"].spin.setValue(300)
+    click_thumbnail(qtbot, strip, 1)
+    assert "seed: 501" in strip.thumbnails.item(1).toolTip()
+    qtbot.mouseClick(strip.reuse_button, Qt.MouseButton.LeftButton)
+    values = window.generate_panel.form.values()
+    assert values["seed"] == SEED + 1 and values["width"] == 40 and values["batch_count"] == 1  # that picture alone
+
+
+def test_a_single_result_lands_as_a_layer_and_is_listed_as_applied(window, qtbot, choose):
+    canvas, strip = window.canvas, window.canvas.results
+    generate(window, qtbot, 1)
+    assert [l.params["seed"] for l in canvas.document.layers] == [SEED]
+    assert window.undo_stack.undoText() == f"Generate “{canvas.document.layers[0].name}”"
+    assert len(strip.results) == 1 and strip.thumbnails.item(0).data(Qt.ItemDataRole.UserRole + 1)
+    assert canvas.view._preview is None
+    choose(window, "Edit", f"Undo {window.undo_stack.undoText()}")
+    assert canvas.document.layers == [] and not strip.thumbnails.item(0).data(Qt.ItemDataRole.UserRole + 1)
+    click_thumbnail(qtbot, strip, 0)
+    qtbot.mouseClick(strip.apply_button, Qt.MouseButton.LeftButton)  # applied again after the undo
+    assert [l.params["seed"] for l in canvas.document.layers] == [SEED]
+
+
+def test_a_result_painted_over_on_the_canvas_is_not_applied_again(window, qtbot):
+    canvas, strip = window.canvas, window.canvas.results
+    generate(window, qtbot, 1)
+    layer = canvas.document.layers[0]
+    canvas.set_tool("brush")
+    spot = canvas.view.widget_rect(layer.rect).center()
+    qtbot.mousePress(canvas.view, Qt.MouseButton.LeftButton, pos=spot)
+    qtbot.mouseRelease(canvas.view, Qt.MouseButton.LeftButton, pos=spot)
+    assert layer.revision > 0  # a dab of paint on the generated layer
+    click_thumbnail(qtbot, strip, 0)
+    assert not strip.apply_button.isEnabled() and "Painted over" in strip.thumbnails.item(0).toolTip()
