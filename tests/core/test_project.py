@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from studio.core.project.history import HistoryEntry
 from studio.core.base.ids import new_id
+from studio.core.image.blend import BLEND_MODES
 from studio.core.image.document import ImageDocument, Layer
 from studio.core.audio.midi import Note
 from studio.core.project.format import FORMAT_VERSION, LoadedProject, Project, ProjectError, backup_path
@@ -47,7 +48,7 @@ def layers(draw, canvas):
     pixels[..., 3][rng.random((height, width)) < 0.4] = 0  # transparent, colour kept: straight alpha
     return Layer(draw(names), pixels, visible=draw(st.booleans()), opacity=draw(st.floats(0, 1)),
                  generator=draw(st.text(max_size=8)), params=draw(params), x=draw(st.integers(-10**6, 10**6)),
-                 y=draw(st.integers(-10**6, 10**6)), locked=draw(st.booleans()))
+                 y=draw(st.integers(-10**6, 10**6)), locked=draw(st.booleans()), blend=draw(st.sampled_from(list(BLEND_MODES))))
 
 
 @st.composite

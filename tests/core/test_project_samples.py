@@ -106,7 +106,7 @@ def content(project: Project, digest: bool = True) -> dict[str, Any]:
     return {
         "canvas": (doc.width, doc.height),
         "layers": [(layer.name, _array(layer.pixels), layer.visible, layer.opacity, layer.generator, dict(layer.params),
-                    layer.x, layer.y, layer.locked) for layer in doc.layers],
+                    layer.x, layer.y, layer.locked, layer.blend) for layer in doc.layers],
         "mask": None if doc.mask is None else _array(doc.mask),
         "selection": None if doc.selection is None else _array(doc.selection.mask),
         "text": project.text,

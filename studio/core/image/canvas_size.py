@@ -51,6 +51,19 @@ def resize_canvas(document: ImageDocument, width: int, height: int, anchor: str 
     """
     check_canvas_size(width, height)
     dx, dy = anchor_shift((document.width, document.height), (width, height), anchor)
+    _reframe(document, width, height, dx, dy)
+    return dx, dy
+
+
+def crop_to(document: ImageDocument, rect: Rect) -> None:
+    """The canvas becomes ``rect`` (canvas coordinates): Crop to selection. Layers keep
+    their pixels, as with any crop."""
+    check_canvas_size(rect.width, rect.height)
+    _reframe(document, rect.width, rect.height, -rect.x, -rect.y)
+
+
+def _reframe(document: ImageDocument, width: int, height: int, dx: int, dy: int) -> None:
+    """A canvas of ``width`` x ``height`` whose (0, 0) is the old canvas's (-``dx``, -``dy``)."""
     for layer in document.layers:
         layer.x += dx
         layer.y += dy
@@ -65,7 +78,6 @@ def resize_canvas(document: ImageDocument, width: int, height: int, anchor: str 
         if document.selection.is_empty():
             document.selection = None
     document.width, document.height = width, height
-    return dx, dy
 
 
 def scale_image(document: ImageDocument, width: int, height: int) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from studio.core.base.ids import new_id
+from studio.core.image.blend import NORMAL, composite_onto
 from studio.core.image.geometry import Rect
 from studio.core.media.pictures import check_canvas_size
 
@@ -39,6 +40,11 @@ class Layer:
     x: int = 0
     y: int = 0
     locked: bool = False
+    #: How the layer's colour mixes with the layers under it (``studio.core.image.blend``).
+    blend: str = NORMAL
+    #: True once a person painted on the layer (a generated picture painted over is a
+    #: composite for provenance: ``studio.core.project.provenance``).
+    painted_over: bool = False
     #: Bumped by ``touch()`` whenever the pixels change, so views know their caches are stale.
     revision: int = 0
     #: Unique in the session (a duplicate gets its own): what the generation history points at.
@@ -78,6 +84,8 @@ class Layer:
             self.x,
             self.y,
             self.locked,
+            blend=self.blend,
+            painted_over=self.painted_over,
         )
 
 
@@ -151,7 +159,8 @@ class ImageDocument:
     # -- pixels ------------------------------------------------------------------------------
 
     def composite(self, rect: Rect | None = None) -> np.ndarray:
-        """The visible layers flattened over transparency, as uint8 RGBA.
+        """The visible layers flattened over transparency, each with its opacity and blend
+        mode, as uint8 RGBA.
 
         ``rect`` (canvas coordinates, default: the whole canvas) may reach past the canvas:
         layers are composited wherever they have pixels.
@@ -165,12 +174,7 @@ class ImageDocument:
             if overlap.is_empty():
                 continue
             src = layer.pixels[overlap.slices(layer.x, layer.y)].astype(np.float32) / 255.0
-            dst = out[overlap.slices(rect.x, rect.y)]
-            alpha = src[..., 3:4] * layer.opacity
-            out_alpha = alpha + dst[..., 3:4] * (1.0 - alpha)
-            colour = src[..., :3] * alpha + dst[..., :3] * dst[..., 3:4] * (1.0 - alpha)
-            np.divide(colour, out_alpha, out=dst[..., :3], where=out_alpha > 0)
-            dst[..., 3:4] = out_alpha
+            composite_onto(out[overlap.slices(rect.x, rect.y)], src, layer.opacity, layer.blend)
         return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
     def sample(self, x: int, y: int) -> tuple[int, int, int, int]:

@@ -9,7 +9,10 @@ Format (version 1): a ZIP archive with these members.
     not belong to the project.
 ``canvas.json``
     ``{"width", "height", "layers": [{"name", "file", "width", "height", "visible",
-    "opacity", "generator", "params", "x", "y", "locked", "id"}], "mask", "selection"}``;
+    "opacity", "generator", "params", "x", "y", "locked", "id", "painted_over", "blend"}],
+    "mask", "selection"}`` (``painted_over``, added later, is false when absent; ``blend``,
+    added later, is one of ``studio.core.image.blend.BLEND_MODES``: normal when absent, and
+    an unknown one loads as normal with a note);
     each layer's pixels are ``canvas/<n>.png`` (RGBA, straight alpha, lossless: the colour
     under a fully transparent pixel survives), ``mask`` and ``selection`` name
     ``canvas/mask.png`` / ``canvas/selection.png`` (greyscale, the selection as 0/255) or

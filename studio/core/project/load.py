@@ -20,6 +20,7 @@ from studio.core.audio.midi import Note
 from studio.core.audio.timeline import Clip, Timeline, TimelineError, Track
 from studio.core.base.input_files import open_input
 from studio.core.base.memory import available_memory, describe_bytes
+from studio.core.image.blend import BLEND_MODES, NORMAL
 from studio.core.image.document import ImageDocument, Layer
 from studio.core.image.selection import Selection
 from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE, check_canvas_size
@@ -261,9 +262,20 @@ class _Reader:
             params=f.dict("params", default={}),
             x=f.int("x", default=0), y=f.int("y", default=0),
             locked=f.bool("locked", default=False),
+            painted_over=f.bool("painted_over", default=False),
+            blend=self.blend_mode(f),
         )
         layer.id = self.ids.object(f.int("id"))
         return layer
+
+    def blend_mode(self, f: Fields) -> str:
+        """The layer's blend mode; one this Studio does not know is shown as Normal, and said."""
+        mode = f.record.get("blend", NORMAL)  # absent in projects saved before blend modes
+        if isinstance(mode, str) and mode in BLEND_MODES:
+            return mode
+        self.problems.append(f"{_capital(_layer_title(f.record, 0))} has a blend mode this Studio does not know "
+                             f"({str(mode)[:40]!r}); it is shown as Normal.")
+        return NORMAL
 
     def canvas_plane(self, source: _Picture, doc: ImageDocument, what: str) -> np.ndarray:
         plane = _decode(source)

@@ -328,6 +328,7 @@ def _write_canvas(doc: ImageDocument, put: Put) -> None:
             "visible": bool(layer.visible), "opacity": float(layer.opacity),
             "generator": str(layer.generator), "params": plain_params(layer.params),
             "x": int(layer.x), "y": int(layer.y), "locked": bool(layer.locked), "id": int(layer.id),
+            "painted_over": bool(layer.painted_over), "blend": str(layer.blend),
         })
     record: dict[str, Any] = {"width": int(doc.width), "height": int(doc.height), "layers": layers,
                               "mask": None, "selection": None}

@@ -1,5 +1,5 @@
-"""Canvas size edits in the Canvas workspace: crop or extend the canvas, extend it for
-outpainting, and resample the whole image.
+"""Canvas size edits in the Canvas workspace: crop or extend the canvas, crop it to the
+selection, extend it for outpainting, and resample the whole image.
 
 A refused size warns (through ``warning``) and changes nothing; a done one is one
 ``ChangeFrame`` undo step. ``CanvasSizeEdits`` is a part of ``CanvasWorkspace`` (a mixin).
@@ -29,6 +29,14 @@ class CanvasSizeEdits:
     def resize_canvas(self, width: int, height: int, anchor: str = "center") -> bool:
         """Crop or extend the canvas (layers keep their pixels); a refused size warns and changes nothing."""
         return self._frame_edit("Change the canvas size", lambda: canvas_size.resize_canvas(self.document, width, height, anchor))
+
+    def crop_to_selection(self) -> bool:
+        """The canvas becomes the selection's bounding box."""
+        box = self.document.selection.bbox if self.document.selection is not None else None
+        if box is None:
+            self.message.emit("Crop to selection: select an area first")
+            return False
+        return self._frame_edit("Crop to selection", lambda: canvas_size.crop_to(self.document, box))
 
     def extend_canvas(self, side: str, amount: int) -> bool:
         """Grow the canvas on ``side`` for outpainting: the border is masked and selected."""

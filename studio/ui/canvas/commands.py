@@ -132,6 +132,8 @@ class PaintPatch(QUndoCommand):
 
     def redo(self) -> None:
         self.patch.redo(self._target())
+        if self.layer is not None:
+            self.layer.painted_over = True  # kept on undo: a cautious provenance claim
         self._changed()
 
     def undo(self) -> None:
@@ -235,3 +237,37 @@ class ReplaceDocument(QUndoCommand):
         self.workspace.document.layers[:] = layers
         self.workspace.document.restore_frame(frame)
         self.workspace.frame_changed(active=active, refit=True)
+
+
+class ReplaceLayers(QUndoCommand):
+    """The stack and some layers' pixels and places changed together, as one step: a merge,
+    a flatten, a transform, a flip or a quarter turn.
+
+    ``stack`` is the new list of layers (bottom to top); ``pixels`` maps each layer whose
+    pixels change to its new (pixels, x, y). The old ones are kept for undo.
+    """
+
+    def __init__(self, workspace: "CanvasWorkspace", stack: list[Layer], pixels: dict[Layer, tuple[np.ndarray, int, int]], text: str, active: Layer | None = None) -> None:
+        super().__init__(text)
+        self.workspace = workspace
+        self.before = (list(workspace.document.layers), {layer: (layer.pixels, layer.x, layer.y) for layer in pixels}, workspace.active_layer)
+        self.after = (list(stack), dict(pixels), active or workspace.active_layer)
+
+    def redo(self) -> None:
+        self._set(*self.after)
+
+    def undo(self) -> None:
+        self._set(*self.before)
+
+    def _set(self, stack: list[Layer], pixels: dict[Layer, tuple[np.ndarray, int, int]], active: Layer | None) -> None:
+        for layer, (array, x, y) in pixels.items():
+            if layer.pixels is not array:
+                layer.set_pixels(array)
+            layer.x, layer.y = x, y
+        structural = stack != self.workspace.document.layers
+        self.workspace.document.layers[:] = stack
+        if structural:
+            self.workspace.structure_changed(active=active)
+        else:
+            for layer in pixels:
+                self.workspace.layer_changed(layer)

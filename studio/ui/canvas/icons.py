@@ -92,6 +92,15 @@ def _move(p: QPainter) -> None:
         p.drawPolyline(_poly(a, b, c))
 
 
+def _transform(p: QPainter) -> None:
+    p.setPen(QPen(INK, 3, Qt.PenStyle.DashLine, Qt.PenCapStyle.FlatCap))
+    p.drawPolygon(_poly((14, 22), (42, 10), (52, 40), (22, 52)))
+    p.setPen(QPen(INK, 3))
+    p.setBrush(QBrush(INK))
+    for x, y in ((14, 22), (42, 10), (52, 40), (22, 52)):
+        p.drawRect(QRectF(x - 4.5, y - 4.5, 9, 9))
+
+
 def _fill(p: QPainter) -> None:
     p.drawPolygon(_poly((12, 30), (30, 12), (50, 32), (32, 50)))
     p.setBrush(QBrush(INK))
@@ -178,6 +187,7 @@ PAINTERS: dict[str, Callable[[QPainter], None]] = {
     "lasso": _lasso,
     "mask": _mask,
     "move": _move,
+    "transform": _transform,
     "fill": _fill,
     "eye": _eye,
     "eye_off": _eye_off,

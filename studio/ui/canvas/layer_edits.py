@@ -1,15 +1,22 @@
 """Layer edits in the Canvas workspace: add, duplicate, delete, reorder, rename, show/hide,
-lock, opacity, and which layer an edit paints on.
+lock, opacity, blend mode, merge down, flatten, flips and quarter turns, and which layer an
+edit paints on.
 
 Each edit is one undo command (``studio.ui.canvas.commands``) pushed on the workspace's
-stack. ``LayerEdits`` is a part of ``CanvasWorkspace`` (a mixin).
+stack — except showing and hiding, which painters toggle to look, not to edit: it marks the
+project changed (and is saved) but is no undo step, so Undo never just flips an eye.
+``LayerEdits`` is a part of ``CanvasWorkspace`` (a mixin).
 """
 
 from __future__ import annotations
 
+from studio.core.image.blend import BLEND_MODES
 from studio.core.image.document import Layer
+from studio.core.image.merge import flatten, merge_down
+from studio.core.image.transform import flip, rotate_quarter
 from studio.core.project.reuse import PictureParameters
-from studio.ui.canvas.commands import AddLayer, RemoveLayer, SetLayerOrder, SetLayerProperty
+from studio.errors import StudioError
+from studio.ui.canvas.commands import AddLayer, RemoveLayer, ReplaceLayers, SetLayerOrder, SetLayerProperty
 
 
 class LayerEdits:
@@ -61,8 +68,11 @@ class LayerEdits:
             self.undo_stack.push(SetLayerProperty(self, layer, "name", name, f"Rename layer to “{name}”"))
 
     def set_visible(self, layer: Layer, visible: bool) -> None:
+        """The eye: not an undo step, but a change the project saves."""
         if visible != layer.visible:
-            self.undo_stack.push(SetLayerProperty(self, layer, "visible", visible, ("Show" if visible else "Hide") + f" layer “{layer.name}”"))
+            layer.visible = visible
+            self.layer_changed(layer)
+            self.changed_outside_undo.emit()
 
     def set_locked(self, layer: Layer, locked: bool) -> None:
         if locked != layer.locked:
@@ -75,6 +85,49 @@ class LayerEdits:
     def set_opacity(self, layer: Layer, before: float, after: float) -> None:
         if abs(before - after) > 1e-9 or abs(layer.opacity - after) > 1e-9:
             self.undo_stack.push(SetLayerProperty(self, layer, "opacity", after, f"Opacity of “{layer.name}”: {round(after * 100)} %", before=before))
+
+    def set_blend(self, layer: Layer, mode: str) -> None:
+        if mode in BLEND_MODES and mode != layer.blend:
+            self.undo_stack.push(SetLayerProperty(self, layer, "blend", mode, f"Blend mode of “{layer.name}”: {BLEND_MODES[mode]}"))
+
+    def merge_down(self) -> None:
+        """The active layer composited onto the one below (its opacity and blend mode baked in)."""
+        upper, _ = self.layer_to_paint(create=False, action="Merge down")
+        if upper is None:
+            return
+        index = self.document.layers.index(upper)
+        if index == 0:
+            self.message.emit(f"Merge down: there is no layer below “{upper.name}”")
+            return
+        lower = self.document.layers[index - 1]
+        try:
+            merged = merge_down(upper, lower)
+        except StudioError as exc:
+            self.warning.emit("Cannot merge down", str(exc))
+            return
+        stack = [layer for layer in self.document.layers if layer is not upper]
+        self.undo_stack.push(ReplaceLayers(self, stack, {lower: merged}, f"Merge “{upper.name}” down", active=lower))
+
+    def flatten_image(self) -> None:
+        """Every visible layer into one, as the canvas shows them; hidden layers are dropped."""
+        if not self.document.layers:
+            self.message.emit("Flatten image: the canvas is empty")
+            return
+        flat = flatten(self.document)
+        self.undo_stack.push(ReplaceLayers(self, [flat], {}, "Flatten image", active=flat))
+
+    def flip_layer(self, horizontal: bool) -> None:
+        layer, _ = self.layer_to_paint(create=False, action="Flip layer")
+        if layer is not None:
+            text = "Flip “{}” horizontally" if horizontal else "Flip “{}” vertically"
+            self.undo_stack.push(ReplaceLayers(self, self.document.layers, {layer: (flip(layer.pixels, horizontal), layer.x, layer.y)}, text.format(layer.name)))
+
+    def rotate_layer(self, clockwise: bool) -> None:
+        layer, _ = self.layer_to_paint(create=False, action="Rotate layer")
+        if layer is not None:
+            turned = rotate_quarter(layer.pixels, layer.x, layer.y, clockwise)
+            text = f"Rotate “{layer.name}” 90° " + ("clockwise" if clockwise else "anticlockwise")
+            self.undo_stack.push(ReplaceLayers(self, self.document.layers, {layer: turned}, text))
 
     def reuse_layer(self, layer: Layer | None) -> None:
         if layer is not None and layer.generator:

@@ -1,4 +1,4 @@
-"""The layers panel: thumbnails, names, visibility and lock toggles, opacity, order.
+"""The layers panel: thumbnails, names, visibility and lock toggles, blend mode, opacity, order.
 
 Top layer first, as painters expect. Double-click (or F2) renames; the eye and the lock at
 a row's right toggle; rows drag to reorder; the buttons and the context menu do the rest.
@@ -13,6 +13,8 @@ from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.image.blend import BLEND_MODES, NORMAL
 from studio.core.image.document import Layer
 from studio.ui.canvas.icons import icon
 from studio.ui.images import qimage_from_rgba
@@ -107,6 +110,8 @@ class LayerDelegate(QStyledItemDelegate):
         name = painter.fontMetrics().elidedText(layer.name, Qt.TextElideMode.ElideRight, name_rect.width())
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         details = [f"{round(layer.opacity * 100)} %"]
+        if layer.blend != NORMAL:
+            details.append(BLEND_MODES.get(layer.blend, layer.blend))
         if layer.x or layer.y:
             details.append(f"at {layer.x}, {layer.y}")
         if layer.generator:
@@ -169,6 +174,7 @@ class LayersPanel(QWidget):
     lock_requested = Signal(object)
     opacity_previewed = Signal(object, float)  # live, while the slider is dragged
     opacity_requested = Signal(object, float, float)  # layer, before, after: one undo step
+    blend_requested = Signal(object, str)  # layer, mode
     order_requested = Signal(list)  # layers bottom to top, after a drag in the list
     add_requested = Signal()
     duplicate_requested = Signal()
@@ -214,6 +220,12 @@ class LayersPanel(QWidget):
         self.opacity_slider.sliderReleased.connect(self._opacity_released)
         self.opacity_slider.valueChanged.connect(self._opacity_moved)
         self.opacity_spin.valueChanged.connect(self._opacity_typed)
+        self.blend_combo = QComboBox()
+        self.blend_combo.setObjectName("layer_blend")
+        self.blend_combo.setToolTip("Blend mode: how the active layer's colours mix with the layers under it")
+        for mode, title in BLEND_MODES.items():
+            self.blend_combo.addItem(title, mode)
+        self.blend_combo.activated.connect(self._blend_chosen)
 
         self.buttons: dict[str, QToolButton] = {}
         row = QHBoxLayout()
@@ -242,16 +254,20 @@ class LayersPanel(QWidget):
 
         title = QLabel("Layers")
         title.setStyleSheet("font-weight: bold; font-size: 13px;")
-        opacity_row = QHBoxLayout()
-        caption = QLabel("Opacity")
-        caption.setStyleSheet("color: #aaa;")
-        opacity_row.addWidget(caption)
-        opacity_row.addWidget(self.opacity_slider, 1)
-        opacity_row.addWidget(self.opacity_spin)
+        properties = QGridLayout()
+        properties.setHorizontalSpacing(6)
+        properties.setVerticalSpacing(4)
+        for line, (text, widgets) in enumerate((("Blend", (self.blend_combo,)), ("Opacity", (self.opacity_slider, self.opacity_spin)))):
+            caption = QLabel(text)
+            caption.setStyleSheet("color: #aaa;")
+            properties.addWidget(caption, line, 0)
+            for column, widget in enumerate(widgets, start=1):
+                properties.addWidget(widget, line, column, 1, 2 if len(widgets) == 1 else 1)
+        properties.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(title)
-        layout.addLayout(opacity_row)
+        layout.addLayout(properties)
         layout.addWidget(self.list, 1)
         layout.addLayout(row)
         self._update_controls()
@@ -335,6 +351,8 @@ class LayersPanel(QWidget):
         self.buttons["reuse"].setEnabled(layer is not None and bool(layer.generator))
         self.opacity_slider.setEnabled(layer is not None)
         self.opacity_spin.setEnabled(layer is not None)
+        self.blend_combo.setEnabled(layer is not None)
+        self.blend_combo.setCurrentIndex(max(0, self.blend_combo.findData(layer.blend if layer is not None else NORMAL)))
         if not self.opacity_slider.isSliderDown():
             value = round((layer.opacity if layer is not None else 1.0) * 100)
             for widget in (self.opacity_slider, self.opacity_spin):
@@ -392,6 +410,11 @@ class LayersPanel(QWidget):
         layer = self.current()
         if layer is not None:
             self.opacity_requested.emit(layer, layer.opacity, value / 100)
+
+    def _blend_chosen(self, index: int) -> None:
+        layer = self.current()
+        if layer is not None:
+            self.blend_requested.emit(layer, self.blend_combo.itemData(index))
 
     def _context_menu(self, position: QPoint) -> None:
         item = self.list.itemAt(position)

@@ -152,6 +152,13 @@ class ToolOptions(QWidget):
         layout.addWidget(self.hint)
         layout.addLayout(self.form)
 
+    def add_row(self, name: str, caption: str, widget: QWidget) -> None:
+        """A tool's own settings or buttons, shown while a tool naming ``name`` is chosen."""
+        self._rows[name] = self.form.rowCount()
+        label = QLabel(caption)
+        label.setStyleSheet("color: #aaa;")
+        self.form.addRow(label, widget)
+
     def show_for(self, title: str, hint: str, options: tuple[str, ...]) -> None:
         self.title.setText(title)
         self.hint.setText(hint)

@@ -2,7 +2,8 @@
 
 A tool gets points in canvas coordinates from the view and makes its edit through the
 workspace, which owns the document and the undo stack. One press-to-release gesture is
-one undo step (a stroke, a selection, a move, a fill).
+one undo step (a stroke, a selection, a move, a fill). The base class is in ``tool_base``,
+the free transform in ``transform_tool``.
 """
 
 from __future__ import annotations
@@ -17,55 +18,14 @@ from studio.core.image.geometry import Rect
 from studio.core.image.paint import ERASE, MASK, PAINT, UNMASK, Stroke, fill, flood_region, region_on_layer
 from studio.core.image.selection import Selection
 from studio.ui.canvas.commands import MoveLayer, PaintPatch, SetSelection
+from studio.ui.canvas.tool_base import Tool
+from studio.ui.canvas.transform_tool import TransformTool
 
 if TYPE_CHECKING:
     from studio.ui.canvas.view import CanvasView
     from studio.ui.canvas.workspace import CanvasWorkspace
 
-
-class Tool:
-    name = ""
-    title = ""
-    shortcut = ""
-    icon = ""
-    tip = ""
-    cursor = Qt.CursorShape.CrossCursor
-    #: Which tool options apply: size, hardness, opacity, colour, tolerance.
-    options: tuple[str, ...] = ()
-
-    def __init__(self, workspace: "CanvasWorkspace") -> None:
-        self.workspace = workspace
-
-    @property
-    def view(self) -> "CanvasView":
-        return self.workspace.view
-
-    def press(self, point: QPointF, event: QMouseEvent) -> None:
-        pass
-
-    def move(self, point: QPointF, event: QMouseEvent) -> None:
-        pass
-
-    def release(self, point: QPointF, event: QMouseEvent) -> None:
-        pass
-
-    def cancel(self) -> None:
-        """Abandon a gesture in progress (Esc, or another tool chosen)."""
-
-    def outline_radius(self) -> float:
-        """The radius (canvas px) of the outline drawn under the pointer; 0 for none."""
-        return 0.0
-
-    def paint_overlay(self, painter: QPainter, view: "CanvasView") -> None:
-        radius = self.outline_radius()
-        if radius and view.hover is not None:
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            r = max(1.5, radius * view.zoom)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(QColor(0, 0, 0, 160), 3))
-            painter.drawEllipse(view.hover, r, r)
-            painter.setPen(QPen(QColor(255, 255, 255, 220), 1))
-            painter.drawEllipse(view.hover, r, r)
+__all__ = ["TOOLS", "Tool"]
 
 
 class StrokeTool(Tool):
@@ -382,4 +342,4 @@ class FillTool(Tool):
                 self.workspace.undo_stack.endMacro()
 
 
-TOOLS: tuple[type[Tool], ...] = (MoveTool, RectSelectTool, LassoTool, BrushTool, EraserTool, FillTool, PickerTool, MaskTool)
+TOOLS: tuple[type[Tool], ...] = (MoveTool, TransformTool, RectSelectTool, LassoTool, BrushTool, EraserTool, FillTool, PickerTool, MaskTool)
