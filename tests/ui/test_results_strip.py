@@ -160,3 +160,31 @@ def test_a_result_painted_over_on_the_canvas_is_not_applied_again(window, qtbot)
     assert layer.revision > 0  # a dab of paint on the generated layer
     click_thumbnail(qtbot, strip, 0)
     assert not strip.apply_button.isEnabled() and "Painted over" in strip.thumbnails.item(0).toolTip()
+
+
+def test_the_strip_folds_to_give_the_canvas_its_room(window, qtbot):
+    canvas, strip = window.canvas, window.canvas.results
+    generate(window, qtbot, 2)
+    assert strip.expanded and strip.thumbnails.isVisibleTo(window)
+    tall = canvas.view.height()
+    qtbot.mouseClick(strip.toggle, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: canvas.view.height() > tall)
+    assert not strip.thumbnails.isVisibleTo(window) and strip.isVisibleTo(window)  # the title and buttons stay
+    qtbot.mouseClick(strip.apply_all_button, Qt.MouseButton.LeftButton)  # still works folded
+    assert len(canvas.document.layers) == 2
+    qtbot.mouseClick(strip.toggle, Qt.MouseButton.LeftButton)
+    assert strip.thumbnails.isVisibleTo(window)
+
+
+def test_a_full_strip_lets_the_oldest_go_and_says_so(window, qtbot):
+    strip = window.canvas.results
+    strip.results.capacity = 3  # 32 in use; three keep the test short
+    generate(window, qtbot, 4)
+    assert [item.seed for item in strip.results] == [SEED + 1, SEED + 2, SEED + 3] and strip.thumbnails.count() == 3
+    assert [strip.thumbnails.item(row).data(Qt.ItemDataRole.UserRole).seed for row in range(3)] == [SEED + 1, SEED + 2, SEED + 3]
+    generate(window, qtbot, 2, seed=900)
+    assert [item.seed for item in strip.results] == [SEED + 3, 900, 901]
+    bar = window.statusBar()
+    # The last word (not overwritten by the line saying a result came), naming both that left.
+    qtbot.waitUntil(lambda: "results strip holds 3" in bar.currentMessage() and f"· {SEED + 2}”" in bar.currentMessage())
+    assert f"· {SEED + 1}”" in bar.currentMessage()

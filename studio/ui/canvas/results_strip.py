@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QListWidgetItem, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from studio.core.image.canvas_inputs import Placement, layer_params
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from studio.ui.canvas.workspace import CanvasWorkspace
 
 MIN_VIEW_HEIGHT = 240  # below this the strip appears folded: the canvas comes first
+HEADER_HEIGHT = 34  # the strip's title and buttons
 BUTTON_STYLE = """
 QToolButton { color: #d8d8de; padding: 2px 9px; border: 1px solid transparent; border-radius: 3px; }
 QToolButton:hover { background: #34343b; border-color: #44444c; }
@@ -59,6 +60,7 @@ class ResultsStrip(QFrame):
         self.overlay_on = True  # clicking a thumbnail draws it over the canvas; Esc turns it off
         self._shown: StagedResult | None = None  # the result drawn over the canvas now
         self._job: int | None = None  # the job whose results came last
+        self._left: list[str] = []  # names of the results it pushed out of a full strip, unapplied
 
         self.expanded = True
         self.toggle = QToolButton(text="▾")
@@ -129,6 +131,8 @@ class ResultsStrip(QFrame):
             self.workspace.add_layer(layer, fit_canvas=placement.fit_canvas, text=f"Generate “{name}”")
         first_of_job = job_id != self._job
         self._job = job_id
+        if first_of_job:
+            self._left.clear()
         self._add(item)
         if staged:
             if first_of_job or self.thumbnails.currentItem() is None:
@@ -148,10 +152,12 @@ class ResultsStrip(QFrame):
             if old is self._shown:
                 self.hide_overlay()
         self.thumbnails.add(item, item.applied(layers))
-        lost = [old for old in dropped if not old.applied(layers)]
+        lost = [old.name for old in dropped if not old.applied(layers)]
         if lost:
-            names = ", ".join(f"“{old.name}”" for old in lost)
-            self.workspace.message.emit(f"The results strip holds {self.results.capacity} results: {names} left it (its seed makes it again)")
+            self._left.extend(lost)
+            names = ", ".join(f"“{name}”" for name in self._left)
+            note = f"The results strip holds {self.results.capacity} results: {names} left it (a seed makes its picture again)"
+            QTimer.singleShot(0, lambda: self.workspace.message.emit(note))  # after the line saying the result came
         self._update()
 
     # -- what the painter does -----------------------------------------------------------------
@@ -280,7 +286,7 @@ class ResultsStrip(QFrame):
         self.discard_button.setEnabled(item is not None)
         if count and self.isHidden():
             # Appearing: the thumbnails only where the view keeps enough room to paint in.
-            self.set_expanded(self.workspace.view.height() - self.sizeHint().height() >= MIN_VIEW_HEIGHT)
+            self.set_expanded(self.workspace.view.height() - self.thumbnails.height() - HEADER_HEIGHT >= MIN_VIEW_HEIGHT)
         self.setVisible(count > 0)
         self.thumbnails.viewport().update()
 
