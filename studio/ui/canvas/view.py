@@ -22,16 +22,19 @@ from PySide6.QtWidgets import QWidget
 
 from studio.core.image.geometry import Rect
 from studio.core.image.document import ImageDocument, Layer
+from studio.ui.canvas.layer_painting import paint_layers
 from studio.ui.images import qimage_from_rgba
 
 if TYPE_CHECKING:
-    from studio.ui.canvas.tools import Tool
+    from studio.ui.canvas.tool_base import Tool
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 32.0
 WHEEL_STEP = 1.2  # zoom factor per wheel notch
 FIT_MARGIN = 24
 MASK_COLOUR = (230, 40, 40)  # the inpainting mask shows as translucent red
 ANTS_MS = 160
+#: A preview showing less than this share of its picture's rows is the top of it (drawn band by band).
+PARTIAL_PREVIEW = 0.97
 
 
 class CanvasView(QWidget):
@@ -52,6 +55,7 @@ class CanvasView(QWidget):
         self.tool: Tool | None = None
         self._images: "weakref.WeakKeyDictionary[Layer, tuple[int, int, QImage]]" = weakref.WeakKeyDictionary()
         self._preview: tuple[QImage, Rect | None] | None = None
+        self._preview_full: tuple[int, int] | None = None  # the whole picture's size, when known
         self._overlay: np.ndarray | None = None
         self._overlay_image: QImage | None = None
         self._overlay_source: np.ndarray | None = None
@@ -98,15 +102,27 @@ class CanvasView(QWidget):
     # -- zoom and pan ----------------------------------------------------------------------------
 
     def fit(self) -> None:
-        """Show the whole canvas, as large as the view allows (the view follows resizes after)."""
-        width, height = self.document.width, self.document.height
+        """Show the whole canvas, and a preview reaching past it, as large as the view allows
+        (the view follows resizes after). A picture larger than the canvas grows the canvas
+        when it lands: fitted to both while it forms, the view need not move then."""
+        area = self._content()
         available_w = max(1, self.width() - 2 * FIT_MARGIN)
         available_h = max(1, self.height() - 2 * FIT_MARGIN)
-        zoom = min(available_w / width, available_h / height)
+        zoom = min(available_w / area.width(), available_h / area.height())
         self.fitting = True
         self._set_zoom(zoom, None)
-        self.origin = QPointF((self.width() - width * self.zoom) / 2, (self.height() - height * self.zoom) / 2)
+        self.origin = QPointF(
+            (self.width() - area.width() * self.zoom) / 2 - area.x() * self.zoom,
+            (self.height() - area.height() * self.zoom) / 2 - area.y() * self.zoom,
+        )
         self.update()
+
+    def _content(self) -> QRectF:
+        """The canvas, with the rectangle a job's preview covers where it reaches past it."""
+        area = QRectF(0, 0, self.document.width, self.document.height)
+        if self._preview is not None and self._preview[1] is not None:
+            area = area.united(self._preview_rect())
+        return area
 
     def actual_size(self) -> None:
         """100 %: one canvas pixel per screen pixel, centred."""
@@ -159,10 +175,42 @@ class CanvasView(QWidget):
             cached = self._images[layer] = (id(layer.pixels), layer.revision, image)
         return cached[2]
 
-    def show_preview(self, pixels: np.ndarray | None, rect: Rect | None = None) -> None:
-        """A job's partial picture, drawn over ``rect`` (canvas coordinates) until it lands."""
+    def show_preview(self, pixels: np.ndarray | None, rect: Rect | None = None, full: tuple[int, int] | None = None) -> None:
+        """A job's partial picture, drawn where it will land and at the size it will have
+        (``rect``, canvas coordinates; None: fitted to the canvas) until it lands. A preview is
+        small (a 4096 px picture previews at 64-512 px): it is drawn smoothly scaled into its
+        rectangle, past the canvas's edge where the picture will grow the canvas.
+
+        ``full``: the size of the whole picture the generator makes. A preview of its top rows
+        only (a picture drawn band by band) then covers the top of the rectangle, at the
+        picture's scale, instead of being stretched over all of it."""
+        before = self._content()
         self._preview = None if pixels is None else (qimage_from_rgba(pixels), rect)
+        self._preview_full = full
+        if self.fitting and self._content() != before:
+            self.fit()  # the preview reaches past the canvas (or no longer does)
         self.update()
+
+    def _preview_rect(self) -> QRectF:
+        """Where the previewed picture lands, in canvas coordinates."""
+        assert self._preview is not None
+        image, rect = self._preview
+        if rect is None:  # size unknown: fit the canvas, keeping the picture's shape
+            size = QSize(image.width(), image.height()).scaled(QSize(self.document.width, self.document.height), Qt.AspectRatioMode.KeepAspectRatio)
+            return QRectF(0, 0, size.width(), size.height())
+        return QRectF(rect.x, rect.y, rect.width, rect.height)
+
+    def _preview_drawn(self) -> QRectF:
+        """The part of the landing rectangle the preview covers: the top rows done so far
+        when it shows only those, else all of it."""
+        assert self._preview is not None
+        image, full = self._preview[0], self._preview_full
+        target = self._preview_rect()
+        if full is not None and full[0] > 0 and full[1] > 0 and image.width() > 0:
+            shown = image.height() * full[0] / image.width() / full[1]  # the share of the picture's rows
+            if shown < PARTIAL_PREVIEW:
+                target.setHeight(target.height() * shown)
+        return target
 
     def refresh_mask(self, rect: Rect | None = None, force: bool = False) -> None:
         """Bring the red overlay up to date with the mask.
@@ -236,24 +284,12 @@ class CanvasView(QWidget):
         painter.scale(self.zoom, self.zoom)
         # Smooth when shrinking; crisp pixels when an artist zooms in to work on them.
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 2)
-        for layer in self.document.layers:
-            if layer.visible and layer.opacity > 0:
-                painter.setOpacity(layer.opacity)
-                painter.drawImage(QPointF(layer.x, layer.y), self.layer_image(layer))
-        painter.setOpacity(1.0)
+        paint_layers(painter, self.document.layers, self.layer_image, self.tool)
         if self._overlay_image is not None:
             painter.drawImage(QPointF(0, 0), self._overlay_image)
-        if self._preview is not None:
-            image, rect = self._preview
-            if rect is None:  # size unknown: fit the canvas, keeping the picture's shape
-                size = QSize(image.width(), image.height()).scaled(QSize(width, height), Qt.AspectRatioMode.KeepAspectRatio)
-                target = QRectF(0, 0, size.width(), size.height())
-            else:
-                target = QRectF(rect.x, rect.y, rect.width, rect.height)
-            painter.setOpacity(0.92)
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            painter.drawImage(target, image)
         painter.restore()
+        if self._preview is not None:
+            self._paint_preview(painter)
         painter.setPen(QPen(QColor("#55555c"), 1))
         painter.drawRect(canvas.adjusted(-0.5, -0.5, 0.5, 0.5))
         self._paint_selection(painter)
@@ -263,6 +299,23 @@ class CanvasView(QWidget):
             painter.setPen(QColor("#8b8b93"))
             painter.drawText(canvas, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "Empty canvas\nGenerate, paint, or drop a picture here")
         painter.end()
+
+    def _paint_preview(self, painter: QPainter) -> None:
+        """The forming picture over its landing rectangle, outlined: not cut at the canvas's
+        edge, since a larger picture grows the canvas when it lands."""
+        drawn, landing = self._preview_drawn(), self._preview_rect()
+        on_screen = QRectF(self.to_widget(drawn.topLeft()), self.to_widget(drawn.bottomRight()))
+        painter.save()
+        painter.setOpacity(0.92)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)  # bilinear, never blocks of colour
+        painter.drawImage(on_screen, self._preview[0])
+        painter.setOpacity(1.0)
+        on_screen = QRectF(self.to_widget(landing.topLeft()), self.to_widget(landing.bottomRight()))
+        outline = QPen(QColor("#8ab4f8"), 1)
+        outline.setDashPattern([3.0, 3.0])
+        painter.setPen(outline)
+        painter.drawRect(on_screen.adjusted(-0.5, -0.5, 0.5, 0.5))
+        painter.restore()
 
     def _paint_selection(self, painter: QPainter) -> None:
         """Marching ants: a white line under a black dashed one whose dashes crawl."""
@@ -307,6 +360,8 @@ class CanvasView(QWidget):
         if self.tool is not None:
             if event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
                 self.tool.move(point, event)
+            elif not self._space:
+                self.tool.hover(point)
             self._update_tool_cursor(previous)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -329,6 +384,8 @@ class CanvasView(QWidget):
             self._space = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)
             return
+        if self.tool is not None and self.tool.key_press(event):
+            return  # the tool's own keys (the free transform's Enter and flips)
         if event.key() == Qt.Key.Key_Escape and self.tool is not None:
             self.tool.cancel()
             return
@@ -348,7 +405,7 @@ class CanvasView(QWidget):
 
     def set_tool(self, tool: "Tool") -> None:
         if self.tool is not None:
-            self.tool.cancel()
+            self.tool.leave()
         self.tool = tool
         self._apply_tool_cursor()
         self.update()

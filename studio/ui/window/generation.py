@@ -16,8 +16,9 @@ from PySide6.QtCore import QObject
 
 from studio.core.engine.generators import Generator, Preview, Progress, Result
 from studio.core.engine.jobs import Job, JobState
-from studio.core.image.canvas_inputs import OWN_SIZE, Placement, canvas_inputs, place_result
+from studio.core.image.canvas_inputs import GENERATE, OWN_SIZE, REFINE, Placement, canvas_inputs, canvas_to_hold, generation_size, modes_for, place_result
 from studio.core.image.control_inputs import control_inputs
+from studio.core.image.geometry import Rect
 from studio.core.image.staged_results import batch_size
 from studio.core.project.results import result_name
 from studio.errors import StudioError
@@ -44,9 +45,9 @@ class GenerationDispatch(QObject):
         placement = Placement()
         try:
             if generator is not None and generator.kind == "image":
-                values, placement = canvas_inputs(
-                    window.canvas.document, window.canvas.active_layer, generator.params, values, window.use_layer_action.isChecked()
-                )
+                # The panel's Generate / Refine / Inpaint: the user's choice, never a guess.
+                mode = window.generate_panel.mode()
+                values, placement = canvas_inputs(window.canvas.document, window.canvas.active_layer, generator.params, values, mode)
                 values = control_inputs(window.canvas.document, generator.params, values, placement)  # the chosen control layer
             prompt_clip = None
             if generator is not None and generator.kind == "audio":
@@ -58,13 +59,59 @@ class GenerationDispatch(QObject):
             window.warn("Cannot generate", str(exc))
             return None
         self._placements[job.id] = placement
+        self._tell_where(placement, generator, values)
         window.jobs_panel.add(job)
         window.workspaces.show_workspace_for(job.generator)
-        if placement.source == "selection" and placement.size is not None:
-            window.statusBar().showMessage(f"Generating into the selection ({placement.size[0]} × {placement.size[1]} at {placement.x}, {placement.y})", 8000)
-        elif placement.source == "layer" and window.canvas.active_layer is not None:
-            window.statusBar().showMessage(f"Generating from the layer “{window.canvas.active_layer.name}”", 8000)
         return job
+
+    # -- what the Generate panel shows of the canvas -------------------------------------------
+
+    def watch_canvas(self) -> None:
+        """Keep the Generate panel's size and its line on the mode's source up to date."""
+        window = self.window
+        window.canvas.inputs_changed.connect(self.show_canvas_state)
+        window.generate_panel.generator_changed.connect(self.show_canvas_state)
+        window.generate_panel.mode_changed.connect(self.show_canvas_state)
+        self.show_canvas_state()
+
+    def show_canvas_state(self, *_: object) -> None:
+        panel, canvas = self.window.generate_panel, self.window.canvas
+        generator = panel.current()
+        if generator is None or generator.kind != "image":
+            return
+        size, follows = generation_size(canvas.document, generator.params)
+        panel.show_canvas(size, follows, self._source_line(panel.mode(), follows == "selection"))
+
+    def _source_line(self, mode: str, selection: bool) -> str:
+        """What the mode starts from and where its picture lands, in a line."""
+        layer = self.window.canvas.active_layer
+        if mode == GENERATE:
+            return "From the prompt alone; the picture lands in the selection" if selection else "From the prompt alone"
+        if selection:
+            return "Refines the picture in the selection" if mode == REFINE else "Repaints the selection (or the mask painted in it)"
+        if layer is None:
+            return "Nothing to start from: select an area or add a picture first"
+        if not layer.pixels[..., 3].any():
+            return f"The layer “{layer.name}” is empty: paint on it, choose another layer or select an area"
+        return f"Refines the layer “{layer.name}”" if mode == REFINE else f"Repaints the mask painted on the layer “{layer.name}”"
+
+    def _tell_where(self, placement: Placement, generator: Generator | None, values: dict) -> None:
+        """The status bar says what the job starts from and where its picture will land."""
+        window = self.window
+        if generator is None or generator.kind != "image":
+            return
+        mode = window.generate_panel.mode() if modes_for(generator.params) else ""
+        verb = {"refine": "Refining", "inpaint": "Inpainting"}.get(mode, "Generating")
+        layer = window.canvas.active_layer
+        if placement.source == "selection" and placement.size is not None:
+            where = f"{'into ' if verb == 'Generating' else ''}the selection ({placement.size[0]} × {placement.size[1]} at {placement.x}, {placement.y})"
+        elif placement.source == "layer" and layer is not None:
+            where = f"{'from ' if verb == 'Generating' else ''}the layer “{layer.name}”"
+        elif placement.expected_size is not None:
+            where = f"from the prompt at {placement.expected_size[0]} × {placement.expected_size[1]}"
+        else:
+            where = "from the prompt"
+        window.statusBar().showMessage(f"{verb} {where}", 8000)
 
     def _timeline_inputs(self, generator: Generator, values: dict) -> tuple[dict, int | None]:
         """An audio prompt is the selected clip as heard, when the user lets clips be continued;
@@ -112,12 +159,15 @@ class GenerationDispatch(QObject):
             row.on_preview(preview)
         if preview.kind == "image":
             placement = self._placements.get(job.id)
-            self.window.canvas.view.show_preview(preview.value, placement.preview_rect() if placement is not None else None)
+            params = job.request.params
+            full = (params["width"], params["height"]) if isinstance(params.get("width"), int) and isinstance(params.get("height"), int) else None
+            self.window.canvas.view.show_preview(preview.value, placement.preview_rect() if placement is not None else None, full)
         elif preview.kind == "text":
             self.window.text.stream(job, str(preview.value))
 
     def on_result(self, job: Job, result: Result) -> None:
         window = self.window
+        grown: tuple[int, int] | None = None  # the canvas's new size, when the picture needed more room
         title = job.generator.title or job.generator.id
         name = result_name(title, result.params)
         if result.kind == "image":
@@ -130,7 +180,14 @@ class GenerationDispatch(QObject):
             # A batch waits in the results strip to be applied; a single picture lands as a layer
             # (and is listed there too, to compare or apply again).
             staged = batch_size(job.request.params) > 1
+            grown = None if staged else canvas_to_hold(window.canvas.document, Rect(placement.x, placement.y, pixels.shape[1], pixels.shape[0]))
+            if grown is not None:  # never cut off without a word: the canvas grows with it, one undo step
+                window.undo_stack.beginMacro(f"Generate “{name}”")
+                before = (window.canvas.document.width, window.canvas.document.height)
+                grown = grown if window.canvas.resize_canvas(*grown, anchor="top-left") else None
             target: int | None = window.canvas.results.land(job.id, name, pixels, placement, result.generator, dict(result.params), staged)
+            if grown is not None:
+                window.undo_stack.endMacro()
         elif result.kind == "text":
             window.text.finish(job, str(result.value), dict(result.info))
             target = job.id  # the key of the text's generated spans
@@ -141,6 +198,11 @@ class GenerationDispatch(QObject):
             target = None
         window.history.record(job, result, title, target)
         notes = list(result.info.get("notes", ()))
+        if result.kind == "image" and grown is not None:
+            notes.append(
+                f"The picture ({pixels.shape[1]} × {pixels.shape[0]}) was larger than the canvas ({before[0]} × {before[1]}): "
+                f"the canvas grew to {grown[0]} × {grown[1]} to hold it (Undo takes both back)."
+            )
         if notes:  # e.g. a prompt cut at CLIP's 77 tokens: the user should know what was dropped
             window.statusBar().showMessage(f"{title} finished. Note: {' '.join(notes)}", 20000)
         elif result.kind == "image" and batch_size(job.request.params) > 1:
