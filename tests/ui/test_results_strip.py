@@ -4,6 +4,8 @@ clicks, keys and the Edit menu, on the real window (offscreen)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -12,12 +14,14 @@ from PySide6.QtWidgets import QMessageBox
 from studio.core.engine.jobs import JobState
 
 SEED = 500
+SD_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models"  # committed, tiny
 
 
-def generate(window, qtbot, count: int, width: int = 48, height: int = 32, seed: int = SEED) -> None:
-    """Ask the CPPN for ``count`` pictures through its form and the Generate button; wait for the end."""
+def generate(window, qtbot, count: int, width: int = 48, height: int = 32, seed: int = SEED, generator: str = "cppn", **values) -> None:
+    """Ask ``generator`` for ``count`` pictures through its form and the Generate button; wait for the end."""
     panel = window.generate_panel
-    assert panel.select("cppn")
+    assert panel.select(generator)
+    panel.form.set_values(values)
     widgets = panel.form.widgets
     widgets["width"].spin.setValue(width)
     widgets["height"].spin.setValue(height)
@@ -188,3 +192,16 @@ def test_a_full_strip_lets_the_oldest_go_and_says_so(window, qtbot):
     # The last word (not overwritten by the line saying a result came), naming both that left.
     qtbot.waitUntil(lambda: "results strip holds 3" in bar.currentMessage() and f"· {SEED + 2}”" in bar.currentMessage())
     assert f"· {SEED + 1}”" in bar.currentMessage()
+
+
+def test_a_stable_diffusion_batch_waits_in_the_strip_too(window, qtbot, choose):
+    canvas, strip = window.canvas, window.canvas.results
+    assert window.add_model_folder_path(str(SD_FIXTURES / "sd1"))
+    generate(window, qtbot, 3, width=64, height=64, seed=7, generator="sd:sd1", prompt="a lighthouse", steps=2)
+    assert [item.seed for item in strip.results] == [7, 8, 9] and canvas.document.layers == []
+    assert all(item.params["prompt"] == "a lighthouse" and item.params["batch_count"] == 1 for item in strip.results)
+    qtbot.mouseClick(strip.apply_all_button, Qt.MouseButton.LeftButton)
+    assert [layer.params["seed"] for layer in canvas.document.layers] == [7, 8, 9]
+    assert all(layer.rect.size == (64, 64) for layer in canvas.document.layers)
+    choose(window, "Edit", "Undo Apply 3 results")
+    assert canvas.document.layers == []
