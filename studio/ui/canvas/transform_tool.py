@@ -295,8 +295,14 @@ class TransformTool(Tool):
         if self.transform is not None and not self.transform.is_identity():
             width, height = abs(box.box[2] * box.scale_x), abs(box.box[3] * box.scale_y)
             label = f"{width:.0f} × {height:.0f} px · {box.angle % 360:.1f}°"
+            width = painter.fontMetrics().horizontalAdvance(label)
+            corner = outline.boundingRect().bottomRight() + QPointF(8, 14)
+            # Kept inside the view, so a box near its edge still says its size and angle.
+            spot = QPointF(min(corner.x(), view.width() - width - 6), min(corner.y(), view.height() - 6))
+            painter.setPen(QColor(0, 0, 0, 170))
+            painter.drawText(spot + QPointF(1, 1), label)
             painter.setPen(QColor("#e6e6ea"))
-            painter.drawText(outline.boundingRect().bottomRight() + QPointF(8, 14), label)
+            painter.drawText(spot, label)
 
 
 def qt_transform(transform: FreeTransform) -> QTransform:
