@@ -15,13 +15,14 @@ from studio.core.base import paths
 from studio.core.models.graph_device import folder_need
 from studio.core.models.variant_defaults import choose_variant
 
-from .controlnet import PARAMS as CONTROL_PARAMS, control_settings
+from .control_params import PARAMS as CONTROL_PARAMS, control_graphs, control_settings
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
 from .lora import apply_loras
 from .noise import SeededNoise
 from .optimize import optimized_unet
 from .pipeline import Pipeline, Settings
+from .refine import refine_in_tiles
 from .schedulers import SCHEDULERS, default_scheduler_name
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,11 @@ class StableDiffusionGenerator(studio.Generator):
             studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many images, one after another, seeds counting up."),
             studio.Param("vae_preview_every", "int", 0, min=0, max=50, label="VAE preview", help="Decode a full preview every N steps (0: quick previews only)."),
             studio.Param("loras", "loras", (), label="LoRAs", help="LoRA files (.safetensors, kohya or diffusers) and their weights."),
+            studio.Param("refine_tiles", "bool", False, label="Refine tile by tile", help=(
+                "Image to image in overlapping tiles of the model's own size, for a picture larger than it paints "
+                "(after an upscale): the picture keeps its size; use a low strength (0.2 to 0.4).")),
         )
-        if model.has_controlnet:
+        if model.takes_control:
             self.params += CONTROL_PARAMS
         if len(model.variants) > 1:  # a folder with one copy of its weights has nothing to choose
             self.params += (studio.Param("variant", "choice", "auto", choices=("auto", *model.variants), label="Weights", help=(
@@ -103,7 +107,8 @@ class StableDiffusionGenerator(studio.Generator):
         self._check_device(ctx)
         # The graphs "auto" runs on this device: a job that asks for another copy opens its own.
         graphs = self._graphs(self.chosen_variant("auto", ctx.device), ctx)
-        parts = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "controlnet")
+        # controlnet/ when it is a ControlNet; OnnxStack's second UNet there waits until a job needs it
+        parts = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", *(("controlnet",) if self.model.controlnet_kind == "controlnet" else ()))
         for index, part in enumerate(parts):
             if part in graphs:
                 ctx.progress(index, len(parts), f"Loading {part.replace('_', ' ')}…")
@@ -144,7 +149,7 @@ class StableDiffusionGenerator(studio.Generator):
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         variant = self.chosen_variant(request.params.get("variant", "auto"), ctx.device)
-        graphs = self._graphs(variant, ctx)
+        graphs = control_graphs(self.model, self._graphs(variant, ctx), request)
         loras = apply_loras(self.model, request["loras"], graphs, ctx) if request["loras"] else None
         pipeline = Pipeline(self.model, ctx, graphs, loras.session if loras else None)
         settings = Settings(
@@ -165,7 +170,8 @@ class StableDiffusionGenerator(studio.Generator):
         for number in range(count):
             seed = (request.seed + number) % (2**32)
             started = time.perf_counter()
-            output = yield from _numbered(pipeline.run(settings, SeededNoise(seed)), number, count)
+            run = refine_in_tiles(pipeline, settings, seed, ctx) if request["refine_tiles"] else pipeline.run(settings, SeededNoise(seed))
+            output = yield from _numbered(run, number, count)
             params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
             params.update(seed=seed, batch_count=1, mode=settings.mode, model=self.model.folder.name)
             if len(self.model.variants) > 1:
