@@ -321,3 +321,16 @@ def test_the_eye_is_no_undo_step_but_marks_the_project_changed(window, canvas, q
     qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=LayerDelegate.eye_rect(row).center())
     assert not bottom.visible and window.undo_stack.count() == steps
     assert window.project.modified
+
+
+def test_a_locked_layer_may_be_copied_but_not_cut_or_merged_onto(window, canvas, choose):
+    below = add(canvas, "kept", pattern(96, 64), locked=True)
+    choose(window, "Edit", "Copy")
+    assert (rgba_from_qimage(QGuiApplication.clipboard().image()) == pattern(96, 64)).all()
+    steps = window.undo_stack.count()
+    choose(window, "Edit", "Cut")
+    assert "locked" in window.statusBar().currentMessage() and (below.pixels == pattern(96, 64)).all()
+    add(canvas, "above", pattern(10, 10))
+    choose(window, "Layer", "Merge down")
+    assert "“kept”, is locked" in window.statusBar().currentMessage() and len(canvas.document.layers) == 2
+    assert window.undo_stack.count() == steps + 1  # only the layer added

@@ -37,8 +37,9 @@ class ClipboardEdits:
     """Cut, Copy, Copy merged and Paste, each at most one undo step."""
 
     def copy(self) -> bool:
-        layer, _ = self.layer_to_paint(create=False, action="Copy")
+        layer = self.active_layer  # a locked or hidden layer may be copied: copying changes nothing
         if layer is None:
+            self.message.emit("Copy: choose a layer first")
             return False
         return self._put(layer_piece(layer, self.document.selection, self.document.bounds), f"“{layer.name}”")
 
@@ -47,9 +48,9 @@ class ClipboardEdits:
 
     def cut(self) -> None:
         """Copy, then clear what was copied from the active layer: one undo step."""
-        if not self.copy():
+        layer, _ = self.layer_to_paint(create=False, action="Cut")
+        if layer is None or not self.copy():
             return
-        layer = self.active_layer
         selection = self.document.selection
         region = np.zeros(layer.pixels.shape[:2], dtype=bool)
         if selection is None:  # the whole layer as the canvas shows it

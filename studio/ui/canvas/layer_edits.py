@@ -100,6 +100,9 @@ class LayerEdits:
             self.message.emit(f"Merge down: there is no layer below “{upper.name}”")
             return
         lower = self.document.layers[index - 1]
+        if lower.locked or not lower.visible:
+            self.message.emit(f"Merge down: the layer below, “{lower.name}”, is {'locked' if lower.locked else 'hidden'}")
+            return
         try:
             merged = merge_down(upper, lower)
         except StudioError as exc:

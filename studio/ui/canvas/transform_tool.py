@@ -100,6 +100,9 @@ class TransformTool(Tool):
         selection = self.workspace.document.selection
         if selection is None:
             piece, rect = layer.pixels, layer.rect
+            if rect.is_empty():
+                self.workspace.message.emit(f"Transform: “{layer.name}” has no pixels")
+                return False
         else:
             lifted = layer_piece(layer, selection, self.workspace.document.bounds)
             if lifted is None or not lifted[0][..., 3].any():
