@@ -1,4 +1,9 @@
-"""The generator panel: pick a generator, fill its form (built from its parameters), Generate."""
+"""The generator panel: pick a generator, fill its form (built from its parameters), Generate.
+
+For an image generator that takes a picture, the mode bar above the button says what it
+starts from (Generate / Refine / Inpaint, ``mode_bar``), and its width and height follow the
+canvas or the selection until the user sets them (the window tells it both, ``show_canvas``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.core.engine.generators import KINDS, Generator
-from studio.ui.panels.param_form import ParamForm
+from studio.core.image.canvas_inputs import GENERATE, modes_for
+from studio.ui.panels.mode_bar import TITLES, ModeBar
+from studio.ui.panels.param_form import ParamForm, SliderSpin
 from studio.ui.plain import plain_label
 
 KIND_LABELS = {"image": "Image", "text": "Text", "audio": "Audio"}
@@ -18,6 +25,7 @@ KIND_LABELS = {"image": "Image", "text": "Text", "audio": "Audio"}
 class GeneratePanel(QWidget):
     generate_requested = Signal(str, dict)  # generator id, form values
     generator_changed = Signal(object)  # Generator
+    mode_changed = Signal(str)  # generate, refine or inpaint
 
     def __init__(self, parent: QWidget | None = None, layer_names: Callable[[], list[str]] = list) -> None:
         super().__init__(parent)
@@ -25,6 +33,9 @@ class GeneratePanel(QWidget):
         self.generators: dict[str, Generator] = {}
         self.form: ParamForm | None = None
         self._forms: dict[str, ParamForm] = {}
+        self._sized_by_user: set[str] = set()  # generators whose width/height the user set
+        self._canvas_size: tuple[dict[str, int], str] = ({}, "canvas")  # what the size follows now
+        self._following = False  # True while the panel itself sets the size
 
         self.combo = QComboBox()
         self.combo.setObjectName("generator_combo")
@@ -42,6 +53,9 @@ class GeneratePanel(QWidget):
         self.button.setMinimumHeight(36)
         self.button.setToolTip("Generate (Ctrl+Enter)")
         self.button.clicked.connect(self.request_generate)
+        self.mode_bar = ModeBar()
+        self.mode_bar.mode_changed.connect(self._on_mode)
+        self.mode_bar.follow_requested.connect(self._follow_again)
         self.empty = QLabel("No generators are loaded. Open Tools ▸ Plugins to see why.")
         self.empty.setWordWrap(True)
         self.empty.hide()
@@ -54,6 +68,7 @@ class GeneratePanel(QWidget):
         layout.addWidget(self.combo)
         layout.addWidget(self.description)
         layout.addWidget(self.empty)
+        layout.addWidget(self.mode_bar)
         layout.addWidget(self.button)
         layout.addWidget(self.scroll, 1)
 
@@ -98,11 +113,94 @@ class GeneratePanel(QWidget):
         if form is None:  # one form per generator, so switching back keeps what was typed
             form = self._forms[generator.id] = ParamForm(generator.params, layer_names=self.layer_names)
             form.submit.connect(self.request_generate)
+            for name in ("width", "height"):
+                field = form.widgets.get(name)
+                if isinstance(field, SliderSpin):
+                    field.spin.valueChanged.connect(lambda _, gid=generator.id: self._size_set(gid))
         self.scroll.takeWidget()
         self.scroll.setWidget(form)
         self.form = form
         self.description.setText(generator.description)
+        self.mode_bar.set_modes(modes_for(generator.params) if generator.kind == "image" else ())
+        self._show_rows()
+        self._name_button()
+        self._apply_size()
         self.generator_changed.emit(generator)
+
+    # -- the mode and the size --------------------------------------------------------------
+
+    def mode(self) -> str:
+        """generate, refine or inpaint: what the current generator starts from."""
+        return self.mode_bar.mode()
+
+    def _on_mode(self, mode: str) -> None:
+        self._show_rows()
+        self._name_button()
+        self.mode_changed.emit(mode)
+
+    def _name_button(self) -> None:
+        """The button says what it will do: Generate, Refine or Inpaint (Krita AI's words)."""
+        self.button.setText(TITLES[self.mode()])
+        self.button.setToolTip(f"{TITLES[self.mode()]} (Ctrl+Enter)")
+
+    def _show_rows(self) -> None:
+        """With the mode bar shown, the form's picture rows are its words, and Strength (how
+        much of the picture changes) shows only when there is a picture to change."""
+        form = self.form
+        layout = form.findChild(QFormLayout) if form is not None else None
+        if form is None or layout is None:
+            return
+        offered = bool(self.mode_bar.modes)
+        for param in form.params:
+            widget = form.widgets.get(param.name)
+            if widget is None:
+                continue
+            if param.type in ("image", "mask") and param.optional:
+                layout.setRowVisible(widget, not offered)
+            elif param.name == "strength":
+                layout.setRowVisible(widget, not offered or self.mode() != GENERATE)
+
+    def show_canvas(self, size: dict[str, int], follows: str, source: str) -> None:
+        """The canvas's state, from the window: the size a generation gets when the user
+        leaves it (``follows``: "canvas" or "selection") and the line on what the current
+        mode starts from."""
+        self._canvas_size = (dict(size), follows)
+        self.mode_bar.set_source(source)
+        self._apply_size()
+
+    def _apply_size(self) -> None:
+        size, follows = self._canvas_size
+        generator, form = self.current(), self.form
+        fields = [form.widgets.get(name) for name in ("width", "height")] if form is not None else []
+        if generator is None or form is None or not size or not all(isinstance(f, SliderSpin) for f in fields):
+            self.mode_bar.set_size_note("", True)
+            return
+        following = generator.id not in self._sized_by_user  # a selection's size wins when it runs, either way
+        if following:
+            self._following = True
+            try:
+                form.set_values(size)
+            finally:
+                self._following = False
+        shown = f"{size['width']} × {size['height']}"
+        if follows == "selection":
+            note = f"Size follows the selection: {shown}"
+        elif following:
+            note = f"Size follows the canvas: {shown}"
+        else:
+            note = f"Size set by you (the canvas would give {shown})"
+        self.mode_bar.set_size_note(note, following)
+
+    def _size_set(self, generator_id: str) -> None:
+        if not self._following:
+            self._sized_by_user.add(generator_id)
+            self._apply_size()
+
+    def _follow_again(self) -> None:
+        generator = self.current()
+        if generator is not None:
+            self._sized_by_user.discard(generator.id)
+            self._apply_size()
 
     def request_generate(self) -> None:
         if self.form is not None and self.current_id():
