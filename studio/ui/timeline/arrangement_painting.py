@@ -75,7 +75,7 @@ class ArrangementPainting:
                 QRectF(8, RULER_H, rect.width() - 16, rect.height() - RULER_H),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                 "No tracks yet.\nAdd one (Ctrl+T), import audio (Ctrl+I) or drop audio files here,\n"
-                "or pick an audio generator on the left and press Generate.",
+                "or pick an audio generator in the Generate panel and press Generate.",
             )
         painter.end()
 
