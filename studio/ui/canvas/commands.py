@@ -85,7 +85,7 @@ class SetLayerOrder(QUndoCommand):
 
 
 class SetLayerProperty(QUndoCommand):
-    """Name, visibility, opacity or lock: one attribute of one layer."""
+    """Name, opacity, blend mode or lock: one attribute of one layer (the eye is no undo step)."""
 
     def __init__(self, workspace: "CanvasWorkspace", layer: Layer, name: str, value: Any, text: str, before: Any = None) -> None:
         super().__init__(text)

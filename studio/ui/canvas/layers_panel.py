@@ -339,6 +339,8 @@ class LayersPanel(QWidget):
     @staticmethod
     def _tooltip(layer: Layer) -> str:
         lines = [f"{layer.name} — {layer.size[0]} × {layer.size[1]} px at {layer.x}, {layer.y}"]
+        if layer.blend != NORMAL:
+            lines.append(f"Blend mode: {BLEND_MODES.get(layer.blend, layer.blend)}")
         if layer.generator:
             lines.append(f"Made by {layer.generator}; right-click ▸ Reuse parameters to load them:")
             lines += [f"  {key}: {_short(value)}" for key, value in layer.params.items()]
