@@ -36,15 +36,18 @@ class GenerationDispatch(QObject):
         self._placements: dict[int, Placement] = {}  # job id -> where its picture lands
         self._continuations: dict[int, int] = {}  # job id -> the clip its audio continues
 
-    def generate(self, generator_id: str, values: dict) -> Job | None:
-        """Submit a job; an image generator's pictures (and size, under a selection) come from the canvas."""
+    def generate(self, generator_id: str, values: dict, placement: Placement | None = None) -> Job | None:
+        """Submit a job; an image generator's pictures (and size, under a selection) come from the
+        canvas, unless a ``placement`` is given: then ``values`` already hold them (a flow of
+        jobs chose them, as Upscale and refine does) and the picture lands there."""
         window = self.window
         generator = window.host.generators.get(generator_id)
         if generator is not None and generator.kind == "text":
             return window.writing.generate_text(generator_id, values, "continue")
-        placement = Placement()
+        chosen = placement is not None
+        placement = placement or Placement()
         try:
-            if generator is not None and generator.kind == "image":
+            if generator is not None and generator.kind == "image" and not chosen:
                 # The panel's Generate / Refine / Inpaint: the user's choice, never a guess.
                 mode = window.generate_panel.mode()
                 values, placement = canvas_inputs(window.canvas.document, window.canvas.active_layer, generator.params, values, mode)
@@ -131,6 +134,7 @@ class GenerationDispatch(QObject):
         row = window.jobs_panel.row(job)
         if row is not None:
             row.on_state(state, message)
+        window.job_indicator.ended(job) if state.done else window.job_indicator.started(job)
         if state.done:
             self._placements.pop(job.id, None)
             self._continuations.pop(job.id, None)
@@ -150,6 +154,7 @@ class GenerationDispatch(QObject):
         row = self.window.jobs_panel.row(job)
         if row is not None:
             row.on_progress(progress)
+        self.window.job_indicator.progressed(job, progress)
         if job.generator.kind == "text":
             self.window.text.progress(job, progress.step)
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMenu, QMenuBar
 from studio.ui.editor.workspace import THEMES
 from studio.ui.models.model_actions import ModelActions
 from studio.ui.slots import connect_command
+from studio.ui.window.upscale_refine import UpscaleRefine
 
 if TYPE_CHECKING:
     from studio.ui.window.main_window import MainWindow
@@ -82,6 +83,13 @@ class WindowMenus:
         menu.addAction(undo)
         menu.addAction(redo)
         menu.addSeparator()
+        # The canvas's clipboard entries: the text editor's Ctrl+X/C/V work on the Text tab,
+        # where these are disabled.
+        self._canvas_action(menu, "Cu&t", canvas.cut, QKeySequence.StandardKey.Cut)
+        self._canvas_action(menu, "C&opy", canvas.copy, QKeySequence.StandardKey.Copy)
+        self._canvas_action(menu, "Copy mer&ged", canvas.copy_merged, QKeySequence("Ctrl+Shift+C"))
+        self._canvas_action(menu, "&Paste", canvas.paste, QKeySequence.StandardKey.Paste)
+        menu.addSeparator()
         self._canvas_action(menu, "Select &all", canvas.select_all, QKeySequence.StandardKey.SelectAll)
         self._canvas_action(menu, "&Deselect", canvas.deselect, QKeySequence("Ctrl+Shift+A"))
         self._canvas_action(menu, "&Invert selection", canvas.invert_selection, QKeySequence("Ctrl+Shift+I"))
@@ -120,14 +128,8 @@ class WindowMenus:
         self._canvas_action(menu, "&Canvas size…", dialogs.change_canvas_size, QKeySequence("Ctrl+Alt+C"))
         self._canvas_action(menu, "&Resize image…", dialogs.resize_image, QKeySequence("Ctrl+Alt+I"))
         self._canvas_action(menu, "&Extend canvas for outpainting…", dialogs.extend_canvas)
-        menu.addSeparator()
-        self.use_layer_action = self._canvas_action(menu, "Generators start from the active &layer", lambda: None)
-        self.use_layer_action.setCheckable(True)
-        self.use_layer_action.setChecked(True)
-        self.use_layer_action.setToolTip(
-            "With nothing selected, a generator that takes an image starts from the active layer "
-            "(image to image). Turn off to generate from the prompt alone."
-        )
+        self._canvas_action(menu, "&Upscale and refine…", UpscaleRefine(self.window).open_dialog)
+        self._canvas_action(menu, "Cro&p to selection", self.window.canvas.crop_to_selection)
 
     def _layer_menu(self, bar: QMenuBar) -> None:
         canvas = self.window.canvas
@@ -139,6 +141,15 @@ class WindowMenus:
         self._canvas_action(menu, "Move layer &up", lambda: canvas.shift_layer(+1), QKeySequence("Ctrl+]"))
         self._canvas_action(menu, "Move layer do&wn", lambda: canvas.shift_layer(-1), QKeySequence("Ctrl+["))
         menu.addSeparator()
+        self._canvas_action(menu, "&Merge down", canvas.merge_down, QKeySequence("Ctrl+Shift+E"))
+        self._canvas_action(menu, "&Flatten image", canvas.flatten_image)
+        menu.addSeparator()
+        self._canvas_action(menu, "Free &transform", lambda: canvas.set_tool("transform"))
+        self._canvas_action(menu, "Flip &horizontal", lambda: canvas.flip_layer(horizontal=True))
+        self._canvas_action(menu, "Flip &vertical", lambda: canvas.flip_layer(horizontal=False))
+        self._canvas_action(menu, "Rotate 90° &clockwise", lambda: canvas.rotate_layer(clockwise=True))
+        self._canvas_action(menu, "Rotate 90° &anticlockwise", lambda: canvas.rotate_layer(clockwise=False))
+        menu.addSeparator()
         self._canvas_action(menu, "&Reuse parameters", lambda: canvas.reuse_layer(canvas.active_layer))
 
     def _view_menu(self, bar: QMenuBar) -> None:
@@ -148,6 +159,13 @@ class WindowMenus:
         self._canvas_action(menu, "Zoom &out", lambda: canvas.view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
         self._canvas_action(menu, "&Fit in window", canvas.view.fit, QKeySequence("Ctrl+0"))
         self._canvas_action(menu, "&Actual pixels (100 %)", canvas.view.actual_size, QKeySequence("Ctrl+1"))
+        # The panels: Qt's own show/hide entry of each dock (checked while it is open).
+        menu.addSection("Panels")
+        docks = self.window.docks
+        for action in docks.panel_actions():
+            menu.addAction(action)
+        self.canvas_actions.extend(dock.toggleViewAction() for dock in docks.canvas_docks)  # the canvas's own
+        self._action(menu, "&Reset layout", docks.reset)
 
     def _audio_menu(self, bar: QMenuBar) -> None:
         menu = bar.addMenu("&Audio")
