@@ -24,6 +24,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
   their sizes; ``studio.core.models.variant_defaults``: the variant a user chose per device;
 - ``studio.core.models.graph_device``: ``folder_need`` / ``required_device``, graphs that only
   run on a GPU (fused ``com.microsoft`` nodes) recognised before a job fails on the CPU;
+- ``studio.core.models.graph_io``: ``graph_io``, a graph's input and output names read without
+  its weights (which layout a folder's graphs follow);
 - ``studio.core.models.lora_file``: ``read_lora``, a LoRA's layers by diffusers parameter name;
 - ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
   (telemetry off);

@@ -16,13 +16,13 @@ fraction of the steps. A residual-taking UNet run without a control picture gets
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
 
 import studio
-from studio.core.image.control_maps import PREPROCESSORS, control_map
 
 RESIDUAL_INPUT = re.compile(r"^(down_block_(\d+)|mid_block)_additional_residual$")
 CONTROLNET_INPUTS = {"sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale"}
@@ -61,6 +61,9 @@ def _feed(arg: Any, value: Any, batch: int) -> np.ndarray:
 def residuals_for(model: Any, unet_inputs: dict[str, Any], graphs: dict[str, Any], session: Callable, run: Callable) -> "Residuals | None":
     """The residuals a folder's UNet takes (None: it takes none), with its ControlNet if it has one."""
     names = residual_names(unet_inputs)
+    graphs = dict(graphs)
+    if model.controlnet_kind == "unet" and Path(graphs.get("controlnet", "")).parent == model.folder / "controlnet":
+        del graphs["controlnet"]  # OnnxStack's UNet for ControlNets, not a ControlNet (control_params.py)
     if "controlnet" in graphs and not names:
         raise studio.ModelError(
             f"{model.folder} has a controlnet/ folder, but its UNet takes no ControlNet residuals "
@@ -99,7 +102,7 @@ class Residuals:
         """The per-step residuals for one run of ``settings``."""
         image = settings.control_image
         if image is not None and self.controlnet is None:
-            raise studio.ModelError(f"{self.where} has no controlnet/ folder: a control picture needs one")
+            raise studio.ParamError(f"{self.where} has no ControlNet of its own: choose one for the control picture (controlnet_model: a ControlNet's model.onnx)")
         if image is None or settings.control_strength == 0.0:
             return StepResiduals(self, None, [0.0] * steps, 0.0)
         pixels = control_pixels(image, settings.width, settings.height)
@@ -162,29 +165,3 @@ class StepResiduals:
             residuals[name] = value.astype(NUMPY_TYPES.get(owner.unet_inputs[name].type, np.float32))
         return residuals
 
-
-# -- the generator's side: its parameters, and the settings they make ---------------------------
-
-PARAMS = (
-    studio.Param("control_image", "control", optional=True, label="Control layer", help=(
-        "The picture the ControlNet follows: a layer (cut to the generated area), or a file on the command line.")),
-    studio.Param("control_preprocess", "choice", "none", choices=PREPROCESSORS, label="Control map", help=(
-        "What to make of the picture first: none (already a depth, pose or line map), canny (its edges), "
-        "scribble (painted strokes as white lines on black).")),
-    studio.Param("control_strength", "float", 1.0, min=0.0, max=2.0, step=0.05, label="Control strength", help="How strongly the picture steers (0 ignores it)."),
-    studio.Param("control_start", "float", 0.0, min=0.0, max=1.0, step=0.01, label="Control from", help="The fraction of the steps where the control starts."),
-    studio.Param("control_end", "float", 1.0, min=0.0, max=1.0, step=0.01, label="Control until", help="The fraction of the steps where the control stops."),
-)
-
-
-def control_settings(request: studio.Request) -> dict[str, Any]:
-    """The pipeline's control settings from a request (empty for a folder without a ControlNet)."""
-    if "control_image" not in request.params:
-        return {}
-    start, end = request["control_start"], request["control_end"]
-    if start >= end:
-        raise studio.ParamError(f"control_start ({start}) must come before control_end ({end})")
-    picture = request["control_image"]
-    if picture is not None:
-        picture = control_map(picture, request["control_preprocess"])
-    return dict(control_image=picture, control_strength=request["control_strength"], control_start=start, control_end=end)

@@ -9,9 +9,10 @@ the model list stays quick; a damaged ``model.onnx`` is found when its session i
     vae_decoder/model.onnx    vae_encoder/model.onnx               (the encoder: img2img, inpaint)
     tokenizer/vocab.json merges.txt   [tokenizer_2/]
     scheduler/scheduler_config.json
-    [controlnet/model.onnx config.json]    a ControlNet, as OnnxStack lays it out: the UNet beside
-                                           it then takes down_block_N_additional_residual and
-                                           mid_block_additional_residual (controlnet.py)
+    [controlnet/model.onnx config.json]    either a ControlNet (input controlnet_cond) beside a
+                                           unet/ that takes its residuals, or (OnnxStack's layout)
+                                           a UNet that takes them beside a plain unet/, the
+                                           ControlNet itself a file of its own (controlnet.py)
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import studio
+from studio.core.models.graph_io import graph_io
 from studio.core.models.limits import bounded_int
 from studio.core.models.loaders import read_json
 from studio.core.models.variants import variant_files
+
+from .controlnet import residual_names
 
 MAX_VAE_BLOCKS = 7  # 2 ** 6 = 64 pixels a latent; every released VAE has 4 blocks (8 pixels)
 REQUIRED = ("text_encoder", "unet", "vae_decoder", "tokenizer", "scheduler")
@@ -113,6 +117,29 @@ class SDModel:
     @property
     def has_controlnet(self) -> bool:
         return self.path("controlnet").is_file()
+
+    @property
+    def controlnet_kind(self) -> str | None:
+        """What ``controlnet/model.onnx`` is, read from its inputs: ``"controlnet"`` (it takes
+        ``controlnet_cond``), ``"unet"`` (OnnxStack's UNet taking the residuals), or None."""
+        if not self.has_controlnet:
+            return None
+        inputs = graph_io(self.path("controlnet")).inputs
+        if "controlnet_cond" in inputs:
+            return "controlnet"
+        if residual_names(inputs) and "sample" in inputs:
+            return "unet"
+        raise studio.ModelError(f"{self.path('controlnet')} is neither a ControlNet (no controlnet_cond input) nor a UNet taking ControlNet residuals")
+
+    @property
+    def takes_control(self) -> bool:
+        """Whether a ControlNet can steer this folder: it has one, or its UNet takes residuals."""
+        if self.has_controlnet:
+            return True
+        try:
+            return bool(residual_names(graph_io(self.path("unet")).inputs))
+        except studio.ModelError:
+            return False  # a damaged UNet is reported, in its own words, when its session is made
 
     @property
     def has_encoder(self) -> bool:

@@ -17,11 +17,14 @@ from onnx import TensorProto, helper
 
 import studio
 from studio.core.engine.jobs import JobRunner, JobState
+from studio_plugins.stable_diffusion.control_params import control_graphs
 from studio_plugins.stable_diffusion.controlnet import control_keep, residual_names
+from studio_plugins.stable_diffusion.generator import StableDiffusionGenerator
+from studio_plugins.stable_diffusion.images import float_to_rgba
 from studio_plugins.stable_diffusion.layout import SDModel
 from studio_plugins.stable_diffusion.noise import RecordedNoise
 from studio_plugins.stable_diffusion.optimize import optimized_unet
-from studio_plugins.stable_diffusion.pipeline import Settings
+from studio_plugins.stable_diffusion.pipeline import Pipeline, Settings
 from test_sd_parity import DEVICE, FIXTURES, TOLERANCE, Replay, rgba
 
 MANIFEST = json.loads((FIXTURES / "goldens" / "controlnet_manifest.json").read_text())
@@ -42,10 +45,22 @@ def run_job(runner, generator):
     return job
 
 
-def replay(case: str, runner, fused_cache=None, control=True):
+class GraphsReplay(Replay):
+    """Replay with the graphs a generator's request chose (control_params.control_graphs)."""
+
+    def __init__(self, model, settings, noise, graphs) -> None:
+        super().__init__(model, settings, noise)
+        self.graphs = graphs
+
+    def generate(self, request, ctx):
+        output = yield from Pipeline(self.model, ctx, self.graphs).run(self.settings, self.noise)
+        yield studio.Result("image", float_to_rgba(output.image), self.id, {}, info={"image": output.image})
+
+
+def replay(case: str, runner, fused_cache=None, control=True, folder=MODEL, controlnet_model=""):
     spec = MANIFEST[case]
     data = np.load(FIXTURES / "goldens" / f"{case}.npz")
-    model = SDModel.read(MODEL)
+    model = SDModel.read(folder)
     model.scheduler_config = dict(spec["scheduler_config"])
     draws = ([data["latents"]] if spec["mode"] == "txt2img" else []) + [data[f"noise_{i}"] for i in range(len(spec["noise_draws"]))]
     noise = RecordedNoise(draws)
@@ -56,8 +71,13 @@ def replay(case: str, runner, fused_cache=None, control=True):
         control_image=rgba(data["control_image"]) if control else None, control_strength=spec["controlnet_conditioning_scale"],
         control_start=spec["control_guidance_start"], control_end=spec["control_guidance_end"],
     )
-    unet = optimized_unet(model.path("unet"), fused_cache) if fused_cache else None
-    job = run_job(runner, Replay(model, settings, noise, unet))
+    if folder != MODEL:  # the graphs the generator would run for this request
+        values = {"control_image": settings.control_image, "controlnet_model": controlnet_model}
+        graphs = control_graphs(model, model.graphs(), StableDiffusionGenerator(model, "sd:x").request(values))
+        job = run_job(runner, GraphsReplay(model, settings, noise, graphs))
+    else:
+        unet = optimized_unet(model.path("unet"), fused_cache) if fused_cache else None
+        job = run_job(runner, Replay(model, settings, noise, unet))
     assert job.state is JobState.FINISHED, job.message
     return job.result.info["image"], data["image"], noise
 
@@ -139,3 +159,57 @@ def test_an_empty_controlnet_folder_is_refused_when_the_folder_is_read(tmp_path)
     (folder / "controlnet" / "model.onnx").unlink()
     with pytest.raises(studio.ModelError, match="controlnet/ but no controlnet/model.onnx"):
         SDModel.read(folder)
+
+
+@pytest.fixture
+def onnxstack(tmp_path):
+    """OnnxStack's layout from the same weights: sd1's plain unet/, the residual-taking UNet in
+    controlnet/, and the ControlNet a download of its own (ControlNet/scribble/model.onnx)."""
+    folder = tmp_path / "onnxstack-sd1"
+    shutil.copytree(FIXTURES / "models" / "sd1", folder)
+    (folder / "controlnet").mkdir()
+    shutil.copyfile(MODEL / "unet" / "model.onnx", folder / "controlnet" / "model.onnx")
+    separate = tmp_path / "ControlNet" / "scribble"
+    separate.mkdir(parents=True)
+    shutil.copyfile(MODEL / "controlnet" / "model.onnx", separate / "model.onnx")
+    return folder, separate
+
+
+def test_onnxstack_layout_with_a_controlnet_of_its_own_matches_diffusers(runner, onnxstack):
+    folder, separate = onnxstack
+    assert SDModel.read(folder).controlnet_kind == "unet"
+    image, golden, _ = replay("cn_txt2img_ddim_window", runner, folder=folder, controlnet_model=str(separate))
+    assert float(np.abs(image - golden).max()) <= TOLERANCE
+    # without a control picture the plain UNet runs: sd1's own image
+    image, _, _ = replay("cn_off_txt2img_euler", runner, control=False, folder=folder)
+    sd1 = np.load(FIXTURES / "goldens" / "sd1_txt2img_euler.npz")["image"]
+    assert float(np.abs(image - sd1).max()) <= TOLERANCE
+
+
+def test_onnxstack_layout_without_a_controlnet_chosen_says_so(onnxstack):
+    folder, _ = onnxstack
+    model = SDModel.read(folder)
+    request = StableDiffusionGenerator(model, "sd:x").request({"control_image": np.zeros((64, 64, 4), np.uint8)})
+    with pytest.raises(studio.ParamError, match="OnnxStack's layout.*choose the ControlNet"):
+        control_graphs(model, model.graphs(), request)
+
+
+def test_a_controlnet_model_that_is_not_one_is_refused_plainly(onnxstack, tmp_path):
+    folder, _ = onnxstack
+    model = SDModel.read(folder)
+    generator = StableDiffusionGenerator(model, "sd:x")
+    picture = np.zeros((64, 64, 4), np.uint8)
+    for path, says in ((tmp_path / "missing", "no ControlNet at"), (folder / "unet" / "model.onnx", "is not a ControlNet")):
+        request = generator.request({"control_image": picture, "controlnet_model": str(path)})
+        with pytest.raises(studio.ParamError, match=says):
+            control_graphs(model, model.graphs(), request)
+
+
+def test_control_parameters_only_where_a_controlnet_can_steer(tmp_path):
+    def names(folder):
+        return {p.name for p in StableDiffusionGenerator(SDModel.read(folder), "sd:x").params}
+
+    assert "control_image" in names(MODEL) and "control_image" not in names(FIXTURES / "models" / "sd1")
+    residual_only = _copy_model(tmp_path)  # a UNet taking residuals, no controlnet/: a ControlNet can be chosen
+    shutil.rmtree(residual_only / "controlnet")
+    assert {"control_image", "controlnet_model"} <= names(residual_only)
