@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar
 
 import studio
 from studio.core.image.document import Layer
@@ -79,6 +79,15 @@ def click_mode(window, qtbot, mode):
 
 def size_field(window, name):
     return window.generate_panel.form.widgets[name].spin
+
+
+def front_tab(window, title):
+    """The tab in front in the group of docks that holds ``title``, as the tab bar shows it."""
+    for bar in window.findChildren(QTabBar):
+        titles = [bar.tabText(i) for i in range(bar.count())]
+        if title in titles and bar.isVisible():
+            return bar.tabText(bar.currentIndex())
+    return None
 
 
 def run(window, qtbot):
@@ -154,6 +163,8 @@ def test_a_result_larger_than_the_canvas_grows_it_and_says_so(window, qtbot):
         size_field(window, name).setValue(value)  # the user asks for more than the canvas
     previews = []
     window.bridge.preview.connect(lambda job, preview: previews.append((view._preview_rect(), view.zoom, view.origin, view.height())))
+    landed = []  # the view as the picture lands (after the window's handler: connected later)
+    window.bridge.result.connect(lambda job, result: landed.append((view.zoom, view.origin, view.height())))
     steps = window.undo_stack.count()
     run(window, qtbot)
 
@@ -166,7 +177,8 @@ def test_a_result_larger_than_the_canvas_grows_it_and_says_so(window, qtbot):
     rect, zoom, origin, height = previews[-1]
     assert (rect.x(), rect.y(), rect.width(), rect.height()) == (0, 0, 256, 160)
     # Same zoom, same place (the results strip that opens under the view only re-centres it).
-    assert view.zoom == zoom and view.origin.x() == origin.x() and view.origin.y() - view.height() / 2 == origin.y() - height / 2
+    now_zoom, now_origin, now_height = landed[-1]
+    assert now_zoom == zoom and now_origin.x() == origin.x() and now_origin.y() - now_height / 2 == origin.y() - height / 2
     assert window.undo_stack.count() == steps + 1  # one step: the canvas and the picture
     window.undo_stack.undo()
     assert (canvas.document.width, canvas.document.height) == (200, 120) and layer not in canvas.document.layers
@@ -178,3 +190,19 @@ def test_the_jobs_thumbnail_is_the_final_picture_not_the_last_preview(window, qt
     thumb = row.thumb.pixmap().toImage()
     colour = thumb.pixelColor(thumb.width() // 2, thumb.height() // 2)
     assert (colour.red(), colour.green(), colour.blue()) == BLUE[:3]
+
+
+def test_the_status_bar_shows_a_running_job_and_brings_the_jobs_panel_forward(window, qtbot):
+    indicator = window.job_indicator
+    assert not indicator.isVisible() and front_tab(window, "Jobs") != "Jobs"  # a tab behind others at first
+    seen = []
+
+    def at_preview(job, preview):
+        seen.append((indicator.isVisible(), indicator.button.text()))
+        qtbot.mouseClick(indicator.button, Qt.MouseButton.LeftButton)
+
+    window.bridge.preview.connect(at_preview)
+    run(window, qtbot)
+    assert seen and seen[0][0] and seen[0][1] == "Generating · 50 %"  # step 1 of 2
+    assert front_tab(window, "Jobs") == "Jobs"
+    assert not indicator.isVisible()  # nothing runs any more

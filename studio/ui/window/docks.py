@@ -1,27 +1,185 @@
-"""The window's docks: Generate on the left, Jobs above History on the right."""
+"""The window's docks, their default layout, Reset layout, and the layout remembered.
+
+Default (Krita's): one column on the right, so the picture, text or timeline gets the rest
+of the window. Generate on top; under it Tool options, Jobs and History as tabs; Layers at
+the bottom, or among the tabs (first) in a window too short for three rows of panels. Every dock closes, floats, moves and tabs; View ▸ Panels brings each back and
+View ▸ Reset layout puts them all back where they started. The layout (Qt's
+``saveState``/``saveGeometry``) is kept in Studio's settings when the window closes and
+taken back at the next start, unless it was written by another dock set (another version)
+or for a screen it no longer fits.
+
+The Tool options and Layers docks belong to the canvas: they show on the Canvas tab only, and
+hiding one there (its close button, or View ▸ Panels) is remembered apart from the tab
+switches that hide it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from typing import TYPE_CHECKING
 
-from studio.ui.window.screen_fit import prefer_width
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+
+from studio.errors import StudioError
+from studio.ui.window.screen_fit import fits_screen, prefer_width
+
+if TYPE_CHECKING:
+    from studio.settings import Settings
+
+#: Bumped whenever the set of docks or their names change: an older saved layout is then ignored.
+LAYOUT_VERSION = 3
+#: The right column's width where the screen has room (narrowed on a small one, see prefer_width).
+COLUMN_WIDTH = 340
+#: From this window height Layers gets a place of its own under the tabs; below it, a tab.
+ROOMY_HEIGHT = 900
+#: The shares of the column's height: Generate, the tabs under it, Layers (a place of its own),
+#: and Generate, the tabs (Layers among them).
+HEIGHT_SHARES = (0.44, 0.27, 0.29)
+HEIGHT_SHARES_TABBED = (0.55, 0.45)
+STATE_KEY, GEOMETRY_KEY, HIDDEN_KEY = "window/state", "window/geometry", "window/canvas_docks_hidden"
+RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
 
 
-def dock_panels(window: QMainWindow, generate: QWidget, jobs: QWidget, history: QWidget) -> None:
-    """Dock the three panels, each at the width it asks for where the screen has room."""
-    dock(window, "Generate", generate, Qt.DockWidgetArea.LeftDockWidgetArea, 365)
-    jobs_dock = dock(window, "Jobs", jobs, Qt.DockWidgetArea.RightDockWidgetArea, 250)
-    history_dock = dock(window, "History", history, Qt.DockWidgetArea.RightDockWidgetArea, 250)
-    window.splitDockWidget(jobs_dock, history_dock, Qt.Orientation.Vertical)
+class Docks(QObject):
+    """The window's docks, laid out, reset, shown per tab and remembered."""
+
+    def __init__(self, window: QMainWindow, generate: QWidget, tool_options: QWidget, layers: QWidget, jobs: QWidget, history: QWidget) -> None:
+        super().__init__(window)
+        self.window = window
+        window.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks)
+        window.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs on top, as Krita's
+        self.generate = make_dock(window, "Generate", generate)
+        self.tool_options = make_dock(window, "Tool options", scrolled(tool_options))
+        self.jobs = make_dock(window, "Jobs", jobs)
+        self.history = make_dock(window, "History", history)
+        self.layers = make_dock(window, "Layers", layers)
+        self.all = (self.generate, self.tool_options, self.jobs, self.history, self.layers)
+        self.canvas_docks = (self.tool_options, self.layers)
+        self.on_canvas = True  # the Canvas tab is shown: the canvas's docks may be
+        self.hidden: set[str] = set()  # the canvas docks the user closed (object names)
+        for dock in self.canvas_docks:
+            dock.installEventFilter(self)  # its close button: the user's choice
+            dock.toggleViewAction().triggered.connect(lambda shown, d=dock: self._chosen(d, shown))
+
+    def arrange(self) -> None:
+        """The default layout: the right column, Generate above Tool options | Jobs | History,
+        above Layers."""
+        window = self.window
+        for dock in self.all:  # out of wherever the user put them (re-adding one in place leaves a stale tab bar)
+            dock.setFloating(False)
+            window.removeDockWidget(dock)
+        for dock in self.all:
+            window.addDockWidget(RIGHT, dock)
+        height = max(400, window.height())
+        roomy = height >= ROOMY_HEIGHT
+        if roomy:  # Layers in a place of its own at the bottom
+            window.splitDockWidget(self.generate, self.tool_options, Qt.Orientation.Vertical)
+            window.splitDockWidget(self.tool_options, self.layers, Qt.Orientation.Vertical)
+        else:  # a laptop's height: Layers is the first of the tabs
+            window.splitDockWidget(self.generate, self.layers, Qt.Orientation.Vertical)
+            window.tabifyDockWidget(self.layers, self.tool_options)
+        window.tabifyDockWidget(self.tool_options, self.jobs)
+        window.tabifyDockWidget(self.jobs, self.history)
+        for dock in self.all:
+            dock.show()
+        front = self.tool_options if roomy else self.layers
+        front.raise_()
+        QTimer.singleShot(0, front.raise_)  # once the tab bar exists
+        prefer_width(window, self.generate, COLUMN_WIDTH)
+        column, shares = ([self.generate, self.tool_options, self.layers], HEIGHT_SHARES) if roomy else ([self.generate, self.layers], HEIGHT_SHARES_TABBED)
+        window.resizeDocks(column, [int(height * share) for share in shares], Qt.Orientation.Vertical)
+        self._show_canvas_docks()
+
+    def reset(self) -> None:
+        """View ▸ Reset layout: every dock back in the default layout, shown."""
+        self.hidden.clear()
+        self.arrange()
+
+    def show_jobs(self) -> None:
+        """The Jobs panel brought forward (shown again if it was closed)."""
+        self.jobs.show()
+        self.jobs.raise_()
+
+    def panel_actions(self) -> list[QAction]:
+        """One checkable entry per dock (Qt's own toggle), named as the dock is."""
+        return [dock.toggleViewAction() for dock in self.all]
+
+    # -- the canvas's docks follow the Canvas tab ---------------------------------------------------
+
+    def show_for_workspace(self, on_canvas: bool) -> None:
+        self.on_canvas = on_canvas
+        self._show_canvas_docks()
+
+    def _show_canvas_docks(self) -> None:
+        for dock in self.canvas_docks:
+            dock.setVisible(self.on_canvas and dock.objectName() not in self.hidden)
+
+    def _chosen(self, dock: QDockWidget, shown: bool) -> None:
+        (self.hidden.discard if shown else self.hidden.add)(dock.objectName())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched in self.canvas_docks and event.type() == QEvent.Type.Close:
+            self.hidden.add(watched.objectName())
+        return False
+
+    # -- remembered across launches -------------------------------------------------------------
+
+    def restore(self, settings: "Settings") -> bool:
+        """Take back the layout saved at the last close; False when there is none, it was saved
+        by another dock set, or its window does not fit this screen (then ``arrange``)."""
+        state, geometry = settings.value(STATE_KEY), settings.value(GEOMETRY_KEY)
+        if not isinstance(state, QByteArray) or not isinstance(geometry, QByteArray):
+            return False
+        window = self.window
+        before = window.saveGeometry()
+        if not window.restoreGeometry(geometry) or not fits_screen(window):
+            window.restoreGeometry(before)
+            return False
+        self.arrange()  # every dock in the layout, for the state to move
+        if not window.restoreState(state, LAYOUT_VERSION):  # another version's, or not a state at all
+            window.restoreGeometry(before)
+            return False
+        hidden = settings.value(HIDDEN_KEY, "")
+        self.hidden = {name for name in str(hidden or "").split(",") if name in {d.objectName() for d in self.canvas_docks}}
+        self._show_canvas_docks()
+        return True
+
+    def save(self, settings: "Settings") -> None:
+        """Keep the layout for the next start; a settings file that cannot be written is not a
+        reason to keep the window from closing."""
+        try:
+            settings.set_value(STATE_KEY, self.window.saveState(LAYOUT_VERSION))
+            settings.set_value(GEOMETRY_KEY, self.window.saveGeometry())
+            settings.set_value(HIDDEN_KEY, ",".join(sorted(self.hidden)))
+        except (OSError, StudioError):
+            pass
 
 
-def dock(window: QMainWindow, title: str, widget: QWidget, area: Qt.DockWidgetArea, width: int) -> QDockWidget:
-    """A dock that moves and floats but does not close, found by its object name ``dock_<title>``."""
+def scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: a dock as short as a small screen leaves it
+    scrolls, instead of making the window taller than the screen."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    holder = QWidget()  # the widget at its own height, the spare room under it
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(widget)
+    column.addStretch(1)
+    area.setWidget(holder)
+    return area
+
+
+def make_dock(window: QMainWindow, title: str, widget: QWidget) -> QDockWidget:
+    """A dock that closes, moves, floats and tabs, found by its object name ``dock_<title>``
+    (the name ``saveState`` keys it by)."""
     dock = QDockWidget(title, window)
-    dock.setObjectName(f"dock_{title.lower()}")
+    dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
     dock.setWidget(widget)
-    dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-    window.addDockWidget(area, dock)
-    prefer_width(window, dock, width)
+    dock.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+    )
+    dock.toggleViewAction().setText(title)
     return dock

@@ -1,7 +1,7 @@
 """The main window: the composition of its parts.
 
-Three workspaces in tabs (canvas, text, audio), the Generate, Jobs and History docks, the menu
-bar and the status bar. Each concern is a part of its own, built here and wired to the others
+Three workspaces in tabs (canvas, text, audio), the Generate, Layers, Jobs and History docks
+(``docks``: laid out, reset and remembered), the menu bar and the status bar. Each concern is a part of its own, built here and wired to the others
 (names on the window are what the parts, the tests and the scripts drive):
 
 - ``menus`` (WindowMenus): the menu bar, each workspace's entries enabled on its tab only;
@@ -39,10 +39,11 @@ from studio.ui.panels.jobs_panel import JobsPanel
 from studio.ui.plain import plain_box
 from studio.ui.timeline import AudioWorkspace
 from studio.ui.window.closing import ready_to_close
-from studio.ui.window.docks import dock_panels
+from studio.ui.window.docks import Docks
 from studio.ui.window.file_actions import FileActions
 from studio.ui.window.generation import GenerationDispatch
 from studio.ui.window.history_actions import HistoryActions
+from studio.ui.window.job_indicator import JobIndicator
 from studio.ui.window.job_routing import JobRouting
 from studio.ui.window.menu_dialogs import MenuDialogs
 from studio.ui.window.menus import WindowMenus
@@ -80,16 +81,19 @@ class MainWindow(QMainWindow):
         for workspace in (self.canvas, self.audio, self.text):
             workspace.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.canvas.warning.connect(self.warn)
+        self.canvas.changed_outside_undo.connect(lambda: self.project.mark_changed())  # a layer's eye
         self.text.warning.connect(self.warn)
         self.writing = TextGeneration(self)
         self.jobs_panel = JobsPanel()
         self.history_panel = HistoryPanel(self.history_target_exists)
         self.history = HistoryActions(self)
-        dock_panels(self, self.generate_panel, self.jobs_panel, self.history_panel)
+        self.docks = Docks(self, self.generate_panel, self.canvas.options, self.canvas.panel, self.jobs_panel, self.history_panel)
         self.project = ProjectSession(self)
         self.project.state_changed.connect(self._show_title)
 
         self.status_labels = StatusBarLabels(self)
+        self.job_indicator = JobIndicator(self.docks.show_jobs)  # the Jobs panel is a tab behind others
+        self.statusBar().insertPermanentWidget(0, self.job_indicator)
         self.device_label = self.status_labels.device_label
         self.text_stats_label = self.status_labels.text_stats_label
         self.text_counts_label = self.status_labels.text_counts_label
@@ -97,7 +101,6 @@ class MainWindow(QMainWindow):
         self.dialogs = MenuDialogs(self)
         self.menus = WindowMenus(self)
         self.recent_menu = self.menus.recent_menu
-        self.use_layer_action = self.menus.use_layer_action
         self.continue_clip_action = self.menus.continue_clip_action
         self._text_actions = self.menus.text_actions
         self.tabs.currentChanged.connect(self._workspace_shown)
@@ -105,8 +108,11 @@ class MainWindow(QMainWindow):
         self._show_title()
         self._workspace_shown()
         self.generate_panel.set_generators(host.generators)
+        self.generation.watch_canvas()  # the panel's size and source follow the canvas
         self.status_labels.warn_about_failures()
-        fit_to_screen(self, QSize(1360, 860))  # with its docks in: never under their minimum
+        fit_to_screen(self, QSize(1720, 1000))  # a full HD screen's most; a smaller one's free area
+        if not self.docks.restore(host.settings):  # the last session's layout, where it still fits
+            self.docks.arrange()  # the default, by this window's size
         self.probe_thread = self.status_labels.probe_thread
         self.status_labels.start_probe()
         # Once the window is up: what a crash left in the recovery folder is offered back.
@@ -115,6 +121,7 @@ class MainWindow(QMainWindow):
     def _workspace_shown(self) -> None:
         """A tab was shown: its workspace's menu entries and status labels work, the others' not."""
         self.menus.enable_for_current_tab()
+        self.docks.show_for_workspace(self.tabs.currentWidget() is self.canvas)
         self.status_labels.show_text_labels(self.tabs.currentWidget() is self.text)
 
     def _show_title(self) -> None:
@@ -133,6 +140,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if ready_to_close(self, event):
+            self.docks.save(self.host.settings)
             super().closeEvent(event)
 
     # -- the parts' commands, by the names the History panel, the tests and the scripts call --
