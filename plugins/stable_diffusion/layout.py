@@ -73,6 +73,7 @@ class SDModel:
         controlnet = read_json(folder / "controlnet" / "config.json", "controlnet/config.json", required=False)
         model = cls(folder, index, scheduler, unet, vae, controlnet)
         model.check_sizes()
+        model.check_controlnet()
         return model
 
     def check_sizes(self) -> None:
@@ -90,6 +91,21 @@ class SDModel:
         blocks = self.vae_config.get("block_out_channels")
         if blocks is not None and not (isinstance(blocks, list) and 1 <= len(blocks) <= MAX_VAE_BLOCKS):
             raise studio.ModelError(f"{vae}: block_out_channels should list 1 to {MAX_VAE_BLOCKS} blocks, not {str(blocks)[:80]}")
+
+    def check_controlnet(self) -> None:
+        """A ControlNet in controlnet/ gives every residual the UNet takes (names from the
+        graphs, read without their weights), so a mismatched pair is refused when added."""
+        if self.controlnet_kind != "controlnet":
+            return
+        wanted = residual_names(graph_io(self.path("unet")).inputs)
+        if not wanted:
+            raise studio.ModelError(
+                f"{self.folder} has a ControlNet in controlnet/, but its UNet takes no ControlNet residuals "
+                "(down_block_N_additional_residual, mid_block_additional_residual): export the UNet with them to use it"
+            )
+        missing = [name for name in wanted if name not in graph_io(self.path("controlnet")).outputs]
+        if missing:
+            raise studio.ModelError(f"the ControlNet in {self.folder} does not give the residuals its UNet takes ({', '.join(missing[:3])}…): it was exported for another UNet or without them")
 
     def path(self, part: str) -> Path:
         return self.folder / part / "model.onnx"

@@ -137,21 +137,32 @@ def _copy_model(tmp_path):
     return folder
 
 
-def test_a_controlnet_without_the_residual_outputs_is_refused_plainly(runner, tmp_path):
+def test_a_controlnet_without_the_residual_outputs_is_refused_when_the_folder_is_read(tmp_path):
     folder = _copy_model(tmp_path)
     _graph_without_residuals(folder / "controlnet" / "model.onnx")
-    job = run_job(runner, Replay(SDModel.read(folder), Settings(width=64, height=64, steps=1), RecordedNoise([])))
-    assert job.state is JobState.FAILED
-    assert "does not give the residuals its UNet takes" in job.message
+    with pytest.raises(studio.ModelError, match="does not give the residuals its UNet takes"):
+        SDModel.read(folder)
 
 
-def test_a_controlnet_beside_a_unet_without_residual_inputs_is_refused_plainly(runner, tmp_path):
+def test_a_controlnet_beside_a_unet_without_residual_inputs_is_refused_when_the_folder_is_read(tmp_path):
     folder = _copy_model(tmp_path)
     shutil.copyfile(FIXTURES / "models" / "sd1" / "unet" / "model.onnx", folder / "unet" / "model.onnx")
     shutil.copyfile(FIXTURES / "models" / "sd1" / "unet" / "model.onnx_data", folder / "unet" / "model.onnx_data")
-    job = run_job(runner, Replay(SDModel.read(folder), Settings(width=64, height=64, steps=1), RecordedNoise([])))
+    with pytest.raises(studio.ModelError, match="its UNet takes no ControlNet residuals"):
+        SDModel.read(folder)
+
+
+def test_a_chosen_controlnet_without_the_residual_outputs_fails_the_job_plainly(runner, onnxstack, tmp_path):
+    folder, _ = onnxstack
+    _graph_without_residuals(tmp_path / "bad.onnx")
+    model = SDModel.read(folder)
+    picture = np.zeros((64, 64, 4), np.uint8)
+    request = StableDiffusionGenerator(model, "sd:x").request({"control_image": picture, "controlnet_model": str(tmp_path / "bad.onnx")})
+    graphs = control_graphs(model, model.graphs(), request)
+    settings = Settings(width=64, height=64, steps=1, control_image=picture)
+    job = run_job(runner, GraphsReplay(model, settings, RecordedNoise([]), graphs))
     assert job.state is JobState.FAILED
-    assert "its UNet takes no ControlNet residuals" in job.message
+    assert "does not give the residuals its UNet takes" in job.message
 
 
 def test_an_empty_controlnet_folder_is_refused_when_the_folder_is_read(tmp_path):

@@ -3,6 +3,7 @@ generation with the tiny sd1_controlnet fixture; a control layer deleted since i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,17 @@ def test_a_control_layer_deleted_since_it_was_chosen_is_refused_plainly(window, 
     message = window.statusBar().currentMessage()
     assert "no longer exists" in message and scribble.name in message, message
     assert not submitted and len(window.canvas.document.layers) == layers
+
+
+def test_a_model_folder_whose_controlnet_gives_no_residuals_is_refused_when_added(window, tmp_path):
+    """controlnet/ holding a graph that is no ControlNet (here a plain UNet: no controlnet_cond,
+    no residual outputs) is refused in a sentence when the folder is added, never at Generate."""
+    folder = tmp_path / "broken-controlnet"
+    shutil.copytree(MODEL, folder)
+    plain_unet = MODEL.parent / "sd1" / "unet"
+    shutil.copyfile(plain_unet / "model.onnx", folder / "controlnet" / "model.onnx")
+    shutil.copyfile(plain_unet / "model.onnx_data", folder / "controlnet" / "model.onnx_data")
+    assert not window.add_model_folder_path(str(folder))
+    message = window.statusBar().currentMessage()
+    assert "Cannot add this model folder" in message and "neither a ControlNet" in message, message
+    assert f"sd:{folder.name}" not in window.host.generators
