@@ -33,10 +33,16 @@ PARAMS = (
     studio.Param("control_strength", "float", 1.0, min=0.0, max=2.0, step=0.05, label="Control strength", help="How strongly the picture steers (0 ignores it)."),
     studio.Param("control_start", "float", 0.0, min=0.0, max=1.0, step=0.01, label="Control from", help="The fraction of the steps where the control starts."),
     studio.Param("control_end", "float", 1.0, min=0.0, max=1.0, step=0.01, label="Control until", help="The fraction of the steps where the control stops."),
-    studio.Param("controlnet_model", "text", "", label="ControlNet model", help=(
-        "A ControlNet's model.onnx (or its folder) to steer with, instead of the model's own; "
-        "needed where the model folder has none (OnnxStack's layout).")),
 )
+#: Offered where the folder has no ControlNet of its own (OnnxStack's layout, a residual UNet alone).
+CONTROLNET_MODEL = studio.Param("controlnet_model", "text", "", label="ControlNet model", help="The path of a ControlNet's model.onnx")
+
+
+def control_params(model: SDModel) -> tuple[studio.Param, ...]:
+    """The control parameters a folder offers (none where no ControlNet can steer its UNet)."""
+    if not model.takes_control:
+        return ()
+    return PARAMS if model.controlnet_kind == "controlnet" else (*PARAMS, CONTROLNET_MODEL)
 
 
 def control_settings(request: studio.Request) -> dict[str, Any]:
@@ -58,7 +64,8 @@ def control_graphs(model: SDModel, graphs: dict[str, Path], request: studio.Requ
     if "control_image" not in request.params:
         return graphs
     graphs = dict(graphs)
-    chosen = controlnet_file(request["controlnet_model"]) if request["controlnet_model"].strip() else None
+    named = request.params.get("controlnet_model") or ""
+    chosen = controlnet_file(named) if named.strip() else None
     if model.controlnet_kind == "unet":
         residual_unet = graphs.pop("controlnet")
         if request["control_image"] is not None:

@@ -15,7 +15,7 @@ from studio.core.base import paths
 from studio.core.models.graph_device import folder_need
 from studio.core.models.variant_defaults import choose_variant
 
-from .control_params import PARAMS as CONTROL_PARAMS, control_graphs, control_settings
+from .control_params import control_graphs, control_params, control_settings
 from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
 from .lora import apply_loras
@@ -84,8 +84,7 @@ class StableDiffusionGenerator(studio.Generator):
                 "Image to image in overlapping tiles of the model's own size, for a picture larger than it paints "
                 "(after an upscale): the picture keeps its size; use a low strength (0.2 to 0.4).")),
         )
-        if model.takes_control:
-            self.params += CONTROL_PARAMS
+        self.params += control_params(model)
         if len(model.variants) > 1:  # a folder with one copy of its weights has nothing to choose
             self.params += (studio.Param("variant", "choice", "auto", choices=("auto", *model.variants), label="Weights", help=(
                 "Which copy of the model's weights to run. auto: your default for this device (Models window), "

@@ -221,6 +221,7 @@ def test_control_parameters_only_where_a_controlnet_can_steer(tmp_path):
         return {p.name for p in StableDiffusionGenerator(SDModel.read(folder), "sd:x").params}
 
     assert "control_image" in names(MODEL) and "control_image" not in names(FIXTURES / "models" / "sd1")
+    assert "controlnet_model" not in names(MODEL)  # it has a ControlNet of its own
     residual_only = _copy_model(tmp_path)  # a UNet taking residuals, no controlnet/: a ControlNet can be chosen
     shutil.rmtree(residual_only / "controlnet")
     assert {"control_image", "controlnet_model"} <= names(residual_only)
