@@ -67,7 +67,7 @@ def replay(case: str, runner, fused_cache=None, control=True, folder=MODEL, cont
     settings = Settings(
         prompt=spec["prompt"], negative_prompt=spec["negative_prompt"], width=spec["width"], height=spec["height"],
         steps=spec["steps"], guidance=spec["guidance_scale"], strength=spec["strength"] or 1.0, scheduler=spec["scheduler"],
-        init_image=rgba(data["init_image"]) if "init_image" in data else None,
+        init_image=rgba(data["init_image"]) if "init_image" in data else None, mask=data["mask"] if "mask" in data else None,
         control_image=rgba(data["control_image"]) if control else None, control_strength=spec["controlnet_conditioning_scale"],
         control_start=spec["control_guidance_start"], control_end=spec["control_guidance_end"],
     )
