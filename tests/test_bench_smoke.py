@@ -31,11 +31,13 @@ TABLES = {
     "gpu_check.py": "GPU check",
     "import_models.py": "x write-limited",
     "lm_import_speed.py": "ours/genai decode tok/s",
+    "taesd_preview.py": "x cheaper than the VAE",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}
 NEEDS_TORCH = {"lm_pipeline.py", "musicgen_pipeline.py", "sd_pipeline.py", "chorale_sketcher.py"}
-BUILDERS = ["build_lm_bench_models.py", "build_musicgen_bench_models.py", "build_sd_bench_models.py", "build_import_bench_models.py"]
+BUILDERS = ["build_lm_bench_models.py", "build_musicgen_bench_models.py", "build_sd_bench_models.py", "build_import_bench_models.py",
+            "build_taesd_bench_models.py"]
 # Modules a benchmark runs or imports, not benchmarks themselves (the llama.cpp one's parts).
 HELPERS = ["llama_cpp_build.py", "llama_cpp_models.py", "llama_cpp_prepare.py", "llama_cpp_studio.py", "llama_cpp_table.py"]
 
