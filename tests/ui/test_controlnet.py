@@ -136,3 +136,16 @@ def test_a_model_folder_whose_controlnet_gives_no_residuals_is_refused_when_adde
     message = window.statusBar().currentMessage()
     assert "Cannot add this model folder" in message and "neither a ControlNet" in message, message
     assert f"sd:{folder.name}" not in window.host.generators
+
+
+def test_the_control_layer_is_chosen_by_keyboard_among_the_layers_of_now(window, qtbot, choose):
+    panel = window.generate_panel
+    panel.select(f"sd:{MODEL.name}")
+    chooser = panel.form.widgets["control_image"]
+    assert [chooser.itemText(i) for i in range(chooser.count())] == ["none"]  # an empty canvas
+    scribble = paint_scribble(window, qtbot, choose)  # layers made after the form was
+    chooser.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(chooser.hasFocus)
+    assert [chooser.itemText(i) for i in range(chooser.count())] == ["none", scribble.name, "paper"]  # top first
+    qtbot.keyClick(chooser, Qt.Key.Key_Down)
+    assert panel.form.values()["control_image"] == scribble.name

@@ -1,7 +1,7 @@
 """The form's field for a ``control`` parameter: which layer steers the generation.
 
 A drop-down of the canvas's layers by name (top first, as the Layers panel lists them) and
-"none". The list is read again each time it opens, so a layer added since is there; a chosen
+"none". The list is read again each time it opens or takes the focus, so a layer added since is there; a chosen
 layer deleted since stays chosen until the user picks another, and submitting then says
 plainly that it no longer exists (``studio.core.image.control_inputs``).
 """
@@ -40,6 +40,10 @@ class ControlLayerChooser(QComboBox):
     def showPopup(self) -> None:
         self.refresh()
         super().showPopup()
+
+    def focusInEvent(self, event) -> None:  # the arrow keys then step through today's layers too
+        self.refresh()
+        super().focusInEvent(event)
 
     def value(self) -> str | None:
         text = self.currentText()
