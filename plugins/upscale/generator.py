@@ -50,12 +50,17 @@ class UpscaleGenerator(studio.Generator):
         loaded, graph = self._graph(ctx)
         image = request["image"]
         started = time.perf_counter()
-        upscaled = yield from upscale(image, graph, lambda feeds: ctx.run(loaded, [graph.output_name], feeds)[0], request["tile"], request["overlap"], ctx)
+        overlap, notes = request["overlap"], []
+        if graph.fixed_size is not None and 2 * overlap >= min(graph.fixed_size):
+            # The user's tile does not apply to a model made for one size; nor may its overlap.
+            overlap = (min(graph.fixed_size) - 1) // 2
+            notes.append(f"This model takes {graph.fixed_size[0]} × {graph.fixed_size[1]} tiles only: the overlap was cut to {overlap} pixels.")
+        upscaled = yield from upscale(image, graph, lambda feeds: ctx.run(loaded, [graph.output_name], feeds)[0], request["tile"], overlap, ctx)
         params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
         params.update(scale=graph.scale, model=self.path.name)
         info = {
             OWN_SIZE: True, "scale": graph.scale, "provider": loaded.providers[0], "device": ctx.device.id,
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": round(time.perf_counter() - started, 3), "notes": notes,
         }
         yield studio.Result("image", upscaled, self.id, params, info=info)
 

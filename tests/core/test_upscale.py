@@ -212,6 +212,13 @@ def test_an_upscale_job_gives_the_picture_four_times_larger_with_its_alpha(runne
     assert steps[-1] == len(grid) == progress[-1].total and steps == sorted(steps)
 
 
+def test_a_fixed_size_model_cuts_an_overlap_too_large_for_its_tiles_and_says_so(runner):
+    job, _ = run_job(runner, model_generator(FIXED), image=picture(70, 40), tile=256, overlap=16)  # the defaults
+    assert job.state is JobState.FINISHED, job.message
+    assert job.result.value.shape == (80, 140, 4)
+    assert job.result.info["notes"] == ["This model takes 32 × 32 tiles only: the overlap was cut to 15 pixels."]
+
+
 def test_cancel_between_tiles_stops_the_upscale_at_once(runner):
     generator = model_generator(X2)
     job, progress = run_job(runner, generator, cancel_at=2, image=picture(120, 90), tile=32, overlap=8)
