@@ -68,6 +68,15 @@ def test_a_batch_of_four_waits_in_the_strip_and_apply_is_one_undo_step(window, q
     qtbot.mouseRelease(strip.compare_button, Qt.MouseButton.LeftButton)
     assert canvas.view._preview is not None  # after: back over it
 
+    canvas.set_tool("rect_select")  # an edit while it is shown: the overlay steps aside
+    qtbot.mousePress(canvas.view, Qt.MouseButton.LeftButton, pos=canvas.view.widget_rect(rect).topLeft())
+    qtbot.mouseRelease(canvas.view, Qt.MouseButton.LeftButton, pos=canvas.view.widget_rect(rect).center())
+    assert canvas.document.selection is not None and canvas.view._preview is None and strip.shown() is None
+    choose(window, "Edit", f"Undo {window.undo_stack.undoText()}")
+    steps = window.undo_stack.index()  # the selection undone: the next step replaces it
+    click_thumbnail(qtbot, strip, 1)
+    assert strip.shown() is second
+
     qtbot.mouseClick(strip.apply_button, Qt.MouseButton.LeftButton)
     assert len(canvas.document.layers) == 1
     layer = canvas.document.layers[0]
@@ -77,6 +86,9 @@ def test_a_batch_of_four_waits_in_the_strip_and_apply_is_one_undo_step(window, q
     assert canvas.view._preview is None  # the layer took the overlay's place
     assert strip.thumbnails.item(1).data(Qt.ItemDataRole.UserRole + 1)  # marked as on the canvas
     assert "1 on the canvas" in strip.title.text()
+    entries = {entry.params["seed"]: entry for entry in window.history_panel.entries()}
+    assert window.history_target_exists(entries[SEED + 1])  # History's Show finds the applied layer
+    assert not window.history_target_exists(entries[SEED + 2])  # still only in the strip
 
     choose(window, "Edit", f"Undo Apply result “{second.name}”")  # the menu names the step
     assert canvas.document.layers == [] and window.undo_stack.count() == steps + 1  # one step took it away
@@ -205,3 +217,4 @@ def test_a_stable_diffusion_batch_waits_in_the_strip_too(window, qtbot, choose):
     assert all(layer.rect.size == (64, 64) for layer in canvas.document.layers)
     choose(window, "Edit", "Undo Apply 3 results")
     assert canvas.document.layers == []
+

@@ -7,7 +7,8 @@ single result still lands as a layer at once, as it always did, and is also list
 compared, applied again after an undo, or reused, whatever the batch size was.
 
 - Clicking a thumbnail draws it on the canvas in place (the view's preview overlay); the
-  document is untouched. Holding Compare shows the canvas without it; Esc hides it.
+  document is untouched. Holding Compare shows the canvas without it; Esc hides it, and so
+  does any edit (the painter's work is not to be hidden under it).
 - Apply (double-click, Enter, the button) adds it as a layer where it was meant to land:
   one undo step. Apply all adds every result not yet on the canvas: one undo step.
 - Discard (Delete) and Discard all only tidy the strip, so they are not undo steps and ask
@@ -106,7 +107,7 @@ class ResultsStrip(QFrame):
         layout.addWidget(self.thumbnails)
 
         workspace.document_replaced.connect(self.discard_all)
-        workspace.undo_stack.indexChanged.connect(lambda _: self.refresh_marks())
+        workspace.undo_stack.indexChanged.connect(self._document_changed)
         self._update()
 
     def _button(self, name: str, text: str, tip: str, slot) -> QToolButton:
@@ -151,7 +152,7 @@ class ResultsStrip(QFrame):
                 self.thumbnails.takeItem(self.thumbnails.row(entry))
             if old is self._shown:
                 self.hide_overlay()
-        self.thumbnails.add(item, item.applied(layers))
+        self.thumbnails.scrollToItem(self.thumbnails.add(item, item.applied(layers)))  # the newest in sight
         lost = [old.name for old in dropped if not old.applied(layers)]
         if lost:
             self._left.extend(lost)
@@ -186,11 +187,12 @@ class ResultsStrip(QFrame):
             return 0
         self.hide_overlay()
         stack = self.workspace.undo_stack
-        if len(made) > 1:
+        macro = len(made) > 1
+        if macro:
             stack.beginMacro(f"Apply {len(made)} results")
         for item, layer in made:
             self.workspace.add_layer(layer, fit_canvas=item.fit_canvas, text=f"Apply result “{item.name}”")
-        if len(made) > 1:
+        if macro:
             stack.endMacro()
         self.refresh_marks()
         return len(made)
@@ -263,6 +265,12 @@ class ResultsStrip(QFrame):
             self._show(self._shown)  # after: the result over it again
 
     # -- state ---------------------------------------------------------------------------------
+
+    def _document_changed(self, _index: int) -> None:
+        """An edit, undo or redo: the painter works on the canvas again, so the overlay steps
+        aside rather than hide their work, and the marks follow the layers."""
+        self.hide_overlay()
+        self.refresh_marks()
 
     def refresh_marks(self) -> None:
         """An edit, undo or redo may have added or taken away a layer a result made, or painted
