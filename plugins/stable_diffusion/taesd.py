@@ -5,8 +5,9 @@ madebyollin's TAESD (SD 1.x/2.x) and TAESDXL (SDXL) read the pipeline's latents 
 
 - inside the model's folder, where a user or a converter put it: ``taesd/`` (``taesdxl/`` for
   SDXL), ``tiny_vae/``, or ComfyUI's ``vae_approx/`` that holds both families' files;
-- else in Studio's models folder (``studio models`` / downloads): ``taesd/`` or ``taesdxl/``,
-  shared by every model of the family.
+- else in Studio's models folder, shared by every model of the family: ``taesd/`` or
+  ``taesdxl/``, or a download named after one (``taesd-onnx/``, ``owner--taesdxl-onnx/``: a hub
+  repository installs under its own name).
 
 In such a folder the decoder is either the diffusers layout the ONNX exports of the diffusers
 weights use (``config.json`` of an ``AutoencoderTiny``, ``vae_decoder/model.onnx``: pixels in
@@ -17,6 +18,7 @@ madebyollin's ``Decoder``). SD 3 and FLUX (16 latent channels) have other tiny d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -61,11 +63,22 @@ def find_tiny_decoder(folder: Path, xl: bool) -> TinyDecoder | None:
     """The TAESD decoder for the model in ``folder`` (``xl``: SDXL's family), or None."""
     family = "taesdxl" if xl else "taesd"
     inside = [folder / family, folder / "tiny_vae", folder / "vae_approx"]
-    for candidate in [*inside, paths.models() / family]:
+    for candidate in [*inside, *_shared(family)]:
         found = _decoder_in(candidate, family)
         if found is not None:
             return found
     return None
+
+
+def _shared(family: str) -> list[Path]:
+    """Folders of Studio's models folder named for ``family`` (its own name first, then downloads
+    such as ``taesd-onnx``; ``taesdxl-onnx`` is not SD 1.x's), in a stable order."""
+    pattern = re.compile(rf"^(?:.+--)?{family}(?:[-_.].*)?$", re.IGNORECASE)
+    try:
+        names = sorted(entry.name for entry in paths.models().iterdir() if pattern.match(entry.name))
+    except OSError:  # no models folder yet
+        return []
+    return [paths.models() / name for name in sorted(names, key=lambda name: name.lower() != family)]
 
 
 def _decoder_in(folder: Path, family: str) -> TinyDecoder | None:

@@ -131,6 +131,14 @@ def test_where_a_tiny_decoder_is_found_and_which_family(tmp_path):
     shutil.copytree(TAESD, paths.models() / "taesd")
     shared = find_tiny_decoder(model, xl=False)
     assert shared.path == paths.models() / "taesd" / "vae_decoder" / "model.onnx" and shared.signed
+    # a download installs under its repository's name: taesd-onnx is SD 1.x's, taesdxl-onnx SDXL's
+    shutil.rmtree(model / "vae_approx")
+    shutil.rmtree(paths.models() / "taesd")
+    shutil.copytree(TAESD, paths.models() / "owner--taesdxl-onnx")
+    assert find_tiny_decoder(model, xl=False) is None
+    assert find_tiny_decoder(model, xl=True).path.parent.parent.name == "owner--taesdxl-onnx"
+    shutil.copytree(TAESD, paths.models() / "taesd-onnx")
+    assert find_tiny_decoder(model, xl=False).path.parent.parent.name == "taesd-onnx"
     # the model's own comes first
     shutil.copytree(TAESD, model / "taesd")
     assert find_tiny_decoder(model, xl=False).path == model / "taesd" / "vae_decoder" / "model.onnx"
