@@ -25,7 +25,8 @@ from PIL import Image
 import studio
 
 RESIDUAL_INPUT = re.compile(r"^(down_block_(\d+)|mid_block)_additional_residual$")
-CONTROLNET_INPUTS = {"sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale"}
+CONTROLNET_INPUTS = {"sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale", "text_embeds", "time_ids"}
+ADDED_CONDITIONS = ("text_embeds", "time_ids")  # an SDXL ControlNet takes the UNet's, as its UNet does
 NUMPY_TYPES = {"tensor(float16)": np.float16, "tensor(double)": np.float64, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
@@ -133,13 +134,14 @@ class Residuals:
 
 
 class StepResiduals:
-    """One run's residuals: ``at(index, sample, timestep, hidden)`` for the UNet call of step ``index``."""
+    """One run's residuals: ``at(index, sample, timestep, hidden, extras)`` for the UNet call of
+    step ``index`` (``extras``: the UNet's added conditions, SDXL's text_embeds and time_ids)."""
 
     def __init__(self, owner: Residuals, pixels: np.ndarray | None, keep: list[float], scale: float) -> None:
         self.owner, self.pixels, self.keep, self.scale = owner, pixels, keep, scale
         self._zeros: dict[str, np.ndarray] | None = None
 
-    def at(self, index: int, sample: np.ndarray, timestep: Any, hidden: np.ndarray) -> dict[str, np.ndarray]:
+    def at(self, index: int, sample: np.ndarray, timestep: Any, hidden: np.ndarray, extras: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         scale = self.scale * self.keep[index]
         if self.pixels is None or scale == 0.0:
             # diffusers runs the ControlNet at scale 0 there, which gives exactly these zeros
@@ -155,6 +157,11 @@ class StepResiduals:
             "encoder_hidden_states": hidden.astype(NUMPY_TYPES.get(inputs["encoder_hidden_states"].type, np.float32)),
             "controlnet_cond": self.pixels.astype(NUMPY_TYPES.get(inputs["controlnet_cond"].type, np.float32)),
         }
+        for name in ADDED_CONDITIONS:
+            if name in inputs:
+                if name not in extras:
+                    raise studio.ModelError(f"the ControlNet in {owner.where} takes {name} (SDXL's), which this model's UNet does not")
+                feeds[name] = extras[name].astype(NUMPY_TYPES.get(inputs[name].type, np.float32))
         inside = "conditioning_scale" in inputs
         if inside:
             feeds["conditioning_scale"] = _feed(inputs["conditioning_scale"], scale, batch)

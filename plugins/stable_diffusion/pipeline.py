@@ -182,7 +182,7 @@ class Pipeline:
             ctx.check_cancelled()
             model_in = np.concatenate([latents, latents]) if guided else latents
             model_in = scheduler.scale_model_input(model_in, timestep)
-            extras = {**unet_extra, **control.at(index, model_in, timestep, hidden)} if control else unet_extra
+            extras = {**unet_extra, **control.at(index, model_in, timestep, hidden, unet_extra)} if control else unet_extra
             if self.is_inpainting_model and mask_latents is not None:
                 repeat = 2 if guided else 1
                 model_in = np.concatenate([model_in, np.concatenate([mask_latents] * repeat), np.concatenate([masked_latents] * repeat)], axis=1)

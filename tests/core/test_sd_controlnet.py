@@ -28,7 +28,7 @@ from studio_plugins.stable_diffusion.pipeline import Pipeline, Settings
 from test_sd_parity import DEVICE, FIXTURES, TOLERANCE, Replay, rgba
 
 MANIFEST = json.loads((FIXTURES / "goldens" / "controlnet_manifest.json").read_text())
-CASES = sorted(name for name in MANIFEST if not name.startswith("_"))
+CASES = sorted(name for name in MANIFEST if not name.startswith(("_", "cn_xl_")))  # SDXL's: its own test
 MODEL = FIXTURES / "models" / "sd1_controlnet"
 
 
@@ -72,7 +72,7 @@ def replay(case: str, runner, fused_cache=None, control=True, folder=MODEL, cont
         control_start=spec["control_guidance_start"], control_end=spec["control_guidance_end"],
     )
     if folder != MODEL:  # the graphs the generator would run for this request
-        values = {"control_image": settings.control_image, "controlnet_model": controlnet_model}
+        values = {"control_image": settings.control_image, **({"controlnet_model": controlnet_model} if controlnet_model else {})}
         graphs = control_graphs(model, model.graphs(), StableDiffusionGenerator(model, "sd:x").request(values))
         job = run_job(runner, GraphsReplay(model, settings, noise, graphs))
     else:
@@ -225,3 +225,21 @@ def test_control_parameters_only_where_a_controlnet_can_steer(tmp_path):
     residual_only = _copy_model(tmp_path)  # a UNet taking residuals, no controlnet/: a ControlNet can be chosen
     shutil.rmtree(residual_only / "controlnet")
     assert {"control_image", "controlnet_model"} <= names(residual_only)
+
+
+@pytest.fixture
+def sdxl_controlnet(tmp_path):
+    """The sdxl fixture with its ControlNet parts laid over it (models/sdxl_controlnet_parts)."""
+    folder = tmp_path / "sdxl-controlnet"
+    shutil.copytree(FIXTURES / "models" / "sdxl", folder)
+    parts = FIXTURES / "models" / "sdxl_controlnet_parts"
+    shutil.copytree(parts / "controlnet", folder / "controlnet")
+    shutil.copyfile(parts / "unet" / "model.onnx", folder / "unet" / "model.onnx")
+    return folder
+
+
+def test_sdxl_controlnet_takes_the_added_conditions_and_matches_diffusers(runner, sdxl_controlnet):
+    image, golden, _ = replay("cn_xl_txt2img_euler", runner, folder=sdxl_controlnet)
+    difference = float(np.abs(image - golden).max())
+    print(f"cn_xl_txt2img_euler: max abs difference {difference:.2e}")
+    assert difference <= TOLERANCE
