@@ -24,7 +24,9 @@ SCALES = (2, 3, 4, 8)
 PROBE_SIDE = 16
 #: A fixed input larger than this is not a tile a model can be asked to run (a damaged file).
 MAX_FIXED_SIDE = 4096
-NAME_HINT = re.compile(r"esrgan|upscal|super.?res|swinir|(?<![a-z0-9])(x[2348]|[2348]x)(?![a-z0-9])", re.IGNORECASE)
+#: What the public exports' names say: RealESRGAN_x4plus, realesr-general-x4v3, 4x-UltraSharp,
+#: 4xNomos8kSC, 2x_..., *upscale*, SwinIR; a factor stands alone or before letters (x4plus).
+NAME_HINT = re.compile(r"esrgan|realesr|upscal|super.?res|swinir|(?<![a-z0-9])(x[2348]|[2348]x)(?![0-9])", re.IGNORECASE)
 #: Files that mark another plugin's layout (an LM, a diffusers folder, a CPPN).
 OTHER_LAYOUTS = ("config.json", "model_index.json", "genai_config.json", "cppn.json")
 LAYOUT = "a folder with one super-resolution .onnx whose name says so (RealESRGAN_x4plus.onnx, 4x-UltraSharp.onnx)"

@@ -185,6 +185,16 @@ def model_generator(path: Path):
 def test_the_loader_recognises_real_esrgan_folders_and_not_other_layouts(tmp_path):
     for path in (X4, X2, FIXED, FP16):
         assert SuperResolutionLoader().detect(path.parent), path
+    for name in ("realesr-general-x4v3", "4xNomos8kSC", "4x-UltraSharp", "2x_AnimeJaNai", "SwinIR-M"):
+        folder = tmp_path / "named" / name
+        folder.mkdir(parents=True)
+        shutil.copy(X4, folder / f"{name}.onnx")
+        assert SuperResolutionLoader().detect(folder), name
+    for name in ("max4", "model", "gpt2-x"):
+        folder = tmp_path / "unnamed" / name
+        folder.mkdir(parents=True)
+        shutil.copy(X4, folder / "model.onnx")
+        assert not SuperResolutionLoader().detect(folder), name
     lm = tmp_path / "some-lm"
     lm.mkdir()
     shutil.copy(X4, lm / "model.onnx")
