@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QColor, QDropEvent, QWheelEvent
+from PySide6.QtGui import QAction, QColor, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QToolButton
 
 import studio
@@ -418,11 +418,12 @@ def test_layers_add_duplicate_rename_hide_lock_opacity_and_reorder(window, qtbot
     assert canvas.document.layers == [copy, top, bottom]
     assert [panel.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(3)] == [bottom, top, copy]
 
-    assert window.undo_stack.count() == steps + 6  # one step each
-    for _ in range(6):
+    assert window.undo_stack.count() == steps + 5  # one step each; the eye is none
+    for _ in range(5):
         window.undo_stack.undo()
     assert canvas.document.layers == [bottom, top, copy]
-    assert copy.name == "Layer 1 copy" and bottom.visible and not bottom.locked and copy.opacity == 1.0
+    assert copy.name == "Layer 1 copy" and not bottom.locked and copy.opacity == 1.0
+    assert not bottom.visible  # hiding was no undo step: undo left it hidden
     canvas.delete_layer(top)
     assert top not in canvas.document.layers
     window.undo_stack.undo()
@@ -613,6 +614,14 @@ def test_generate_into_the_selection_lands_there_with_previews_in_place(window, 
         assert Image.open(tmp_path / f"out{suffix}").size == (200, 150)
 
 
+def choose_mode(window, qtbot, title):
+    """Click the Generate panel's mode button named ``title`` (Generate, Refine, Inpaint)."""
+    button = next(b for b in window.generate_panel.mode_bar.buttons.values() if b.text() == title)
+    assert button.isVisibleTo(window), f"no {title} button for {window.generate_panel.current_id()}"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert window.generate_panel.mode() == title.lower()
+
+
 def run(window, qtbot):
     with qtbot.waitSignal(window.bridge.result, timeout=10000):
         qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
@@ -629,15 +638,16 @@ def test_the_canvas_hands_pictures_to_a_generator_that_takes_them(window, qtbot)
 
     bottom = base(window, 120, 80, colour=(10, 20, 30, 255))
     bottom.pixels[40:, :, 0] = 99
+    choose_mode(window, qtbot, "Refine")
     got = run(window, qtbot)  # no selection: the active layer
     assert got["init_image"].shape == (80, 120, 4) and (got["init_image"] == bottom.pixels).all() and got["mask"] is None
     window.undo_stack.undo()
 
-    window.use_layer_action.setChecked(False)
+    choose_mode(window, qtbot, "Generate")  # from the prompt alone, though a layer is there
     assert run(window, qtbot)["init_image"] is None
-    window.use_layer_action.setChecked(True)
     window.undo_stack.undo()
 
+    choose_mode(window, qtbot, "Inpaint")
     canvas.apply_selection(Selection.rectangle(120, 80, Rect(10, 30, 50, 20)), "replace", "Select")
     canvas.document.ensure_mask()[35:40, 20:30] = 255
     expected = canvas.document.composite(Rect(10, 30, 50, 20))
@@ -654,6 +664,7 @@ def test_a_lasso_generation_is_cut_to_the_lasso(window, qtbot):
     base(window, 100, 100)
     canvas.apply_selection(Selection.polygon(100, 100, [(10, 10), (90, 10), (10, 90)]), "replace", "Lasso")
     window.generate_panel.select("test-inpaint")
+    choose_mode(window, qtbot, "Inpaint")
     got = run(window, qtbot)
     assert got["mask"][5, 5] == 255 and got["mask"][75, 75] == 0  # the lasso as the mask
     layer = canvas.document.layers[-1]
@@ -667,6 +678,7 @@ def test_extend_canvas_for_outpainting_masks_the_border_for_the_generator(window
     document = canvas.document
     assert (document.width, document.height, bottom.x) == (96, 48, 0)
     window.generate_panel.select("test-inpaint")
+    choose_mode(window, qtbot, "Inpaint")
     got = run(window, qtbot)
     overlap = 32  # studio.core.image.canvas_size.OUTPAINT_OVERLAP
     assert got["init_image"].shape == (48, 32 + overlap, 4)
@@ -682,32 +694,33 @@ SD_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models"
 
 
 def test_stable_diffusion_from_the_canvas_text_image_inpaint_and_outpaint(window, qtbot):
-    """The tiny fixture models end to end: the mode follows what the canvas gives."""
+    """The tiny fixture models end to end: the mode is the one chosen in the Generate panel."""
     canvas = window.canvas
     for name in ("sd1", "inpaint9"):
         assert window.add_model_folder_path(str(SD_FIXTURES / name))
     results = []
     window.bridge.result.connect(lambda job, result: results.append(result))
 
-    def generate(generator_id, **values):
+    def generate(generator_id, mode, **values):
         window.generate_panel.select(generator_id)
+        choose_mode(window, qtbot, mode)
         window.generate_panel.form.set_values({"prompt": "a lighthouse", "steps": 2, **values})
         with qtbot.waitSignal(window.bridge.result, timeout=60000):
             qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
         return results[-1].params["mode"], canvas.document.layers[-1]
 
-    mode, first = generate("sd:sd1", width=64, height=64, seed=1)
+    mode, first = generate("sd:sd1", "Generate", width=64, height=64, seed=1)
     assert mode == "txt2img" and first.rect == Rect(0, 0, 64, 64)
-    mode, second = generate("sd:sd1", strength=0.5, seed=2)  # from the active layer
+    mode, second = generate("sd:sd1", "Refine", strength=0.5, seed=2)  # from the active layer
     assert mode == "img2img" and second.rect == first.rect
     canvas.apply_selection(Selection.rectangle(64, 64, Rect(8, 8, 40, 32)), "replace", "Select")
     canvas.document.ensure_mask()[16:30, 16:30] = 255
-    mode, patch = generate("sd:inpaint9", seed=3)
+    mode, patch = generate("sd:inpaint9", "Inpaint", seed=3)
     assert mode == "inpaint" and patch.rect == Rect(8, 8, 40, 32)
     canvas.deselect()
     canvas.clear_mask()
     assert canvas.extend_canvas("right", 32)
-    mode, border = generate("sd:inpaint9", seed=4)
+    mode, border = generate("sd:inpaint9", "Inpaint", seed=4)
     assert mode == "inpaint" and border.rect == Rect(32, 0, 64, 64) and canvas.document.width == 96
     assert border.pixels[:, 32:, 3].min() == 255  # the new border is painted, not transparent
 
@@ -754,7 +767,7 @@ def test_canvas_menu_shortcuts_rest_while_another_workspace_is_shown(window, qtb
     layer = base(window)
     window.canvas.apply_selection(Selection.rectangle(96, 64, Rect(0, 0, 10, 10)), "replace", "Select")
     window.tabs.setCurrentWidget(window.text)
-    clear = next(a for a in window.findChildren(type(window.use_layer_action)) if a.text() == "&Clear selection")
+    clear = next(a for a in window.findChildren(QAction) if a.text() == "&Clear selection")
     assert not clear.isEnabled()  # Delete in the text editor must not clear canvas pixels
     window.tabs.setCurrentWidget(window.canvas)
     assert clear.isEnabled()

@@ -1,5 +1,5 @@
-"""The Canvas workspace: tool bar, tool options, the view, the layers panel, and the state
-every edit reports back to.
+"""The Canvas workspace: tool bar, the view, tool options and the layers panel (which the
+window docks), and the state every edit reports back to.
 
 The document (``studio.core.image.document.ImageDocument``) is plain numpy data; this widget owns it
 and the window's undo stack, and every change to it goes through a command
@@ -9,7 +9,8 @@ new layer rebuilds the list.
 
 This module builds the widget and holds its state (active layer, tool, brush, colour) and
 what commands report; the edits are its parts: ``layer_edits``, ``selection_edits``,
-``canvas_size_edits`` and ``picture_files`` (open, import, drop, a project's document).
+``clipboard_edits``, ``canvas_size_edits`` and ``picture_files`` (open, import, drop, a
+project's document).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSplitter, QToolBar, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolBar, QToolButton, QVBoxLayout, QWidget
 
 from studio.core.image.document import ImageDocument, Layer
 from studio.core.image.geometry import Rect
 from studio.core.image.paint import Brush
 from studio.ui.canvas.canvas_size_edits import CanvasSizeEdits
+from studio.ui.canvas.clipboard_edits import ClipboardEdits
 from studio.ui.canvas.elided_label import ElidedLabel
 from studio.ui.canvas.icons import icon
 from studio.ui.canvas.layer_edits import LayerEdits
@@ -38,13 +40,15 @@ from studio.ui.canvas.view import CanvasView
 __all__ = ["PICTURE_SUFFIXES", "CanvasWorkspace", "ElidedLabel", "ReuseBar"]
 
 
-class CanvasWorkspace(LayerEdits, SelectionEdits, CanvasSizeEdits, PictureFiles, QWidget):
+class CanvasWorkspace(LayerEdits, SelectionEdits, ClipboardEdits, CanvasSizeEdits, PictureFiles, QWidget):
     """The canvas and everything around it. Every change goes through the undo stack."""
 
     reuse_requested = Signal(object)  # PictureParameters: load these into the generator panel
     message = Signal(str)  # for the status bar
     warning = Signal(str, str)  # title, text: a problem to show without blocking
     document_replaced = Signal()  # another picture or project: jobs started for the old one must not land here
+    changed_outside_undo = Signal()  # a change the project saves that is no undo step (a layer's eye)
+    inputs_changed = Signal()  # the canvas size, the selection or the active layer: what a generator would get
 
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,28 +112,19 @@ class CanvasWorkspace(LayerEdits, SelectionEdits, CanvasSizeEdits, PictureFiles,
         self.results = ResultsStrip(self)  # a batch's pictures, waiting to be applied; hidden while empty
         centre_layout.addWidget(self.results)
 
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.setSpacing(0)
-        side_layout.addWidget(self.options)
-        rule = QFrame()
-        rule.setFrameShape(QFrame.Shape.HLine)
-        rule.setStyleSheet("color: #34343a;")
-        side_layout.addWidget(rule)
-        side_layout.addWidget(self.panel, 1)
+        # The tool options (``options``) and the layers (``panel``) live in the window's docks,
+        # beside the other panels, so the view between the tool bar and the docks keeps the room.
 
-        splitter = QSplitter()
-        splitter.addWidget(centre)
-        splitter.addWidget(side)
-        splitter.setStretchFactor(0, 1)
-        splitter.setCollapsible(0, False)
-        splitter.setSizes([800, 250])
+        # The view's column; a strip of results may sit beside it in this splitter.
+        self.splitter = QSplitter()
+        self.splitter.addWidget(centre)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setCollapsible(0, False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         self.set_tool("brush")
         self.structure_changed()
 
@@ -173,6 +168,7 @@ class CanvasWorkspace(LayerEdits, SelectionEdits, CanvasSizeEdits, PictureFiles,
         panel.lock_requested.connect(lambda layer: self.set_locked(layer, not layer.locked))
         panel.opacity_previewed.connect(self._preview_opacity)
         panel.opacity_requested.connect(self.set_opacity)
+        panel.blend_requested.connect(self.set_blend)
         panel.order_requested.connect(lambda order: self.set_order(order, "Reorder layers"))
         panel.add_requested.connect(self.new_layer)
         panel.duplicate_requested.connect(self.duplicate_layer)
@@ -196,6 +192,7 @@ class CanvasWorkspace(LayerEdits, SelectionEdits, CanvasSizeEdits, PictureFiles,
 
     def _on_current_changed(self, layer: Layer | None) -> None:
         self._active = layer
+        self.inputs_changed.emit()
 
     def set_tool(self, name: str) -> None:
         tool = self.tools[name]
@@ -252,6 +249,7 @@ class CanvasWorkspace(LayerEdits, SelectionEdits, CanvasSizeEdits, PictureFiles,
         self.view.refresh_selection()
         self._update_info()
         self.view.update()
+        self.inputs_changed.emit()
 
     def layer_changed(self, layer: Layer, rect: Rect | None = None) -> None:
         """One layer's properties, pixels or place changed (within canvas ``rect``, when known)."""
@@ -265,6 +263,7 @@ class CanvasWorkspace(LayerEdits, SelectionEdits, CanvasSizeEdits, PictureFiles,
     def selection_changed(self) -> None:
         self.view.refresh_selection()
         self._update_info()
+        self.inputs_changed.emit()
 
     def mask_changed(self, rect: Rect | None = None) -> None:
         self.view.refresh_mask(rect)
