@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import studio
-from studio.core.image.canvas_inputs import canvas_inputs
+from studio.core.image.canvas_inputs import REFINE, canvas_inputs
 from studio.core.image.document import ImageDocument, Layer
 from studio.core.models.loaders import load_folder
 from studio.errors import ModelError, ParamError, StudioError
@@ -214,7 +214,7 @@ def test_a_layer_too_large_for_a_generator_is_refused_before_it_is_copied():
     document.insert(Layer("huge", np.broadcast_to(np.zeros((1, 1, 4), np.uint8), (8200, 8200, 4))))
     params = (studio.Param("prompt", "text", ""), studio.Param("init_image", "image", optional=True))
     with pytest.raises(ParamError, match="8200 × 8200 pixels; a generator takes pictures up to 8192 × 8192"):
-        canvas_inputs(document, document.layers[0], params, {"prompt": "x"})
+        canvas_inputs(document, document.layers[0], params, {"prompt": "x"}, REFINE)
 
 
 # -- memory --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.host import Host
 from studio.ui.app import create_window
+from studio.ui.window.docks import COLUMN_WIDTH
 
 
 def screen(width: int, height: int) -> dict:
@@ -62,7 +63,7 @@ def start_on(tmp_path_factory, screen: dict) -> dict:
         for _ in range(3):  # the shown window refits itself by its real frame
             app.processEvents()
         room, frame = window.screen().availableGeometry(), window.frameGeometry()
-        docks = {name: window.findChild(QDockWidget, "dock_" + name).width() for name in ("generate", "jobs")}
+        docks = {name: window.findChild(QDockWidget, "dock_" + name).width() for name in ("generate", "layers")}
         window.tabs.setCurrentWidget(window.audio)
         window.audio.actions_by_name["play"].trigger()
         app.processEvents()
@@ -96,7 +97,7 @@ def test_the_window_fits_its_screen_and_is_centred(on_a_screen):
 
 def test_on_a_large_screen_the_docks_keep_their_width(tmp_path_factory):
     on_a_desktop = start_on(tmp_path_factory, DESKTOP)  # only a smaller screen narrows them
-    assert on_a_desktop["docks"] == {"generate": 365, "jobs": 250}, on_a_desktop
+    assert on_a_desktop["docks"] == {"generate": COLUMN_WIDTH, "layers": COLUMN_WIDTH}, on_a_desktop  # one column
 
 
 def test_playback_says_once_that_it_is_off(on_a_laptop):

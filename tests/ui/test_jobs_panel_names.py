@@ -16,6 +16,8 @@ def test_a_long_download_name_is_elided_and_the_dock_keeps_its_width(window, qtb
     with socket.socket() as probe:  # a hub nobody answers: the job fails at once, its row stays
         probe.bind(("127.0.0.1", 0))
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{probe.getsockname()[1]}")
+    window.docks.jobs.raise_()  # its tab clicked: the Jobs dock shares a place with others
+    qtbot.waitUntil(lambda: window.jobs_panel.isVisible())
     dock_width = window.jobs_panel.width()
     job = start_download(window.host, f"someone/{NAME}", listeners=[window.bridge.listener])
     row = window.jobs_panel.add(job)

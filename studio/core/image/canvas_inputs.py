@@ -7,10 +7,14 @@ canvas fills them:
   box, the mask is the painted inpainting mask over that box (or, when none is painted
   there, the selection itself), ``width``/``height`` follow the box (rounded to multiples of
   8), and the result lands on the box, cut to the selection's shape;
-- without one: the image is the active layer (when the user lets the layer be the input),
-  the mask the painted mask over that layer, and the result lands on the layer's place;
+- without one: the image is the active layer, the mask the painted mask over that layer,
+  and the result lands on the layer's place;
 - with nothing to give, an optional picture stays ``None``: the generator then does
   text-to-image and its result lands at the top-left corner.
+
+Which pictures an optional parameter gets is the user's explicit choice of mode (Generate:
+none, Refine: the image, Inpaint: image and mask), never a guess from what the canvas holds;
+a picture with nothing painted in it is refused with a plain message, not used silently.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from studio.core.media.pictures import check_input_size
 from studio.errors import ParamError, StudioError
 
 SIZE_MULTIPLE = 8
+#: The user's choice in the Generate panel (Krita AI's Generate / Refine, and inpainting).
+GENERATE, REFINE, INPAINT = "generate", "refine", "inpaint"
+MODES = (GENERATE, REFINE, INPAINT)
 
 
 @dataclass(frozen=True)
@@ -57,19 +64,38 @@ class Placement:
         return None if size is None else Rect(self.x, self.y, *size)
 
 
+def modes_for(params: Sequence[Param]) -> tuple[str, ...]:
+    """The modes a generator offers the user: Generate always, Refine when it takes an
+    optional image, Inpaint when it takes a mask too. A generator whose image is required
+    (an upscaler) offers no choice: it always starts from the canvas."""
+    images = [p for p in params if p.type == "image"]
+    if not images or any(not p.optional for p in images):
+        return ()
+    masks = [p for p in params if p.type == "mask"]
+    return (GENERATE, REFINE, INPAINT) if masks else (GENERATE, REFINE)
+
+
 def canvas_inputs(
     document: ImageDocument,
     active: Layer | None,
     params: Sequence[Param],
     values: dict[str, Any],
-    use_layer: bool = True,
+    mode: str = GENERATE,
 ) -> tuple[dict[str, Any], Placement]:
-    """``values`` with the generator's pictures (and size, under a selection) filled from the canvas.
+    """``values`` with the generator's pictures (and size, under a selection) filled from the
+    canvas as ``mode`` asks: Generate gives none (text to image), Refine the picture (image to
+    image), Inpaint the picture and the mask. A required picture is given in every mode.
 
-    Raises ``ParamError`` when a required picture has nothing on the canvas to come from.
+    Raises ``ParamError`` when a picture has nothing on the canvas to come from: no layer, a
+    layer or a selection with nothing painted in it, no mask to inpaint.
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     values = dict(values)
-    pictures = [p for p in params if p.type in ("image", "mask")]
+    pictures = [p for p in params if p.type in ("image", "mask") and _wanted(p, mode)]
+    for param in params:
+        if param.type in ("image", "mask") and param not in pictures:
+            values[param.name] = None  # Generate: from the prompt alone
     selection = document.selection if document.selection is not None and not document.selection.is_empty() else None
     expected = _expected_size(params, values)
     if selection is not None:
@@ -79,6 +105,7 @@ def canvas_inputs(
         for param in pictures:
             if param.type == "image":
                 values[param.name] = document.composite(box)
+                _refuse_empty(values[param.name], mode, "the selection holds no picture: paint or generate there first")
             elif document.has_mask(box):
                 values[param.name] = binary(document.mask_in(box))
             else:
@@ -86,20 +113,57 @@ def canvas_inputs(
         _fit_size(params, values, box)
         clip = None if selection.is_rectangle() else selection.crop(box)
         return values, Placement(box.x, box.y, box.size, clip, False, "selection", box.size)
-    if pictures and active is not None and use_layer:
+    if pictures and active is not None:
         box = active.rect
         _check_input(pictures, box.width, box.height, f"the layer {active.name!r}")
         for param in pictures:
             if param.type == "image":
+                _refuse_empty(active.pixels, mode, f"the layer “{active.name}” has nothing painted on it: paint or generate on it first, or choose another layer")
                 values[param.name] = active.pixels.copy()
             elif document.has_mask(box):
                 values[param.name] = binary(document.mask_in(box))
             else:
-                values[param.name] = _missing(param)
+                values[param.name] = _missing(param, mode)
         return values, Placement(active.x, active.y, None, None, False, "layer", active.size)
     for param in pictures:
-        values[param.name] = _missing(param)
+        values[param.name] = _missing(param, mode)
     return values, Placement(expected_size=expected)
+
+
+def _wanted(param: Param, mode: str) -> bool:
+    """Whether ``mode`` gives ``param`` a picture: a required one always; an optional image in
+    Refine and Inpaint, an optional mask in Inpaint only."""
+    if not param.optional:
+        return True
+    return mode == INPAINT or (mode == REFINE and param.type == "image")
+
+
+def _refuse_empty(pixels: np.ndarray, mode: str, why: str) -> None:
+    """Never start from nothing without a word: a picture with no visible pixel is refused
+    (a stray click's empty layer once turned text to image into image to image from blank)."""
+    if not pixels[..., 3].any():
+        what = {REFINE: "Refine", INPAINT: "Inpaint"}.get(mode, "This generator")
+        raise ParamError(f"{what} starts from a picture, but {why} (or choose Generate to start from the prompt alone)")
+
+
+def generation_size(document: ImageDocument, params: Sequence[Param]) -> tuple[dict[str, int], str]:
+    """The width and height a generation gets when the user leaves them: the selection's box,
+    else the canvas, on the parameters' grids; with what they follow ("selection" or "canvas").
+    Empty when the generator has no size."""
+    selection = document.selection if document.selection is not None and not document.selection.is_empty() else None
+    box = selection.bbox if selection is not None else None
+    values: dict[str, Any] = {}
+    _fit_size(params, values, box or document.bounds)
+    return values, "selection" if box is not None else "canvas"
+
+
+def canvas_to_hold(document: ImageDocument, rect: Rect) -> tuple[int, int] | None:
+    """The canvas size that holds ``rect`` (it grows to the right and down), or None when it
+    already does or when the canvas is empty (its first picture gives it its size)."""
+    if not document.layers:
+        return None
+    width, height = max(document.width, rect.x + rect.width), max(document.height, rect.y + rect.height)
+    return None if (width, height) == (document.width, document.height) else (width, height)
 
 
 def _check_input(pictures: Sequence[Param], width: int, height: int, what: str) -> None:
@@ -116,7 +180,13 @@ def binary(mask: np.ndarray) -> np.ndarray:
     return np.where(mask >= 128, np.uint8(255), np.uint8(0))
 
 
-def _missing(param: Param) -> None:
+def _missing(param: Param, mode: str = GENERATE) -> None:
+    """Nothing on the canvas for ``param``: None for an optional picture the mode does not
+    need, else a plain message saying what to do."""
+    if mode == INPAINT and param.type == "mask":
+        raise ParamError("Inpaint repaints where the mask is: paint a mask (K) or select an area first")
+    if mode == REFINE and param.type == "image":
+        raise ParamError("Refine starts from a picture: select an area or choose a layer with something on it first")
     if param.optional:
         return None
     where = "select an area or choose a layer" if param.type == "image" else "paint a mask (K) or select an area"

@@ -5,12 +5,14 @@ and time left its progress messages carry, and what it installed when it ends.""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.core.engine.generators import Preview, Progress
 from studio.core.engine.jobs import Job, JobState
+from studio.core.image.canvas_inputs import as_rgba
 from studio.core.models.variants import human_size
 from studio.ui.images import qimage_from_rgba
 from studio.ui.plain import ElidedLabel, plain_label
@@ -92,6 +94,7 @@ class JobRow(QFrame):
             size = f" {human_size(int(info['bytes']))}" if isinstance(info.get("bytes"), int) else ""
             self.status.setText(f"Installed{size}{elapsed}")
         elif state is JobState.FINISHED:
+            self._show_final_picture()
             info = self.job.result.info if self.job.result else {}
             provider = info.get("provider") or ""
             text = f"Done{elapsed}" + (f" · {provider.replace('ExecutionProvider', '')}" if provider else "")
@@ -121,8 +124,22 @@ class JobRow(QFrame):
 
     def on_preview(self, preview: Preview) -> None:
         if preview.kind == "image":
-            pixmap = QPixmap.fromImage(qimage_from_rgba(preview.value))
-            self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            self._show_thumb(preview.value)
+
+    def _show_final_picture(self) -> None:
+        """The thumbnail becomes the finished picture (the last one of a batch), not the last
+        rough preview the job sent before it."""
+        pictures = [result.value for result in self.job.results if result.kind == "image"]
+        if pictures:
+            self._show_thumb(pictures[-1])
+
+    def _show_thumb(self, pixels) -> None:
+        pixels = np.asarray(pixels)
+        rgba = pixels if pixels.ndim == 3 and pixels.shape[2] == 4 else as_rgba(pixels)
+        image = qimage_from_rgba(rgba, copy=False)  # only the thumbnail is copied
+        # Shrunk before it becomes a pixmap: a 4096 px result need not be copied whole.
+        small = image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.thumb.setPixmap(QPixmap.fromImage(small))
 
 
 def _title(job: Job) -> str:

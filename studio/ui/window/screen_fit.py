@@ -29,6 +29,14 @@ def prefer_width(window: QMainWindow, dock: QDockWidget, width: int) -> None:
     window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
 
+def fits_screen(window: QWidget) -> bool:
+    """True when ``window``'s geometry (a restored one) lies on one screen's free area: a
+    layout saved on a larger or another monitor is not taken back onto this one."""
+    geometry = window.geometry()
+    screen = QGuiApplication.screenAt(geometry.center())
+    return screen is not None and screen.availableGeometry().contains(geometry)
+
+
 def fit_to_screen(window: QWidget, preferred: QSize) -> None:
     """Size ``window`` to ``preferred``, or less where its screen's free area (without task
     bars and docks) is smaller, and centre it there (again once shown, by its real frame)."""
