@@ -7,6 +7,7 @@ on the whole picture at once.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -33,8 +34,11 @@ from studio_plugins.upscale.resize import ResizeGenerator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upscale"
 MODELS = FIXTURES / "models"
-sys.path.insert(0, str(FIXTURES))
-from build_models import sr_model  # noqa: E402
+# The builder by its path, under a name of its own: other fixture folders have a build_models.py too.
+_spec = importlib.util.spec_from_file_location("upscale_fixture_builder", FIXTURES / "build_models.py")
+_builder = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_builder)
+sr_model = _builder.sr_model
 
 X4 = MODELS / "RealESRGAN_x4plus" / "RealESRGAN_x4plus.onnx"
 X2 = MODELS / "realesr-x2-compact" / "realesr-x2-compact.onnx"
