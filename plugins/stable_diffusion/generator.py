@@ -47,7 +47,7 @@ class StableDiffusionGenerator(studio.Generator):
 
     def __init__(self, model: SDModel, generator_id: str) -> None:
         self.model = model
-        self._fused_unets: dict[str, Path] = {}  # device id -> the fp32 UNet it runs there
+        self._fused_unets: dict[tuple[str, Path], Path] = {}  # (device id, fp32 UNet) -> the copy it runs there
         self.id = generator_id
         self.title = model.title
         self.description = (
@@ -124,16 +124,19 @@ class StableDiffusionGenerator(studio.Generator):
                 "Choose that GPU as the device (Settings, or --device), or use an export made for the CPU"
             )
 
-    def _graphs(self, variant: str, ctx: studio.JobContext) -> dict[str, Path]:
-        """The file each part runs for ``variant`` on the job's device: on the CPU the fp32
-        UNet is replaced by its copy with fused attention (made once per model: a third of the
-        memory at 512 px), unless that cannot be made or loaded."""
+    def _graphs(self, variant: str, ctx: studio.JobContext, request: studio.Request | None = None) -> dict[str, Path]:
+        """The file each part runs for ``variant`` (and the request's ControlNet choice) on the
+        job's device: on the CPU the fp32 UNet is replaced by its copy with fused attention (made
+        once per model: a third of the memory at 512 px), unless that cannot be made or loaded."""
         graphs = self.model.graphs(variant)
-        original = self.model.path("unet")
-        if ctx.device.is_cpu and graphs["unet"] == original:
-            if ctx.device.id not in self._fused_unets:
-                self._fused_unets[ctx.device.id] = self._fused_unet(original, ctx)
-            graphs["unet"] = self._fused_unets[ctx.device.id]
+        if request is not None:
+            graphs = control_graphs(self.model, graphs, request)
+        original = graphs["unet"]
+        if ctx.device.is_cpu and original in (self.model.path("unet"), self.model.path("controlnet")):  # fp32 (OnnxStack's residual UNet too)
+            key = (ctx.device.id, original)
+            if key not in self._fused_unets:
+                self._fused_unets[key] = self._fused_unet(original, ctx)
+            graphs["unet"] = self._fused_unets[key]
         return graphs
 
     @staticmethod
@@ -148,7 +151,7 @@ class StableDiffusionGenerator(studio.Generator):
 
     def generate(self, request: studio.Request, ctx: studio.JobContext) -> Iterator[studio.Event]:
         variant = self.chosen_variant(request.params.get("variant", "auto"), ctx.device)
-        graphs = control_graphs(self.model, self._graphs(variant, ctx), request)
+        graphs = self._graphs(variant, ctx, request)
         loras = apply_loras(self.model, request["loras"], graphs, ctx) if request["loras"] else None
         pipeline = Pipeline(self.model, ctx, graphs, loras.session if loras else None)
         settings = Settings(

@@ -82,3 +82,24 @@ def test_a_control_window_that_ends_before_it_starts_is_refused(work):
     run = studio("generate", "sd:cn", *SMALL, "--param", "control_start=0.6", "--param", "control_end=0.3", cwd=work)
     assert run.returncode == 2 and "control_start (0.6) must come before control_end (0.3)" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_onnxstack_layout_from_the_command_line(work):
+    """sd1's plain unet/ with OnnxStack's residual UNet in controlnet/ and the ControlNet a file
+    of its own: it steers only when named, and the picture says which one it was."""
+    folder = work / "onnxstack"
+    shutil.copytree(MODEL.parent / "sd1", folder)
+    (folder / "controlnet").mkdir()
+    shutil.copyfile(MODEL / "unet" / "model.onnx", folder / "controlnet" / "model.onnx")
+    (work / "scribble-controlnet").mkdir()
+    shutil.copyfile(MODEL / "controlnet" / "model.onnx", work / "scribble-controlnet" / "model.onnx")
+    assert studio("models", "add", str(folder), cwd=work).returncode == 0
+    control = ["--param", "control_image=scribble.png", "--param", "control_preprocess=scribble"]
+    refused = studio("generate", "sd:onnxstack", *SMALL, *control, cwd=work)
+    assert refused.returncode == 2 and "choose the ControlNet to use" in refused.stderr and "Traceback" not in refused.stderr
+    steered = studio("generate", "sd:onnxstack", *SMALL, *control, "--param", "controlnet_model=scribble-controlnet", "-o", "steered.png", cwd=work)
+    assert steered.returncode == 0, steered.stderr
+    assert "controlnet_model=scribble-controlnet" in steered.stdout
+    plain = studio("generate", "sd:onnxstack", *SMALL, "-o", "plain.png", cwd=work)
+    assert plain.returncode == 0, plain.stderr
+    assert np.abs(pixels(work / "steered.png") - pixels(work / "plain.png")).max() > 10
