@@ -210,11 +210,12 @@ def test_rotating_outside_the_box_and_flipping_then_enter(window, canvas, qtbot)
     assert layer.rect == Rect(30, 20, 20, 10) and (layer.pixels == pattern(20, 10)).all()
 
 
-def test_dragging_inside_moves_and_esc_cancels(window, canvas, qtbot):
+def test_dragging_inside_moves_and_esc_cancels(window, canvas, qtbot, choose):
     backdrop(canvas)
     layer = add(canvas, "art", pattern(20, 10), x=10, y=10)
     steps = window.undo_stack.count()
-    qtbot.keyClick(canvas.view, "t")
+    choose(window, "Layer", "Free transform")
+    assert canvas.tool.name == "transform"
     drag(qtbot, canvas.view, [(15, 15), (25, 20), (35, 25)])
     qtbot.keyClick(canvas.view, Qt.Key.Key_Escape)
     qtbot.keyClick(canvas.view, Qt.Key.Key_Return)  # nothing left to apply

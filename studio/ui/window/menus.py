@@ -144,7 +144,7 @@ class WindowMenus:
         self._canvas_action(menu, "&Merge down", canvas.merge_down, QKeySequence("Ctrl+Shift+E"))
         self._canvas_action(menu, "&Flatten image", canvas.flatten_image)
         menu.addSeparator()
-        self._canvas_action(menu, "Free &transform", lambda: canvas.set_tool("transform"))
+        self._canvas_action(menu, "Free &transform\tT", lambda: canvas.set_tool("transform"))  # T: the tool's own key
         self._canvas_action(menu, "Flip &horizontal", lambda: canvas.flip_layer(horizontal=True))
         self._canvas_action(menu, "Flip &vertical", lambda: canvas.flip_layer(horizontal=False))
         self._canvas_action(menu, "Rotate 90° &clockwise", lambda: canvas.rotate_layer(clockwise=True))
