@@ -21,6 +21,8 @@ from studio.core.image.tiling import TileBlender, TileGrid, output_size
 from .model import SRGraph, read_graph
 from .resize import OWN_SIZE, resize_alpha
 
+PREVIEW_SIDE = 384
+
 
 class UpscaleGenerator(studio.Generator):
     kind = "image"
@@ -79,15 +81,30 @@ def upscale(image: np.ndarray, graph: SRGraph, run, tile: int, overlap: int, ctx
     ensure_memory(out_width * out_height * 4, f"the upscaled picture ({out_width} × {out_height})")  # the RGBA copy
     total = len(grid)
     yield studio.Progress(0, total, f"Upscaling {width} × {height} to {out_width} × {out_height}…")
+    shown = 0
     for number, part in enumerate(grid):
         ctx.check_cancelled()
         pixels = image[part.y:part.y + part.height, part.x:part.x + part.width, :3]
         blender.add(part, run_tile(pixels, graph, run))
         yield studio.Progress(number + 1, total, f"Tile {number + 1} of {total}")
+        if blender.final_rows > shown:  # a row of tiles is done: show the rows that are final
+            shown = blender.final_rows
+            yield studio.Preview("image", _preview(blender.output[:shown], scale))
     rgba = np.empty((out_height, out_width, 4), np.uint8)
     rgba[..., :3] = blender.result()
     rgba[..., 3] = resize_alpha(image[..., 3], out_width, out_height)
     return rgba
+
+
+def _preview(rows: np.ndarray, scale: int) -> np.ndarray:
+    """The final rows so far, back at about the input's scale and at most ``PREVIEW_SIDE`` a side
+    (the GUI thread should never convert megapixels), opaque RGBA."""
+    step = max(scale, -(-max(rows.shape[:2]) // PREVIEW_SIDE))
+    picked = rows[::step, ::step]
+    preview = np.empty(picked.shape[:2] + (4,), np.uint8)
+    preview[..., :3] = picked
+    preview[..., 3] = 255
+    return preview
 
 
 def run_tile(pixels: np.ndarray, graph: SRGraph, run) -> np.ndarray:

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 import studio
-from studio.core.engine.generators import Progress, check_generator
+from studio.core.engine.generators import Preview, Progress, check_generator
 from studio.core.engine.jobs import JobRunner, JobState
 from studio.core.engine.runtime import Runtime
 from studio.core.image.tiling import TileBlender, TileGrid, output_size, tile_starts
@@ -162,7 +162,7 @@ def test_an_fp16_model_is_fed_half_floats_and_gives_what_its_fp32_twin_gives(run
 # -- the generators, run as jobs ------------------------------------------------------------------
 
 
-def run_job(runner, generator, cancel_at: int | None = None, **values):
+def run_job(runner, generator, cancel_at: int | None = None, previews: list | None = None, **values):
     events = []
     job_box = {}
     lock = threading.Lock()
@@ -170,6 +170,8 @@ def run_job(runner, generator, cancel_at: int | None = None, **values):
     def listen(job, event):
         with lock:
             events.append(event)
+            if previews is not None and isinstance(event, Preview):
+                previews.append(event.value)
         if cancel_at is not None and isinstance(event, Progress) and event.step == cancel_at:
             job.cancel()
 
@@ -211,7 +213,8 @@ def test_the_loader_recognises_real_esrgan_folders_and_not_other_layouts(tmp_pat
 def test_an_upscale_job_gives_the_picture_four_times_larger_with_its_alpha(runner, runtime):
     generator = model_generator(X4)
     image = picture(70, 45, alpha=True)
-    job, progress = run_job(runner, generator, image=image, tile=32, overlap=8)
+    previews = []
+    job, progress = run_job(runner, generator, previews=previews, image=image, tile=32, overlap=8)
     assert job.state is JobState.FINISHED, job.message
     result = job.result
     assert result.value.shape == (180, 280, 4) and result.value.dtype == np.uint8
@@ -224,6 +227,11 @@ def test_an_upscale_job_gives_the_picture_four_times_larger_with_its_alpha(runne
     assert np.array_equal(result.value[..., 3], expected)
     steps = [p.step for p in progress]
     assert steps[-1] == len(grid) == progress[-1].total and steps == sorted(steps)
+    # each finished row of tiles is shown, at the input's scale: the final rows so far, opaque
+    assert len(previews) == len(grid.ys) - 1
+    for preview in previews:
+        assert preview.dtype == np.uint8 and preview.shape[1] == 70 and preview[..., 3].min() == 255
+        assert np.array_equal(preview[..., :3], result.value[:preview.shape[0] * 4:4, ::4, :3])
 
 
 def test_a_fixed_size_model_cuts_an_overlap_too_large_for_its_tiles_and_says_so(runner):

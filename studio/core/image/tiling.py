@@ -184,6 +184,11 @@ class TileBlender:
         self._weights[rows, columns] += weight
         self._added += 1
 
+    @property
+    def final_rows(self) -> int:
+        """How many output rows, from the top, are final already (what a preview may show)."""
+        return self._top
+
     def result(self) -> np.ndarray:
         """The blended picture, once every tile of the grid is in."""
         if self._added != len(self.grid):
