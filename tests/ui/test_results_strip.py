@@ -218,3 +218,16 @@ def test_a_stable_diffusion_batch_waits_in_the_strip_too(window, qtbot, choose):
     choose(window, "Edit", "Undo Apply 3 results")
     assert canvas.document.layers == []
 
+
+def test_applying_a_result_larger_than_the_canvas_grows_it_in_the_same_step(window, qtbot, choose):
+    canvas, strip = window.canvas, window.canvas.results
+    generate(window, qtbot, 1, width=40, height=30)  # the first picture gives the canvas its size
+    assert (canvas.document.width, canvas.document.height) == (40, 30)
+    generate(window, qtbot, 2, width=64, height=48, seed=700)
+    assert (canvas.document.width, canvas.document.height) == (40, 30)  # staged: nothing changed yet
+    click_thumbnail(qtbot, strip, 2)
+    qtbot.mouseClick(strip.apply_button, Qt.MouseButton.LeftButton)
+    assert (canvas.document.width, canvas.document.height) == (64, 48)
+    assert canvas.document.layers[-1].params["seed"] == 701 and canvas.document.layers[-1].rect.size == (64, 48)
+    choose(window, "Edit", "Undo Apply result “CPPN abstract art · 701”")
+    assert (canvas.document.width, canvas.document.height) == (40, 30) and len(canvas.document.layers) == 1

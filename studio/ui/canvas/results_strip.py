@@ -26,7 +26,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QListWidgetItem, QMenu, QToolButton, QVBoxLayout, QWidget
 
-from studio.core.image.canvas_inputs import Placement, layer_params
+from studio.core.image.canvas_inputs import Placement, canvas_to_hold, layer_params
 from studio.core.image.geometry import Rect
 from studio.core.image.staged_results import StagedResult, StagedResults
 from studio.core.project.reuse import PictureParameters
@@ -179,17 +179,23 @@ class ResultsStrip(QFrame):
         return self.apply(waiting)
 
     def apply(self, items: list[StagedResult]) -> int:
-        """Add ``items`` as layers where each was meant to land, in one undo step; returns how many."""
+        """Add ``items`` as layers where each was meant to land (the canvas growing to hold
+        them), in one undo step; returns how many."""
         made = [(item, layer) for item in items if (layer := item.make_layer()) is not None]
         if not made:
             self.workspace.message.emit("That result was painted over on the canvas: Reuse parameters makes it again")
             self.refresh_marks()
             return 0
         self.hide_overlay()
-        stack = self.workspace.undo_stack
-        macro = len(made) > 1
+        stack, document = self.workspace.undo_stack, self.workspace.document
+        # A picture larger than the canvas grows it, as one landing at once does: never cut off.
+        sizes = [size for _, layer in made if (size := canvas_to_hold(document, layer.rect)) is not None]
+        grown = (max(w for w, _ in sizes), max(h for _, h in sizes)) if sizes else None
+        macro = len(made) > 1 or grown is not None
         if macro:
-            stack.beginMacro(f"Apply {len(made)} results")
+            stack.beginMacro(f"Apply result “{made[0][0].name}”" if len(made) == 1 else f"Apply {len(made)} results")
+        if grown is not None:
+            self.workspace.resize_canvas(*grown, anchor="top-left")
         for item, layer in made:
             self.workspace.add_layer(layer, fit_canvas=item.fit_canvas, text=f"Apply result “{item.name}”")
         if macro:
