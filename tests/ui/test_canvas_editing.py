@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QByteArray, QMimeData, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -305,8 +305,11 @@ def test_a_blend_mode_chosen_in_the_panel_changes_the_picture_and_undoes(window,
     qtbot.keyClick(combo, Qt.Key.Key_Down)  # Normal -> Multiply, as the keyboard chooses
     assert top.blend == "multiply" and window.undo_stack.count() == steps + 1
     assert canvas.document.sample(5, 5) == (100, 50, 25, 255)
-    shown = canvas.view.grab().toImage().pixelColor(at(canvas.view, 5.5, 5.5))
+    spot = at(canvas.view, 5.5, 5.5)
+    shown = canvas.view.grab().toImage().pixelColor(spot)
     assert abs(shown.red() - 100) <= 2 and abs(shown.green() - 50) <= 2  # the view blends as the document
+    part = canvas.view.grab(QRect(spot.x() - 10, spot.y() - 10, 20, 20)).toImage()  # a partial repaint
+    assert part.pixelColor(10, 10) == shown
     window.undo_stack.undo()
     assert top.blend == "normal" and combo.currentText() == "Normal"
     assert canvas.document.sample(5, 5) == (128, 128, 128, 255)

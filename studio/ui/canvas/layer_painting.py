@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtCore import QPointF, QRect, Qt
+from PySide6.QtGui import QImage, QPainter, QTransform
 
 from studio.core.image.blend import NORMAL
 from studio.core.image.document import Layer
@@ -35,22 +35,28 @@ def paint_layers(painter: QPainter, layers: Iterable[Layer], image_of: Callable[
     if all(layer.blend == NORMAL for layer in shown):
         _draw(painter, shown, image_of, tool)
         return
+    # Only the part being repainted (marching ants repaint a sliver): the buffer covers the
+    # paint event's region, in device pixels.
     device = painter.device()
     ratio = device.devicePixelRatioF()
-    buffer = QImage(round(device.width() * ratio), round(device.height() * ratio), QImage.Format.Format_ARGB32_Premultiplied)
-    buffer.setDevicePixelRatio(ratio)
+    region = painter.paintEngine().systemClip() if painter.paintEngine() is not None else None
+    area = region.boundingRect() if region is not None and not region.isEmpty() else QRect(0, 0, round(device.width() * ratio), round(device.height() * ratio))
+    if area.isEmpty():
+        return
+    buffer = QImage(area.size(), QImage.Format.Format_ARGB32_Premultiplied)
     buffer.fill(Qt.GlobalColor.transparent)
     inner = QPainter(buffer)
     inner.setRenderHints(painter.renderHints())
-    inner.setTransform(painter.transform())
+    inner.setTransform(painter.deviceTransform() * QTransform.fromTranslate(-area.x(), -area.y()))
     if painter.hasClipping():
         inner.setClipRect(painter.clipBoundingRect())
     _draw(inner, shown, image_of, tool)
     inner.end()
     painter.save()
-    painter.resetTransform()
+    # World coordinates that are the device's pixels (grab() and high-DPI screens offset and scale them).
+    painter.setTransform(painter.deviceTransform().inverted()[0] * painter.transform())
     painter.setClipping(False)
-    painter.drawImage(QPointF(0, 0), buffer)
+    painter.drawImage(QPointF(area.x(), area.y()), buffer)
     painter.restore()
 
 
