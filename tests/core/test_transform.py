@@ -116,12 +116,31 @@ def test_layer_menu_flips_and_quarter_turns_are_exact():
 def test_merge_down_composites_with_opacity_and_blend_and_grows_to_hold_both():
     lower = Layer("lower", np.full((2, 2, 4), (100, 100, 100, 255), np.uint8))
     upper = Layer("upper", np.full((1, 2, 4), (255, 255, 255, 255), np.uint8), opacity=0.5, blend="multiply", x=1, y=1)
-    pixels, x, y = merge_down(upper, lower)
-    assert (x, y) == (0, 0) and pixels.shape == (2, 3, 4)
+    pixels, x, y, opacity = merge_down(upper, lower)
+    assert (x, y, opacity) == (0, 0, 1.0) and pixels.shape == (2, 3, 4)
     assert pixels[0, 0].tolist() == [100, 100, 100, 255]
     assert pixels[1, 1].tolist() == [100, 100, 100, 255]  # multiply by white changes nothing
     assert pixels[1, 2].tolist() == [255, 255, 255, 128]  # over nothing: the layer at half opacity
     assert pixels[0, 2, 3] == 0
+
+
+def test_merge_down_bakes_a_normal_lower_layers_opacity_so_the_picture_stays():
+    document = ImageDocument(2, 1)
+    document.insert(Layer("paper", np.full((1, 2, 4), (250, 250, 250, 255), np.uint8)))
+    lower = Layer("wash", np.full((1, 2, 4), (0, 0, 200, 255), np.uint8), opacity=0.5)
+    upper = Layer("ink", np.full((1, 1, 4), (200, 0, 0, 255), np.uint8), opacity=0.5, x=1)
+    document.insert(lower)
+    document.insert(upper)
+    before = document.composite()
+    pixels, x, y, opacity = merge_down(upper, lower)
+    assert opacity == 1.0 and pixels[0, 0].tolist() == [0, 0, 200, 128]
+    lower.set_pixels(pixels)
+    lower.opacity = opacity
+    document.remove(upper)
+    assert np.abs(document.composite().astype(int) - before).max() <= 1
+    screen = Layer("glow", pixels, opacity=0.4, blend="screen")  # another mode keeps its opacity, as it keeps the mode
+    kept = merge_down(upper, screen)
+    assert kept[3] == 0.4 and kept[0][0, 0].tolist() == pixels[0, 0].tolist()
 
 
 def test_stamp_lays_a_piece_onto_a_layer():

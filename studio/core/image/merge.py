@@ -16,10 +16,21 @@ from studio.core.image.geometry import Rect
 from studio.core.media.pictures import check_canvas_size
 
 
-def merge_down(upper: Layer, lower: Layer) -> tuple[np.ndarray, int, int]:
+def merge_down(upper: Layer, lower: Layer) -> tuple[np.ndarray, int, int, float]:
     """``upper`` composited onto ``lower`` with its opacity and blend mode: the lower layer's
-    new pixels and place (it grows to hold both, so nothing of either is cut off)."""
-    return stamp(lower.pixels, (lower.x, lower.y), upper.pixels, (upper.x, upper.y), upper.opacity, upper.blend)
+    new pixels, place (it grows to hold both, so nothing of either is cut off) and opacity.
+
+    A normal lower layer's opacity is baked into its pixels first (the result is opaque as a
+    layer), so the merged picture looks exactly as the two did; a lower layer with another
+    blend mode keeps its opacity, as it keeps its mode.
+    """
+    below, opacity = lower.pixels, lower.opacity
+    if opacity < 1 and lower.blend == NORMAL:
+        below = below.copy()
+        below[..., 3] = np.round(below[..., 3] * opacity).astype(np.uint8)
+        opacity = 1.0
+    pixels, x, y = stamp(below, (lower.x, lower.y), upper.pixels, (upper.x, upper.y), upper.opacity, upper.blend)
+    return pixels, x, y, opacity
 
 
 def stamp(

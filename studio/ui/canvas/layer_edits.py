@@ -104,12 +104,17 @@ class LayerEdits:
             self.message.emit(f"Merge down: the layer below, “{lower.name}”, is {'locked' if lower.locked else 'hidden'}")
             return
         try:
-            merged = merge_down(upper, lower)
+            pixels, x, y, opacity = merge_down(upper, lower)
         except StudioError as exc:
             self.warning.emit("Cannot merge down", str(exc))
             return
         stack = [layer for layer in self.document.layers if layer is not upper]
-        self.undo_stack.push(ReplaceLayers(self, stack, {lower: merged}, f"Merge “{upper.name}” down", active=lower))
+        text = f"Merge “{upper.name}” down"
+        self.undo_stack.beginMacro(text)
+        self.undo_stack.push(ReplaceLayers(self, stack, {lower: (pixels, x, y)}, text, active=lower))
+        if opacity != lower.opacity:  # baked into the pixels
+            self.undo_stack.push(SetLayerProperty(self, lower, "opacity", opacity, text))
+        self.undo_stack.endMacro()
 
     def flatten_image(self) -> None:
         """Every visible layer into one, as the canvas shows them; hidden layers are dropped."""
