@@ -39,6 +39,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 
 class CPPNGenerator(studio.Generator):
     kind = "image"
+    digital_source = "algorithmicMedia"  # random weights from a seed: no training data behind them
     description = "Abstract art from a small pattern-producing network. Any size; the seed picks the picture."
     params = (
         studio.Param("seed", "seed", None, help="Picks the picture. Leave random, or fix it to get the same image again."),

@@ -139,7 +139,7 @@ def run_generation(
             print(f"studio: note: {note}", file=sys.stderr)
         if output is not None:
             target = output if number == 1 else output.with_name(f"{output.stem}-{number}{output.suffix}")
-            print(os.path.abspath(write_result(result, target)))  # absolute: a script can use it from any folder
+            print(os.path.abspath(write_result(result, target, generator.digital_source)))  # absolute: a script can use it from any folder
         if project is not None:
             added.append(project.add(generator, result, seconds))
         print(reproduce_command(generator, result.params))

@@ -339,6 +339,10 @@ class Generator:
     kind: ClassVar[str] | str = "image"
     description: ClassVar[str] | str = ""
     params: ClassVar[tuple[Param, ...]] | tuple[Param, ...] = ()
+    #: What IPTC calls the pictures it makes, written into every image file that holds them
+    #: (``studio.core.project.provenance``): a trained model's by default; a network with
+    #: no training data behind it (random weights, a formula) says ``"algorithmicMedia"``.
+    digital_source: ClassVar[str] | str = "trainedAlgorithmicMedia"
 
     def load(self, ctx: "JobContext") -> None:
         """Prepare to generate on ``ctx.device`` (create sessions). Default: nothing."""

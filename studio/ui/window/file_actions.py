@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from studio.core.engine.generators import Result
 from studio.core.project.outputs import write_result
+from studio.core.project.provenance import TRAINED, composite_source
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -49,12 +50,15 @@ class FileActions(QObject):
             self.export_image_to(path)
 
     def export_image_to(self, path: str) -> Path | None:
-        """Flatten the canvas into ``path``; the top generated layer's parameters go with it."""
+        """Flatten the canvas into ``path``; the top generated layer's parameters go with it,
+        and what made the picture (a model's, or a composite with one) in its XMP."""
         document = self.window.canvas.document
         source = next((l for l in reversed(document.layers) if l.visible and l.generator), None)
         result = Result("image", document.composite(), source.generator if source else "", dict(source.params) if source else {})
+        generators = self.window.host.generators
+        source_type = composite_source(document.layers, lambda gid: getattr(generators.get(gid), "digital_source", TRAINED))
         try:
-            written = write_result(result, path)
+            written = write_result(result, path, source_type)
         except StudioError as exc:
             self.window.warn("Cannot export", str(exc))
             return None
