@@ -252,8 +252,6 @@ class LayersPanel(QWidget):
                 row.addStretch(1)
         self.buttons["reuse"].clicked.connect(lambda: self.current() is not None and self.reuse_requested.emit(self.current()))
 
-        title = QLabel("Layers")
-        title.setStyleSheet("font-weight: bold; font-size: 13px;")
         properties = QGridLayout()
         properties.setHorizontalSpacing(6)
         properties.setVerticalSpacing(4)
@@ -266,7 +264,6 @@ class LayersPanel(QWidget):
         properties.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(title)
         layout.addLayout(properties)
         layout.addWidget(self.list, 1)
         layout.addLayout(row)
