@@ -33,6 +33,7 @@ class ResizeGenerator(studio.Generator):
     id = "resize"
     title = "Resize (high quality)"
     kind = "image"
+    digital_source = ""  # a filter, not a model: its pictures are what its input was
     description = "Enlarges the selection or the active layer with a Lanczos filter. No model needed; add a Real-ESRGAN model for real detail."
     params = (
         studio.Param("image", "image", label="Image", help="The picture to enlarge: the selection, or the active layer."),

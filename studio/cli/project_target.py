@@ -23,7 +23,7 @@ class ProjectTarget:
         self.path = path
         self.project = project
         self.new = new
-        self.added: list[tuple[str, Any, str, float]] = []  # (title, result, model, seconds)
+        self.added: list[tuple[str, Any, str, float, str | None]] = []  # (title, result, model, seconds, source)
 
     @classmethod
     def open(cls, path: Path) -> "ProjectTarget":
@@ -65,8 +65,9 @@ class ProjectTarget:
         if model and Path(model).resolve().is_relative_to(builtin_models().resolve()):
             model = ""  # a built-in model has no folder of the user's to record (as in the window)
         title = generator.title or generator.id
-        entry = add_result(self.project, result, title, model, seconds)
-        self.added.append((title, result, model, seconds))
+        source = generator.digital_source or None  # "": a resampler, its input from a file
+        entry = add_result(self.project, result, title, model, seconds, source)
+        self.added.append((title, result, model, seconds, source))
         return describe_added(self.project, entry)
 
     def save(self) -> Path:
@@ -79,6 +80,6 @@ class ProjectTarget:
         with locked(self.path):
             self.new = not self.path.exists()
             project = Project() if self.new else self._load_whole(self.path)
-            for title, result, model, seconds in self.added:
-                add_result(project, result, title, model, seconds)
+            for title, result, model, seconds, source in self.added:
+                add_result(project, result, title, model, seconds, source)
             return save_project(project, self.path)

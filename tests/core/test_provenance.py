@@ -17,13 +17,14 @@ from studio.core.engine.generators import Result
 from studio.core.image.document import Layer
 from studio.core.project.load import load_project
 from studio.core.project.outputs import read_parameters, write_result
-from studio.core.project.provenance import (
+from studio.core.image.provenance import (
     ALGORITHMIC,
     COMPOSITE_SYNTHETIC,
     COMPOSITE_TRAINED,
     TRAINED,
     VOCABULARY,
     composite_source,
+    painted_over,
     xmp_packet,
 )
 
@@ -97,50 +98,75 @@ def test_a_hostile_model_name_cannot_break_out_of_the_packet(tmp_path):
 # -- a canvas of layers ------------------------------------------------------------------------
 
 
-def layer(generator: str = "", painted: bool = False, visible: bool = True, alpha: int = 255) -> Layer:
-    made = Layer(generator or "paint", picture(alpha), visible=visible, generator=generator)
-    made.painted_over = painted
-    return made
-
-
-SOURCES = {"sd:a": TRAINED, "sd:b": TRAINED, "cppn": ALGORITHMIC}
+def layer(source: str | None = None, visible: bool = True, alpha: int = 255, generator: str = "") -> Layer:
+    return Layer("layer", picture(alpha), visible=visible, generator=generator, source=source)
 
 
 @pytest.mark.parametrize(
     ("layers", "expected"),
     [
-        ([layer("sd:a")], TRAINED),
-        ([layer("sd:a"), layer("sd:b")], TRAINED),
-        ([layer("cppn")], ALGORITHMIC),
-        ([layer("sd:a", painted=True)], COMPOSITE_TRAINED),
-        ([layer(), layer("sd:a")], COMPOSITE_TRAINED),  # inpainted into a photo or a painting
-        ([layer("cppn"), layer("sd:a")], COMPOSITE_TRAINED),
-        ([layer("cppn"), layer()], COMPOSITE_SYNTHETIC),
+        ([layer(TRAINED)], TRAINED),
+        ([layer(TRAINED), layer(TRAINED)], TRAINED),
+        ([layer(ALGORITHMIC)], ALGORITHMIC),
+        ([layer(COMPOSITE_TRAINED)], COMPOSITE_TRAINED),  # painted over
+        ([layer(), layer(TRAINED)], COMPOSITE_TRAINED),  # inpainted into a photo or a painting
+        ([layer(ALGORITHMIC), layer(TRAINED)], COMPOSITE_TRAINED),
+        ([layer(ALGORITHMIC), layer()], COMPOSITE_SYNTHETIC),
+        ([layer(COMPOSITE_SYNTHETIC), layer(ALGORITHMIC)], COMPOSITE_SYNTHETIC),
         ([layer()], None),
-        ([layer("sd:a", visible=False), layer()], None),  # hidden: not in the picture
-        ([layer("sd:a"), layer(alpha=0)], TRAINED),  # an empty layer adds nothing
+        ([layer(TRAINED, visible=False), layer()], None),  # hidden: not in the picture
+        ([layer(TRAINED), layer(alpha=0)], TRAINED),  # an empty layer adds nothing
     ],
 )
 def test_the_source_type_of_a_flattened_canvas(layers, expected):
-    assert composite_source(layers, lambda gid: SOURCES.get(gid, TRAINED)) == expected
+    assert composite_source(layers) == expected
 
 
-def test_a_generator_that_is_gone_counts_as_a_trained_model():
-    assert composite_source([layer("sd:uninstalled")], lambda gid: SOURCES.get(gid, TRAINED)) == TRAINED
+def test_painting_over_a_picture_makes_a_composite_and_a_painting_stays_a_painting():
+    assert painted_over(TRAINED) == COMPOSITE_TRAINED
+    assert painted_over(ALGORITHMIC) == COMPOSITE_SYNTHETIC
+    assert painted_over(COMPOSITE_TRAINED) == COMPOSITE_TRAINED
+    assert painted_over(None) is None
 
 
-def test_painted_over_survives_a_project_save_and_load(tmp_path):
+def test_flattening_keeps_what_made_the_picture():
+    from studio.core.image.document import ImageDocument
+    from studio.core.image.merge import flatten
+
+    document = ImageDocument(20, 12)
+    document.insert(layer(TRAINED))
+    assert flatten(document).source == TRAINED
+    document.insert(layer())
+    assert flatten(document).source == COMPOSITE_TRAINED
+
+
+def test_the_source_survives_a_project_save_and_load_and_old_or_hostile_records_get_the_cautious_claim(tmp_path):
     from studio.core.image.document import ImageDocument
     from studio.core.project.format import Project
+    from studio.core.project.load import layer_source
     from studio.core.project.save import save_project
 
     document = ImageDocument(20, 12)
-    document.insert(layer("sd:a", painted=True))
-    document.insert(layer("sd:a"))
+    for source in (COMPOSITE_TRAINED, ALGORITHMIC, None):
+        document.insert(layer(source))
     path = save_project(Project(image=document), tmp_path / "p.studio")
 
     loaded = load_project(path).project.image.layers
-    assert [item.painted_over for item in loaded] == [True, False]
+    assert [item.source for item in loaded] == [COMPOSITE_TRAINED, ALGORITHMIC, None]
+    assert layer_source({}, "sd:x") == TRAINED  # saved before layers kept their source
+    assert layer_source({}, "") is None
+    assert layer_source({"source": "digitalCapture"}, "sd:x") == TRAINED  # not Studio's to claim
+    assert layer_source({"source": ["x"] * 3}, "") is None
+
+
+def test_a_result_added_to_a_project_from_the_command_line_keeps_its_generators_source(tmp_path):
+    from studio.core.project.format import Project
+    from studio.core.project.results import add_result
+
+    project = Project()
+    add_result(project, Result("image", picture(), "cppn", {"seed": 1}), "CPPN", source=ALGORITHMIC)
+    add_result(project, Result("image", picture(), "sd:x", {"seed": 1}), "SD")
+    assert [item.source for item in project.image.layers] == [ALGORITHMIC, TRAINED]
 
 
 def test_the_command_line_marks_the_built_in_pattern_network_as_algorithmic(tmp_path):

@@ -340,8 +340,9 @@ class Generator:
     description: ClassVar[str] | str = ""
     params: ClassVar[tuple[Param, ...]] | tuple[Param, ...] = ()
     #: What IPTC calls the pictures it makes, written into every image file that holds them
-    #: (``studio.core.project.provenance``): a trained model's by default; a network with
-    #: no training data behind it (random weights, a formula) says ``"algorithmicMedia"``.
+    #: (``studio.core.image.provenance``): a trained model's by default; a network with no
+    #: training data behind it (random weights, a formula) says ``"algorithmicMedia"``; one
+    #: that only resamples its input picture says ``""``: its pictures are what its input was.
     digital_source: ClassVar[str] | str = "trainedAlgorithmicMedia"
 
     def load(self, ctx: "JobContext") -> None:

@@ -42,9 +42,9 @@ class Layer:
     locked: bool = False
     #: How the layer's colour mixes with the layers under it (``studio.core.image.blend``).
     blend: str = NORMAL
-    #: True once a person painted on the layer (a generated picture painted over is a
-    #: composite for provenance: ``studio.core.project.provenance``).
-    painted_over: bool = False
+    #: What made these pixels, for provenance (``studio.core.image.provenance``): an IPTC
+    #: digital source type, or None for a person's work (painted, opened, pasted).
+    source: str | None = None
     #: Bumped by ``touch()`` whenever the pixels change, so views know their caches are stale.
     revision: int = 0
     #: Unique in the session (a duplicate gets its own): what the generation history points at.
@@ -85,7 +85,7 @@ class Layer:
             self.y,
             self.locked,
             blend=self.blend,
-            painted_over=self.painted_over,
+            source=self.source,
         )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from studio.core.image.blend import NORMAL, composite_onto
 from studio.core.image.document import ImageDocument, Layer
 from studio.core.image.geometry import Rect
+from studio.core.image.provenance import composite_source
 from studio.core.media.pictures import check_canvas_size
 
 
@@ -57,7 +58,7 @@ def stamp(
 def flatten(document: ImageDocument) -> Layer:
     """The visible layers as one canvas-sized layer, as the canvas shows them (hidden ones
     are left out, pixels past the canvas's edge are cut off)."""
-    return Layer("Background", document.composite())
+    return Layer("Background", document.composite(), source=composite_source(document.layers))
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:

@@ -55,6 +55,8 @@ class StagedResult:
     x: int = 0
     y: int = 0
     fit_canvas: bool = True  # an empty canvas takes the picture's size, as a generation does
+    #: What made the picture, for provenance (``studio.core.image.provenance``).
+    source: str | None = None
     thumbnail: np.ndarray = field(default=None)  # type: ignore[assignment]
     #: The id the first layer made from it takes, drawn at once so the history can point at it.
     layer_id: int = field(default_factory=new_id)
@@ -102,6 +104,7 @@ class StagedResult:
             params=dict(self.params),
             x=self.x,
             y=self.y,
+            source=self.source,
             id=self.layer_id if not self.made else new_id(),
         )
         if first:

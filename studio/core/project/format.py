@@ -9,8 +9,10 @@ Format (version 1): a ZIP archive with these members.
     not belong to the project.
 ``canvas.json``
     ``{"width", "height", "layers": [{"name", "file", "width", "height", "visible",
-    "opacity", "generator", "params", "x", "y", "locked", "id", "painted_over", "blend"}],
-    "mask", "selection"}`` (``painted_over``, added later, is false when absent; ``blend``,
+    "opacity", "generator", "params", "x", "y", "locked", "id", "source", "blend"}],
+    "mask", "selection"}`` (``source``, added later, is what made the pixels, an IPTC digital
+    source type or null: ``studio.core.image.provenance``; when absent or unknown, a layer
+    with a generator counts as a trained model's; ``blend``,
     added later, is one of ``studio.core.image.blend.BLEND_MODES``: normal when absent, and
     an unknown one loads as normal with a note);
     each layer's pixels are ``canvas/<n>.png`` (RGBA, straight alpha, lossless: the colour

@@ -21,6 +21,7 @@ from studio.core.audio.timeline import Clip, Timeline, TimelineError, Track
 from studio.core.base.input_files import open_input
 from studio.core.base.memory import available_memory, describe_bytes
 from studio.core.image.blend import BLEND_MODES, NORMAL
+from studio.core.image.provenance import SOURCE_TYPES, legacy_source
 from studio.core.image.document import ImageDocument, Layer
 from studio.core.image.selection import Selection
 from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE, check_canvas_size
@@ -262,10 +263,10 @@ class _Reader:
             params=f.dict("params", default={}),
             x=f.int("x", default=0), y=f.int("y", default=0),
             locked=f.bool("locked", default=False),
-            painted_over=f.bool("painted_over", default=False),
             blend=self.blend_mode(f),
         )
         layer.id = self.ids.object(f.int("id"))
+        layer.source = layer_source(f.record, layer.generator)
         return layer
 
     def blend_mode(self, f: Fields) -> str:
@@ -488,3 +489,12 @@ def _short(name: Any, limit: int = 40) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def layer_source(record: dict[str, Any], generator: str) -> str | None:
+    """What made a layer's pixels (``studio.core.image.provenance``). A project saved before
+    layers kept it, or one naming a source this Studio does not know, gets the cautious
+    claim: a generator's layer counts as a trained model's."""
+    if "source" in record and (record["source"] is None or record["source"] in SOURCE_TYPES):
+        return record["source"]
+    return legacy_source(generator)

@@ -40,7 +40,7 @@ from studio.core.engine.generators import Result
 from studio.core.engine.lora_values import lora_tag
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import AUDIO_FORMATS, encode_sound
-from studio.core.project.provenance import PNG_XMP_KEY, TRAINED, xmp_packet
+from studio.core.image.provenance import PNG_XMP_KEY, TRAINED, xmp_packet
 from studio.errors import OutputError
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _format_suffix(path: Path, kind: str) -> str:
 def write_result(result: Result, path: str | os.PathLike[str], source_type: str | None = None) -> Path:
     """Write ``result`` to ``path`` in the format its extension names; return the path.
 
-    An image says what made it (``studio.core.project.provenance``): ``source_type``, or,
+    An image says what made it (``studio.core.image.provenance``): ``source_type``, or,
     when not given, a trained model's picture if a generator made it and nothing if not.
     Raises ``OutputError`` with a plain message for an unsupported extension, data that is
     not what its kind promises, or a path that cannot be written.
@@ -128,7 +128,7 @@ def write_result(result: Result, path: str | os.PathLike[str], source_type: str 
         return write_score(path, result.info)
     if result.kind == "image":
         if source_type is None and result.generator:
-            source_type = TRAINED
+            source_type = TRAINED  # "" says: nothing generated in it, no claim
         data = encode_image(result, suffix, path, source_type)
     elif result.kind == "audio":
         data = encode_audio(result, suffix, path)

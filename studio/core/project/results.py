@@ -28,6 +28,7 @@ from studio.core.base.ids import new_id
 from studio.core.engine.generators import Result
 from studio.core.image.canvas_inputs import as_rgba, layer_params
 from studio.core.image.document import Layer
+from studio.core.image.provenance import legacy_source
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import resample
 from studio.core.project.format import Project
@@ -36,16 +37,17 @@ from studio.core.text.document import Span
 from studio.errors import StudioError
 
 
-def add_result(project: Project, result: Result, title: str, model: str = "", seconds: float = 0.0) -> HistoryEntry:
+def add_result(project: Project, result: Result, title: str, model: str = "", seconds: float = 0.0, source: str | None = None) -> HistoryEntry:
     """Put ``result`` into ``project`` where the window would, and record it in the history.
 
     ``title`` is the generator's title (names the layer, clip and track); ``model`` the model
     folder it ran from ("" for a built-in model). Raises ``StudioError`` for a result of a
-    kind or shape a project cannot hold; the project is then unchanged.
+    kind or shape a project cannot hold; the project is then unchanged. ``source``: what
+    made a picture (``studio.core.image.provenance``), a trained model when not said.
     """
     title = title or result.generator
     if result.kind == "image":
-        target = _add_image(project, result, title)
+        target = _add_image(project, result, title, source or legacy_source(result.generator))
     elif result.kind == "text":
         target = _add_text(project, str(result.value))
     elif result.kind == "audio":
@@ -100,12 +102,12 @@ def _editor_slice(text: str, start: int, end: int) -> str:
     return units[2 * start : 2 * end].decode("utf-16-le", "replace")
 
 
-def _add_image(project: Project, result: Result, title: str) -> int:
+def _add_image(project: Project, result: Result, title: str, source: str | None) -> int:
     try:
         pixels = as_rgba(np.asarray(result.value))
     except (ValueError, TypeError) as exc:
         raise StudioError(f"{title} gave a picture Studio cannot place: {exc}") from None
-    layer = Layer(result_name(title, result.params), pixels, generator=result.generator, params=layer_params(dict(result.params)))
+    layer = Layer(result_name(title, result.params), pixels, generator=result.generator, params=layer_params(dict(result.params)), source=source)
     project.image.insert(layer)  # on top; an empty canvas takes the picture's size
     return layer.id
 

@@ -27,6 +27,7 @@ from studio.core.audio.midi import Note
 from studio.core.audio.timeline import Clip, Timeline
 from studio.core.base.processes import process_alive
 from studio.core.image.document import ImageDocument
+from studio.core.image.provenance import SOURCE_TYPES
 from studio.core.media.sound import Audio
 from studio.core.media.text import well_formed
 from studio.core.project.archive import MAX_TOTAL_BYTES
@@ -328,7 +329,7 @@ def _write_canvas(doc: ImageDocument, put: Put) -> None:
             "visible": bool(layer.visible), "opacity": float(layer.opacity),
             "generator": str(layer.generator), "params": plain_params(layer.params),
             "x": int(layer.x), "y": int(layer.y), "locked": bool(layer.locked), "id": int(layer.id),
-            "painted_over": bool(layer.painted_over), "blend": str(layer.blend),
+            "source": layer.source if layer.source in SOURCE_TYPES else None, "blend": str(layer.blend),
         })
     record: dict[str, Any] = {"width": int(doc.width), "height": int(doc.height), "layers": layers,
                               "mask": None, "selection": None}

@@ -22,6 +22,7 @@ from studio.core.image.document import Layer
 from studio.core.image.geometry import Rect
 from studio.core.image.paint import clear
 from studio.core.image.pieces import layer_piece, merged_piece, place_centred
+from studio.core.image.provenance import SOURCE_TYPES, composite_source
 from studio.core.media.pictures import check_canvas_size, read_picture
 from studio.errors import StudioError
 from studio.ui.canvas.commands import AddLayer, PaintPatch
@@ -29,6 +30,9 @@ from studio.ui.images import qimage_from_rgba, rgba_from_qimage
 
 #: Where a piece Studio copied came from ("x,y"), so that pasting it puts it back there.
 PLACE_FORMAT = "application/x-studio-canvas-place"
+#: What made the pixels Studio copied (``studio.core.image.provenance``), so a pasted generated
+#: picture still says so when exported.
+SOURCE_FORMAT = "application/x-studio-digital-source"
 #: Encoded pictures other programs put on the clipboard, read when no decoded image is there.
 PICTURE_FORMATS = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif", "image/tiff")
 
@@ -41,10 +45,10 @@ class ClipboardEdits:
         if layer is None:
             self.message.emit("Copy: choose a layer first")
             return False
-        return self._put(layer_piece(layer, self.document.selection, self.document.bounds), f"“{layer.name}”")
+        return self._put(layer_piece(layer, self.document.selection, self.document.bounds), f"“{layer.name}”", layer.source)
 
     def copy_merged(self) -> bool:
-        return self._put(merged_piece(self.document, self.document.selection), "the visible layers")
+        return self._put(merged_piece(self.document, self.document.selection), "the visible layers", composite_source(self.document.layers))
 
     def cut(self) -> None:
         """Copy, then clear what was copied from the active layer: one undo step."""
@@ -62,7 +66,7 @@ class ClipboardEdits:
         if patch is not None:
             self.undo_stack.push(PaintPatch(self, layer, patch, "Cut"))
 
-    def _put(self, piece: tuple[np.ndarray, Rect] | None, what: str) -> bool:
+    def _put(self, piece: tuple[np.ndarray, Rect] | None, what: str, source: str | None) -> bool:
         if piece is None or not piece[0][..., 3].any():
             self.message.emit(f"Copy: {what} has nothing there to copy")
             return False
@@ -70,6 +74,7 @@ class ClipboardEdits:
         data = QMimeData()
         data.setImageData(qimage_from_rgba(pixels).convertToFormat(QImage.Format.Format_ARGB32))
         data.setData(PLACE_FORMAT, QByteArray(f"{rect.x},{rect.y}".encode()))
+        data.setData(SOURCE_FORMAT, QByteArray((source or "").encode()))
         QGuiApplication.clipboard().setMimeData(data)
         self.message.emit(f"Copied {rect.width} × {rect.height} px of {what}")
         return True
@@ -88,7 +93,7 @@ class ClipboardEdits:
         if pixels is None:
             self.message.emit("Paste: the clipboard holds no picture")
             return None
-        layer = Layer(self.document.unique_name("Pasted"), pixels)
+        layer = Layer(self.document.unique_name("Pasted"), pixels, source=_pasted_source(data))
         layer.x, layer.y = self._paste_place(data, layer.size)
         index = self.document.layers.index(self.active_layer) + 1 if self.active_layer is not None else None
         self.view.show_preview(None)
@@ -109,6 +114,14 @@ class ClipboardEdits:
         x = min(max(middle.x(), visible.x), visible.right)
         y = min(max(middle.y(), visible.y), visible.bottom)
         return place_centred(size, (x, y))
+
+
+def _pasted_source(data: QMimeData | None) -> str | None:
+    """What made the pasted pixels: what Studio's own copy says; another program's: a person's."""
+    if data is None or not data.hasFormat(SOURCE_FORMAT):
+        return None
+    source = bytes(data.data(SOURCE_FORMAT)).decode("ascii", "replace")
+    return source if source in SOURCE_TYPES else None
 
 
 def _clipboard_picture(data: QMimeData | None) -> np.ndarray | None:

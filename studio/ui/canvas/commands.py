@@ -15,6 +15,7 @@ from PySide6.QtGui import QUndoCommand
 
 from studio.core.image.document import Frame, Layer
 from studio.core.image.paint import PixelPatch
+from studio.core.image.provenance import painted_over
 from studio.core.image.selection import Selection
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class PaintPatch(QUndoCommand):
     def __init__(self, workspace: "CanvasWorkspace", layer: Layer | None, patch: PixelPatch, text: str) -> None:
         super().__init__(text)
         self.workspace, self.layer, self.patch = workspace, layer, patch
+        self._source = layer.source if layer is not None else None  # what made the pixels, before
 
     def _target(self) -> np.ndarray:
         return self.workspace.document.ensure_mask() if self.layer is None else self.layer.pixels
@@ -133,11 +135,13 @@ class PaintPatch(QUndoCommand):
     def redo(self) -> None:
         self.patch.redo(self._target())
         if self.layer is not None:
-            self.layer.painted_over = True  # kept on undo: a cautious provenance claim
+            self.layer.source = painted_over(self._source)
         self._changed()
 
     def undo(self) -> None:
         self.patch.undo(self._target())
+        if self.layer is not None:
+            self.layer.source = self._source
         self._changed()
 
     def _changed(self) -> None:

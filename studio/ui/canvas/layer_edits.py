@@ -13,6 +13,7 @@ from __future__ import annotations
 from studio.core.image.blend import BLEND_MODES
 from studio.core.image.document import Layer
 from studio.core.image.merge import flatten, merge_down
+from studio.core.image.provenance import composite_source
 from studio.core.image.transform import flip, rotate_quarter
 from studio.core.project.reuse import PictureParameters
 from studio.errors import StudioError
@@ -114,6 +115,9 @@ class LayerEdits:
         self.undo_stack.push(ReplaceLayers(self, stack, {lower: (pixels, x, y)}, text, active=lower))
         if opacity != lower.opacity:  # baked into the pixels
             self.undo_stack.push(SetLayerProperty(self, lower, "opacity", opacity, text))
+        merged = composite_source([lower, upper])
+        if merged != lower.source:  # what made the pixels, for provenance: now both
+            self.undo_stack.push(SetLayerProperty(self, lower, "source", merged, text))
         self.undo_stack.endMacro()
 
     def flatten_image(self) -> None:

@@ -120,11 +120,13 @@ class ResultsStrip(QFrame):
 
     # -- results arriving ----------------------------------------------------------------------
 
-    def land(self, job_id: int, name: str, pixels: np.ndarray, placement: Placement, generator: str, params: dict[str, Any], staged: bool) -> int:
+    def land(
+        self, job_id: int, name: str, pixels: np.ndarray, placement: Placement, generator: str, params: dict[str, Any], staged: bool, source: str | None = None
+    ) -> int:
         """A generated picture, fitted to its place: staged here (a batch's), or added as a
         layer at once and listed here as applied. Returns the id of the layer it makes (the
         history's target), drawn now for a staged one."""
-        item = StagedResult(name, pixels, generator, layer_params(params), placement.x, placement.y, placement.fit_canvas)
+        item = StagedResult(name, pixels, generator, layer_params(params), placement.x, placement.y, placement.fit_canvas, source)
         if not staged:
             layer = item.make_layer()
             assert layer is not None  # a fresh picture is never painted over
@@ -136,6 +138,8 @@ class ResultsStrip(QFrame):
             self._left.clear()
         self._add(item)
         if staged:
+            if first_of_job and not self.expanded and self._room_for_thumbnails():
+                self.set_expanded(True)  # a batch to choose from: its thumbnails in sight
             if first_of_job or self.thumbnails.currentItem() is None:
                 self.overlay_on = True
                 self.thumbnails.setCurrentItem(self.thumbnails.entry_for(item))
@@ -228,6 +232,9 @@ class ResultsStrip(QFrame):
         self._job = None
         self._update()
 
+    def _room_for_thumbnails(self) -> bool:
+        return self.workspace.view.height() - self.thumbnails.height() - HEADER_HEIGHT >= MIN_VIEW_HEIGHT
+
     def set_expanded(self, expanded: bool) -> None:
         """Show the thumbnails, or only the title and buttons (the view gets the room back)."""
         self.expanded = expanded
@@ -299,8 +306,11 @@ class ResultsStrip(QFrame):
         self.reuse_button.setEnabled(item is not None and bool(item.generator))
         self.discard_button.setEnabled(item is not None)
         if count and self.isHidden():
-            # Appearing: the thumbnails only where the view keeps enough room to paint in.
-            self.set_expanded(self.workspace.view.height() - self.thumbnails.height() - HEADER_HEIGHT >= MIN_VIEW_HEIGHT)
+            # Appearing: the thumbnails only where the view keeps enough room to paint in, and
+            # only when a result waits to be applied (a picture that landed as a layer leaves
+            # the view its room: the strip is then its title line).
+            waiting = any(not i.applied(layers) for i in self.results)
+            self.set_expanded(waiting and self._room_for_thumbnails())
         self.setVisible(count > 0)
         self.thumbnails.viewport().update()
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from studio.core.engine.generators import Result
 from studio.core.project.outputs import write_result
-from studio.core.project.provenance import TRAINED, composite_source
+from studio.core.image.provenance import composite_source
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -55,10 +55,8 @@ class FileActions(QObject):
         document = self.window.canvas.document
         source = next((l for l in reversed(document.layers) if l.visible and l.generator), None)
         result = Result("image", document.composite(), source.generator if source else "", dict(source.params) if source else {})
-        generators = self.window.host.generators
-        source_type = composite_source(document.layers, lambda gid: getattr(generators.get(gid), "digital_source", TRAINED))
         try:
-            written = write_result(result, path, source_type)
+            written = write_result(result, path, composite_source(document.layers) or "")
         except StudioError as exc:
             self.window.warn("Cannot export", str(exc))
             return None

@@ -19,6 +19,7 @@ from studio.core.engine.jobs import Job, JobState
 from studio.core.image.canvas_inputs import GENERATE, OWN_SIZE, REFINE, Placement, canvas_inputs, canvas_to_hold, generation_size, modes_for, place_result
 from studio.core.image.control_inputs import control_inputs
 from studio.core.image.geometry import Rect
+from studio.core.image.provenance import composite_source
 from studio.core.image.staged_results import batch_size
 from studio.core.project.results import result_name
 from studio.errors import StudioError
@@ -35,6 +36,7 @@ class GenerationDispatch(QObject):
         self.window = window
         self._placements: dict[int, Placement] = {}  # job id -> where its picture lands
         self._continuations: dict[int, int] = {}  # job id -> the clip its audio continues
+        self._sources: dict[int, str | None] = {}  # job id -> what makes its pictures (provenance)
 
     def generate(self, generator_id: str, values: dict, placement: Placement | None = None) -> Job | None:
         """Submit a job; an image generator's pictures (and size, under a selection) come from the
@@ -62,10 +64,24 @@ class GenerationDispatch(QObject):
             window.warn("Cannot generate", str(exc))
             return None
         self._placements[job.id] = placement
+        self._sources[job.id] = self._source_of(generator, placement)
         self._tell_where(placement, generator, values)
         window.jobs_panel.add(job)
         window.workspaces.show_workspace_for(job.generator)
         return job
+
+    def _source_of(self, generator: Generator | None, placement: Placement) -> str | None:
+        """What its pictures will be, for provenance: its generator's kind of picture, or, for
+        one that only resamples its input (``digital_source`` ""), what the input was."""
+        if generator is None or generator.kind != "image":
+            return None
+        if generator.digital_source:
+            return generator.digital_source
+        canvas = self.window.canvas
+        if placement.source == "selection":
+            return composite_source(canvas.document.layers)
+        layer = canvas.active_layer
+        return layer.source if placement.source == "layer" and layer is not None else None
 
     # -- what the Generate panel shows of the canvas -------------------------------------------
 
@@ -137,6 +153,7 @@ class GenerationDispatch(QObject):
         window.job_indicator.ended(job) if state.done else window.job_indicator.started(job)
         if state.done:
             self._placements.pop(job.id, None)
+            self._sources.pop(job.id, None)
             self._continuations.pop(job.id, None)
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
@@ -190,7 +207,8 @@ class GenerationDispatch(QObject):
                 window.undo_stack.beginMacro(f"Generate “{name}”")
                 before = (window.canvas.document.width, window.canvas.document.height)
                 grown = grown if window.canvas.resize_canvas(*grown, anchor="top-left") else None
-            target: int | None = window.canvas.results.land(job.id, name, pixels, placement, result.generator, dict(result.params), staged)
+            source = self._sources.get(job.id)
+            target: int | None = window.canvas.results.land(job.id, name, pixels, placement, result.generator, dict(result.params), staged, source)
             if grown is not None:
                 window.undo_stack.endMacro()
         elif result.kind == "text":

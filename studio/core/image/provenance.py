@@ -11,17 +11,17 @@ generation parameters the file already carries:
   work: painted over, inpainted into a photo, layered with painted layers;
 - ``compositeSynthetic``: the same with only untrained algorithmic pictures in it.
 
-A picture with nothing generated in it makes no claim at all. The prompt is left out of the
-packet (IPTC's ``AIPromptInformation``): it is in the parameters already, where the user
+A picture with nothing generated in it makes no claim at all. Each layer keeps the source of
+its pixels (``Layer.source``), set by what made it and changed by what is done to it
+(painting, merging, flattening: ``combine``); an exported canvas has its visible layers'.
+The prompt is left out of the packet (IPTC's ``AIPromptInformation``): it is in the parameters already, where the user
 chose to keep it, and a provenance mark should not spread it further.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Iterable, Optional
 from xml.sax.saxutils import quoteattr
-
-from studio.core.image.document import Layer
 
 VOCABULARY = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED = "trainedAlgorithmicMedia"
@@ -32,25 +32,44 @@ SOURCE_TYPES = (TRAINED, ALGORITHMIC, COMPOSITE_TRAINED, COMPOSITE_SYNTHETIC)
 #: Where PNG keeps an XMP packet (an iTXt chunk of this keyword); JPEG and WebP have their own place.
 PNG_XMP_KEY = "XML:com.adobe.xmp"
 
+if TYPE_CHECKING:
+    from studio.core.image.document import Layer
 
-def composite_source(layers: Iterable[Layer], source_of: Callable[[str], str]) -> str | None:
-    """The source type of the visible layers flattened together.
+#: A layer's ``source``: one of ``SOURCE_TYPES``, or None for a person's work (painted,
+#: opened, pasted from another program).
+Source = Optional[str]
 
-    ``source_of(generator_id)`` is the type that generator's pictures have (a generator no
-    longer installed counts as trained: the cautious claim). One untouched generated layer,
-    or several from the same kind of model, keep its type; anything else in the picture
-    (a painted or imported layer, strokes on a generated one) makes it a composite.
+
+def combine(sources: Iterable[Source]) -> Source:
+    """The source of pixels made of all of ``sources`` together (None: a person's part).
+
+    Pictures of one kind of model alone keep their type; anything mixed in (a person's
+    work, another kind of picture, a composite already) makes a composite, trained if a
+    trained model had any part in it; a person's work alone makes no claim.
     """
-    shown = [layer for layer in layers if layer.visible and layer.opacity > 0 and layer.pixels[..., 3].any()]
-    generated = [source_of(layer.generator) for layer in shown if layer.generator]
-    if not generated:
+    kinds = list(sources)
+    made = {kind for kind in kinds if kind is not None}
+    if not made:
         return None
-    kinds = set(generated)
-    trained = TRAINED in kinds or COMPOSITE_TRAINED in kinds
-    pure = len(generated) == len(shown) and not any(layer.painted_over for layer in shown) and len(kinds) == 1
-    if pure and kinds <= {TRAINED, ALGORITHMIC}:
-        return kinds.pop()
-    return COMPOSITE_TRAINED if trained else COMPOSITE_SYNTHETIC
+    if len(made) == 1 and None not in kinds and made <= {TRAINED, ALGORITHMIC}:
+        return made.pop()
+    return COMPOSITE_TRAINED if made & {TRAINED, COMPOSITE_TRAINED} else COMPOSITE_SYNTHETIC
+
+
+def painted_over(source: Source) -> Source:
+    """The source of a layer after a person painted on it."""
+    return combine([source, None])
+
+
+def composite_source(layers: Iterable["Layer"]) -> Source:
+    """The source of the visible layers flattened together (empty and hidden ones add nothing)."""
+    return combine(layer.source for layer in layers if layer.visible and layer.opacity > 0 and layer.pixels[..., 3].any())
+
+
+def legacy_source(generator: str) -> Source:
+    """A layer saved before layers kept their source: a generator's counts as a trained
+    model's (the cautious claim), anything else as a person's."""
+    return TRAINED if generator else None
 
 
 def xmp_packet(source_type: str, system: str = "") -> bytes:
