@@ -169,8 +169,8 @@ def test_a_saved_layout_that_does_not_apply_is_ignored(qtbot, broken):
 
 def canvas_share(tmp_path, width: int, height: int) -> dict:
     """The window started on a ``width`` x ``height`` screen, resized to the screen, with a
-    picture on the canvas: the view's area over the window's, in a process of its own (the
-    screen is the process's)."""
+    picture on the canvas and one generated over it: the view's area over the window's, in a
+    process of its own (the screen is the process's)."""
     screens = tmp_path / "screens.json"
     screens.write_text(json.dumps({"screens": [{"name": "s", "x": 0, "y": 0, "width": width, "height": height, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
     script = textwrap.dedent(
@@ -187,6 +187,11 @@ def canvas_share(tmp_path, width: int, height: int) -> dict:
             app.processEvents()
         window.resize({width}, {height})
         window.canvas.add_layer(Layer("picture", np.full((768, 1024, 4), 200, np.uint8)))
+        done = []
+        window.bridge.result.connect(lambda job, result: done.append(result))
+        window.generate_panel.button.click()  # a picture generated (CPPN): the results strip opens too
+        while not done:
+            app.processEvents()
         for _ in range(3):
             app.processEvents()
         view = window.canvas.view

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 #: Bumped whenever the set of docks or their names change: an older saved layout is then ignored.
 LAYOUT_VERSION = 3
-#: The right column's width where the screen has room (narrowed on a small one, see prefer_width).
+#: The right column's width where the screen has room, and its most of a smaller screen's width
+#: (321 px of 1366: the canvas keeps 60 % of a laptop's window, results strip and all).
 COLUMN_WIDTH = 340
+COLUMN_SHARE = 0.235
 #: From this window height Layers gets a place of its own under the tabs; below it, a tab.
 ROOMY_HEIGHT = 900
 #: The shares of the column's height: Generate, the tabs under it, Layers (a place of its own),
@@ -86,7 +88,9 @@ class Docks(QObject):
         front = self.tool_options if roomy else self.layers
         front.raise_()
         QTimer.singleShot(0, front.raise_)  # once the tab bar exists
-        prefer_width(window, self.generate, COLUMN_WIDTH)
+        screen = window.screen()
+        room = screen.availableGeometry().width() if screen is not None else 0
+        prefer_width(window, self.generate, min(COLUMN_WIDTH, max(int(room * COLUMN_SHARE), 0) or COLUMN_WIDTH))
         column, shares = ([self.generate, self.tool_options, self.layers], HEIGHT_SHARES) if roomy else ([self.generate, self.layers], HEIGHT_SHARES_TABBED)
         window.resizeDocks(column, [int(height * share) for share in shares], Qt.Orientation.Vertical)
         self._show_canvas_docks()
