@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar
 
 import studio
@@ -206,3 +206,21 @@ def test_the_status_bar_shows_a_running_job_and_brings_the_jobs_panel_forward(wi
     assert seen and seen[0][0] and seen[0][1] == "Generating · 50 %"  # step 1 of 2
     assert front_tab(window, "Jobs") == "Jobs"
     assert not indicator.isVisible()  # nothing runs any more
+
+
+def test_extend_canvas_for_outpainting_sets_the_panel_to_inpaint(window, qtbot, choose):
+    base(window, 200, 120)
+    assert window.generate_panel.mode() == "generate"
+
+    def accept_dialog():
+        dialog = QApplication.activeModalWidget()
+        dialog.side.setCurrentText("right")
+        dialog.accept()
+
+    QTimer.singleShot(0, accept_dialog)
+    choose(window, "Image", "Extend canvas for outpainting…")
+    assert window.canvas.document.width > 200
+    assert window.generate_panel.mode() == "inpaint" and window.generate_panel.button.text() == "Inpaint"
+    assert "set to Inpaint" in window.statusBar().currentMessage()
+    got = run(window, qtbot)
+    assert got["init_image"] is not None and got["mask"] is not None

@@ -133,6 +133,13 @@ class GeneratePanel(QWidget):
         """generate, refine or inpaint: what the current generator starts from."""
         return self.mode_bar.mode()
 
+    def set_mode(self, mode: str) -> bool:
+        """Choose ``mode`` as a click on its button does; False when the generator does not offer it."""
+        if mode not in self.mode_bar.modes:
+            return False
+        self.mode_bar.buttons[mode].click()
+        return True
+
     def _on_mode(self, mode: str) -> None:
         self._show_rows()
         self._name_button()

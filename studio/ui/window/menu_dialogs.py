@@ -40,8 +40,11 @@ class MenuDialogs(QObject):
 
     def extend_canvas(self) -> None:
         dialog = ExtendDialog(self.window)
-        if dialog.exec():
-            self.window.canvas.extend_canvas(*dialog.values())
+        if dialog.exec() and self.window.canvas.extend_canvas(*dialog.values()):
+            # The border is masked and selected for outpainting: the Generate panel is set to
+            # Inpaint, visibly, when its generator can (the mode stays the user's choice after).
+            if self.window.generate_panel.set_mode("inpaint"):
+                self.window.statusBar().showMessage("Canvas extended: the new border is masked and selected, and the Generate panel is set to Inpaint to fill it", 10000)
 
     # -- Text --------------------------------------------------------------------------------
 
