@@ -133,6 +133,15 @@ def test_refine_from_an_empty_layer_is_a_plain_message_and_no_job(window, qtbot,
     assert "has nothing painted on it" in window.statusBar().currentMessage()
     box = window.findChild(QMessageBox, "warning")
     assert box is not None and "Generate" in box.text()  # says how to start from the prompt instead
+    box.close()
+
+    window.canvas.set_tool("brush")  # a stroke on it: now there is something to refine
+    view = window.canvas.view
+    spot = view.widget_rect(Rect(100, 60, 1, 1)).center()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=spot)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=spot)
+    assert window.generate_panel.mode_bar.source.text() == "Refines the layer “Layer 1”"
+    assert run(window, qtbot)["init_image"][..., 3].any()
 
 
 def test_the_size_follows_the_canvas_or_the_selection_until_the_user_sets_it(window, qtbot):

@@ -89,6 +89,7 @@ class GenerationDispatch(QObject):
         """Keep the Generate panel's size and its line on the mode's source up to date."""
         window = self.window
         window.canvas.inputs_changed.connect(self.show_canvas_state)
+        window.undo_stack.indexChanged.connect(self.show_canvas_state)  # a stroke ended: a layer may be empty no more
         window.generate_panel.generator_changed.connect(self.show_canvas_state)
         window.generate_panel.mode_changed.connect(self.show_canvas_state)
         self.show_canvas_state()
