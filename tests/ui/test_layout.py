@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtWidgets import QAbstractButton, QApplication, QDockWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QDockWidget, QTabBar
 
 from studio.host import Host
 from studio.settings import Settings
@@ -125,6 +125,35 @@ def test_the_layout_is_remembered_for_the_next_window(qtbot):
         assert not dock(second, "generate").isVisible()
         assert second.dockWidgetArea(dock(second, "history")) == LEFT
         assert second.size() == size
+    finally:
+        close(second)
+        second.host.shutdown()
+
+
+def tab_bars_outside_the_docks(window) -> list:
+    """Visible tab bars of tabbed docks that lie outside the docks' column (a stale one
+    left by Qt sits at the window's top-left corner, over the menus)."""
+    shown = [d for d in window.findChildren(QDockWidget) if not d.isFloating() and not d.visibleRegion().isEmpty()]
+    column = min(d.geometry().left() for d in shown)  # (a tab behind another is "visible", far off-window)
+    return [
+        bar.geometry() for bar in window.findChildren(QTabBar)
+        if bar.parent() is window and bar.isVisible() and bar.geometry().intersects(window.rect()) and bar.geometry().left() < column
+    ]
+
+
+def test_the_next_start_and_a_reset_leave_no_tab_bar_over_the_menus(qtbot, choose):
+    first = new_window(qtbot)
+    assert tab_bars_outside_the_docks(first) == []
+    close(first)
+    first.host.shutdown()
+
+    second = new_window(qtbot)  # its layout restored from the first's
+    try:
+        assert second.tabifiedDockWidgets(dock(second, "jobs"))  # the tabs came back...
+        assert tab_bars_outside_the_docks(second) == []  # ...and only where the docks are
+        choose(second, "View", "Reset layout")
+        QApplication.processEvents()
+        assert tab_bars_outside_the_docks(second) == []
     finally:
         close(second)
         second.host.shutdown()

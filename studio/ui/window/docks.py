@@ -140,7 +140,10 @@ class Docks(QObject):
         if not window.restoreGeometry(geometry) or not fits_screen(window):
             window.restoreGeometry(before)
             return False
-        self.arrange()  # every dock in the layout, for the state to move
+        # Every dock in the window, for the state to move, but none tabbed yet: tabs made here
+        # and remade by restoreState left a stale tab bar over the menus at the next start.
+        for dock in self.all:
+            window.addDockWidget(RIGHT, dock)
         if not window.restoreState(state, LAYOUT_VERSION):  # another version's, or not a state at all
             window.restoreGeometry(before)
             return False
