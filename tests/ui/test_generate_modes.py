@@ -4,6 +4,8 @@ that grows it (never cut off without a word), its preview drawn where it lands."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -233,3 +235,12 @@ def test_extend_canvas_for_outpainting_sets_the_panel_to_inpaint(window, qtbot, 
     assert "set to Inpaint" in window.statusBar().currentMessage()
     got = run(window, qtbot)
     assert got["init_image"] is not None and got["mask"] is not None
+
+
+def test_refine_tile_by_tile_is_offered_only_with_a_picture_to_change(window, qtbot):
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models" / "sd1"
+    assert window.add_model_folder_path(str(folder))
+    tiles = window.generate_panel.form.widgets["refine_tiles"]
+    assert not tiles.isVisibleTo(window)  # Generate paints from the prompt: no tiles to refine
+    click_mode(window, qtbot, "refine")
+    assert tiles.isVisibleTo(window)

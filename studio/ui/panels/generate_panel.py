@@ -20,6 +20,8 @@ from studio.ui.panels.param_form import ParamForm, SliderSpin
 from studio.ui.plain import plain_label
 
 KIND_LABELS = {"image": "Image", "text": "Text", "audio": "Audio"}
+#: Parameters that only mean something with a picture to change (Refine and Inpaint).
+PICTURE_CHANGING = ("strength", "refine_tiles")
 
 
 class GeneratePanel(QWidget):
@@ -152,7 +154,8 @@ class GeneratePanel(QWidget):
 
     def _show_rows(self) -> None:
         """With the mode bar shown, the form's picture rows are its words, and Strength (how
-        much of the picture changes) shows only when there is a picture to change."""
+        much of the picture changes) and Refine tile by tile show only when there is a picture
+        to change."""
         form = self.form
         layout = form.findChild(QFormLayout) if form is not None else None
         if form is None or layout is None:
@@ -164,7 +167,7 @@ class GeneratePanel(QWidget):
                 continue
             if param.type in ("image", "mask") and param.optional:
                 layout.setRowVisible(widget, not offered)
-            elif param.name == "strength":
+            elif param.name in PICTURE_CHANGING:
                 layout.setRowVisible(widget, not offered or self.mode() != GENERATE)
 
     def show_canvas(self, size: dict[str, int], follows: str, source: str) -> None:
