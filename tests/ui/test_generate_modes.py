@@ -244,3 +244,29 @@ def test_refine_tile_by_tile_is_offered_only_with_a_picture_to_change(window, qt
     assert not tiles.isVisibleTo(window)  # Generate paints from the prompt: no tiles to refine
     click_mode(window, qtbot, "refine")
     assert tiles.isVisibleTo(window)
+
+
+def test_regenerate_from_the_history_makes_the_picture_in_the_mode_it_was_made_in(window, qtbot):
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "sd" / "models" / "sd1"
+    assert window.add_model_folder_path(str(folder))
+    window.generate_panel.form.set_values({"prompt": "a lighthouse", "steps": 2, "seed": 3})
+    base(window, 64, 64)
+    click_mode(window, qtbot, "refine")
+    with qtbot.waitSignal(window.bridge.result, timeout=60000):
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
+    refined = window.canvas.document.layers[-1]
+    assert refined.params["mode"] == "img2img"
+
+    click_mode(window, qtbot, "generate")  # the panel moved on since
+    bar = next(b for b in window.findChildren(QTabBar) if b.isVisible() and "History" in [b.tabText(i) for i in range(b.count())])
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect([bar.tabText(i) for i in range(bar.count())].index("History")).center())
+    assert front_tab(window, "History") == "History"
+    history = window.history_panel
+    row = history.view.visualRect(history.view.model().index(0, 0))
+    qtbot.mouseClick(history.view.viewport(), Qt.MouseButton.LeftButton, pos=row.center())
+    assert history.selected() is not None and history.regenerate_button.isEnabled()
+    with qtbot.waitSignal(window.bridge.result, timeout=60000):
+        qtbot.mouseClick(history.regenerate_button, Qt.MouseButton.LeftButton)
+    again = window.canvas.document.layers[-1]
+    assert again is not refined and again.params["mode"] == "img2img"
+    assert window.generate_panel.mode() == "refine"

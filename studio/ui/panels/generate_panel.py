@@ -14,7 +14,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.core.engine.generators import KINDS, Generator
-from studio.core.image.canvas_inputs import GENERATE, modes_for
+from studio.core.image.canvas_inputs import GENERATE, INPAINT, REFINE, modes_for
 from studio.ui.panels.mode_bar import TITLES, ModeBar
 from studio.ui.panels.param_form import ParamForm, SliderSpin
 from studio.ui.plain import plain_label
@@ -22,6 +22,8 @@ from studio.ui.plain import plain_label
 KIND_LABELS = {"image": "Image", "text": "Text", "audio": "Audio"}
 #: Parameters that only mean something with a picture to change (Refine and Inpaint).
 PICTURE_CHANGING = ("strength", "refine_tiles")
+#: The panel's mode for the ``mode`` a picture's parameters record (Stable Diffusion's).
+RECORDED_MODES = {"txt2img": GENERATE, "img2img": REFINE, "inpaint": INPAINT}
 
 
 class GeneratePanel(QWidget):
@@ -216,7 +218,12 @@ class GeneratePanel(QWidget):
         if self.form is not None and self.current_id():
             self.generate_requested.emit(self.current_id(), self.form.values())
 
-    def reuse(self, generator_id: str, params: dict[str, Any]) -> None:
-        """Select ``generator_id`` and fill its form with ``params`` (from a layer or a file)."""
+    def reuse(self, generator_id: str, params: dict[str, Any], recorded_mode: str = "") -> None:
+        """Select ``generator_id`` and fill its form with ``params`` (from a layer or a file),
+        and choose the mode the picture was made in (``recorded_mode``: its ``mode`` parameter,
+        "txt2img", "img2img" or "inpaint"), where the generator offers it."""
         if self.select(generator_id) and self.form is not None:
             self.form.set_values(params)
+            mode = RECORDED_MODES.get(recorded_mode)
+            if mode in self.mode_bar.modes:
+                self.mode_bar.buttons[mode].setChecked(True)

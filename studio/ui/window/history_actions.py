@@ -106,7 +106,7 @@ class HistoryActions(QObject):
         generator = self._history_generator(entry)
         if generator is None:
             return False
-        self.window.generate_panel.reuse(generator.id, fit_parameters(entry.params, generator.params))
+        self.window.generate_panel.reuse(generator.id, fit_parameters(entry.params, generator.params), str(entry.params.get("mode", "")))
         self.window.statusBar().showMessage(f"Parameters of {entry.summary()} loaded into {generator.title or generator.id}", 8000)
         return True
 
@@ -117,7 +117,7 @@ class HistoryActions(QObject):
         if generator is None:
             return None
         values = fit_parameters(entry.params, generator.params)
-        self.window.generate_panel.reuse(generator.id, values)
+        self.window.generate_panel.reuse(generator.id, values, str(entry.params.get("mode", "")))  # made as it was
         return self.window.generation.generate(generator.id, values)
 
     def reuse_layer(self, layer: Layer) -> None:
@@ -145,6 +145,6 @@ class HistoryActions(QObject):
             if parameters.generator:
                 note = f" ({parameters.generator} is not installed)"
         values = fit_parameters(parameters.params, generator.params)
-        window.generate_panel.reuse(generator.id, values)
+        window.generate_panel.reuse(generator.id, values, str(parameters.params.get("mode", "")))
         window.statusBar().showMessage(f"Parameters of {source} loaded into {generator.title or generator.id}{note}", 8000)
         return True
