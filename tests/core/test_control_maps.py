@@ -89,3 +89,34 @@ def test_none_keeps_the_picture_and_an_unknown_preprocessor_is_refused():
     assert control_map(picture, "none") is picture
     with pytest.raises(ValueError, match="unknown control preprocessor"):
         control_map(picture, "depth")
+
+
+def flood(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Hysteresis the plain way: a flood from every strong pixel through 8-connected weak ones."""
+    h, w = weak.shape
+    edges = strong.copy()
+    stack = list(zip(*np.nonzero(strong)))
+    while stack:
+        y, x = stack.pop()
+        for ny in range(max(0, y - 1), min(h, y + 2)):
+            for nx in range(max(0, x - 1), min(w, x + 2)):
+                if weak[ny, nx] and not edges[ny, nx]:
+                    edges[ny, nx] = True
+                    stack.append((ny, nx))
+    return edges
+
+
+def test_hysteresis_keeps_exactly_the_weak_pieces_a_flood_from_the_strong_pixels_reaches():
+    from studio.core.image.control_maps import _hysteresis
+
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        h, w = rng.integers(1, 40, 2)
+        weak = rng.random((h, w)) < rng.random()
+        strong = weak & (rng.random((h, w)) < 0.1)
+        assert np.array_equal(_hysteresis(strong, weak), flood(strong, weak))
+    spiral = np.zeros((9, 9), bool)  # one long winding piece, reached from its inner end
+    spiral[0, :] = spiral[:, 8] = spiral[8, :] = spiral[2:, 0] = spiral[2, :7] = spiral[2:7, 6] = spiral[6, 2:7] = True
+    strong = np.zeros_like(spiral)
+    strong[6, 2] = True
+    assert np.array_equal(_hysteresis(strong, spiral), spiral)
