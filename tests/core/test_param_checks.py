@@ -28,7 +28,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def fixture_generators() -> list[Generator]:
     """Every generator the built-in plugins make from the project's own test model folders."""
     folders = [(LMLoader(), p) for p in sorted((FIXTURES / "lm" / "models").iterdir()) if p.is_dir()]
-    folders += [(StableDiffusionLoader(), p) for p in sorted((FIXTURES / "sd" / "models").iterdir()) if p.is_dir()]
+    sd = StableDiffusionLoader()  # (sdxl_controlnet_parts is no model: a test lays it over sdxl)
+    folders += [(sd, p) for p in sorted((FIXTURES / "sd" / "models").iterdir()) if p.is_dir() and sd.detect(p)]
     folders.append((MusicGenLoader(), FIXTURES / "musicgen" / "model"))
     return [loader.load(folder) for loader, folder in folders]
 
