@@ -201,6 +201,10 @@ def test_the_jobs_thumbnail_is_the_final_picture_not_the_last_preview(window, qt
     thumb = row.thumb.pixmap().toImage()
     colour = thumb.pixelColor(thumb.width() // 2, thumb.height() // 2)
     assert (colour.red(), colour.green(), colour.blue()) == BLUE[:3]
+    # The picture lives in its layer; the listed job keeps its parameters, not a second copy.
+    qtbot.waitUntil(lambda: row.job.state.done)
+    assert row.job.result.value is None and row.job.result.params
+    assert (window.canvas.document.layers[-1].pixels[..., :3] == BLUE[:3]).all()
 
 
 def test_the_status_bar_shows_a_running_job_and_brings_the_jobs_panel_forward(window, qtbot):

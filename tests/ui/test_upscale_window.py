@@ -97,14 +97,14 @@ def test_an_upscale_of_a_selection_lands_four_times_larger_at_its_corner_and_und
     set_number(window, "overlap", 8)
     steps, count = window.undo_stack.count(), len(canvas.document.layers)
 
-    with qtbot.waitSignal(window.bridge.result, timeout=30000):
+    with qtbot.waitSignal(window.bridge.result, timeout=30000) as landed:
         job = click_generate(window, qtbot)
 
     assert len(canvas.document.layers) == count + 1
     layer = canvas.document.layers[-1]
     assert layer.rect == Rect(30, 20, 160, 120), "an upscale lands at its own size, not squashed into the box"
     assert layer.generator == X4 and job.result.params["scale"] == 4
-    assert np.array_equal(layer.pixels, job.result.value)
+    assert np.array_equal(layer.pixels, landed.args[1].value)
     # the picture is the selection's, enlarged: what the model gives for it run whole
     session = import_onnxruntime().InferenceSession(str(MODELS / "RealESRGAN_x4plus" / "RealESRGAN_x4plus.onnx"), providers=["CPUExecutionProvider"])
     (whole,) = session.run(None, {"input": source[..., :3].transpose(2, 0, 1)[None].astype(np.float32) / 255})

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from studio.core.base.ids import new_id
@@ -120,6 +120,15 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True if it did within ``timeout``."""
         return self._done.wait(timeout)
+
+    def release_pictures(self) -> None:
+        """Let go of the pictures among the results (their ``value`` becomes None), keeping
+        their parameters and info: the window has put them into the canvas or the results
+        strip, and need not hold them a second time for as long as the job is listed (a
+        4096 x 4096 picture is 64 MB, and the Jobs panel lists 30 jobs)."""
+        with self._emit_lock:
+            self.results = [replace(r, value=None) if r.kind == "image" else r for r in self.results]
+            self.result = self.results[-1] if self.results else None
 
     # -- used by the runner and the context -------------------------------------------------
 

@@ -155,6 +155,8 @@ class GenerationDispatch(QObject):
         if state.done:
             self._placements.pop(job.id, None)
             self._sources.pop(job.id, None)
+            if job.generator.kind == "image":  # landed (and its thumbnail drawn): kept once, not twice
+                job.release_pictures()
             self._continuations.pop(job.id, None)
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
