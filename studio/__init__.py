@@ -30,6 +30,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
   (telemetry off);
 - ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;
+- ``studio.core.image.canvas_size``: ``resample``, a picture resized with Lanczos through
+  premultiplied alpha, as the canvas resizes its layers;
 - ``studio.core.image.tiling``: ``TileGrid`` / ``TileBlender``, a model run tile by tile with
   feathered overlaps (upscalers, tiled image to image), its output held to the picture limits;
 - ``studio.core.image.control_maps``: ``control_map``, a ControlNet's control picture made

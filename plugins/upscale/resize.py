@@ -14,10 +14,11 @@ from PIL import Image
 
 import studio
 from studio.core.base.memory import ensure_memory
+from studio.core.image.canvas_size import resample
 from studio.core.image.tiling import output_size
 
-#: ``Result.info`` key: the picture is larger than its input by design, and lands on the
-#: canvas at its own size (at the input's top-left), not fitted back into the selection.
+#: ``Result.info`` key (``studio.Result``'s contract): the picture is larger than its input by
+#: design, and lands on the canvas at its own size, not fitted back into the selection.
 OWN_SIZE = "own_size"
 FACTORS = ("2x", "3x", "4x")
 
@@ -49,8 +50,7 @@ class ResizeGenerator(studio.Generator):
         ensure_memory(width * height * 4 + out_width * out_height * 4 * 2, f"the resized picture ({out_width} × {out_height})")
         yield studio.Progress(0, 1, f"Resizing to {out_width} × {out_height}…")
         ctx.check_cancelled()
-        picture = Image.fromarray(np.ascontiguousarray(image), "RGBA").convert("RGBa")
-        resized = np.asarray(picture.resize((out_width, out_height), Image.Resampling.LANCZOS).convert("RGBA"), dtype=np.uint8)
+        resized = resample(image, out_width, out_height)  # the canvas's own Lanczos, through premultiplied alpha
         yield studio.Progress(1, 1, "Resized")
         params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
         yield studio.Result("image", resized, self.id, params, info={OWN_SIZE: True, "scale": scale})

@@ -290,7 +290,9 @@ class Result:
     ``generator`` is the generator's id. ``params`` is the full, validated parameter set with
     the seed actually used (JSON-plain values, plus the pictures and sounds it was given), so
     the same generator given ``params`` reproduces ``value``. ``info`` is free-form facts
-    (provider, tokens/s...); ``info["notes"]``, a list of str, is shown to the user.
+    (provider, tokens/s...); ``info["notes"]``, a list of str, is shown to the user; an image
+    with ``info["own_size"]`` true is larger than its input picture by design (an upscale) and
+    lands at its own size at the input's top-left instead of being fitted back into it.
 
     The runner checks every result against this before anything uses it
     (``studio.core.engine.result_check``); one that breaks it fails the job, blaming the plugin.

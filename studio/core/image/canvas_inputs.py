@@ -221,8 +221,9 @@ def _expected_size(params: Sequence[Param], values: dict[str, Any]) -> tuple[int
     return None
 
 
-#: ``Result.info`` key: the picture is larger than its input by design (an upscale), so it lands
-#: at its own size at the input's top-left, the selection's shape scaled with it.
+#: ``Result.info`` key (``studio.Result``'s contract): the picture is larger than its input by
+#: design (an upscale), so it lands at its own size at the input's top-left, the selection's
+#: shape scaled with it.
 OWN_SIZE = "own_size"
 
 
