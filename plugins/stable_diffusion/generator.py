@@ -20,6 +20,7 @@ from .images import float_to_rgba
 from .layout import LAYOUT, SDModel, is_diffusers_onnx
 from .lora import apply_loras
 from .noise import SeededNoise
+from .numbering import numbered
 from .optimize import optimized_unet
 from .pipeline import Pipeline, Settings
 from .refine import refine_in_tiles
@@ -173,7 +174,7 @@ class StableDiffusionGenerator(studio.Generator):
             seed = (request.seed + number) % (2**32)
             started = time.perf_counter()
             run = refine_in_tiles(pipeline, settings, seed, ctx) if request["refine_tiles"] else pipeline.run(settings, SeededNoise(seed))
-            output = yield from _numbered(run, number, count)
+            output = yield from numbered(run, number, count, "Image")
             params = {k: v for k, v in request.params.items() if not isinstance(v, np.ndarray)}
             params.update(seed=seed, batch_count=1, mode=settings.mode, model=self.model.folder.name)
             if len(self.model.variants) > 1:
@@ -181,19 +182,6 @@ class StableDiffusionGenerator(studio.Generator):
             notes = output.notes + (loras.notes if loras else [])
             info = {"provider": pipeline.unet.providers[0], "device": ctx.device.id, "seconds": round(time.perf_counter() - started, 3), "notes": notes}
             yield studio.Result("image", float_to_rgba(output.image), self.id, params, info=info)
-
-
-def _numbered(events, number: int, count: int):
-    """Pass a pipeline's events on, numbering progress across a batch; return its output."""
-    while True:
-        try:
-            event = next(events)
-        except StopIteration as done:
-            return done.value
-        if isinstance(event, studio.Progress) and count > 1:
-            total = max(event.total, 1)
-            event = studio.Progress(number * total + event.step, count * total, f"Image {number + 1} of {count} · {event.message}")
-        yield event
 
 
 class StableDiffusionLoader(studio.ModelLoader):

@@ -20,6 +20,7 @@ import studio
 from studio.core.image.tiling import TileBlender, TileGrid
 
 from .noise import SeededNoise
+from .numbering import numbered
 from .pipeline import Output, Pipeline, Settings
 
 MAX_TILE = 2048
@@ -52,21 +53,9 @@ def refine_in_tiles(pipeline: Pipeline, settings: Settings, seed: int, ctx: stud
         ctx.check_cancelled()
         piece = np.ascontiguousarray(padded[tile.y:tile.y + tile.height, tile.x:tile.x + tile.width])
         tile_settings = replace(settings, init_image=piece, mask=None, width=tile.width, height=tile.height, vae_preview_every=0)
-        output = yield from _tile_events(pipeline.run(tile_settings, SeededNoise((seed + number) % 2**32)), number, total)
+        run = pipeline.run(tile_settings, SeededNoise((seed + number) % 2**32))
+        output = yield from numbered(run, number, total, "Tile", previews=False)
         blender.add(tile, output.image)
         notes += [note for note in output.notes if note not in notes]
     return Output(np.ascontiguousarray(blender.result()[:height, :width]), notes)
 
-
-def _tile_events(events, number: int, count: int):
-    """A tile's progress counted across all tiles; its previews dropped; its output returned."""
-    while True:
-        try:
-            event = next(events)
-        except StopIteration as done:
-            return done.value
-        if isinstance(event, studio.Progress):
-            # A tile's total changes once its steps are known (strength cuts them): count in
-            # thousandths of a tile, so progress never runs backwards across tiles.
-            done = min(1.0, event.step / event.total) if event.total > 0 else 0.0
-            yield studio.Progress(round((number + done) * 1000), count * 1000, f"Tile {number + 1} of {count} · {event.message}")
