@@ -44,6 +44,7 @@ class Settings:
     init_image: np.ndarray | None = None  # uint8 RGBA
     mask: np.ndarray | None = None  # uint8, 255 = repaint
     vae_preview_every: int = 0  # 0: cheap latent previews only
+    step_previews: bool = True  # False: none at all (a tile of a larger picture shows nothing alone)
     control_image: np.ndarray | None = None  # uint8 RGB(A), already preprocessed (controlnet.py)
     control_strength: float = 1.0  # diffusers' controlnet_conditioning_scale
     control_start: float = 0.0  # the fraction of the steps where the ControlNet starts acting
@@ -198,6 +199,8 @@ class Pipeline:
                     proper = scheduler.add_noise(image_latents, first_noise, timesteps[index + 1 : index + 2])
                 latents = (1 - mask_latents) * proper + mask_latents * latents
             yield studio.Progress(index + 1, total, f"Step {index + 1} of {total}")
+            if not settings.step_previews:
+                continue  # nothing decoded that nobody would see
             if settings.vae_preview_every and (index + 1) % settings.vae_preview_every == 0 and index + 1 < total:
                 yield studio.Preview("image", float_to_rgba(self.decode(step.denoised)))
             else:

@@ -6,7 +6,7 @@ by an eighth of a tile, each run through the ordinary image-to-image pipeline at
 (the picture keeps its composition, the model adds texture), and the tiles are blended with
 feathered weights (``studio.core.image.tiling``). Each tile gets its own noise (the seed plus the
 tile's number), so no pattern repeats from tile to tile. Progress counts every step of every tile;
-previews are not passed on (each would show one tile where the whole picture lands).
+no step previews are made (each would show one tile where the whole picture lands).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def refine_in_tiles(pipeline: Pipeline, settings: Settings, seed: int, ctx: stud
     for number, tile in enumerate(grid):
         ctx.check_cancelled()
         piece = np.ascontiguousarray(padded[tile.y:tile.y + tile.height, tile.x:tile.x + tile.width])
-        tile_settings = replace(settings, init_image=piece, mask=None, width=tile.width, height=tile.height, vae_preview_every=0)
+        tile_settings = replace(settings, init_image=piece, mask=None, width=tile.width, height=tile.height, step_previews=False)
         run = pipeline.run(tile_settings, SeededNoise((seed + number) % 2**32))
-        output = yield from numbered(run, number, total, "Tile", previews=False)
+        output = yield from numbered(run, number, total, "Tile")
         blender.add(tile, output.image)
         notes += [note for note in output.notes if note not in notes]
     return Output(np.ascontiguousarray(blender.result()[:height, :width]), notes)
