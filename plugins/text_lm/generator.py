@@ -43,6 +43,7 @@ class LMGenerator(studio.Generator):
     def __init__(self, model: LMModel, generator_id: str, title: str = "") -> None:
         self.model = model
         self.model_folder = model.folder
+        self.chat_template = model.chat_template is not None  # it can follow an instruction (Rewrite, Expand, Summarise)
         self.present = tuple(model.variants)
         # Smaller weights made here need the full-precision file; int8 shipped by the hub is used as it is.
         self.made_here = tuple(kind for kind in MADE_HERE if "fp32" in model.variants and kind not in model.variants)
