@@ -37,7 +37,11 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.image.control_maps``: ``control_map``, a ControlNet's control picture made
   from a layer or a file (canny edges, scribbles);
 - ``studio.core.media.sound_files``: reading and resampling sound;
-- ``studio.core.audio.midi``: ``Note``, for generators that write notes.
+- ``studio.core.audio.midi``: ``Note``, for generators that write notes;
+- ``studio.core.text.story``: ``StoryNotes`` / ``LoreEntry``, a writer's memory, author's note
+  and lorebook, and ``parse_lorebook`` for a text generator's ``lorebook`` parameter;
+- ``studio.core.text.context``: ``plan_context``, the context a language model reads (memory,
+  fired lore, the story cut at a stable point, the author's note) and why.
 """
 
 from studio.core.engine.generators import Event, Generator, Param, Preview, Progress, Request, Result

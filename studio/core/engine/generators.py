@@ -353,6 +353,13 @@ class Generator:
     def generate(self, request: Request, ctx: "JobContext") -> Iterator[Event]:
         raise NotImplementedError
 
+    def context_plan(self, values: Mapping[str, Any]) -> Any:
+        """Optional, for text generators: the context the next generation with ``values`` would
+        read, as a ``studio.core.text.context.ContextPlan`` (memory, lore, the story, the
+        author's note, and what was cut), validated like ``request``; the window's context view
+        and ``studio generate --show-context`` show it. Default: None (not told)."""
+        return None
+
     # -- helpers shared by every generator -------------------------------------------------
 
     def param(self, name: str) -> Param:
