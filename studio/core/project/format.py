@@ -38,7 +38,8 @@ Format (version 1): a ZIP archive with these members.
     (anything else is described as a string).
 ``history.json``
     ``{"entries": [{"kind", "generator", "title", "params", "model", "target", "created",
-    "seconds", "id"}]}``.
+    "seconds", "id", "source"}]}``; ``source`` (optional) is the passage of the text an entry
+    was made from, ``{"kind": "text", "start", "end", "excerpt"}`` (``history.Passage``).
 
 PNG and WAV members are stored (already compressed, or incompressible), JSON and text
 deflated. Each member may hold at most ``member_limit(name)`` bytes: a save refuses a

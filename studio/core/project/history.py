@@ -6,6 +6,10 @@ which the text editor marks the generated words (``studio.core.text.document.Gen
 The history is a log, not part of undo: undoing a generation keeps its entry, whose target
 is then simply gone (the panel says so), so the parameters of a take you threw away can
 still be reused.
+
+An entry made from a passage of the text (Illustrate selection, Score this scene) carries
+that passage as its ``source`` (``Passage``): where it lay and how it began, so the History
+can name it and find it again after the text was edited.
 """
 
 from __future__ import annotations
@@ -20,6 +24,66 @@ from studio.core.project.outputs import plain_value
 
 #: The parameters whose words name a generation in a list, best first.
 _SUMMARY_KEYS = ("prompt", "key", "instruction")
+#: How much of a passage an entry keeps to name it and find it again: a project's history
+#: is a small log, never a second copy of the manuscript.
+EXCERPT_CHARS = 200
+#: The furthest position a passage may name (a Qt text position is a 32-bit int).
+MOST_POSITION = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The passage of the text a generation was made from: ``[start, end)`` in the editor's
+    positions when it was last seen, and its first ``EXCERPT_CHARS`` characters."""
+
+    start: int
+    end: int
+    excerpt: str
+
+    @staticmethod
+    def of(start: int, end: int, text: str) -> "Passage":
+        """The passage ``text`` at ``[start, end)``, its excerpt cut to ``EXCERPT_CHARS``."""
+        return Passage(int(start), int(end), well_formed(text[:EXCERPT_CHARS]))
+
+    def label(self, limit: int = 32) -> str:
+        """How a list names it: the opening words, quoted (“It was a dark and stormy…”)."""
+        words = " ".join(self.excerpt.split())
+        if len(words) > limit:  # cut between words, without the punctuation left hanging
+            return f"“{words[:limit].rsplit(' ', 1)[0].rstrip(',;:.!?—–- ')}…”"
+        return f"“{words}…”" if self.end - self.start > len(self.excerpt) else f"“{words}”"  # the excerpt is its start
+
+    def record(self) -> dict[str, Any]:
+        """The passage as a project stores it (``passage_from_record`` reads it back)."""
+        return {"kind": "text", "start": self.start, "end": self.end, "excerpt": self.excerpt}
+
+
+def passage_from_record(value: Any, what: str, problems: list[str]) -> Passage | None:
+    """The ``source`` of a history entry read from a project file: None when there is none;
+    a malformed one (from a damaged or hostile file) is dropped with a sentence in
+    ``problems``, and the entry keeps everything else."""
+    if value is None:
+        return None
+    why = _wrong_passage(value)
+    if why:
+        problems.append(f"{what}: the link to the passage it was made from was left out ({why})")
+        return None
+    return Passage(value["start"], value["end"], well_formed(value["excerpt"][:EXCERPT_CHARS]))
+
+
+def _wrong_passage(value: Any) -> str:
+    """What is wrong with a stored passage, or "" when nothing is."""
+    if not isinstance(value, dict):
+        return "it is not a JSON object"
+    if value.get("kind") != "text":
+        return f"it links to a {str(value.get('kind'))[:40]!r}, not a passage of the text"
+    start, end = value.get("start"), value.get("end")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MOST_POSITION for n in (start, end)):
+        return f"its place {str(start)[:20]!r}..{str(end)[:20]!r} is not two positions in the text"
+    if end < start:
+        return f"it ends ({end}) before it starts ({start})"
+    if not isinstance(value.get("excerpt"), str):
+        return "its excerpt is not text"
+    return ""
 
 
 @dataclass
@@ -35,6 +99,7 @@ class HistoryEntry:
     created: float = field(default_factory=time.time)  # seconds since the epoch
     seconds: float = 0.0  # how long it ran
     id: int = field(default_factory=new_id)
+    source: Passage | None = None  # the passage of the text it was made from, if any
 
     @property
     def seed(self) -> Any:
@@ -87,7 +152,8 @@ def entry_for(
     target: int | None,
     model: str = "",
     seconds: float = 0.0,
+    source: Passage | None = None,
 ) -> HistoryEntry:
     """A new entry for a finished generation (its parameters made JSON-plain)."""
-    return HistoryEntry(kind, generator, title, plain_params(params), model, target, seconds=float(seconds))
+    return HistoryEntry(kind, generator, title, plain_params(params), model, target, seconds=float(seconds), source=source)
 

@@ -41,7 +41,7 @@ from studio.core.project.format import (
     _in_order,
     member_limit,
 )
-from studio.core.project.history import HistoryEntry
+from studio.core.project.history import HistoryEntry, passage_from_record
 from studio.core.text.document import Span
 from studio.errors import StudioError
 
@@ -425,7 +425,7 @@ class _Reader:
             params=f.dict("params", default={}), model=f.str("model", default=""),
             target=None if target is None else self.ids.ref(target),
             created=f.float("created", default=0.0), seconds=f.float("seconds", default=0.0),
-            id=self.ids.object(f.int("id")),
+            id=self.ids.object(f.int("id")), source=passage_from_record(item.get("source"), f.what, self.problems),
         )
 
 

@@ -413,4 +413,5 @@ def _history_record(entry: HistoryEntry) -> dict[str, Any]:
         "params": plain_params(entry.params), "model": str(entry.model),
         "target": None if entry.target is None else int(entry.target),
         "created": float(entry.created), "seconds": float(entry.seconds), "id": int(entry.id),
+        "source": None if entry.source is None else entry.source.record(),
     }
