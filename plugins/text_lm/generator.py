@@ -11,6 +11,7 @@ import studio
 from studio.core.base import paths
 from studio.core.models.variant_defaults import choose_variant
 
+from .chat_prompt import chat_prompt_ids, chat_request, no_chat_template
 from .fusion import DecoderShape
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
@@ -58,6 +59,7 @@ class LMGenerator(studio.Generator):
         self.params = (
             studio.Param("prompt", "text", "", multiline=True, help="The text to continue (in the editor: the text before the cursor)."),
             studio.Param("instruction", "text", "", label="Instruction", help="Rewrite the prompt following this instruction (needs a chat model). Empty: continue."),
+            studio.Param("messages", "text", "", label="Chat", help='A conversation to answer (the chat view fills it), as JSON: [{"role": "user", "content": "…"}, …]; a last reply is continued. Empty: continue the prompt.'),
             # The new tokens and at least one of the prompt must fit the model's context.
             _suggested(studio.Param("max_new_tokens", "int", _number(g, "max_new_tokens", 200, int), min=1,
                                     max=max(1, min(4096, model.context_length - 1)), label="Max new tokens",
@@ -90,7 +92,10 @@ class LMGenerator(studio.Generator):
             old = values.pop("weights")
             if "variant" not in values:
                 values["variant"] = {"as exported": "fp32" if "fp32" in self.present else "auto"}.get(old, old)
-        return super().request(values, rng)
+        request = super().request(values, rng)
+        if chat_request(request.params) is not None and not self.chat_template:  # said at once, not after loading
+            raise no_chat_template(self.title)
+        return request
 
     def chosen_variant(self, choice: str, device) -> str:
         """The variant ``choice`` means on ``device``: "auto" is the user's default for this kind
@@ -134,7 +139,11 @@ class LMGenerator(studio.Generator):
         vocab = tokenizer.tokenizer.get_vocab_size(with_added_tokens=True)
         if decoder.vocab_size is not None and vocab > decoder.vocab_size:
             raise studio.ModelError(f"the tokenizer has {vocab} tokens but the model predicts {decoder.vocab_size}: they do not belong together")
-        ids, max_new, notes = prompt_ids(tokenizer, self.model, request["prompt"], request["instruction"], request["max_new_tokens"])
+        chat = chat_request(request.params)
+        if chat is not None:
+            ids, max_new, notes = chat_prompt_ids(tokenizer, self.model, self.title, chat, request["max_new_tokens"])
+        else:
+            ids, max_new, notes = prompt_ids(tokenizer, self.model, request["prompt"], request["instruction"], request["max_new_tokens"])
         sampling = SamplingSettings(request["temperature"], request["top_k"], request["top_p"], request["min_p"], request["repetition_penalty"])
         stops = [s for s in request["stop"].split("|") if s]
         eos = self.model.eos_ids(tokenizer.eos_id)

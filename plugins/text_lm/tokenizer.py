@@ -69,7 +69,7 @@ class LMTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
-    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+    def chat_prompt(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """Render the model's chat template (Jinja, sandboxed, as transformers renders it),
         bounded in size and time: the template came with a downloaded model."""
         template = self.model.chat_template
@@ -82,7 +82,7 @@ class LMTokenizer:
         given = sum(len(m.get("content", "")) for m in messages)
         try:
             return render_chat_template(
-                template, given + TEMPLATE_CHARS, messages=messages, add_generation_prompt=True,
+                template, given + TEMPLATE_CHARS, messages=messages, add_generation_prompt=add_generation_prompt,
                 bos_token=self.bos_token or "", eos_token=self.eos_token or "",
             )
         except ChatTemplateError as exc:

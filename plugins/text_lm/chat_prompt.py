@@ -1,0 +1,134 @@
+"""The prompt of a chat: the model's chat template over a conversation, fitted to the context.
+
+A conversation comes as the ``messages`` parameter, a JSON list of ``{"role", "content"}``.
+When its last message is the user's, the template is rendered with ``add_generation_prompt``
+and the model writes a new reply. When it is a reply the writer wants continued (the model's
+own, maybe edited, or one the writer began), the reply must go on from its last character:
+rendered as it is, the template would close it with its end-of-turn marker (``</s>``,
+``<|im_end|>``) and the model would start a new turn. So the template is rendered with the
+reply replaced by a marker no template changes, and the rendering is cut where the marker
+begins and the reply's own text put there: what transformers calls ``continue_final_message``,
+and it still works for templates that strip, wrap or prefix a reply's content (it only needs
+the content to appear somewhere). A template that rewrites the content itself falls back to
+finding the reply's text (or its stripped text) in a plain rendering, as transformers does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import studio
+from studio.core.models.limits import text_limit
+
+from .layout import LMModel
+from .tokenizer import LMTokenizer
+
+ROLES = ("system", "user", "assistant")
+#: What a conversation may hold: far more than any context, few enough to check quickly.
+MAX_MESSAGES = 5_000
+MAX_JSON_CHARS = 8_000_000
+#: Stands for the reply being continued while the template renders: private-use characters
+#: that no template tests for, trims or escapes.
+REPLY_MARK = "\ue000studio-reply\ue001"
+
+
+def no_chat_template(title: str) -> studio.ParamError:
+    return studio.ParamError(f"{title} has no chat template: it cannot chat; use the story view")
+
+
+def parse_messages(text: str) -> list[dict[str, str]]:
+    """The ``messages`` parameter as a list of ``{"role", "content"}``, or ``ParamError`` saying
+    what is wrong with it."""
+    if len(text) > MAX_JSON_CHARS:
+        raise studio.ParamError(f"messages: {len(text):,} characters is more than a chat can hold ({MAX_JSON_CHARS:,})")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise studio.ParamError(f"messages: not JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise studio.ParamError('messages: expected a JSON list of {"role": …, "content": …}')
+    if not data:
+        raise studio.ParamError("messages: the conversation is empty: write a message first")
+    if len(data) > MAX_MESSAGES:
+        raise studio.ParamError(f"messages: {len(data):,} messages is more than a chat can hold ({MAX_MESSAGES:,})")
+    messages = []
+    for number, item in enumerate(data, 1):
+        role = item.get("role") if isinstance(item, dict) else None
+        content = item.get("content") if isinstance(item, dict) else None
+        if role not in ROLES or not isinstance(content, str):
+            raise studio.ParamError(f'messages: message {number} is not {{"role": "system"|"user"|"assistant", "content": "text"}}')
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def render_chat(tokenizer: LMTokenizer, messages: list[dict[str, str]]) -> str:
+    """The template's rendering; a last reply with text is continued from its end."""
+    last = messages[-1]
+    if last["role"] != "assistant" or not last["content"]:
+        asked = messages[:-1] if last["role"] == "assistant" else messages  # an empty reply: a new one
+        return tokenizer.chat_prompt(asked, add_generation_prompt=True)
+    partial = last["content"]
+    marked = tokenizer.chat_prompt([*messages[:-1], {"role": "assistant", "content": REPLY_MARK}], add_generation_prompt=False)
+    at = marked.rfind(REPLY_MARK)
+    if at >= 0:
+        return marked[:at] + partial
+    plain = tokenizer.chat_prompt(messages, add_generation_prompt=False)
+    for needle in (partial, partial.strip()):
+        at = plain.rfind(needle) if needle else -1
+        if at >= 0:
+            return plain[: at + len(needle)]
+    raise studio.ParamError(
+        f"the chat template of {tokenizer.model.name} changes a reply's text, so a reply cannot be continued "
+        "with this model; Retry writes a new one"
+    )
+
+
+def _fit_characters(messages: list[dict[str, str]], limit: int) -> tuple[list[dict[str, str]], int]:
+    """The system prompt and the newest messages within ``limit`` characters (the last always),
+    and how many older ones were left out: tokenizing megabytes to drop them is slow."""
+    system = messages[:1] if messages[0]["role"] == "system" and len(messages) > 1 else []
+    rest = messages[len(system) :]
+    kept, total = [rest[-1]], len(rest[-1]["content"]) + sum(len(m["content"]) for m in system)
+    for message in reversed(rest[:-1]):
+        total += len(message["content"])
+        if total > limit:
+            break
+        kept.append(message)
+    return system + kept[::-1], len(rest) - len(kept)
+
+
+def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages: list[dict[str, str]], max_new: int) -> tuple[list[int], int, list[str]]:
+    """The conversation's token ids, the oldest messages left out to fit the context (the
+    system prompt and the last message stay); the (maybe reduced) token budget; notes."""
+    if model.chat_template is None:
+        raise no_chat_template(title)
+    notes: list[str] = []
+    context = model.context_length
+    if max_new >= context:
+        max_new = max(1, context // 2)
+        notes.append(f"the model's context is {context} tokens: at most {max_new} new tokens this time")
+    room = context - max_new
+    messages, dropped = _fit_characters(messages, text_limit(context))
+    while True:
+        ids = tokenizer.encode(render_chat(tokenizer, messages), special=False)  # the template writes its own <s>
+        system = 1 if messages[0]["role"] == "system" and len(messages) > 1 else 0
+        if len(ids) <= room or len(messages) - system <= 1:
+            break
+        del messages[system]
+        dropped += 1
+    if dropped:
+        which = "message was" if dropped == 1 else f"{dropped} messages were"
+        notes.append(f"the chat is longer than the model's context ({context} tokens): its oldest {which} left out")
+    if len(ids) > room:  # the last message alone is too long: its start goes, as a story's does
+        keep_bos = tokenizer.bos_id is not None and ids[0] == tokenizer.bos_id
+        cut = len(ids) - room
+        ids = ([ids[0]] if keep_bos else []) + ids[-(room - (1 if keep_bos else 0)) :]
+        notes.append(f"the last message is longer than the model's context: only the last {room} tokens of the prompt were read ({cut} left out)")
+    return ids, max_new, notes
+
+
+def chat_request(params: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The conversation a request's parameters carry, or None when it continues a plain prompt."""
+    text = params.get("messages", "")
+    return parse_messages(text) if isinstance(text, str) and text.strip() else None
