@@ -42,8 +42,11 @@ BUILDERS = ["build_lm_bench_models.py", "build_musicgen_bench_models.py", "build
 HELPERS = ["llama_cpp_build.py", "llama_cpp_models.py", "llama_cpp_prepare.py", "llama_cpp_studio.py", "llama_cpp_table.py"]
 
 
-def run_bench(script: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def run_bench(script: str, *args: str, timeout: float = 240, temp: Path | None = None) -> subprocess.CompletedProcess:
+    """``temp``: the benchmark's temp folder, where it looks for its models by default."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    if temp is not None:
+        env["TMPDIR"] = str(temp)
     env.pop("STUDIO_TORCH_PYTHON", None)  # as in a fresh clone: no reference python
     return subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env, timeout=timeout,
                           cwd=BENCH.parent)
@@ -71,7 +74,8 @@ def test_benchmark_runs_in_smoke_mode_and_prints_its_table(script):
 ])
 def test_a_missing_benchmark_model_names_the_command_that_builds_it(script, args, tmp_path):
     env_args = {"musicgen_pipeline.py": ["--model", str(tmp_path / "none")], "sd_pipeline.py": ["--models", str(tmp_path / "none")]}
-    done = run_bench(script, *args, *env_args.get(script, []), timeout=60)
+    # An empty temp folder: a benchmark model built on this machine must not count as there.
+    done = run_bench(script, *args, *env_args.get(script, []), timeout=60, temp=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "build it first" in done.stderr and "python bench/build_" in done.stderr
     assert "/work/" not in done.stderr + done.stdout  # no path that exists on one machine only
