@@ -17,6 +17,7 @@ from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
 from .quantize import FAST_VARIANTS, MADE_HERE, made_model
 from .sampling import SamplingSettings
+from .story_prompt import STORY_PARAMS, story_plan, uses_notes
 from .tokenizer import LMTokenizer
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class LMGenerator(studio.Generator):
             _suggested(studio.Param("repetition_penalty", "float", _number(g, "repetition_penalty", 1.0), min=1.0, max=2.0, step=0.05, label="Repetition penalty")),
             studio.Param("seed", "seed", None),
             studio.Param("stop", "text", "", label="Stop at", help="Stop sequences, separated by |"),
+            *STORY_PARAMS,  # memory, author's note, lorebook: a continuation's context (story_prompt)
             studio.Param("variant", "choice", "auto", choices=("auto", *self.present, *self.made_here), label="Weights", help=(
                 "Which of the model's weights to run. auto: your default for this device (Models window), else the "
                 "fastest present (q4, then int8 on the CPU; fp16 on a GPU). int8 / int4 made here: a quarter / an "
@@ -96,6 +98,11 @@ class LMGenerator(studio.Generator):
         if chat_request(request.params) is not None and not self.chat_template:  # said at once, not after loading
             raise no_chat_template(self.title)
         return request
+
+    def context_plan(self, values=None):
+        """The context the continuation with ``values`` would read (``ContextPlan``): memory,
+        fired lore, the story as cut, the author's note; validated as ``request``."""
+        return story_plan(self.tokenizer(), self.model, self.request(values).params)
 
     def chosen_variant(self, choice: str, device) -> str:
         """The variant ``choice`` means on ``device``: "auto" is the user's default for this kind
@@ -139,11 +146,12 @@ class LMGenerator(studio.Generator):
         vocab = tokenizer.tokenizer.get_vocab_size(with_added_tokens=True)
         if decoder.vocab_size is not None and vocab > decoder.vocab_size:
             raise studio.ModelError(f"the tokenizer has {vocab} tokens but the model predicts {decoder.vocab_size}: they do not belong together")
+        plan = story_plan(tokenizer, self.model, request.params) if uses_notes(request.params) else None
         chat = chat_request(request.params)
         if chat is not None:
             ids, max_new, notes = chat_prompt_ids(tokenizer, self.model, self.title, chat, request["max_new_tokens"])
         else:
-            ids, max_new, notes = prompt_ids(tokenizer, self.model, request["prompt"], request["instruction"], request["max_new_tokens"])
+            ids, max_new, notes = prompt_ids(tokenizer, self.model, request["prompt"] if plan is None else plan.prompt, request["instruction"], request["max_new_tokens"])
         sampling = SamplingSettings(request["temperature"], request["top_k"], request["top_p"], request["min_p"], request["repetition_penalty"])
         stops = [s for s in request["stop"].split("|") if s]
         eos = self.model.eos_ids(tokenizer.eos_id)
@@ -163,6 +171,8 @@ class LMGenerator(studio.Generator):
             # A shipped variant run from its fused copy (the fast path), or made here: not the file as shipped.
             "copy_made_here": variant not in self.model.variants or model_file != self.model.variants[variant].files[0],
         }
+        if plan is not None:  # what the context view showed: the parts, their tokens, what was cut
+            info["context"] = plan.to_info()
         yield studio.Result("text", output.text, self.id, dict(request.params), info=info)
 
 

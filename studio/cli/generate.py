@@ -19,6 +19,7 @@ from studio.cli.text_stream import stream_text
 from studio.errors import StudioError
 
 LORA_NAMES = ("lora", "loras")  # --param lora=FILE:0.8, repeatable (loras= is the parameter's own name)
+JSON_FILE_NAMES = ("lorebook",)  # --param lorebook=@lore.json reads the file (a JSON list never starts with @)
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -35,6 +36,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     generate.add_argument("--device", metavar="ID", help="cpu, cuda:0, ... (default: the device in the settings)")
     generate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    generate.add_argument(
+        "--show-context", action="store_true",
+        help="print what a language model would read (memory, lore, the story, the author's note, what was cut) and stop",
+    )
     generate.set_defaults(handler=cmd_generate)
 
 
@@ -47,6 +52,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         generator = host.generator(args.generator)
         if args.prompt is not None:
             add_prompt(generator, values, args.prompt)
+        if args.show_context:
+            return show_context(generator, values)
         request = generator.request(values)
         device = host.runtime.device(args.device) if args.device else host.device()
         # Before generating: never waste a long job on a project or a path that cannot take it.
@@ -77,8 +84,36 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
             continue
         if name in values:
             raise StudioError(f"--param {name} is given twice")
-        values[name] = value
+        values[name] = read_json_file(name, value[1:]) if name in JSON_FILE_NAMES and value.startswith("@") else value
     return values
+
+
+def read_json_file(name: str, path: str) -> str:
+    """The text of the file named by ``--param NAME=@FILE`` (UTF-8; its JSON is checked by the
+    generator, as a value typed in place)."""
+    from studio.core.base.input_files import open_input
+    from studio.core.text.story import MAX_LOREBOOK_CHARS
+
+    try:
+        with open_input(Path(path), f"{name} file", max_bytes=MAX_LOREBOOK_CHARS * 4) as file:
+            return file.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StudioError(f"--param {name}=@{path}: the file is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise StudioError(f"--param {name}=@{path}: {exc.strerror or exc}") from None
+
+
+def show_context(generator: Any, values: dict[str, Any]) -> int:
+    """``--show-context``: the generator's own plan of what it would read, printed; nothing is
+    generated. A generator that does not say (no ``context_plan``) is a user error."""
+    from studio.core.text.context import ContextPlan, format_plan
+
+    plan = generator.context_plan(values)
+    if not isinstance(plan, ContextPlan):
+        return user_error(f"{generator.id} does not say what it reads, so --show-context cannot show it "
+                          "(language models do: see `studio generators`)")
+    print(format_plan(plan))
+    return EXIT_OK
 
 
 def add_prompt(generator: Any, values: dict[str, str], prompt: str) -> None:

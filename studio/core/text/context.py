@@ -190,23 +190,27 @@ def _window_start(length: int, chars: int) -> int:
     return -(-(length - chars) // step) * step
 
 
-def _story_cut(window: str, count: Callable[[str], int], room: int) -> tuple[int, int]:
-    """Where the window is cut (characters, tokens left out) so that the rest fits ``room``."""
+def _story_cut(window: str, count: Callable[[str], int], room: int, step: int) -> tuple[int, int]:
+    """Where the window is cut (characters, tokens left out) so that the rest fits ``room``:
+    the tokens to drop rounded up to a multiple of ``step``, then on to the next line or
+    sentence start (a word's, when no sentence starts within a step)."""
     total = count(window)
     if total <= room:
         return 0, 0
     if room <= 0:
         return len(window), total
-    step = max(1, room // 4)
-    points = _boundaries(window)
+    sentences = _boundaries(window)
+    words: list[int] | None = None
     drop = -(-(total - room) // step) * step
-    while True:
-        cut = _first_reaching(points, lambda p, drop=drop: count(window[:p]) >= drop)
-        if cut >= len(window):
-            return len(window), total
-        if count(window[cut:]) <= room:
+    while drop < total:
+        cut = _first_reaching(sentences, lambda p, drop=drop: count(window[:p]) >= drop)
+        if count(window[:cut]) > drop + step:  # a long stretch without a sentence's end
+            words = words if words is not None else [0] + [m.end() for m in _WORD_START.finditer(window)] + [len(window)]
+            cut = _first_reaching(words, lambda p, drop=drop: count(window[:p]) >= drop)
+        if cut < len(window) and count(window[cut:]) <= room:
             return cut, count(window[:cut])
         drop += step
+    return len(window), total
 
 
 def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], int], context_length: int, max_new_tokens: int) -> ContextPlan:
@@ -260,8 +264,9 @@ def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], in
 
     header = ([ContextPart("memory", memory, memory_tokens, "memory: always at the top")] if memory else []) + chosen
     room = limit - sum(p.tokens for p in header) - note_tokens
+    step = max(1, room // 4)  # fixed before the seams are paid for below: the cut's grid must not move
     while True:
-        cut, cut_tokens = _story_cut(window, count, room)
+        cut, cut_tokens = _story_cut(window, count, room, step)
         kept = window[cut:]
         parts = header + _story_parts(kept, note, note_tokens, notes.note_depth, count)
         prompt = join_parts([p.text for p in parts])

@@ -169,9 +169,9 @@ class StoryNotes:
         notes = cls()
         for key, what in (("memory", "the memory"), ("authors_note", "the author's note")):
             try:
-                setattr(notes, key, _text(data.get(key, ""), what, MAX_NOTE_CHARS))
+                setattr(notes, key, _text(data.get(key, ""), "it", MAX_NOTE_CHARS))
             except StudioError as exc:
-                problems.append(f"{what[0].upper()}{what[1:]} was left out: {str(exc).removeprefix(what + ' ')}")
+                problems.append(f"{what[0].upper()}{what[1:]} was left out: {exc}.")
         depth = data.get("note_depth", DEFAULT_NOTE_DEPTH)
         if _is_int(depth) and 0 <= depth <= MAX_NOTE_DEPTH:
             notes.note_depth = depth
