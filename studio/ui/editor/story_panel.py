@@ -1,0 +1,358 @@
+"""The Story panel: what the model should always know (memory), a steer near the end (the
+author's note), and the lorebook, whose entries enter the context when their keys appear.
+
+The panel edits a ``StoryNotes`` (``studio.core.text.story``): the window reads ``notes()``
+when it generates and when it saves the project, and puts a loaded project's back with
+``set_notes``. ``changed`` fires on the writer's edits only, never on ``set_notes``, so a
+project that is opened is not marked modified by being shown.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.text.story import MAX_NOTE_DEPTH, PRIORITY_RANGE, LoreEntry, StoryNotes
+from studio.ui.plain import plain_label
+from studio.ui.slots import connect_command
+
+FIRED_TINT, INK = "#faeed0", "#232323"  # the Context view's lore tint
+LOREBOOK_HELP = (
+    "A lorebook holds what the model should know only when it matters: a character, a place, "
+    "a rule of your world.\n\nEach entry has keys (words such as a name) and a text. When a key "
+    "appears in the last part of the story, the entry's text enters what the model reads; "
+    "otherwise it costs nothing.\n\nAdd entry to write the first one."
+)
+
+
+def hint(text: str) -> QLabel:
+    """A short grey explanation under a section's title."""
+    label = plain_label(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(mid);")
+    return label
+
+
+def title(text: str) -> QLabel:
+    label = plain_label(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def split_keys(text: str) -> list[str]:
+    """"Aldric, the knight ,," -> ["Aldric", "the knight"]: comma-separated, blanks dropped."""
+    return [key.strip() for key in text.split(",") if key.strip()]
+
+
+def entry_label(entry: LoreEntry) -> str:
+    """How an entry reads in the list: its name and its keys (an unnamed one: its keys)."""
+    keys = ", ".join(entry.keys) or "no keys yet"
+    name = entry.name.strip()
+    return f"{name}  ·  {keys}" if name else keys if entry.keys else "(unnamed entry: no keys yet)"
+
+
+class NotesTab(QWidget):
+    """Memory and the author's note."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.memory = QPlainTextEdit()
+        self.memory.setObjectName("story_memory")
+        self.memory.setTabChangesFocus(True)
+        self.memory.setPlaceholderText("The premise, the main characters, the style…")
+        self.note = QPlainTextEdit()
+        self.note.setObjectName("story_authors_note")
+        self.note.setTabChangesFocus(True)
+        self.note.setPlaceholderText("[Tone: tense. The storm reaches the castle.]")
+        self.depth = QSpinBox()
+        self.depth.setObjectName("story_note_depth")
+        self.depth.setRange(0, MAX_NOTE_DEPTH)
+        self.depth.setValue(3)
+        self.depth.setSuffix(" lines before the end")
+        self.depth.setPrefix("Insert ")
+        self.depth.setToolTip("0: after the last line, where it weighs most on the next words")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(4)
+        layout.addWidget(title("Memory"))
+        layout.addWidget(hint("Always at the top of what the model reads."))
+        layout.addWidget(self.memory, 3)
+        layout.addSpacing(10)
+        layout.addWidget(title("Author's note"))
+        layout.addWidget(hint("A steer near the end of the story, where it weighs most on the next words."))
+        layout.addWidget(self.note, 2)
+        layout.addWidget(self.depth)
+        self.memory.textChanged.connect(self.changed)
+        self.note.textChanged.connect(self.changed)
+        self.depth.valueChanged.connect(self.changed)
+
+
+class LorebookTab(QWidget):
+    """The lorebook: a list of entries, the selected one's fields under it, Add and Remove."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list[LoreEntry] = []
+        self.fired: dict[str, str] = {}  # label -> why, for the entries in the context now (the Context view's plan)
+        self._showing = False  # filling the fields from an entry: not an edit
+
+        self.list = QListWidget()
+        self.list.setObjectName("lore_list")
+        self.list.setAlternatingRowColors(True)
+        self.list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        empty = QLabel(LOREBOOK_HELP)
+        empty.setTextFormat(Qt.TextFormat.PlainText)
+        empty.setObjectName("lore_empty")
+        empty.setWordWrap(True)
+        empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        empty.setStyleSheet("color: palette(mid); padding: 6px;")
+        self.empty = empty
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.list)
+
+        self.add_button = QPushButton("Add entry")
+        self.add_button.setObjectName("lore_add")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setObjectName("lore_remove")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+
+        self.name = QLineEdit()
+        self.name.setObjectName("lore_name")
+        self.name.setPlaceholderText("Ser Aldric")
+        self.keys = QLineEdit()
+        self.keys.setObjectName("lore_keys")
+        self.keys.setPlaceholderText("Aldric, the knight")
+        self.keys.setToolTip("Comma-separated words: any of them in the recent text brings the entry in")
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("lore_text")
+        self.text.setTabChangesFocus(True)
+        self.text.setPlaceholderText("What the model should know when a key appears")
+        self.priority = QSpinBox()
+        self.priority.setObjectName("lore_priority")
+        self.priority.setRange(*PRIORITY_RANGE)
+        self.priority.setToolTip("When the context cannot hold every entry that fired, the lowest priority is left out first")
+        self.enabled = QCheckBox("On")
+        self.enabled.setObjectName("lore_enabled")
+        self.enabled.setToolTip("An entry turned off never enters the context")
+        last_row = QHBoxLayout()
+        last_row.addWidget(self.priority)
+        last_row.addStretch(1)
+        last_row.addWidget(self.enabled)
+        self.fields = QWidget()
+        form = QFormLayout(self.fields)
+        form.setContentsMargins(0, 4, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Name", self.name)
+        form.addRow("Keys", self.keys)
+        form.addRow("Text", self.text)
+        form.addRow("Priority", last_row)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(4)
+        layout.addWidget(self.stack, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.fields, 3)
+
+        connect_command(self.add_button.clicked, self.add_entry)
+        connect_command(self.remove_button.clicked, self.remove_entry)
+        self.list.currentRowChanged.connect(self._show_entry)
+        self.list.itemChanged.connect(self._item_checked)
+        self.name.textEdited.connect(lambda _: self._edited())
+        self.keys.textEdited.connect(lambda _: self._edited())
+        self.text.textChanged.connect(self._edited)
+        self.priority.valueChanged.connect(lambda _: self._edited())
+        self.enabled.toggled.connect(lambda _: self._edited())
+        self._refill(-1)
+
+    # -- the list --------------------------------------------------------------------------
+
+    def set_entries(self, entries: list[LoreEntry]) -> None:
+        self.entries = list(entries)
+        self._refill(0 if self.entries else -1)
+
+    def _refill(self, row: int) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for entry in self.entries:
+            self.list.addItem(self._item(entry))
+        self.list.blockSignals(False)
+        self.stack.setCurrentWidget(self.list if self.entries else self.empty)
+        self.list.setCurrentRow(row)
+        self._show_entry(row)
+
+    def _item(self, entry: LoreEntry) -> QListWidgetItem:
+        item = QListWidgetItem(entry_label(entry))
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if entry.enabled else Qt.CheckState.Unchecked)
+        if not entry.enabled:
+            font = QFont(item.font())
+            font.setItalic(True)
+            item.setFont(font)
+        why = self.fired.get(entry.label)
+        if why is not None:  # the Context view's lore tint: this one is in what the model reads
+            item.setBackground(QBrush(QColor(FIRED_TINT)))
+            item.setForeground(QBrush(QColor(INK)))
+        item.setToolTip(f"In the context now: {why}" if why is not None else entry.text[:400])
+        return item
+
+    def show_fired(self, fired: dict[str, str]) -> None:
+        """Tint the entries now in the context (by label, with the reason as their tool tip)."""
+        if fired == self.fired:
+            return
+        self.fired = dict(fired)
+        self.list.blockSignals(True)
+        for row, entry in enumerate(self.entries):
+            self._restyle(self.list.item(row), entry)
+        self.list.blockSignals(False)
+
+    def _restyle(self, item: QListWidgetItem, entry: LoreEntry) -> None:
+        fresh = self._item(entry)
+        item.setText(fresh.text())
+        item.setCheckState(fresh.checkState())
+        item.setFont(fresh.font())
+        item.setToolTip(fresh.toolTip())
+        item.setBackground(fresh.background())
+        item.setForeground(fresh.foreground())
+
+    def add_entry(self) -> None:
+        self.entries.append(LoreEntry(keys=[], text="", priority=0, enabled=True, name=""))
+        self._refill(len(self.entries) - 1)
+        self.changed.emit()
+        self.name.setFocus()
+
+    def remove_entry(self) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.entries):
+            return
+        del self.entries[row]
+        self._refill(min(row, len(self.entries) - 1))
+        self.changed.emit()
+
+    # -- the selected entry's fields ------------------------------------------------------
+
+    def _show_entry(self, row: int) -> None:
+        entry = self.entries[row] if 0 <= row < len(self.entries) else None
+        self._showing = True
+        self.name.setText(entry.name if entry else "")
+        self.keys.setText(", ".join(entry.keys) if entry else "")
+        self.text.setPlainText(entry.text if entry else "")
+        self.priority.setValue(entry.priority if entry else 0)
+        self.enabled.setChecked(entry.enabled if entry else True)
+        self._showing = False
+        self.fields.setEnabled(entry is not None)
+        self.remove_button.setEnabled(entry is not None)
+
+    def _edited(self) -> None:
+        row = self.list.currentRow()
+        if self._showing or not 0 <= row < len(self.entries):
+            return
+        entry = LoreEntry(
+            keys=split_keys(self.keys.text()),
+            text=self.text.toPlainText(),
+            priority=self.priority.value(),
+            enabled=self.enabled.isChecked(),
+            name=self.name.text(),
+        )
+        self.entries[row] = entry
+        self.list.blockSignals(True)
+        self._restyle(self.list.item(row), entry)
+        self.list.blockSignals(False)
+        self.changed.emit()
+
+    def _item_checked(self, item: QListWidgetItem) -> None:
+        """The list's own check box turns an entry on or off, as the field's does."""
+        row = self.list.row(item)
+        if not 0 <= row < len(self.entries):
+            return
+        if self.list.currentRow() != row:
+            self.list.setCurrentRow(row)
+        self.enabled.setChecked(item.checkState() == Qt.CheckState.Checked)
+
+
+class StoryPanel(QWidget):
+    """The Story dock's widget: Memory and author's note, and the Lorebook, as two tabs."""
+
+    changed = Signal()  # the writer edited the notes (never sent by ``set_notes``)
+    replaced = Signal()  # ``set_notes``: a project's notes are shown
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.notes_tab = NotesTab()
+        self.lorebook = LorebookTab()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("story_tabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.notes_tab, "Memory")
+        self.tabs.addTab(self.lorebook, "Lorebook")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        self._setting = False
+        self._tab_titles = QTimer(self, singleShot=True, interval=0)
+        self._tab_titles.timeout.connect(self._name_tabs)
+        for part in (self.notes_tab, self.lorebook):
+            part.changed.connect(self._on_edit)
+
+    def notes(self) -> StoryNotes:
+        """The notes as the panel shows them now."""
+        tab = self.notes_tab
+        return StoryNotes(
+            memory=tab.memory.toPlainText(),
+            authors_note=tab.note.toPlainText(),
+            note_depth=tab.depth.value(),
+            lore=list(self.lorebook.entries),
+        )
+
+    def set_notes(self, notes: StoryNotes | None) -> None:
+        """Show ``notes`` (a project's; None: empty) without counting it as an edit."""
+        notes = notes if notes is not None else StoryNotes()
+        tab = self.notes_tab
+        self._setting = True
+        try:
+            tab.memory.setPlainText(notes.memory)
+            tab.note.setPlainText(notes.authors_note)
+            tab.depth.setValue(max(0, min(int(notes.note_depth), MAX_NOTE_DEPTH)))
+            self.lorebook.set_entries(list(notes.lore))
+        finally:
+            self._setting = False
+        self._name_tabs()
+        self.replaced.emit()
+
+    def _on_edit(self) -> None:
+        if self._setting:
+            return
+        self._tab_titles.start()
+        self.changed.emit()
+
+    def _name_tabs(self) -> None:
+        count = len(self.lorebook.entries)
+        self.tabs.setTabText(1, f"Lorebook ({count})" if count else "Lorebook")
