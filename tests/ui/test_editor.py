@@ -173,10 +173,14 @@ def test_editing_generated_text_makes_it_normal(window, qtbot, choose):
     qtbot.keyClicks(editor, "x")  # an edit inside: it is the writer's text now
     qtbot.wait(10)
     assert colour_at(text, start + 1) != BLUE and text.spans.spans == []
-    last = text.last
-    choose(window, "Text", "Retry (new seed)")
-    assert text.last is last and not text.running  # edited: Retry refuses
-    assert "edited" in window.statusBar().currentMessage()
+    edited = editor.toPlainText()
+    with qtbot.waitSignal(window.bridge.result, timeout=5000):
+        choose(window, "Text", "Retry (new seed)")  # a new take; the writer's version stays one of the takes
+    assert editor.toPlainText() != edited and editor.toPlainText().endswith("!")
+    take_set = text.active_take_set()
+    assert [t.kind for t in take_set.takes] == ["first", "retry"] and take_set.takes[0].edited
+    choose(window, "Text", "Previous take")
+    assert editor.toPlainText() == edited and colour_at(text, start + 1) != BLUE  # the writer's words, the writer's ink
 
 
 def test_rewrite_selection_is_one_undo_step(window, qtbot):

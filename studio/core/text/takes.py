@@ -25,6 +25,7 @@ or saved.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -37,6 +38,9 @@ MAX_SETS = 5000
 MAX_TAKES_PER_SET = 100
 MAX_TAKE_UNITS = 1_000_000  # UTF-16 units of one take (about 300 pages)
 MAX_TOTAL_UNITS = 32_000_000  # of all takes together
+#: Places that undo took off the page, kept so that redo brings them back with every take.
+MAX_RETIRED = 500
+_set_ids = itertools.count(1)
 
 
 def utf16_len(text: str) -> int:
@@ -87,6 +91,7 @@ class TakeSet:
     mode: str = "continue"  # or "rewrite": its takes rewrite ``source`` following ``instruction``
     instruction: str = ""
     source: str = ""
+    id: int = field(default_factory=lambda: next(_set_ids))  # the same place across undo and redo (not saved)
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -110,6 +115,7 @@ class Takes:
     """Every take set of the document, in the order of their places."""
 
     sets: list[TakeSet] = field(default_factory=list)
+    _retired: dict[int, TakeSet] = field(default_factory=dict, repr=False, compare=False)
 
     # -- making takes ----------------------------------------------------------------------
 
@@ -144,24 +150,23 @@ class Takes:
         """The generation ``job`` ended (``stopped``: cancelled or failed on the way).
 
         A take that never put a word on the page is dropped (nothing to keep; a place left
-        with no take goes too); one that did is kept, marked stopped when it did not finish.
+        with no generated take goes too); one that did is kept, marked stopped when it did not
+        finish.
         """
         for take_set in list(self.sets):
             index = take_set.index_of_job(job)
             if index is None:
                 continue
-            if take_set.pending == index:
-                take_set.pending = None
+            empty = take_set.pending == index or (index == take_set.current and take_set.start == take_set.end and not take_set.take.edited)
+            if empty:
                 del take_set.takes[index]
-            elif index == take_set.current and take_set.start == take_set.end and not take_set.take.edited:
-                del take_set.takes[index]  # on the page, but nothing came
-                take_set.current = max(0, min(take_set.current, len(take_set.takes) - 1))
-                if take_set.takes:  # the place shows the take it had before (none: it goes)
-                    self.sets.remove(take_set)
-                    continue
+                if take_set.pending is not None:
+                    take_set.pending = None if take_set.pending == index else take_set.pending - (take_set.pending > index)
+                take_set.current = max(0, take_set.current - (1 if index < take_set.current else 0))
+                take_set.current = min(take_set.current, max(len(take_set.takes) - 1, 0))
             elif stopped:
                 take_set.takes[index] = dataclasses.replace(take_set.takes[index], stopped=True)
-            if not take_set.takes or (len(take_set.takes) == 1 and take_set.takes[0].kind == "original"):
+            if not take_set.takes or all(t.kind == "original" for t in take_set.takes):
                 self.sets.remove(take_set)
 
     def _add(self, take_set: TakeSet) -> None:
@@ -202,23 +207,27 @@ class Takes:
 
     # -- following the document --------------------------------------------------------------
 
-    def edit(self, position: int, removed: int, added: int, job: int | None = None, skip: TakeSet | None = None) -> None:
-        """The document changed as ``GeneratedSpans.edit`` is told; ``skip``: a set the editor moves itself."""
+    def edit(self, position: int, removed: int, added: int, job: int | None = None, skip: TakeSet | None = None) -> list[TakeSet]:
+        """The document changed as ``GeneratedSpans.edit`` is told; ``skip``: a set the editor
+        moves itself. Returns the places whose take on the page changed its words (the editor
+        copies them into the take, so that leaving it by undo or a choice keeps them)."""
         end_removed = position + removed
         shift = added - removed
         kept: list[TakeSet] = []
+        touched: list[TakeSet] = []
         for s in self.sets:
             if s is skip:
                 kept.append(s)
                 continue
             pending = s.takes[s.pending].job if s.pending is not None else None
             if job is not None and job == pending and position == s.start and end_removed == s.end:
-                s.takes[s.current] = dataclasses.replace(s.take)  # its text was synced when the retry began
-                s.current, s.pending = s.pending, None  # the new take's first words replace the old take
+                s.current, s.pending = s.pending, None  # the new take's first words replace the take on the page
                 s.end = s.start + added
+                touched.append(s)
             elif job is not None and job == s.take.job and position == s.end and (removed == 0 or s.start == s.end):
                 s.end = position + added  # the generation streams on (a rewrite's first chunk replaces the selection)
-            elif s.end <= position and not (s.start == s.end == position and removed):
+                touched.append(s)
+            elif s.end <= position:
                 pass  # before the change
             elif s.start >= end_removed:
                 s.start += shift
@@ -227,19 +236,64 @@ class Takes:
                 s.end += shift  # inside the take on the page: the writer's edit makes it theirs
                 if job is None or job != s.take.job:
                     s.takes[s.current] = dataclasses.replace(s.take, edited=True)
-                    if s.pending is not None:  # a Retry waiting to replace it would take the writer's words
-                        del s.takes[s.pending]
-                        s.pending = None
+                touched.append(s)
             else:
                 continue  # across the edge: no telling which words are the take; the set ends
             kept.append(s)
         self.sets = kept
+        return touched
 
     def copy(self) -> "Takes":
+        """The places and their takes as they are now (the takes themselves are immutable)."""
         return Takes([s.copy() for s in self.sets])
+
+    def restore(self, saved: "Takes", running: set[int]) -> None:
+        """Undo or redo brought the page back to the state ``saved`` was copied in.
+
+        The places and the take on the page at each are ``saved``'s; the takes made since at
+        a place stay browsable (a Retry undone keeps its take), with what each was last seen
+        to hold, and whether it was stopped. A take that waits for a generation no longer
+        ``running`` is dropped, and a place whose take on the page was a generation that
+        never put a word there is kept aside, off the page (redo brings it back).
+        """
+        known = {**self._retired, **{s.id: s for s in self.sets}}
+        restored: list[TakeSet] = []
+        for old in saved.sets:
+            s = old.copy()
+            live = known.get(s.id)
+            if live is not None:
+                on_page = s.take
+                takes = list(live.takes)
+                index = next((i for i, t in enumerate(takes) if t.job == on_page.job and t.kind == on_page.kind), None)
+                if index is None:
+                    takes.append(on_page)
+                    index = len(takes) - 1
+                else:  # its words and the writer's edit as they were then; stopped once, stopped for good
+                    takes[index] = dataclasses.replace(takes[index], text=on_page.text, edited=on_page.edited)
+                waiting = s.takes[s.pending].job if s.pending is not None else None
+                s.takes, s.current = takes, index
+                s.pending = next((i for i, t in enumerate(takes) if waiting is not None and t.job == waiting), None)
+            if s.pending is not None and s.takes[s.pending].job not in running:
+                del s.takes[s.pending]
+                s.current -= 1 if s.pending < s.current else 0
+                s.pending = None
+            if not s.take.text and s.take.generated and s.take.job not in running and s.start == s.end:
+                self._retired[s.id] = s  # its generation is undone: nothing of it is on the page
+                continue
+            restored.append(s)
+        kept = {s.id for s in restored}
+        for s in self.sets:
+            if s.id not in kept:
+                self._retired[s.id] = s
+        for s in restored:
+            self._retired.pop(s.id, None)
+        while len(self._retired) > MAX_RETIRED:
+            self._retired.pop(next(iter(self._retired)))
+        self.sets = restored
 
     def clear(self) -> None:
         self.sets = []
+        self._retired.clear()
 
     # -- saving ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Generated text in the Text workspace: it streams in at the cursor (or over the selection it
-rewrites), shows its speed, stays one undo step, and can be made again (Retry).
+rewrites), shows its speed, stays one undo step, and can be made again (Retry): each
+generation is a take at its place (``studio.core.text.takes``), a Retry one more take there.
 
 A generation is one undo step: its chunks are joined into one edit block, so Ctrl+Z removes
 the generation, not its last word. If the writer edits while it streams, their edit is
@@ -16,14 +17,26 @@ from typing import Any
 
 from PySide6.QtGui import QTextCursor
 
-from studio.core.engine.jobs import Job
-from studio.core.text.document import Span
+from studio.core.engine.jobs import Job, JobState
+from studio.core.text.takes import TakeSet
 
 # An insertion costs in proportion to its paragraph, not to the chunk: Qt lays the paragraph
 # out and repaints it (about 10 ms for 30,000 characters here). So streamed text goes in no
 # more often than keeps its insertions and their repaints to this share of the window's time,
 # however fast chunks come: at once in a short paragraph, a few larger pieces a second in a huge one.
 STREAM_SHARE = 0.05
+#: Generations whose generator and parameters are kept for Retry (each holds no prompt).
+MAX_RECIPES = 500
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a take was made, to make another: its generator, parameters (no prompt: the page
+    is the prompt), and mode."""
+
+    generator: str
+    values: dict[str, Any]
+    mode: str
 
 
 @dataclass
@@ -38,7 +51,6 @@ class Generation:
     first_chunk: float | None = None
     tokens: int = 0
     streamed: str = ""
-    join_first: bool = False  # a retry: the first chunk joins the removal of the old text
     undo_steps: int = -1  # the document's undo count after our last chunk
     undo_base: int = 0  # ...before the generation began
     split: bool = False  # the writer edited while it streamed: its chunks are in several undo steps
@@ -52,13 +64,25 @@ class TextGenerations:
     def running(self) -> list[Generation]:
         return [g for g in self.generations.values() if not g.job.state.done]
 
-    def begin(self, job: Job, mode: str, values: dict[str, Any], retry_of: Generation | None = None) -> None:
-        """A job was submitted for the text at the cursor (``continue``) or the selection (``rewrite``)."""
+    def begin(self, job: Job, mode: str, values: dict[str, Any], retry_of: TakeSet | None = None) -> None:
+        """A job was submitted for the text at the cursor (``continue``), the selection
+        (``rewrite``), or the take on the page at ``retry_of`` (its first words replace it)."""
         cursor = QTextCursor(self.editor.textCursor())
-        if mode == "continue":
+        if retry_of is not None:
+            cursor.setPosition(retry_of.start)
+            cursor.setPosition(retry_of.end, QTextCursor.MoveMode.KeepAnchor)
+            self._takes.start_retry(retry_of, job.id, self.text_between(retry_of.start, retry_of.end))
+        elif mode == "continue":
             cursor.clearSelection()
-        generation = Generation(job, mode, cursor, dict(values), join_first=retry_of is not None)
-        generation.undo_base = self.editor.document().availableUndoSteps() - (1 if retry_of is not None else 0)
+            self._takes.start_continue(cursor.position(), job.id)
+        else:
+            start, end = cursor.selectionStart(), cursor.selectionEnd()
+            self._takes.start_rewrite(start, end, job.id, self.text_between(start, end), str(values.get("instruction") or ""))
+        self.recipes[job.id] = Recipe(job.generator.id, {k: v for k, v in values.items() if k != "prompt"}, mode)
+        while len(self.recipes) > MAX_RECIPES:
+            self.recipes.pop(next(iter(self.recipes)))
+        generation = Generation(job, mode, cursor, dict(values))
+        generation.undo_base = self.editor.document().availableUndoSteps()
         # Only running generations and the last one (Retry) are needed: each holds its job and
         # its prompt, the whole text before the cursor, so keeping them all grows with the book.
         self.generations = {key: g for key, g in self.generations.items() if not g.job.state.done}
@@ -66,6 +90,7 @@ class TextGenerations:
         self.last = generation
         self.editor.generating = True
         self.stats_changed.emit("Waiting for the first token…")
+        self.takes_changed.emit()
 
     def stream(self, job: Job, chunk: str) -> None:
         """Take a streamed chunk for ``job``; it goes in with the others that arrive meanwhile.
@@ -105,14 +130,14 @@ class TextGenerations:
         document = self.editor.document()
         cursor = generation.cursor
         interrupted = generation.undo_steps >= 0 and document.availableUndoSteps() != generation.undo_steps
-        if generation.streamed and not interrupted or generation.join_first and not generation.streamed:
+        if generation.streamed and not interrupted:
             cursor.joinPreviousEditBlock()
         else:
             cursor.beginEditBlock()  # the first chunk, or the writer edited meanwhile: never fold their edit in
             generation.split = generation.split or interrupted
         self._origin = generation.job.id  # Qt reports an edit block's change at its end: keep it until then
         try:
-            cursor.insertText(chunk)  # a rewrite's first chunk replaces the selection
+            cursor.insertText(chunk)  # a rewrite's or a retry's first chunk replaces the selection
             cursor.endEditBlock()
         finally:
             self._origin = None
@@ -150,36 +175,45 @@ class TextGenerations:
             if "new_tokens" in info:
                 parts.append(f"{int(info['new_tokens'])} tokens")
             self.stats_changed.emit(" · ".join(parts))
-        self._ended(job)
+        self._ended(job, stopped=False)
 
     def abandon(self, job: Job) -> None:
-        """A failed or cancelled job keeps what it streamed (one Ctrl+Z removes it)."""
+        """A failed or cancelled job keeps what it streamed (one Ctrl+Z removes it), as a take
+        marked stopped; the status line says it ended, never "Waiting for the first token…"."""
         self.flush()
-        self._ended(job)
+        generation = self.generations.get(job.id)
+        streamed = max(generation.tokens, 1) if generation is not None and generation.streamed else 0
+        ended = "Failed" if job.state is JobState.FAILED else "Stopped"
+        self.stats_changed.emit(f"{ended} after {streamed} token{'s' if streamed != 1 else ''}" if streamed else f"{ended} before the first token")
+        self._ended(job, stopped=True)
 
-    def _ended(self, job: Job) -> None:
+    def _ended(self, job: Job, stopped: bool) -> None:
         generation = self.generations.get(job.id)
         if generation is not None and generation.split:
-            self._regroup(generation)
+            self._frozen_replay(job.id, lambda: self._regroup(generation))
         self.editor.generating = bool([g for g in self.running if g.job is not job])
+        self._takes.end_job(job.id, stopped)
+        self._snapshots[self._undo_index] = self._snapshot()
+        self.takes_changed.emit()
 
-    def _regroup(self, generation: Generation) -> None:
+    def _regroup(self, generation: Generation) -> int | None:
         """Make a generation the writer typed into while it streamed one undo step again.
 
         Its chunks and the writer's edits alternate on the undo stack; rewind them and replay
         the same final text as two steps, the writer's edits first, then the whole generation,
         so one Ctrl+Z removes exactly the generation. Skipped when the writer edited the
         generated text itself (then it is theirs, and the pieces stay as they were).
+        Returns the undo index between the two steps (None when skipped).
         """
         document = self.editor.document()
         span = self.spans.of_job(generation.job.id)
         if span is None or len(span) != len(generation.streamed):
-            return
+            return None
         final = self.editor.toPlainText()
         position = self.editor.textCursor().position()
         steps = document.availableUndoSteps() - generation.undo_base
         if steps <= 0:
-            return
+            return None
         for _ in range(steps):
             document.undo()
         writers = final[: span.start] + final[span.end :]
@@ -196,6 +230,7 @@ class TextGenerations:
         edit.beginEditBlock()
         edit.insertText(writers[prefix : len(writers) - suffix])
         edit.endEditBlock()
+        between = document.availableUndoSteps()
         generation.cursor.setPosition(span.start)
         self._origin = generation.job.id
         try:
@@ -208,36 +243,23 @@ class TextGenerations:
         cursor = self.editor.textCursor()
         cursor.setPosition(min(position, len(final)))
         self.editor.setTextCursor(cursor)
+        return between
 
-    def prepare_retry(self) -> Generation | None:
-        """Remove the last generation's text (if still unedited) and put the cursor there.
+    def retry_target(self) -> tuple[TakeSet, Recipe | None] | None:
+        """The place Retry makes a new take for (the one at the cursor, else the last made) and
+        how its take on the page was made (None: a project's take made in another session).
 
-        Returns the generation to make again; the new one's first chunk joins this removal,
-        so one Ctrl+Z brings the old text back.
+        Nothing is lost by a Retry: the take on the page, edited or not, stays a take of the
+        place, and the new one replaces it on the page only when its first words come.
         """
-        last = self.last
-        if last is None:
-            self.message.emit("Nothing to retry: generate something first")
+        take_set = self.active_take_set()
+        if take_set is None:
+            self.message.emit("Nothing to retry: Continue (Ctrl+Enter) writes a first take")
             return None
-        if not last.job.state.done:
-            self.message.emit("Stop the running generation before retrying it")
+        if self.running:
+            self.message.emit("Stop the running generation before retrying (Esc)")
             return None
-        span = self.spans.of_job(last.job.id)
-        end = last.cursor.position()
-        if span is None and last.streamed and self.editor.toPlainText()[max(end - len(last.streamed), 0) : end] == last.streamed:
-            span = Span(end - len(last.streamed), end, last.job.id)  # undone and redone: the same text, unmarked
-        if last.streamed and (span is None or len(span) != len(last.streamed)):
-            self.message.emit("The last generation was edited, so Retry would overwrite your words: select it and Rewrite instead")
-            return None
-        cursor = QTextCursor(self.editor.document())
-        if span is not None:
-            cursor.setPosition(span.start)
-            cursor.setPosition(span.end, QTextCursor.MoveMode.KeepAnchor)
-            if last.mode == "continue":
-                cursor.beginEditBlock()
-                cursor.removeSelectedText()
-                cursor.endEditBlock()
-        else:
-            cursor.setPosition(last.cursor.position())
-        self.editor.setTextCursor(cursor)  # a rewrite's retry: the rewritten text is the selection
-        return last
+        recipe = next((self.recipes[t.job] for t in [take_set.take, *reversed(take_set.takes)] if t.job in self.recipes), None)
+        if take_set.take.edited:
+            self.message.emit("You edited this take: it stays one of the takes here (‹ brings it back)")
+        return take_set, recipe

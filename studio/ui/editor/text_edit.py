@@ -24,6 +24,14 @@ class WriterEdit(QPlainTextEdit):
         super().__init__(parent)
         self.generating = False  # set by the workspace: Esc means Stop only then
         self.paint_seconds = 0.0  # the last repaint's cost: streaming paces its insertions by it
+        self.replacing = False  # True while setPlainText puts a new text in (its undo history starts again)
+
+    def setPlainText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self.replacing = True
+        try:
+            super().setPlainText(text)
+        finally:
+            self.replacing = False
 
     def _is_continue(self, event: QKeyEvent) -> bool:
         return event.key() in CONTINUE_KEYS and event.modifiers() & Qt.KeyboardModifier.ControlModifier and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier

@@ -4,7 +4,9 @@ This module builds the widget and holds what is not a generation or a file: the 
 paper theme, what a generation reads (the text before the cursor, the selection), and
 keeping the generated spans in step with the writer's edits. Generated text is coloured
 (by the highlighter, not by the document) until the writer edits it. Its parts are
-``generations`` (streaming, one undo step, Retry) and ``text_files`` (open, save, discard).
+``generations`` (streaming, one undo step, Retry), ``takes_browser`` (the takes made at each
+place, and the colour and takes kept through undo and redo) and ``text_files`` (open, save,
+discard). Under the text, the ``page_bar``: Continue, Retry, Stop and the take browser.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from studio.core.text.document import GeneratedSpans, counts_label, word_count
 from studio.ui.editor.find_bar import FindBar
-from studio.ui.editor.generations import STREAM_SHARE, Generation, TextGenerations
+from studio.ui.editor.generations import STREAM_SHARE, Generation, Recipe, TextGenerations
 from studio.ui.editor.highlighter import TextHighlighter
+from studio.ui.editor.page_bar import PageBar
 from studio.ui.editor.rewrite_bar import RewriteBar
+from studio.ui.editor.takes_browser import TakeBrowsing
 from studio.ui.editor.text_edit import WriterEdit
 from studio.ui.editor.text_files import TextFiles
 
@@ -33,7 +37,7 @@ THEMES = {  # name -> (paper, ink, selection)
 DEFAULT_FONT = ("Serif", 13)
 
 
-class TextWorkspace(TextGenerations, TextFiles, QWidget):
+class TextWorkspace(TextGenerations, TakeBrowsing, TextFiles, QWidget):
     continue_requested = Signal()
     stop_requested = Signal()
     message = Signal(str)
@@ -42,6 +46,7 @@ class TextWorkspace(TextGenerations, TextFiles, QWidget):
     stats_changed = Signal(str)
     file_changed = Signal()  # path or modified state
     document_replaced = Signal()  # New, Open, a project: generations started for the old text must not land here
+    takes_changed = Signal()  # a take was made, chosen, ended, or undo moved them
 
     def __init__(self, settings=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,7 +54,8 @@ class TextWorkspace(TextGenerations, TextFiles, QWidget):
         self.path: Path | None = None
         self.spans = GeneratedSpans()
         self.generations: dict[int, Generation] = {}
-        self.last: Generation | None = None  # the generation Retry replaces
+        self.last: Generation | None = None  # the last generation (its stats, its job)
+        self.recipes: dict[int, Recipe] = {}  # job id -> how it was made, for Retry
         self._origin: int | None = None  # the job whose chunk is being inserted now
 
         self.editor = WriterEdit()
@@ -64,6 +70,7 @@ class TextWorkspace(TextGenerations, TextFiles, QWidget):
         document.contentsChange.connect(self._on_change)  # before the highlighter: it reads the spans
         document.modificationChanged.connect(lambda _: self.file_changed.emit())
         self.highlighter = TextHighlighter(document, self.spans.between)
+        self._init_takes()
         self._inserts = QTimer(self, singleShot=True)  # inserts the chunks that arrived meanwhile in one piece
         self._inserts.setTimerType(Qt.TimerType.PreciseTimer)
         self._inserts.timeout.connect(self.flush)
@@ -77,11 +84,15 @@ class TextWorkspace(TextGenerations, TextFiles, QWidget):
         self.rewrite_bar = RewriteBar()
         self.rewrite_bar.closed.connect(self.editor.setFocus)
         self.generated_hint = QLabel()
+        self.page_bar = PageBar()
+        self.takes_changed.connect(self._show_page_state)
+        self.editor.cursorPositionChanged.connect(self._show_page_state)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.rewrite_bar)
         layout.addWidget(self.editor, 1)
+        layout.addWidget(self.page_bar)
         layout.addWidget(self.find_bar)
         self.set_font(self._saved_font())
         self.set_theme(str(self._setting("editor/theme", "light")))
@@ -139,12 +150,12 @@ class TextWorkspace(TextGenerations, TextFiles, QWidget):
     # -- the writer's edits and the generated colour -----------------------------------------
 
     def _on_change(self, position: int, removed: int, added: int) -> None:
-        before = list(self.spans.spans)
-        self.spans.edit(position, removed, added, self._origin)
-        if self._origin is None and before:  # a span the writer touched loses its colour everywhere
-            gone = [s for s in before if s.job not in {t.job for t in self.spans.spans}]
-            if gone:
-                QTimer.singleShot(0, lambda: self._repaint(gone))
+        changed = self._follow_change(position, removed, added)  # spans and takes (takes_browser)
+        if changed:  # painted again where they lie, not only in the paragraph that changed
+            QTimer.singleShot(0, lambda: self._repaint(changed))
+
+    def _show_page_state(self) -> None:
+        self.page_bar.show_state(bool(self.running), self.active_take_set())
 
     def _repaint(self, spans) -> None:
         document = self.editor.document()

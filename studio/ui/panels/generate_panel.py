@@ -24,6 +24,10 @@ KIND_LABELS = {"image": "Image", "text": "Text", "audio": "Audio"}
 PICTURE_CHANGING = ("strength", "refine_tiles")
 #: The panel's mode for the ``mode`` a picture's parameters record (Stable Diffusion's).
 RECORDED_MODES = {"txt2img": GENERATE, "img2img": REFINE, "inpaint": INPAINT}
+#: A text generator's parameters the Text workspace fills in (the page is the prompt; the
+#: instruction comes from Rewrite; memory, author's note and lorebook from the Story panel):
+#: the form keeps the sampling controls only.
+EDITOR_SUPPLIED = ("prompt", "instruction", "memory", "authors_note", "note_depth", "lorebook", "messages")
 
 
 class GeneratePanel(QWidget):
@@ -60,6 +64,11 @@ class GeneratePanel(QWidget):
         self.mode_bar = ModeBar()
         self.mode_bar.mode_changed.connect(self._on_mode)
         self.mode_bar.follow_requested.connect(self._follow_again)
+        self.page_note = QLabel("The page is the prompt: Continue writes on from the cursor in the Text tab. Here: how it samples.")
+        self.page_note.setObjectName("page_note")
+        self.page_note.setWordWrap(True)
+        self.page_note.setStyleSheet("color: palette(mid);")
+        self.page_note.hide()
         self.empty = QLabel("No generators are loaded. Open Tools ▸ Plugins to see why.")
         self.empty.setWordWrap(True)
         self.empty.hide()
@@ -73,6 +82,7 @@ class GeneratePanel(QWidget):
         layout.addWidget(self.description)
         layout.addWidget(self.empty)
         layout.addWidget(self.mode_bar)
+        layout.addWidget(self.page_note)
         layout.addWidget(self.button)
         layout.addWidget(self.scroll, 1)
 
@@ -117,6 +127,8 @@ class GeneratePanel(QWidget):
         if form is None:  # one form per generator, so switching back keeps what was typed
             form = self._forms[generator.id] = ParamForm(generator.params, layer_names=self.layer_names)
             form.submit.connect(self.request_generate)
+            if generator.kind == "text":
+                form.hide_rows(EDITOR_SUPPLIED)
             for name in ("width", "height"):
                 field = form.widgets.get(name)
                 if isinstance(field, SliderSpin):
@@ -126,6 +138,7 @@ class GeneratePanel(QWidget):
         self.form = form
         self.description.setText(generator.description)
         self.mode_bar.set_modes(modes_for(generator.params) if generator.kind == "image" else ())
+        self.page_note.setVisible(generator.kind == "text")
         self._show_rows()
         self._name_button()
         self._apply_size()
@@ -151,8 +164,10 @@ class GeneratePanel(QWidget):
 
     def _name_button(self) -> None:
         """The button says what it will do: Generate, Refine or Inpaint (Krita AI's words)."""
-        self.button.setText(TITLES[self.mode()])
-        self.button.setToolTip(f"{TITLES[self.mode()]} (Ctrl+Enter)")
+        generator = self.current()
+        title = "Continue" if generator is not None and generator.kind == "text" else TITLES[self.mode()]
+        self.button.setText(title)
+        self.button.setToolTip(f"{title} (Ctrl+Enter)")
 
     def _show_rows(self) -> None:
         """With the mode bar shown, the form's picture rows are its words, and Strength (how

@@ -237,6 +237,14 @@ class ParamForm(QWidget):
     def values(self) -> dict[str, Any]:
         return {name: get() for name, get in self._getters.items()}
 
+    def hide_rows(self, names: tuple[str, ...]) -> None:
+        """Hide the rows of ``names`` (what the window fills in itself); their values stay."""
+        layout = self.findChild(QFormLayout)
+        for name in names:
+            widget = self.widgets.get(name)
+            if widget is not None and layout is not None:
+                layout.setRowVisible(widget, False)
+
     def set_values(self, values: dict[str, Any]) -> None:
         """Fill the form from a result's parameters (reuse): unknown names are ignored."""
         for name, value in values.items():

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMenu, QMenuBar
 from studio.ui.editor.workspace import THEMES
 from studio.ui.models.model_actions import ModelActions
 from studio.ui.slots import connect_command
+from studio.ui.window.text_generation import EXPAND, SUMMARISE
 from studio.ui.window.upscale_refine import UpscaleRefine
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class WindowMenus:
         self._file_menu(bar)
         self._edit_menu(bar)
         self._text_menu(bar)
+        self._story_entries(bar)
         self._image_menu(bar)
         self._layer_menu(bar)
         self._view_menu(bar)
@@ -111,7 +113,16 @@ class WindowMenus:
         self._text_action(menu, "&Continue at the cursor\tCtrl+Enter", writing.continue_text)
         self._text_action(menu, "&Stop\tEsc", writing.stop_text)
         self._text_action(menu, "&Retry (new seed)", writing.retry_text, QKeySequence("Ctrl+R"))
-        self._text_action(menu, "Re&write selection…", text.open_rewrite, QKeySequence("Ctrl+Shift+R"))
+        self._text_action(menu, "&Previous take", lambda: text.step_take(-1), QKeySequence("Alt+Left"))
+        self._text_action(menu, "&Next take", lambda: text.step_take(+1), QKeySequence("Alt+Right"))
+        menu.addSeparator()
+        menu.setToolTipsVisible(True)  # a greyed entry says why
+        writing.watch_instruction_actions([  # need a chat model: greyed with the reason otherwise
+            self._action(menu, "Re&write selection…", writing.open_rewrite, QKeySequence("Ctrl+Shift+R"), "Rewrite the selection following your instruction"),
+            self._action(menu, "&Expand selection", lambda: writing.rewrite_text(EXPAND), None, "Rewrite the selection longer, with more detail"),
+            self._action(menu, "Su&mmarise selection", lambda: writing.rewrite_text(SUMMARISE), None, "Rewrite the selection as a short summary"),
+        ])
+        window.media.add_entries(menu, self._text_action)  # Illustrate selection, Score this scene
         menu.addSeparator()
         self._text_action(menu, "&Font…", window.dialogs.choose_text_font)
         themes = menu.addMenu("&Theme")
@@ -121,6 +132,15 @@ class WindowMenus:
             action.setCheckable(True)
             action.setChecked(name == text.theme)
             group.addAction(action)
+
+    def _story_entries(self, bar: QMenuBar) -> None:
+        """Text ▸ Show context, at the end of the Text menu; the Story and Context docks' View
+        entries work on the Text tab only, as the canvas docks' on the Canvas tab."""
+        docks = self.window.docks
+        menu = next(a.menu() for a in bar.actions() if a.text() == "&Text")
+        menu.addSeparator()
+        self._text_action(menu, "Show &context", docks.show_context)
+        self.text_actions.extend(dock.toggleViewAction() for dock in docks.text_docks)
 
     def _image_menu(self, bar: QMenuBar) -> None:
         dialogs = self.window.dialogs
@@ -222,10 +242,12 @@ class WindowMenus:
         self.text_actions.append(action)
         return action
 
-    def _action(self, menu: QMenu, text: str, slot: Callable[..., Any], shortcut=None) -> QAction:
+    def _action(self, menu: QMenu, text: str, slot: Callable[..., Any], shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self.window)
         if shortcut is not None:
             action.setShortcut(shortcut)
+        if tip:
+            action.setData(tip)  # the tooltip when the entry works (a greyed one says why instead)
         connect_command(action.triggered, slot)
         menu.addAction(action)
         return action
