@@ -40,6 +40,12 @@ Format (version 1): a ZIP archive with these members.
     ``{"entries": [{"kind", "generator", "title", "params", "model", "target", "created",
     "seconds", "id", "source"}]}``; ``source`` (optional) is the passage of the text an entry
     was made from, ``{"kind": "text", "start", "end", "excerpt"}`` (``history.Passage``).
+``writing.json`` (optional)
+    ``{"notes": {"memory", "authors_note", "note_depth", "lore": [{"name", "keys", "text",
+    "priority", "enabled"}]}, "takes": [...], "chat": {...}}``: the story notes
+    (``studio.core.text.story``), the takes at places of the text (``Takes.to_json``) and the
+    chat (``ChatLog.to_json``), read and written by ``studio.core.project.writing``. Left out
+    when all three are empty; a project without it loads with empty ones.
 
 PNG and WAV members are stored (already compressed, or incompressible), JSON and text
 deflated. Each member may hold at most ``member_limit(name)`` bytes: a save refuses a
@@ -75,7 +81,11 @@ from studio.core.audio.timeline import Timeline
 from studio.core.image.document import ImageDocument
 from studio.core.project.archive import MAX_MEMBER_BYTES, ProjectError
 from studio.core.project.history import HistoryEntry
+from studio.core.project.writing import frozen_writing
+from studio.core.text.chat import ChatLog
 from studio.core.text.document import Span
+from studio.core.text.story import StoryNotes
+from studio.core.text.takes import Takes
 
 __all__ = ["FORMAT_VERSION", "SUFFIX", "ProjectError", "Project", "LoadedProject", "backup_path"]
 
@@ -124,12 +134,15 @@ class Project:
     text_spans: list[Span] = field(default_factory=list)
     timeline: Timeline = field(default_factory=_empty_timeline)
     history: list[HistoryEntry] = field(default_factory=list)
+    notes: StoryNotes = field(default_factory=StoryNotes)  # memory, author's note, lorebook
+    takes: Takes = field(default_factory=Takes)  # the alternatives made at places of the text
+    chat: ChatLog = field(default_factory=ChatLog)
 
     def frozen_copy(self) -> "Project":
         """A copy a background save can write while the user keeps working on this one.
 
-        Layer pixels, the mask, spans and history entries are copied (they change in
-        place); the timeline is immutable and shared, as is the selection (a ``Selection``
+        Layer pixels, the mask, spans, history entries, the story notes, takes and chat are
+        copied (they change in place); the timeline is immutable and shared, as is the selection (a ``Selection``
         is immutable: every change makes a new one).
         """
         image = ImageDocument(self.image.width, self.image.height)
@@ -138,7 +151,7 @@ class Project:
         image.selection = self.image.selection
         spans = [Span(s.start, s.end, s.job) for s in self.text_spans]
         history = [replace(e, params=dict(e.params)) for e in self.history]
-        return Project(image, self.text, spans, self.timeline, history)
+        return Project(image, self.text, spans, self.timeline, history, *frozen_writing(self))
 
 
 @dataclass(eq=False)

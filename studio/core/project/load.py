@@ -27,7 +27,7 @@ from studio.core.image.selection import Selection
 from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE, check_canvas_size
 from studio.core.media.sound import Audio
 from studio.core.media.text import well_formed
-from studio.core.project import format as project_format
+from studio.core.project import format as project_format, writing
 from studio.core.project.archive import DamagedMember, ProjectError, SafeArchive
 from studio.core.project.fields import BadPart, Fields, Remap, is_int, parse_json
 from studio.core.project.format import (
@@ -136,7 +136,7 @@ class _Reader:
         text = self.part("the text", self.text)
         spans = self.part("the marks of generated text", lambda: self.spans(text or "")) if text is not None else []
         project = Project(image, text or "", spans or [], timeline, history)
-        return LoadedProject(project, self.problems)
+        return LoadedProject(writing.read_writing(self, project), self.problems)  # notes, takes, chat
 
     # -- plumbing ----------------------------------------------------------------------------------
 

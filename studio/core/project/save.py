@@ -44,6 +44,7 @@ from studio.core.project.format import (
     member_limit,
 )
 from studio.core.project.history import HistoryEntry, plain_data, plain_params
+from studio.core.project import writing
 from studio.errors import OutputError
 
 __all__ = ["save_project", "write_archive"]
@@ -271,6 +272,8 @@ def write_archive(project: Project, file: BinaryIO) -> None:
         put("text.json", _json({"spans": [[int(s.start), int(s.end), int(s.job)] for s in project.text_spans]}), False)
         _write_timeline(project.timeline, put)
         put("history.json", _json({"entries": [_history_record(e) for e in project.history]}), False)
+        if not writing.is_blank(project):  # a project that never used them stays as it was
+            put(writing.MEMBER, _json(writing.writing_record(project)), False)
         manifest = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
