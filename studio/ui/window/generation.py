@@ -161,6 +161,10 @@ class GenerationDispatch(QObject):
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
                 window.canvas.view.show_preview(None)
+            elif job.generator.kind == "text" and window.chatting.owns(job):  # a chat reply: kept as a take
+                window.chatting.view.ended(job, stopped=state is JobState.CANCELLED)
+                if state is JobState.CANCELLED:
+                    window.statusBar().showMessage("Stopped: what the reply wrote is kept (Retry writes another take)", 8000)
             elif job.generator.kind == "text" and window.routing.current(job):  # else: its text was replaced
                 window.text.abandon(job)
                 if state is JobState.CANCELLED:
@@ -187,6 +191,8 @@ class GenerationDispatch(QObject):
             params = job.request.params
             full = (params["width"], params["height"]) if isinstance(params.get("width"), int) and isinstance(params.get("height"), int) else None
             self.window.canvas.view.show_preview(preview.value, placement.preview_rect() if placement is not None else None, full)
+        elif preview.kind == "text" and self.window.chatting.owns(job):
+            self.window.chatting.view.stream(job, str(preview.value))
         elif preview.kind == "text":
             self.window.text.stream(job, str(preview.value))
 
@@ -214,6 +220,9 @@ class GenerationDispatch(QObject):
             target: int | None = window.canvas.results.land(job.id, name, pixels, placement, result.generator, dict(result.params), staged, source)
             if grown is not None:
                 window.undo_stack.endMacro()
+        elif result.kind == "text" and window.chatting.owns(job):
+            window.chatting.view.finish(job, str(result.value))
+            target = None  # a chat reply: no span of the story to point at
         elif result.kind == "text":
             window.text.finish(job, str(result.value), dict(result.info))
             target = job.id  # the key of the text's generated spans

@@ -53,12 +53,14 @@ class JobRouting(QObject):
 
     def current(self, job: Job) -> bool:
         """True while the document ``job`` was started for is still the one shown."""
-        return job.id > self._shown.get(job.generator.kind, 0)
+        chat = getattr(self.window, "chatting", None)  # a chat reply follows its conversation, not the story
+        return job.id > self._shown.get(job.generator.kind, 0) or (chat is not None and chat.owns(job))
 
     def replaced(self, kind: str) -> None:
         """The ``kind`` workspace shows another document: stop the jobs started for the old one."""
         self._shown[kind] = new_id()
-        stopped = [job for job in self.window.host.runner.active() if job.generator.kind == kind]
+        chat = getattr(self.window, "chatting", None)
+        stopped = [job for job in self.window.host.runner.active() if job.generator.kind == kind and not (chat is not None and chat.owns(job))]
         for job in stopped:
             job.cancel()
         if stopped:

@@ -7,6 +7,7 @@ Three workspaces in tabs (canvas, text, audio), the Generate, Layers, Jobs and H
 - ``menus`` (WindowMenus): the menu bar, each workspace's entries enabled on its tab only;
 - ``generation`` (GenerationDispatch): image and audio jobs submitted, every job's events landed;
 - ``writing`` (TextGeneration): Continue, Rewrite, Retry and Stop in the editor;
+- ``chatting`` (ChatGeneration): the Text tab's chat view (Story | Chat) and its replies;
 - ``history`` (HistoryActions): finished generations recorded, the History panel's buttons;
 - ``files`` (FileActions) and ``dialogs`` (MenuDialogs): what the menus' entries open;
 - ``workspaces`` (WorkspaceTabs): the tab follows the generator, the generator the tab;
@@ -38,6 +39,7 @@ from studio.ui.panels.history_panel import HistoryPanel
 from studio.ui.panels.jobs_panel import JobsPanel
 from studio.ui.plain import plain_box
 from studio.ui.timeline import AudioWorkspace
+from studio.ui.window.chat_generation import ChatGeneration
 from studio.ui.window.closing import ready_to_close
 from studio.ui.window.docks import Docks
 from studio.ui.window.file_actions import FileActions
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.canvas.changed_outside_undo.connect(lambda: self.project.mark_changed())  # a layer's eye
         self.text.warning.connect(self.warn)
         self.writing = TextGeneration(self)
+        self.chatting = ChatGeneration(self)  # the chat view beside the story view, in the Text tab
         self.jobs_panel = JobsPanel()
         self.history_panel = HistoryPanel(self.history_target_exists)
         self.history = HistoryActions(self)

@@ -1,0 +1,113 @@
+"""Chatting in the Text tab: the chat view's replies submitted as jobs, their events routed back.
+
+The model is the Generate panel's text generator, and the sampling controls are its form, as
+for the story view; the conversation goes in the ``messages`` parameter (the model's chat
+template makes the prompt). A model without a chat template greys the Chat switch with the
+reason in its tooltip, and the chat view names the models that can chat.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from studio.core.engine.generators import Generator
+from studio.core.engine.jobs import Job
+from studio.errors import StudioError
+from studio.ui.editor.chat_view import ChatView, install_chat_view
+
+if TYPE_CHECKING:
+    from studio.ui.window.main_window import MainWindow
+
+
+def can_chat(generator: Generator | None) -> bool:
+    """A text generator that takes a conversation and has a chat template to prompt it with."""
+    return (
+        generator is not None and generator.kind == "text" and bool(getattr(generator, "chat_template", False))
+        and any(p.name == "messages" for p in generator.params)
+    )
+
+
+class ChatGeneration(QObject):
+    """Builds the chat view into the Text tab and runs its replies."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.window = window
+        self.view = ChatView()
+        self.switch, self.stack = install_chat_view(window.text, self.view)
+        self.view.generate_requested.connect(self.generate)
+        self.view.stop_requested.connect(self.stop)
+        self.view.changed.connect(lambda: window.project.mark_changed())
+        self.view.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+        self.switch.chat_button.toggled.connect(lambda on: on and self.show_model())
+        window.generate_panel.generator_changed.connect(lambda _generator: self.show_model())
+        self.show_model()
+
+    # -- which model ----------------------------------------------------------------------
+
+    def generator(self) -> Generator | None:
+        """The Generate panel's text generator; else the one the story view would use."""
+        current = self.window.generate_panel.current()
+        if current is not None and current.kind == "text":
+            return current
+        return self.window.writing._text_generator() if self.window.tabs.currentWidget() is self.window.text else None
+
+    def chat_models(self) -> list[str]:
+        return sorted(g.title or g.id for g in self.window.host.generators.values() if can_chat(g))
+
+    def show_model(self) -> None:
+        """Grey the Chat switch for a model that cannot chat, and say why in its tooltip and in the view."""
+        current = self.window.generate_panel.current()
+        if current is not None and current.kind != "text":
+            return  # another tab's generator: the text's is chosen again when the Text tab shows
+        generator = current if current is not None else None
+        name = generator.title or generator.id if generator is not None else "No text model"
+        able = can_chat(generator)
+        others = self.chat_models()
+        if able:
+            reason = ""
+        elif others:
+            reason = f"{name} has no chat template: it cannot chat. Models that can: {', '.join(others)} (choose one in the Generate panel)."
+        else:
+            reason = (f"{name} has no chat template: it cannot chat. No installed model can: add an instruction-tuned "
+                      "model (one whose folder has a chat template) with Models ▸ Add model folder or Download.")
+        self.view.set_model(name, able, reason)
+        self.switch.chat_button.setEnabled(able or self.switch.chat_button.isChecked())
+        self.switch.chat_button.setToolTip("Chat with the model: it answers your messages" if able else reason)
+
+    # -- a reply's job ----------------------------------------------------------------------
+
+    def generate(self, index: int, how: str) -> Job | None:
+        window, view = self.window, self.view
+        generator = self.generator()
+        if not can_chat(generator):
+            view.ended_without_job(index, how)
+            window.statusBar().showMessage(view.banner.text() or "Choose a model that can chat in the Generate panel", 10000)
+            return None
+        form = window.generate_panel.form
+        values = dict(form.values()) if form is not None else {}
+        names = {p.name for p in generator.params}
+        values = {k: v for k, v in values.items() if k in names}
+        values.update(prompt="", instruction="", messages=json.dumps(view.messages_for(index, how), ensure_ascii=False))
+        try:
+            job = window.host.submit(generator.id, values, listeners=[window.bridge.listener])
+        except StudioError as exc:
+            view.ended_without_job(index, how)
+            window.warn("Cannot chat", str(exc))
+            return None
+        window.jobs_panel.add(job)
+        view.begin(job, index, how)
+        verb = {"continue": "Continuing the reply", "retry": "Writing a new take"}.get(how, "Replying")
+        window.statusBar().showMessage(f"{verb} with {generator.title or generator.id}… Esc stops", 8000)
+        return job
+
+    def stop(self) -> None:
+        """Stop the streaming reply at once; what it wrote stays, as a take."""
+        for reply in list(self.view.replies.values()):
+            reply.job.cancel()
+
+    def owns(self, job: Job) -> bool:
+        return self.view.owns(job)
