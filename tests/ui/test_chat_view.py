@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
 import studio
 from studio.core.text.chat import ChatLog
@@ -209,3 +210,31 @@ def test_the_chat_log_is_shown_and_given_back_whole(window, qtbot):
     assert [b.text.toPlainText() for b in view.blocks] == ["Hello", "Hi there"]
     assert reply_block(view).take_label.text() == "2 / 2"
     assert view.chat_log().to_json() == ChatLog.from_json(data)[0].to_json()
+
+
+def test_the_chat_is_saved_with_the_project_and_comes_back(window, qtbot, tmp_path, monkeypatch, choose):
+    view = open_chat(qtbot, window, "lm:llama")
+    qtbot.mouseClick(view.system, CLICK)
+    qtbot.keyClicks(view.system, "Be brief.")
+    send(qtbot, view, "Hello there")
+    wait_reply(qtbot, view)
+    reply = reply_block(view)
+    qtbot.mouseClick(reply.retry_button, CLICK)
+    wait_reply(qtbot, view)
+    before = view.chat_log().to_json()
+    assert len(before["messages"]) == 3 and len(before["messages"][2]["takes"]) == 2
+    assert window.isWindowModified()
+
+    path = tmp_path / "talk.studio"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    choose(window, "File", "Save project")
+    qtbot.waitUntil(lambda: not window.project.saving and path.is_file(), timeout=20000)
+    qtbot.wait(50)  # the save's report is queued to the GUI thread
+    choose(window, "File", "New project")
+    assert view.blocks == [] and view.system.toPlainText() == "" and view.empty_hint.isVisible()
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    choose(window, "File", "Open project…")
+    qtbot.waitUntil(lambda: len(view.blocks) == 2, timeout=20000)
+    assert view.chat_log().to_json() == before
+    assert view.system.toPlainText() == "Be brief." and view.blocks[1].take_label.text() == "2 / 2"

@@ -112,6 +112,7 @@ class ProjectSession(QObject):
             text_spans=list(w.text.spans.spans),
             timeline=w.audio.timeline,
             history=list(w.history_panel.entries()),
+            chat=w.chatting.view.chat_log(),  # the Text tab's chat view
         )
 
     def show(self, project: Project) -> None:
@@ -122,6 +123,7 @@ class ProjectSession(QObject):
         w.audio.load_timeline(project.timeline)
         w.host.runner.cancel_all()  # any other job still running belongs to the project being closed
         w.history_panel.set_entries(project.history)
+        w.chatting.view.set_chat_log(project.chat)
         w.undo_stack.clear()
 
     # -- asking before work is lost ------------------------------------------------------------
