@@ -17,7 +17,7 @@ from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
 from .quantize import FAST_VARIANTS, MADE_HERE, made_model
 from .sampling import SamplingSettings
-from .story_prompt import STORY_PARAMS, story_plan, uses_notes
+from .story_prompt import STORY_PARAMS, story_notes, story_plan, uses_notes
 from .tokenizer import LMTokenizer
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class LMGenerator(studio.Generator):
         request = super().request(values, rng)
         if chat_request(request.params) is not None and not self.chat_template:  # said at once, not after loading
             raise no_chat_template(self.title)
+        story_notes(request.params)  # a lorebook that cannot be read is said at once too
         return request
 
     def context_plan(self, values=None):

@@ -72,8 +72,8 @@ def test_a_bad_lorebook_is_a_plain_parameter_error(llama):
         llama.context_plan({"prompt": "x", "lorebook": "[{"})
     with pytest.raises(ParamError, match="note_depth"):
         llama.context_plan({"prompt": "x", "note_depth": 101})
-    job = run(llama, {"prompt": "x", "lorebook": '[{"keys": 3, "text": "t"}]', "max_new_tokens": 2})
-    assert job.state is JobState.FAILED and "lore entry 1" in job.message
+    with pytest.raises(ParamError, match="lore entry 1"):  # before any job: the form says it at once
+        llama.request({"prompt": "x", "lorebook": '[{"keys": 3, "text": "t"}]'})
 
 
 def studio(*args: str, cwd: Path) -> subprocess.CompletedProcess:
