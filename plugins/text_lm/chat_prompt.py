@@ -120,11 +120,11 @@ def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages
     if dropped:
         which = "message was" if dropped == 1 else f"{dropped} messages were"
         notes.append(f"the chat is longer than the model's context ({context} tokens): its oldest {which} left out")
-    if len(ids) > room:  # the last message alone is too long: its start goes, as a story's does
+    if len(ids) > room:  # what is always kept is too long: its start goes, as a story's does
         keep_bos = tokenizer.bos_id is not None and ids[0] == tokenizer.bos_id
         cut = len(ids) - room
         ids = ([ids[0]] if keep_bos else []) + ids[-(room - (1 if keep_bos else 0)) :]
-        notes.append(f"the last message is longer than the model's context: only the last {room} tokens of the prompt were read ({cut} left out)")
+        notes.append(f"the system prompt and the last message alone are longer than the model's context: only the last {room} tokens of the prompt were read ({cut} left out)")
     return ids, max_new, notes
 
 

@@ -12,6 +12,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QTextEdi
 from studio.core.text.chat import ChatMessage
 
 ROLE_NAMES = {"user": "You", "assistant": "Model", "system": "System"}
+#: Your messages tinted, the model's plain: told apart at a glance, in a light or a dark theme.
+BLOCK_STYLE = (
+    "QFrame#chat_user { background: rgba(90, 130, 210, 0.13); border: 1px solid rgba(90, 130, 210, 0.45); border-radius: 6px; }"
+    "QFrame#chat_reply { border: 1px solid rgba(128, 128, 128, 0.45); border-radius: 6px; }"
+)
 
 
 class GrowingEdit(QTextEdit):
@@ -32,10 +37,11 @@ class GrowingEdit(QTextEdit):
     def fit(self) -> None:
         document = self.document()
         document.setTextWidth(max(1, self.viewport().width()))
-        lines = max(1.0, document.size().height())
-        height = math.ceil(lines) + 2 * self.frameWidth()
+        margins = self.contentsMargins()
+        height = math.ceil(document.size().height()) + margins.top() + margins.bottom() + 4  # 4: a descender's room
+        height = max(height, self.fontMetrics().lineSpacing() + 8)
         if height != self.height():
-            self.setFixedHeight(max(height, self.fontMetrics().lineSpacing() + 6))
+            self.setFixedHeight(height)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -59,6 +65,7 @@ class MessageBlock(QFrame):
         reply = message.role == "assistant"
         self.setObjectName("chat_reply" if reply else "chat_user")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet(BLOCK_STYLE)
         self.role = QLabel(model_name if reply else ROLE_NAMES[message.role])
         self.role.setObjectName("chat_role")
         font = self.role.font()
