@@ -15,9 +15,10 @@ from .chat_prompt import chat_prompt_ids, chat_request, no_chat_template
 from .fusion import DecoderShape
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
+from .prefix_cache import PrefixCache
 from .quantize import FAST_VARIANTS, MADE_HERE, made_model
 from .sampling import SamplingSettings
-from .story_prompt import STORY_PARAMS, story_notes, story_plan, uses_notes
+from .story_prompt import STORY_PARAMS, continuation_plan, story_notes, story_plan, uses_notes
 from .tokenizer import LMTokenizer
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class LMGenerator(studio.Generator):
                 "differs slightly.")),
         )
         self._tokenizer: LMTokenizer | None = None
+        # The keys and values of the last generation, for the next to start from (prefix_cache.py).
+        self.prefix_cache = PrefixCache()
 
     def tokenizer(self) -> LMTokenizer:
         if self._tokenizer is None:
@@ -103,7 +106,7 @@ class LMGenerator(studio.Generator):
     def context_plan(self, values=None):
         """The context the continuation with ``values`` would read (``ContextPlan``): memory,
         fired lore, the story as cut, the author's note; validated as ``request``."""
-        return story_plan(self.tokenizer(), self.model, self.request(values).params)
+        return continuation_plan(self.tokenizer(), self.model, self.request(values).params)
 
     def chosen_variant(self, choice: str, device) -> str:
         """The variant ``choice`` means on ``device``: "auto" is the user's default for this kind
@@ -156,12 +159,13 @@ class LMGenerator(studio.Generator):
         sampling = SamplingSettings(request["temperature"], request["top_k"], request["top_p"], request["min_p"], request["repetition_penalty"])
         stops = [s for s in request["stop"].split("|") if s]
         eos = self.model.eos_ids(tokenizer.eos_id)
-        output = yield from generate(ctx, decoder, tokenizer, ids, max_new, sampling, stops, request.seed, eos)
+        output = yield from generate(ctx, decoder, tokenizer, ids, max_new, sampling, stops, request.seed, eos, self.prefix_cache)
         info = {
             "provider": loaded.providers[0],
             "device": ctx.device.id,
             "prompt_tokens": output.prompt_tokens,
             "new_tokens": output.new_tokens,
+            "reused_tokens": output.reused_tokens,  # prompt tokens not computed again (kept from the last generation)
             "ttft_s": round(output.ttft_s, 4),
             "tokens_per_s": round(output.tokens_per_s, 2),
             "stopped_by": output.stopped_by,

@@ -3,13 +3,15 @@
 The cache stays in onnxruntime's own buffers between steps (IOBinding: each step's
 ``present.*`` outputs are bound as the next step's ``past_key_values.*`` inputs), so on a GPU
 it never leaves the device and on the CPU it is never copied into numpy. Only the last row
-of logits comes back to be sampled.
+of logits comes back to be sampled. Between generations the cache is kept (prefix_cache.py):
+a continuation feeds only what changed since the last one.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generator
 
 import numpy as np
@@ -19,6 +21,7 @@ from studio.core.base.memory import ensure_memory
 from studio.core.models.limits import cut_text, text_limit
 
 from .layout import LMModel
+from .prefix_cache import MIN_FEED, PrefixCache, reuse_blocker
 from .sampling import SamplingSettings, next_token
 from .tokenizer import LMTokenizer, StreamDecoder
 
@@ -37,6 +40,7 @@ class Output:
     tokens_per_s: float
     stopped_by: str
     notes: list[str] = field(default_factory=list)
+    reused_tokens: int = 0  # prompt tokens whose keys and values came from the last generation
 
 
 class Decoder:
@@ -47,6 +51,7 @@ class Decoder:
         self.loaded = loaded
         self.session = loaded.session
         self.device_type = "cuda" if device.id.startswith(("cuda", "tensorrt")) else "cpu"
+        self.device_index = int(device.id.rpartition(":")[2]) if device.id.rpartition(":")[2].isdigit() else 0
         names = model.names  # optimum's, or what a genai_config.json says
         self.names = names
         inputs = {i.name: i for i in self.session.get_inputs()}
@@ -85,9 +90,28 @@ class Decoder:
         self.vocab_size = vocab if isinstance(vocab, int) else model.vocab_size
         self.past: list[Any] | None = None
         self.past_length = 0
+        self.tokens: list[int] = []  # the ids whose keys and values ``past`` holds, in order
+        # How many of them a fresh run on the same ids computes bit for bit alike: those fed in
+        # chunks of two or more from the start (prefix_cache.MIN_FEED says why one differs).
+        self.exact = 0
+        # False once a present comes back longer or shorter than what was fed: a graph whose
+        # cache is a shared max-length buffer, whose past cannot simply be cut.
+        self.grows = True
 
     def reset(self) -> None:
-        self.past, self.past_length = None, 0
+        self.past, self.past_length, self.tokens, self.exact = None, 0, [], 0
+
+    def load_cache(self, past: list[Any], tokens: list[int]) -> None:
+        """Start from a cache holding the keys and values of ``tokens`` (kept from a generation)."""
+        self.past, self.past_length, self.tokens, self.exact = past, len(tokens), list(tokens), len(tokens)
+
+    def reuse_blocker(self) -> str:
+        """Why this graph's cache cannot be kept for the next generation ("" when it can)."""
+        if not self.has_cache:
+            return "no key/value cache"
+        if not self.grows:
+            return "its cache is a fixed-size buffer"
+        return reuse_blocker(Path(self.loaded.path)) if getattr(self.loaded, "path", None) else "no model file"
 
     def cache_bytes(self, tokens: int) -> int:
         """The key/value cache's size once it holds ``tokens`` tokens (all layers, keys and values)."""
@@ -133,8 +157,11 @@ class Decoder:
         values = binding.get_outputs()
         logits = np.asarray(values[0].numpy()[0, -1], dtype=np.float32)
         if self.has_cache:
-            self.past = values[1:]
-            self.past_length = total
+            self.grows = self.grows and values[1].shape()[2] == total
+            if count >= MIN_FEED and self.exact == self.past_length:
+                self.exact = total
+            self.past, self.past_length = values[1:], total
+            self.tokens.extend(ids)
         return logits
 
 
@@ -175,17 +202,40 @@ class StopMatcher:
         return out
 
 
+def cut_step(context: int, room: int) -> int:
+    """The step a long prompt is cut from the left by: a quarter of the context, so it does not
+    change with the number of new tokens asked for, but at most half the ``room`` (the context
+    less the new tokens), so at least half the room is read."""
+    return max(1, min(context // 4, room // 2))
+
+
+def stable_cut(count: int, room: int, step: int) -> int:
+    """How many of ``count`` items to drop from the start so that the rest fits ``room``: the
+    smallest multiple of ``step`` that does. Cutting just enough would move the start with
+    every token the text grows by, and a start that moves shares no prefix with the last
+    generation's: this start stays put until the text has grown by another ``step``."""
+    if count <= room:
+        return 0
+    return min(count, -(-(count - room) // step) * step)
+
+
 def prompt_ids(tokenizer: LMTokenizer, model: LMModel, prompt: str, instruction: str, max_new: int) -> tuple[list[int], int, list[str]]:
     """The prompt's token ids, cut from the left to fit the context; the (maybe reduced) token
-    budget; and notes for the user."""
+    budget; and notes for the user.
+
+    Both cuts, of characters before tokenizing and of tokens after, drop a multiple of a step
+    (``stable_cut``: a quarter of the characters tokenized; ``cut_step`` tokens), counted from
+    the start of the text: consecutive continuations of a long document then start at the same
+    token and the second reuses the first's cache (prefix_cache.py)."""
     notes: list[str] = []
     # Text far longer than the context is cut before the tokenizer sees it (its end is what
     # the model reads): tokenizing megabytes only to drop them is slow, and worse, the
     # tokenizers library aborts the process outright on some huge inputs.
     limit = text_limit(model.context_length)
-    prompt, cut = cut_text(prompt, limit, keep_end=True)
-    if cut:
-        notes.append(f"the text is longer than the model can read: only its last {limit:,} characters were tokenized")
+    dropped = stable_cut(len(prompt), limit, limit // 4)
+    if dropped:
+        prompt = prompt[dropped:]
+        notes.append(f"the text is longer than the model can read: only its last {len(prompt):,} characters were tokenized")
     instruction, cut = cut_text(instruction, limit)
     if cut:
         notes.append(f"the instruction was cut to its first {limit:,} characters")
@@ -205,10 +255,11 @@ def prompt_ids(tokenizer: LMTokenizer, model: LMModel, prompt: str, instruction:
         notes.append(f"the model's context is {context} tokens: at most {max_new} new tokens this time")
     room = context - max_new
     if len(ids) > room:
-        keep_bos = tokenizer.bos_id is not None and ids[0] == tokenizer.bos_id
-        cut = len(ids) - room
-        ids = ([ids[0]] if keep_bos else []) + ids[-(room - (1 if keep_bos else 0)) :]
-        notes.append(f"the text is longer than the model's context ({context} tokens): only its last {room} tokens were read ({cut} left out)")
+        head = ids[:1] if tokenizer.bos_id is not None and ids[0] == tokenizer.bos_id else []
+        body = ids[len(head):]
+        cut = stable_cut(len(body), room - len(head), cut_step(context, room))
+        ids = head + body[cut:]
+        notes.append(f"the text is longer than the model's context ({context} tokens): only its last {len(ids) - len(head)} tokens were read ({cut} left out)")
     return ids, max_new, notes
 
 
@@ -222,18 +273,41 @@ def generate(
     stops: list[str],
     seed: int,
     eos_ids: set[int],
+    cache: PrefixCache | None = None,
 ) -> Generator[studio.Event, None, Output]:
+    """Generate after ``ids``. With ``cache`` (the generator's kept cache), the keys and values
+    of the prompt's prefix the last generation computed are reused, and what this one computed
+    is kept when it ends, finished or stopped (an error keeps nothing)."""
     notes = [] if decoder.has_cache else ["this model has no KV-cache inputs, so every new token re-reads the whole text (slower)"]
     ensure_memory(decoder.cache_bytes(len(ids) + max_new), f"a text of {len(ids) + max_new:,} tokens with {decoder.model.name}")
+    started = time.perf_counter()  # the time to the first token counts the cut of a kept cache
+    if cache is None:
+        decoder.reset()
+        reused = 0
+    else:
+        reused = cache.restore(decoder, ids)
+    try:
+        output = yield from _decode(ctx, decoder, tokenizer, ids, reused, max_new, sampling, stops, seed, eos_ids, started)
+    except (studio.Cancelled, GeneratorExit):  # stopped: the decoder holds exactly the tokens it fed
+        if cache is not None:
+            cache.keep(decoder)
+        raise
+    if cache is not None:
+        cache.keep(decoder)
+    output.notes[:0] = notes
+    return output
+
+
+def _decode(ctx: studio.JobContext, decoder: Decoder, tokenizer: LMTokenizer, ids: list[int], reused: int, max_new: int,
+            sampling: SamplingSettings, stops: list[str], seed: int, eos_ids: set[int], started: float) -> Generator[studio.Event, None, Output]:
+    notes: list[str] = []
     rng = np.random.Generator(np.random.PCG64(seed))
-    decoder.reset()
     stream = StreamDecoder(tokenizer)
     matcher = StopMatcher(stops)
     sequence = list(ids)
-    feed = list(ids)
+    feed = ids[reused:]
     no_history = np.empty(0, dtype=np.int64)
     pending = ""  # text decoded but not yet sent: events go out at most every EVENT_INTERVAL
-    started = time.perf_counter()
     first_token_at = None
     last_event = 0.0
     produced = 0
@@ -275,4 +349,4 @@ def generate(
     ended = time.perf_counter()
     decode_time = ended - (first_token_at or ended)
     tokens_per_s = (produced - 1) / decode_time if produced > 1 and decode_time > 0 else 0.0
-    return Output(matcher.text, len(ids), produced, (first_token_at or ended) - started, tokens_per_s, stopped_by, notes)
+    return Output(matcher.text, len(ids), produced, (first_token_at or ended) - started, tokens_per_s, stopped_by, notes, reused)

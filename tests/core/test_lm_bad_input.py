@@ -73,7 +73,9 @@ def test_a_prompt_longer_than_the_context_is_cut_from_the_left_and_said():
     job = generate(MODELS / "llama", prompt=long_prompt, max_new_tokens=16)
     assert job.state is JobState.FINISHED, job.message
     assert any("longer than the model's context" in note for note in job.result.info["notes"])
-    assert job.result.info["prompt_tokens"] == 128 - 16
+    # Cut at a multiple of a quarter of the context (pipeline.stable_cut): the start stays put
+    # while the text grows, and at least three quarters of the room is read.
+    assert 128 - 16 - 32 < job.result.info["prompt_tokens"] <= 128 - 16
 
 
 def test_an_empty_prompt_starts_from_the_start_token():

@@ -6,6 +6,7 @@ machine. (tests/core/test_hostile_model_files.py runs the reported cases end to 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -141,7 +142,11 @@ def test_a_ten_megabyte_prompt_is_cut_before_the_language_model_tokenizes_it(tmp
     prompt = "Thou art more lovely and more temperate. " * 250_000  # 10 MB
     ids, _, notes = prompt_ids(tokenizer, model, prompt, "", 8)
     assert len(ids) <= model.context_length
-    assert any(f"only its last {model.context_length * 16:,} characters were tokenized" in note for note in notes), notes
+    # Cut at a multiple of a quarter of the limit (pipeline.stable_cut), so that the start stays put
+    # while the text grows: between three quarters of the limit and all of it is tokenized.
+    limit = model.context_length * 16
+    said = [int(re.search(r"only its last ([\d,]+) characters were tokenized", note)[1].replace(",", "")) for note in notes if "characters were tokenized" in note]
+    assert said and limit * 3 // 4 < said[0] <= limit, notes
 
 
 def test_a_ten_megabyte_prompt_is_cut_before_clip_tokenizes_it_and_the_note_stays_short():
