@@ -84,7 +84,9 @@ def test_a_closed_dock_comes_back_through_the_view_menu(window, qtbot, choose):
 def test_reset_layout_puts_every_dock_back(window, qtbot, choose):
     default = layout_of(window)
     assert {area for area, *_ in default.values()} == {RIGHT}  # one column: the canvas has the rest
-    assert all(shown for _, _, shown, _ in default.values() if _ is not None)
+    text_docks = {"dock_story", "dock_context"}  # the text's own: shown on the Text tab only
+    assert all(shown for name, (_, _, shown, _) in default.items() if name not in text_docks)
+    assert not any(default[name][2] for name in text_docks)
     window.addDockWidget(LEFT, dock(window, "history"))  # dragged to the other side
     dock(window, "layers").setFloating(True)  # torn off
     click_close(qtbot, dock(window, "generate"))
@@ -100,6 +102,7 @@ def test_the_layers_dock_shows_on_the_canvas_tab_only_and_keeps_the_users_choice
     assert layers.isVisible()
     window.tabs.setCurrentWidget(window.text)
     assert not layers.isVisible() and dock(window, "generate").isVisible()
+    qtbot.waitUntil(lambda: dock(window, "story").isVisible() and dock(window, "context").isVisible())  # in front, the first time
     window.tabs.setCurrentWidget(window.canvas)
     assert layers.isVisible()
     choose(window, "View", "Layers")  # hidden by the user

@@ -9,7 +9,7 @@ project that is opened is not marked modified by being shown.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -317,8 +317,6 @@ class StoryPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
         self._setting = False
-        self._tab_titles = QTimer(self, singleShot=True, interval=0)
-        self._tab_titles.timeout.connect(self._name_tabs)
         for part in (self.notes_tab, self.lorebook):
             part.changed.connect(self._on_edit)
 
@@ -350,7 +348,7 @@ class StoryPanel(QWidget):
     def _on_edit(self) -> None:
         if self._setting:
             return
-        self._tab_titles.start()
+        self._name_tabs()
         self.changed.emit()
 
     def _name_tabs(self) -> None:

@@ -10,7 +10,9 @@ or for a screen it no longer fits.
 
 The Tool options and Layers docks belong to the canvas: they show on the Canvas tab only, and
 hiding one there (its close button, or View ▸ Panels) is remembered apart from the tab
-switches that hide it.
+switches that hide it. The Story dock (tabbed with Generate) and the Context dock (among the
+tabs under it) belong to the text the same way: they show on the Text tab only, in front the
+first time it is shown.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from studio.settings import Settings
 
 #: Bumped whenever the set of docks or their names change: an older saved layout is then ignored.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 #: The right column's width where the screen has room, and its most of a smaller screen's width
 #: (321 px of 1366: the canvas keeps 60 % of a laptop's window, results strip and all).
 COLUMN_WIDTH = 340
@@ -46,7 +48,8 @@ RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
 class Docks(QObject):
     """The window's docks, laid out, reset, shown per tab and remembered."""
 
-    def __init__(self, window: QMainWindow, generate: QWidget, tool_options: QWidget, layers: QWidget, jobs: QWidget, history: QWidget) -> None:
+    def __init__(self, window: QMainWindow, generate: QWidget, tool_options: QWidget, layers: QWidget, jobs: QWidget, history: QWidget,
+                 story: QWidget, context: QWidget) -> None:
         super().__init__(window)
         self.window = window
         window.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks)
@@ -56,11 +59,16 @@ class Docks(QObject):
         self.jobs = make_dock(window, "Jobs", jobs)
         self.history = make_dock(window, "History", history)
         self.layers = make_dock(window, "Layers", layers)
-        self.all = (self.generate, self.tool_options, self.jobs, self.history, self.layers)
+        self.story = make_dock(window, "Story", story)
+        self.context = make_dock(window, "Context", context)
+        self.all = (self.generate, self.tool_options, self.jobs, self.history, self.layers, self.story, self.context)
         self.canvas_docks = (self.tool_options, self.layers)
+        self.text_docks = (self.story, self.context)
         self.on_canvas = True  # the Canvas tab is shown: the canvas's docks may be
-        self.hidden: set[str] = set()  # the canvas docks the user closed (object names)
-        for dock in self.canvas_docks:
+        self.on_text = False  # the Text tab is shown: the text's docks may be
+        self._text_docks_fronted = False  # brought in front of their tabs the first time the Text tab shows
+        self.hidden: set[str] = set()  # the canvas and text docks the user closed (object names)
+        for dock in self.canvas_docks + self.text_docks:
             dock.installEventFilter(self)  # its close button: the user's choice
             dock.toggleViewAction().triggered.connect(lambda shown, d=dock: self._chosen(d, shown))
 
@@ -83,17 +91,21 @@ class Docks(QObject):
             window.tabifyDockWidget(self.layers, self.tool_options)
         window.tabifyDockWidget(self.tool_options, self.jobs)
         window.tabifyDockWidget(self.jobs, self.history)
+        window.tabifyDockWidget(self.history, self.context)
+        window.tabifyDockWidget(self.generate, self.story)
         for dock in self.all:
             dock.show()
         front = self.tool_options if roomy else self.layers
-        front.raise_()
-        QTimer.singleShot(0, front.raise_)  # once the tab bar exists
+        for dock in (front, self.generate):
+            dock.raise_()
+            QTimer.singleShot(0, dock.raise_)  # once the tab bar exists
+        self._text_docks_fronted = False
         screen = window.screen()
         room = screen.availableGeometry().width() if screen is not None else 0
         prefer_width(window, self.generate, min(COLUMN_WIDTH, max(int(room * COLUMN_SHARE), 0) or COLUMN_WIDTH))
         column, shares = ([self.generate, self.tool_options, self.layers], HEIGHT_SHARES) if roomy else ([self.generate, self.layers], HEIGHT_SHARES_TABBED)
         window.resizeDocks(column, [int(height * share) for share in shares], Qt.Orientation.Vertical)
-        self._show_canvas_docks()
+        self._show_workspace_docks()
 
     def reset(self) -> None:
         """View ▸ Reset layout: every dock back in the default layout, shown."""
@@ -111,19 +123,31 @@ class Docks(QObject):
 
     # -- the canvas's docks follow the Canvas tab ---------------------------------------------------
 
-    def show_for_workspace(self, on_canvas: bool) -> None:
-        self.on_canvas = on_canvas
-        self._show_canvas_docks()
+    def show_for_workspace(self, on_canvas: bool, on_text: bool = False) -> None:
+        self.on_canvas, self.on_text = on_canvas, on_text
+        self._show_workspace_docks()
 
-    def _show_canvas_docks(self) -> None:
-        for dock in self.canvas_docks:
-            dock.setVisible(self.on_canvas and dock.objectName() not in self.hidden)
+    def show_context(self) -> None:
+        """Text ▸ Show context: the Context dock shown (again, if it was closed) and in front."""
+        self.hidden.discard(self.context.objectName())
+        self.context.show()
+        self.context.raise_()
+
+    def _show_workspace_docks(self) -> None:
+        for docks, shown in ((self.canvas_docks, self.on_canvas), (self.text_docks, self.on_text)):
+            for dock in docks:
+                dock.setVisible(shown and dock.objectName() not in self.hidden)
+        if self.on_text and not self._text_docks_fronted:
+            self._text_docks_fronted = True
+            for dock in self.text_docks:
+                if dock.isVisible():
+                    QTimer.singleShot(0, dock.raise_)  # once its tab is back in the bar
 
     def _chosen(self, dock: QDockWidget, shown: bool) -> None:
         (self.hidden.discard if shown else self.hidden.add)(dock.objectName())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched in self.canvas_docks and event.type() == QEvent.Type.Close:
+        if watched in self.canvas_docks + self.text_docks and event.type() == QEvent.Type.Close:
             self.hidden.add(watched.objectName())
         return False
 
@@ -148,8 +172,8 @@ class Docks(QObject):
             window.restoreGeometry(before)
             return False
         hidden = settings.value(HIDDEN_KEY, "")
-        self.hidden = {name for name in str(hidden or "").split(",") if name in {d.objectName() for d in self.canvas_docks}}
-        self._show_canvas_docks()
+        self.hidden = {name for name in str(hidden or "").split(",") if name in {d.objectName() for d in self.canvas_docks + self.text_docks}}
+        self._show_workspace_docks()
         return True
 
     def save(self, settings: "Settings") -> None:

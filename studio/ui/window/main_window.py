@@ -33,6 +33,8 @@ from studio.core.project.history import HistoryEntry
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
 from studio.ui.editor import TextWorkspace
+from studio.ui.editor.context_view import ContextView, ContextWatch
+from studio.ui.editor.story_panel import StoryPanel
 from studio.ui.editor.workspace import Generation
 from studio.ui.panels.generate_panel import GeneratePanel
 from studio.ui.panels.history_panel import HistoryPanel
@@ -90,7 +92,11 @@ class MainWindow(QMainWindow):
         self.jobs_panel = JobsPanel()
         self.history_panel = HistoryPanel(self.history_target_exists)
         self.history = HistoryActions(self)
-        self.docks = Docks(self, self.generate_panel, self.canvas.options, self.canvas.panel, self.jobs_panel, self.history_panel)
+        self.story_panel = StoryPanel()  # memory, author's note, lorebook: read by each Continue
+        self.context_view = ContextView()
+        self.context_watch = ContextWatch(self.context_view, self.generate_panel, self.text, self.story_panel)
+        self.docks = Docks(self, self.generate_panel, self.canvas.options, self.canvas.panel, self.jobs_panel, self.history_panel,
+                           self.story_panel, self.context_view)
         self.project = ProjectSession(self)
         self.project.state_changed.connect(self._show_title)
 
@@ -124,7 +130,7 @@ class MainWindow(QMainWindow):
     def _workspace_shown(self) -> None:
         """A tab was shown: its workspace's menu entries and status labels work, the others' not."""
         self.menus.enable_for_current_tab()
-        self.docks.show_for_workspace(self.tabs.currentWidget() is self.canvas)
+        self.docks.show_for_workspace(self.tabs.currentWidget() is self.canvas, self.tabs.currentWidget() is self.text)
         self.status_labels.show_text_labels(self.tabs.currentWidget() is self.text)
 
     def _show_title(self) -> None:

@@ -68,6 +68,7 @@ class ProjectSession(QObject):
         document = window.text.editor.document()
         document.modificationChanged.connect(lambda _: self.state_changed.emit())
         document.contentsChanged.connect(self._count_change)
+        window.story_panel.changed.connect(self.mark_changed)  # memory, note, lorebook: saved with the project
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.autosave)
         self.apply_settings()
@@ -112,6 +113,7 @@ class ProjectSession(QObject):
             text_spans=list(w.text.spans.spans),
             timeline=w.audio.timeline,
             history=list(w.history_panel.entries()),
+            notes=w.story_panel.notes(),
             chat=w.chatting.view.chat_log(),  # the Text tab's chat view
         )
 
@@ -123,6 +125,7 @@ class ProjectSession(QObject):
         w.audio.load_timeline(project.timeline)
         w.host.runner.cancel_all()  # any other job still running belongs to the project being closed
         w.history_panel.set_entries(project.history)
+        w.story_panel.set_notes(project.notes)
         w.chatting.view.set_chat_log(project.chat)
         w.undo_stack.clear()
 
