@@ -12,10 +12,12 @@ import dataclasses
 from typing import Any, Mapping
 
 import studio
-from studio.core.text.context import ContextPlan, plan_context
+from studio.core.models.limits import text_limit
+from studio.core.text.context import ContextPart, ContextPlan, plan_context
 from studio.core.text.story import DEFAULT_NOTE_DEPTH, MAX_NOTE_DEPTH, StoryNotes, parse_lorebook
 
 from .layout import LMModel
+from .pipeline import prompt_ids
 from .tokenizer import LMTokenizer
 
 STORY_PARAMS = (
@@ -48,6 +50,26 @@ def uses_notes(params: Mapping[str, Any]) -> bool:
     if str(params.get("instruction") or "").strip() or params.get("messages"):
         return False
     return any(str(params.get(name) or "").strip() for name in ("memory", "authors_note", "lorebook"))
+
+
+def continuation_plan(tokenizer: LMTokenizer, model: LMModel, params: Mapping[str, Any]) -> ContextPlan:
+    """What the continuation with ``params`` reads, as the generator will run it: with notes,
+    ``story_plan``; without, the page as ``prompt_ids`` cuts it (``page_plan``)."""
+    return story_plan(tokenizer, model, params) if uses_notes(params) else page_plan(tokenizer, model, params)
+
+
+def page_plan(tokenizer: LMTokenizer, model: LMModel, params: Mapping[str, Any]) -> ContextPlan:
+    """A continuation without notes: the ids ``prompt_ids`` gives the model (the very function
+    the generator calls), described as one story part."""
+    prompt = params.get("prompt", "")
+    ids, max_new, notes = prompt_ids(tokenizer, model, prompt, "", params["max_new_tokens"])
+    head = 1 if tokenizer.bos_id is not None and ids and ids[0] == tokenizer.bos_id else 0
+    kept = tokenizer.decode(ids[head:]) if prompt else ""
+    cut = max(0, len(prompt) - len(kept))
+    cut_tokens = len(tokenizer.encode(prompt[max(0, cut - text_limit(model.context_length)) : cut], special=False)) if cut else 0
+    part = ContextPart("story", kept, len(ids) - head, "the story" if prompt else "the story (the page is empty)")
+    return ContextPlan((part,), kept, len(ids), model.context_length - max_new, model.context_length, max_new,
+                       story_cut_chars=cut, story_cut_tokens=cut_tokens, notes=tuple(notes))
 
 
 def story_plan(tokenizer: LMTokenizer, model: LMModel, params: Mapping[str, Any]) -> ContextPlan:

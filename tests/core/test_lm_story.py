@@ -60,6 +60,17 @@ def test_the_continuation_reads_the_plan_and_says_what_was_in_it(llama):
     assert plain.state is JobState.FINISHED and "context" not in plain.result.info
 
 
+@pytest.mark.parametrize("story", [STORY, "Mira wrote", ""])
+def test_without_notes_the_plan_is_the_page_as_the_model_reads_it(llama, story):
+    values = {"prompt": story, "max_new_tokens": 16, "temperature": 0.0, "seed": 1}
+    plan = llama.context_plan(values)
+    job = run(llama, values)
+    assert job.state is JobState.FINISHED, job.message
+    assert plan.tokens == job.result.info["prompt_tokens"] and list(plan.notes) == job.result.info["notes"][: len(plan.notes)]
+    assert [p.kind for p in plan.parts] == ["story"] and story.endswith(plan.prompt)
+    assert (plan.story_cut_chars > 0) == (story == STORY)
+
+
 def test_a_rewrite_is_not_given_the_notes(llama):
     values = {"prompt": "Mira wrote.", "instruction": "Make it sad", **NOTES.as_values(), "max_new_tokens": 4, "temperature": 0.0, "seed": 1}
     job = run(llama, values)
