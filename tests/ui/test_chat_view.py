@@ -238,3 +238,19 @@ def test_the_chat_is_saved_with_the_project_and_comes_back(window, qtbot, tmp_pa
     qtbot.waitUntil(lambda: len(view.blocks) == 2, timeout=20000)
     assert view.chat_log().to_json() == before
     assert view.system.toPlainText() == "Be brief." and view.blocks[1].take_label.text() == "2 / 2"
+
+
+def test_the_generate_panels_button_answers_in_the_chat_and_leaves_the_page_alone(window, qtbot):
+    view = open_chat(qtbot, window, "lm:llama")
+    window.text.editor.setPlainText("The page stays as it is.")
+    view.input.setFocus()
+    qtbot.keyClicks(view.input, "Hello")
+    qtbot.mouseClick(window.generate_panel.button, CLICK)  # typed: sent
+    wait_reply(qtbot, view)
+    assert [m.role for m in view.log.messages] == ["user", "assistant"] and view.log.messages[1].text
+    reply = view.log.messages[1].text
+    qtbot.mouseClick(window.generate_panel.button, CLICK)  # nothing typed: the last reply goes on
+    wait_reply(qtbot, view)
+    assert len(view.log.messages) == 2 and view.log.messages[1].text.startswith(reply)
+    assert window.text.editor.toPlainText() == "The page stays as it is."
+    window.text.editor.document().setModified(False)

@@ -225,6 +225,12 @@ class ChatView(QWidget):
             self.changed.emit()
         self.generate_requested.emit(index, how)
 
+    def continue_reply(self, index: int) -> None:
+        """Continue the reply at ``index``, as its Continue button does."""
+        block = self._block(self.log.messages[index])
+        if block is not None:
+            self._reply_action(block, "continue")
+
     def _delete(self, block: MessageBlock) -> None:
         if block.streaming:
             return

@@ -104,6 +104,24 @@ class ChatGeneration(QObject):
         window.statusBar().showMessage(f"{verb} with {generator.title or generator.id}… Esc stops", 8000)
         return job
 
+    def showing(self) -> bool:
+        """True while the Text tab shows the chat view (the Generate panel's button then answers there)."""
+        return self.window.tabs.currentWidget() is self.window.text and self.stack.currentWidget() is self.view
+
+    def generate_from_panel(self) -> Job | None:
+        """The Generate panel's button in the chat: what is typed is sent; with nothing typed the
+        model answers the last message, or goes on with its last reply."""
+        view = self.view
+        last = view.log.messages[-1] if view.log.messages else None
+        if view.input.toPlainText().strip() or (last is not None and last.role == "user"):
+            view.send()
+        elif last is not None and last.role == "assistant":
+            view.continue_reply(len(view.log.messages) - 1)
+        else:
+            self.window.statusBar().showMessage("Write a message below first: the model answers it", 8000)
+            return None
+        return next((reply.job for reply in view.replies.values()), None)
+
     def stop(self) -> None:
         """Stop the streaming reply at once; what it wrote stays, as a take."""
         for reply in list(self.view.replies.values()):

@@ -44,6 +44,8 @@ class GenerationDispatch(QObject):
         jobs chose them, as Upscale and refine does) and the picture lands there."""
         window = self.window
         generator = window.host.generators.get(generator_id)
+        if generator is not None and generator.kind == "text" and window.chatting.showing():
+            return window.chatting.generate_from_panel()  # the chat view is shown: Generate answers there
         if generator is not None and generator.kind == "text":
             return window.writing.generate_text(generator_id, values, "continue")
         chosen = placement is not None
