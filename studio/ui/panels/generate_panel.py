@@ -111,6 +111,11 @@ class GeneratePanel(QWidget):
     def current(self) -> Generator | None:
         return self.generators.get(self.current_id())
 
+    def values_for(self, generator_id: str) -> dict[str, Any]:
+        """What the user set in ``generator_id``'s form, shown or not ({} before it was ever shown)."""
+        form = self._forms.get(generator_id)
+        return form.values() if form is not None else {}
+
     def select(self, generator_id: str) -> bool:
         index = self.combo.findData(generator_id)
         if index >= 0:

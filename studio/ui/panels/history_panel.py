@@ -85,6 +85,8 @@ def tooltip(entry: HistoryEntry) -> str:
     made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created))
     took = duration(entry.seconds)
     lines.append(f"Made {made}" + (f" in {took}" if took else ""))
+    if entry.source is not None:  # Illustrate selection, Score this scene
+        lines.append(f"From the passage {html.escape(entry.source.label(120))} (right-click: Show passage)")
     lines.append("")
     for name, value in entry.params.items():
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
@@ -101,6 +103,7 @@ class HistoryModel(QAbstractListModel):
         self._entries: list[HistoryEntry] = []
         self._alive: dict[int, bool] = {}  # entry id -> its target is still in the project
         self._target_exists = target_exists
+        self.describe: Callable[[HistoryEntry], str] = lambda entry: ""  # a line of the window's own (a take: which one), else the summary
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt's name
         return 0 if parent.isValid() else len(self._entries)
@@ -113,7 +116,7 @@ class HistoryModel(QAbstractListModel):
             return None
         entry = self.entry(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
-            return entry.summary()
+            return self.describe(entry) or entry.summary()
         if role == ENTRY_ROLE:
             return entry
         if role == ALIVE_ROLE:
@@ -122,7 +125,8 @@ class HistoryModel(QAbstractListModel):
             return tooltip(entry)
         if role == SEARCH_ROLE:
             prompt = " ".join(str(entry.params.get(k) or "") for k in ("prompt", "instruction", "key"))
-            return f"{entry.summary()} {prompt} {entry.title} {entry.generator} {entry.model}".lower()
+            passage = entry.source.excerpt if entry.source is not None else ""
+            return f"{entry.summary()} {prompt} {entry.title} {entry.generator} {entry.model} {passage}".lower()
         return None
 
     def entries(self) -> list[HistoryEntry]:
@@ -242,7 +246,7 @@ class HistoryDelegate(QStyledItemDelegate):
         painter.drawText(first, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, when)
         painter.setFont(option.font)
         painter.setPen(ink)
-        summary = metrics.elidedText(entry.summary(), Qt.TextElideMode.ElideRight, first.width() - when_width)
+        summary = metrics.elidedText(str(index.data(Qt.ItemDataRole.DisplayRole)), Qt.TextElideMode.ElideRight, first.width() - when_width)
         painter.drawText(first, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, summary)
 
         painter.setFont(small)
@@ -251,7 +255,8 @@ class HistoryDelegate(QStyledItemDelegate):
         if state:
             painter.setPen(palette.color(QPalette.ColorRole.BrightText) if not selected else quiet)
             painter.drawText(second, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, state)
-        details = " · ".join(bit for bit in (entry.title or entry.generator, duration(entry.seconds)) if bit)
+        passage = f"from {entry.source.label()}" if entry.source is not None else ""
+        details = " · ".join(bit for bit in (passage, entry.title or entry.generator, duration(entry.seconds)) if bit)
         painter.setPen(quiet)
         details = small_metrics.elidedText(details, Qt.TextElideMode.ElideRight, second.width() - state_width)
         painter.drawText(second, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, details)
@@ -279,6 +284,7 @@ class HistoryPanel(QWidget):
     reuse_requested = Signal(object)  # HistoryEntry: load its generator and parameters into the Generate panel
     regenerate_requested = Signal(object)  # HistoryEntry: run it again, same parameters and seed
     jump_requested = Signal(object)  # HistoryEntry: show the layer, text or clip it made
+    passage_requested = Signal(object)  # HistoryEntry: select the passage of the text it was made from
 
     def __init__(self, target_exists: Callable[[HistoryEntry], bool] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -373,6 +379,7 @@ class HistoryPanel(QWidget):
         """Ask again which outputs still exist (after undo, redo or a delete)."""
         self.model.refresh_targets()
         self._update_buttons()
+        self.view.viewport().update()  # a line the window describes (which take) may have changed
 
     def selected(self) -> HistoryEntry | None:
         indexes = self.view.selectionModel().selectedIndexes()
@@ -409,6 +416,8 @@ class HistoryPanel(QWidget):
             ("Regenerate", lambda: self.regenerate_requested.emit(entry), True),
             ("Show", lambda: self.jump_requested.emit(entry), self.target_exists(entry)),
         ]
+        if entry.source is not None:
+            actions.append(("Show passage", lambda: self.passage_requested.emit(entry), True))
         for text, slot, enabled in actions:
             action = QAction(text, menu)
             action.setEnabled(enabled)

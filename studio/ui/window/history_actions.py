@@ -17,7 +17,7 @@ from PySide6.QtGui import QTextCursor
 from studio.core.engine.generators import Generator, Result
 from studio.core.engine.jobs import Job
 from studio.core.image.document import Layer
-from studio.core.project.history import HistoryEntry, entry_for
+from studio.core.project.history import HistoryEntry, Passage, entry_for
 from studio.core.project.reuse import PictureParameters, fit_parameters
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ class HistoryActions(QObject):
         panel.reuse_requested.connect(self.reuse_history)
         panel.regenerate_requested.connect(self.regenerate_history)
         panel.jump_requested.connect(self.show_history_target)
+        panel.model.describe = self.describe  # a take's entry says which take it is
+        self.sources: dict[int, Passage] = {}  # job id -> the passage it is made from (Illustrate selection)
         # Undo, redo and edits add or take away what an entry made: its "Show" follows (once
         # typing pauses, not on every key).
         self._history_refresh = QTimer(self, singleShot=True, interval=200)
@@ -45,7 +47,8 @@ class HistoryActions(QObject):
     def record(self, job: Job, result: Result, title: str, target: int | None) -> None:
         """Add the finished generation to the history (a change the project must save)."""
         seconds = (job.ended or time.monotonic()) - (job.started or job.created)
-        entry = entry_for(result.kind, result.generator, title, result.params, target, self._model_folder(result.generator), seconds)
+        entry = entry_for(result.kind, result.generator, title, result.params, target, self._model_folder(result.generator), seconds,
+                          self.sources.get(job.id))
         self.window.history_panel.add(entry)
         self.window.project.mark_changed()
 
@@ -62,8 +65,8 @@ class HistoryActions(QObject):
         window = self.window
         if entry.kind == "image":
             return any(layer.id == entry.target for layer in window.canvas.document.layers)
-        if entry.kind == "text":
-            return window.text.spans.of_job(entry.target) is not None
+        if entry.kind == "text":  # on the page, or a take of a place that can be chosen again
+            return window.text.spans.of_job(entry.target) is not None or window.text.take_of_job(entry.target) is not None
         if entry.kind == "audio":
             return any(clip.id == entry.target for clip in window.audio.timeline.clips)
         return False
@@ -77,6 +80,9 @@ class HistoryActions(QObject):
         if entry.kind == "image":
             window.tabs.setCurrentWidget(window.canvas)
             window.canvas.set_active(next(l for l in window.canvas.document.layers if l.id == entry.target))
+        elif entry.kind == "text" and window.text.take_of_job(entry.target) is not None:
+            window.tabs.setCurrentWidget(window.text)
+            return window.text.show_take(entry.target)  # chosen, when another take is on the page
         elif entry.kind == "text":
             text = window.text
             span = text.spans.of_job(entry.target)
@@ -94,6 +100,10 @@ class HistoryActions(QObject):
             audio.set_playhead(clip.start)
             audio.arrangement.ensure_visible(clip.id)
         return True
+
+    def describe(self, entry: HistoryEntry) -> str:
+        """A take's line in History: which take of its place it is, and how it begins."""
+        return self.window.text.take_line(entry.target) if entry.kind == "text" and entry.target is not None else ""
 
     def _history_generator(self, entry: HistoryEntry) -> Generator | None:
         generator = self.window.host.generators.get(entry.generator)
