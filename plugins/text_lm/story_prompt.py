@@ -12,7 +12,8 @@ import dataclasses
 from typing import Any, Mapping
 
 import studio
-from studio.core.models.limits import text_limit
+from studio.core.base.memory import ensure_memory
+from studio.core.models.limits import TOKENIZER_BYTES_PER_CHAR, text_limit
 from studio.core.text.context import ContextPart, ContextPlan, plan_context
 from studio.core.text.story import DEFAULT_NOTE_DEPTH, MAX_NOTE_DEPTH, StoryNotes, parse_lorebook
 
@@ -81,6 +82,11 @@ def story_plan(tokenizer: LMTokenizer, model: LMModel, params: Mapping[str, Any]
     def count(text: str) -> int:
         return len(tokenizer.encode(text, special=False)) if text else 0
 
+    def token_ends(text: str) -> list[int]:
+        ensure_memory(len(text) * TOKENIZER_BYTES_PER_CHAR, f"tokenizing {len(text):,} characters")  # as LMTokenizer.encode
+        return [end for _, end in tokenizer.tokenizer.encode(text, add_special_tokens=False).offsets]
+
     specials = len(tokenizer.encode("", special=True))
-    plan = plan_context(params.get("prompt", ""), story_notes(params), count, model.context_length - specials, params["max_new_tokens"])
+    plan = plan_context(params.get("prompt", ""), story_notes(params), count, model.context_length - specials,
+                        params["max_new_tokens"], token_ends)
     return dataclasses.replace(plan, context_length=model.context_length, limit=plan.limit + specials, tokens=plan.tokens + specials)

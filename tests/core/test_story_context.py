@@ -225,6 +225,29 @@ def test_a_real_tokenizer_fits_the_whole_prompt_and_keeps_the_start_while_contin
     assert moves <= 4 and shared >= 45, (moves, shared)
 
 
+def test_token_offsets_find_the_same_cut_with_one_tokenization():
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    calls = []
+
+    def count(text: str) -> int:
+        calls.append(len(text))
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def ends(text: str) -> list[int]:
+        return [end for _, end in tokenizer.encode(text, add_special_tokens=False).offsets]
+
+    notes = StoryNotes("Mira keeps a diary.", "[Tone: quiet]", 3)
+    for lines in (200, 2_000):
+        story = chapter(lines)
+        calls.clear()
+        slow = plan_context(story, notes, count, 1024, 100)
+        slow_calls = sum(1 for n in calls if n > 1000)
+        calls.clear()
+        fast = plan_context(story, notes, count, 1024, 100, ends)
+        assert fast == slow and fast.story_cut_chars > 0
+        assert sum(1 for n in calls if n > 1000) < slow_calls / 2, (calls, slow_calls)
+
+
 def test_a_megabyte_story_is_planned_quickly_and_only_its_end_is_tokenized(real_count):
     story = chapter(20_000)
     assert len(story) > 800_000

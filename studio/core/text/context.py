@@ -34,6 +34,7 @@ for the key found nearest the end.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass, field
@@ -190,10 +191,13 @@ def _window_start(length: int, chars: int) -> int:
     return -(-(length - chars) // step) * step
 
 
-def _story_cut(window: str, count: Callable[[str], int], room: int, step: int) -> tuple[int, int]:
+def _story_cut(window: str, count: Callable[[str], int], room: int, step: int,
+               before: Callable[[int], int] | None = None) -> tuple[int, int]:
     """Where the window is cut (characters, tokens left out) so that the rest fits ``room``:
     the tokens to drop rounded up to a multiple of ``step``, then on to the next line or
-    sentence start (a word's, when no sentence starts within a step)."""
+    sentence start (a word's, when no sentence starts within a step). ``before(p)``: the
+    tokens of ``window[:p]``, by default counted afresh each time."""
+    before = before or (lambda p: count(window[:p]))
     total = count(window)
     if total <= room:
         return 0, 0
@@ -203,19 +207,25 @@ def _story_cut(window: str, count: Callable[[str], int], room: int, step: int) -
     words: list[int] | None = None
     drop = -(-(total - room) // step) * step
     while drop < total:
-        cut = _first_reaching(sentences, lambda p, drop=drop: count(window[:p]) >= drop)
-        if count(window[:cut]) > drop + step:  # a long stretch without a sentence's end
+        cut = _first_reaching(sentences, lambda p, drop=drop: before(p) >= drop)
+        if before(cut) > drop + step:  # a long stretch without a sentence's end
             words = words if words is not None else [0] + [m.end() for m in _WORD_START.finditer(window)] + [len(window)]
-            cut = _first_reaching(words, lambda p, drop=drop: count(window[:p]) >= drop)
+            cut = _first_reaching(words, lambda p, drop=drop: before(p) >= drop)
         if cut < len(window) and count(window[cut:]) <= room:
-            return cut, count(window[:cut])
+            return cut, before(cut)
         drop += step
     return len(window), total
 
 
-def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], int], context_length: int, max_new_tokens: int) -> ContextPlan:
+def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], int], context_length: int, max_new_tokens: int,
+                 token_ends: Callable[[str], list[int]] | None = None) -> ContextPlan:
     """The context the model reads to continue ``story`` (see the module's docstring);
-    ``count_tokens`` is the model's tokenizer's count (no special tokens)."""
+    ``count_tokens`` is the model's tokenizer's count (no special tokens).
+
+    ``token_ends`` (optional, for speed): where each token of a text ends, in characters (a
+    tokenizer's offsets). The story is then tokenized once to find where to cut it, instead of
+    a dozen times (a prefix's tokens are those ending in it); whether the rest fits is still
+    counted exactly."""
     if context_length < 2:
         raise StudioError(f"a context of {context_length} tokens holds no prompt and no new text")
     said: list[str] = []
@@ -265,8 +275,12 @@ def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], in
     header = ([ContextPart("memory", memory, memory_tokens, "memory: always at the top")] if memory else []) + chosen
     room = limit - sum(p.tokens for p in header) - note_tokens
     step = max(1, room // 4)  # fixed before the seams are paid for below: the cut's grid must not move
+    before = None
+    if token_ends is not None and story_tokens > room:
+        ends = token_ends(window)
+        before = functools.lru_cache(maxsize=None)(lambda p: bisect.bisect_right(ends, p))
     while True:
-        cut, cut_tokens = _story_cut(window, count, room, step)
+        cut, cut_tokens = _story_cut(window, count, room, step, before)
         kept = window[cut:]
         parts = header + _story_parts(kept, note, note_tokens, notes.note_depth, count)
         prompt = join_parts([p.text for p in parts])
