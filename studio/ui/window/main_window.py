@@ -9,6 +9,7 @@ Three workspaces in tabs (canvas, text, audio), the Generate, Layers, Jobs and H
 - ``writing`` (TextGeneration): Continue, Rewrite, Retry and Stop in the editor;
 - ``chatting`` (ChatGeneration): the Text tab's chat view (Story | Chat) and its replies;
 - ``history`` (HistoryActions): finished generations recorded, the History panel's buttons;
+- ``media`` (MediaLinks): a passage illustrated or scored, and History's link back to it;
 - ``files`` (FileActions) and ``dialogs`` (MenuDialogs): what the menus' entries open;
 - ``workspaces`` (WorkspaceTabs): the tab follows the generator, the generator the tab;
 - ``status_labels`` (StatusBarLabels): the device label and its probe, the text's labels;
@@ -49,6 +50,7 @@ from studio.ui.window.generation import GenerationDispatch
 from studio.ui.window.history_actions import HistoryActions
 from studio.ui.window.job_indicator import JobIndicator
 from studio.ui.window.job_routing import JobRouting
+from studio.ui.window.media_links import MediaLinks
 from studio.ui.window.menu_dialogs import MenuDialogs
 from studio.ui.window.menus import WindowMenus
 from studio.ui.window.project_session import ProjectSession
@@ -92,6 +94,7 @@ class MainWindow(QMainWindow):
         self.jobs_panel = JobsPanel()
         self.history_panel = HistoryPanel(self.history_target_exists)
         self.history = HistoryActions(self)
+        self.media = MediaLinks(self)  # Illustrate selection, Score this scene, and History's links to passages
         self.story_panel = StoryPanel()  # memory, author's note, lorebook: read by each Continue
         self.context_view = ContextView()
         self.context_watch = ContextWatch(self.context_view, self.generate_panel, self.text, self.story_panel)
