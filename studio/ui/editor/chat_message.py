@@ -12,11 +12,6 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QTextEdi
 from studio.core.text.chat import ChatMessage
 
 ROLE_NAMES = {"user": "You", "assistant": "Model", "system": "System"}
-#: Your messages tinted, the model's plain: told apart at a glance, in a light or a dark theme.
-BLOCK_STYLE = (
-    "QFrame#chat_user { background: rgba(90, 130, 210, 0.13); border: 1px solid rgba(90, 130, 210, 0.45); border-radius: 6px; }"
-    "QFrame#chat_reply { border: 1px solid rgba(128, 128, 128, 0.45); border-radius: 6px; }"
-)
 
 
 class GrowingEdit(QTextEdit):
@@ -65,7 +60,6 @@ class MessageBlock(QFrame):
         reply = message.role == "assistant"
         self.setObjectName("chat_reply" if reply else "chat_user")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet(BLOCK_STYLE)
         self.role = QLabel(model_name if reply else ROLE_NAMES[message.role])
         self.role.setObjectName("chat_role")
         font = self.role.font()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -33,10 +33,16 @@ from studio.core.engine.jobs import Job
 from studio.core.text.chat import ChatLog, ChatMessage
 from studio.ui.editor.chat_message import MessageBlock
 
+USER_TINT = "#5a82d2"
 EMPTY_HINT = (
     "Write a message below and press Enter (Shift+Enter for a new line). Every reply can be "
     "edited in place, continued from its end and retried; Esc stops a reply."
 )
+
+
+def _mix(colour: QColor, other: QColor, share: float) -> QColor:
+    """``colour`` with ``share`` of ``other`` mixed in."""
+    return QColor.fromRgbF(*(a * (1 - share) + b * share for a, b in zip(colour.getRgbF()[:3], other.getRgbF()[:3])))
 
 
 class MessageInput(QPlainTextEdit):
@@ -177,6 +183,28 @@ class ChatView(QWidget):
         self.banner.setText(reason)
         self.banner.setVisible(not can_chat and bool(reason))
         self._update_controls()
+
+    def set_paper(self, paper: str, ink: str) -> None:
+        """The messages on the story's paper and ink (its theme), so both views read alike."""
+        palette = self.list_widget.palette()
+        quiet = _mix(QColor(ink), QColor(paper), 0.45)
+        for role in (QPalette.ColorRole.Window, QPalette.ColorRole.Base):
+            palette.setColor(role, QColor(paper))
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+            palette.setColor(role, QColor(ink))
+            palette.setColor(QPalette.ColorGroup.Disabled, role, quiet)
+        self.list_widget.setPalette(palette)
+        self.list_widget.setAutoFillBackground(True)
+        for block in self.blocks:
+            self._tint(block)
+
+    def _tint(self, block: MessageBlock) -> None:
+        """Your messages on a blue-tinted paper, the model's on the paper itself."""
+        if block.message.role == "user":
+            palette = self.list_widget.palette()
+            palette.setColor(QPalette.ColorRole.Window, _mix(palette.color(QPalette.ColorRole.Window), QColor(USER_TINT), 0.14))
+            block.setPalette(palette)
+            block.setAutoFillBackground(True)
 
     @property
     def running(self) -> bool:
@@ -351,6 +379,7 @@ class ChatView(QWidget):
             block.retry_clicked.connect(lambda b=block: self._reply_action(b, "retry"))
             block.delete_clicked.connect(lambda b=block: self._delete(b))
             block.take_chosen.connect(lambda take, b=block: self._choose_take(b, take))
+            self._tint(block)
             if id(message) in streaming:
                 block.set_streaming(True, "writing…")
             self.list_layout.insertWidget(self.list_layout.count() - 1, block)

@@ -17,6 +17,7 @@ from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job
 from studio.errors import StudioError
 from studio.ui.editor.chat_view import ChatView, install_chat_view
+from studio.ui.editor.workspace import THEMES
 
 if TYPE_CHECKING:
     from studio.ui.window.main_window import MainWindow
@@ -43,8 +44,14 @@ class ChatGeneration(QObject):
         self.view.changed.connect(lambda: window.project.mark_changed())
         self.view.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
         self.switch.chat_button.toggled.connect(lambda on: on and self.show_model())
+        self.switch.chat_button.toggled.connect(lambda on: on and self.show_paper())
         window.generate_panel.generator_changed.connect(lambda _generator: self.show_model())
         self.show_model()
+
+    def show_paper(self) -> None:
+        """The chat on the story's paper (Text ▸ Theme), as it is when the chat is shown."""
+        paper, ink, _selection = THEMES.get(getattr(self.window.text, "theme", "light"), THEMES["light"])
+        self.view.set_paper(paper, ink)
 
     # -- which model ----------------------------------------------------------------------
 
