@@ -270,7 +270,7 @@ class Takes:
                     index = len(takes) - 1
                 else:  # its words and the writer's edit as they were then; stopped once, stopped for good
                     takes[index] = dataclasses.replace(takes[index], text=on_page.text, edited=on_page.edited)
-                waiting = s.takes[s.pending].job if s.pending is not None else None
+                waiting = live.takes[live.pending].job if live.pending is not None else None  # still waiting now
                 s.takes, s.current = takes, index
                 s.pending = next((i for i, t in enumerate(takes) if waiting is not None and t.job == waiting), None)
             if s.pending is not None and s.takes[s.pending].job not in running:

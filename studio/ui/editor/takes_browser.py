@@ -116,6 +116,39 @@ class TakeBrowsing:
         self.message.emit(f"Take {take_set.position_label()}: {take.label()} (Ctrl+Z brings the one before back)")
         return True
 
+    # -- what History asks -------------------------------------------------------------------------
+
+    def take_of_job(self, job: int) -> tuple[TakeSet, int] | None:
+        """The place and take number ``job`` made, while that place is still browsable."""
+        return self._takes.of_job(job)
+
+    def take_line(self, job: int) -> str:
+        """History's line for the take ``job`` made: "Take 2 of 3 (retry) · “It was…”", or ""."""
+        found = self._takes.of_job(job)
+        if found is None:
+            return ""
+        take_set, index = found
+        take = take_set.takes[index]
+        words = " ".join((self.text_between(take_set.start, take_set.end) if index == take_set.current else take.text).split())
+        words = f"“{words[:60]}…”" if len(words) > 60 else f"“{words}”"
+        shown = ", on the page" if index == take_set.current else ""
+        return f"Take {index + 1} of {len(take_set.takes)} ({take.label()}{shown}) · {words}"
+
+    def show_take(self, job: int) -> bool:
+        """Choose the take ``job`` made (when another is on the page) and select it."""
+        found = self._takes.of_job(job)
+        if found is None or found[0].pending is not None:
+            return False
+        take_set, index = found
+        if index != take_set.current and not self.choose_take(take_set, index):
+            return False
+        cursor = QTextCursor(self.editor.document())
+        cursor.setPosition(take_set.start)
+        cursor.setPosition(take_set.end, QTextCursor.MoveMode.KeepAnchor)
+        self.editor.setTextCursor(cursor)
+        self.editor.setFocus()
+        return True
+
     # -- following the document ------------------------------------------------------------------
 
     def _on_command_added(self) -> None:

@@ -117,7 +117,7 @@ class WindowMenus:
         self._text_action(menu, "&Next take", lambda: text.step_take(+1), QKeySequence("Alt+Right"))
         menu.addSeparator()
         menu.setToolTipsVisible(True)  # a greyed entry says why
-        writing.watch_instruction_actions([  # need a chat model: greyed with the reason otherwise
+        writing.watch_instruction_actions(menu, [  # need a chat model: greyed with the reason otherwise
             self._action(menu, "Re&write selection…", writing.open_rewrite, QKeySequence("Ctrl+Shift+R"), "Rewrite the selection following your instruction"),
             self._action(menu, "&Expand selection", lambda: writing.rewrite_text(EXPAND), None, "Rewrite the selection longer, with more detail"),
             self._action(menu, "Su&mmarise selection", lambda: writing.rewrite_text(SUMMARISE), None, "Rewrite the selection as a short summary"),

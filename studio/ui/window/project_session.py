@@ -111,6 +111,7 @@ class ProjectSession(QObject):
             image=w.canvas.document,
             text=w.text.editor.toPlainText(),
             text_spans=list(w.text.spans.spans),
+            takes=w.text.takes,  # the alternatives at each place, the page's texts copied in
             timeline=w.audio.timeline,
             history=list(w.history_panel.entries()),
             notes=w.story_panel.notes(),
@@ -122,6 +123,7 @@ class ProjectSession(QObject):
         w = self.window
         w.canvas.load_document(project.image)  # each workspace's jobs are stopped (and named) as it is replaced
         w.text.load_text(project.text, project.text_spans)
+        w.text.set_takes(project.takes)
         w.audio.load_timeline(project.timeline)
         w.host.runner.cancel_all()  # any other job still running belongs to the project being closed
         w.history_panel.set_entries(project.history)

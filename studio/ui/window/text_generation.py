@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
 
 import studio
 from studio.core.engine.generators import Generator
@@ -162,10 +163,12 @@ class TextGeneration(QObject):
             return False
         return self.window.text.open_rewrite()
 
-    def watch_instruction_actions(self, actions: list[QAction]) -> None:
-        """Grey Rewrite, Expand and Summarise (saying why) unless the text generator can follow
-        an instruction, and keep them to the Text tab like the other text entries."""
+    def watch_instruction_actions(self, menu: QMenu, actions: list[QAction]) -> None:
+        """Grey Rewrite, Expand and Summarise unless the text generator can follow an
+        instruction, and keep them to the Text tab like the other text entries. Why they are
+        greyed is their tooltip, and the status bar's line while the menu is open."""
         self.instruction_actions = actions
+        menu.aboutToShow.connect(self._say_why_greyed)
         self.window.generate_panel.generator_changed.connect(lambda _: self.update_instruction_actions())
         self.window.tabs.currentChanged.connect(lambda _: self.update_instruction_actions())
         self.update_instruction_actions()
@@ -178,6 +181,11 @@ class TextGeneration(QObject):
             tip = refusal or action.data() or ""
             action.setToolTip(tip)
             action.setStatusTip(tip)
+
+    def _say_why_greyed(self) -> None:
+        refusal = instruction_refusal(self._choice())
+        if refusal and self.window.tabs.currentWidget() is self.window.text:
+            self.window.statusBar().showMessage(refusal, 10000)
 
     def stop_text(self) -> None:
         """Cancel the streaming generation at once; what streamed stays (one Ctrl+Z removes it)."""
