@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 import studio
 from studio.core.engine.jobs import JobState
+from studio.core.text.story import MAX_NOTE_CHARS
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window
@@ -256,3 +257,16 @@ def test_the_notes_survive_save_and_reopen(window, qtbot, tmp_path, monkeypatch,
     assert window.story_panel.notes_tab.memory.toPlainText() == MEMORY
     assert [window.story_panel.lorebook.list.item(i).text() for i in range(2)] == ["Ser Aldric  ·  Aldric, the knight", "Dunmore  ·  Dunmore"]
     assert not window.isWindowModified()
+
+
+def test_a_paste_past_what_a_project_keeps_is_cut_there_and_says_so(window, qtbot):
+    open_text_tab(window, qtbot)
+    memory = window.story_panel.notes_tab.memory
+    QApplication.clipboard().setText(("word " * (MAX_NOTE_CHARS // 5 + 5))[: MAX_NOTE_CHARS + 25])
+    memory.setFocus()
+    qtbot.keyClick(memory, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(memory.toPlainText()) == MAX_NOTE_CHARS == len(window.story_panel.notes().memory)
+    warning = window.story_panel.notes_tab.memory_warning
+    assert warning.isVisible() and f"{MAX_NOTE_CHARS:,}" in warning.text()
+    qtbot.keyClick(memory, Qt.Key.Key_Backspace)
+    assert not warning.isVisible()

@@ -177,7 +177,8 @@ class ContextView(QWidget):
 
     def show_plan(self, name: str, plan: ContextPlan) -> None:
         self.plan = plan
-        self.heading.setText(f"The next Continue, as {name} reads it:")
+        self.heading.setText(f"Next Continue · {name}")
+        self.heading.setToolTip(plain_tip(f"What {name} will read when you continue at the cursor, part by part."))
         used, limit = plan.tokens, max(plan.limit, 1)
         self.bar.setRange(0, limit)
         self.bar.setValue(min(used, limit))

@@ -29,7 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.text.story import MAX_NOTE_DEPTH, PRIORITY_RANGE, LoreEntry, StoryNotes
+from studio.core.text.story import (
+    MAX_KEY_CHARS,
+    MAX_KEYS,
+    MAX_LORE_ENTRIES,
+    MAX_LORE_TEXT_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_NOTE_DEPTH,
+    PRIORITY_RANGE,
+    LoreEntry,
+    StoryNotes,
+)
 from studio.ui.plain import plain_label
 from studio.ui.slots import connect_command
 
@@ -59,8 +70,41 @@ def title(text: str) -> QLabel:
 
 
 def split_keys(text: str) -> list[str]:
-    """"Aldric, the knight ,," -> ["Aldric", "the knight"]: comma-separated, blanks dropped."""
-    return [key.strip() for key in text.split(",") if key.strip()]
+    """"Aldric, the knight ,," -> ["Aldric", "the knight"]: comma-separated, blanks dropped,
+    within what a project keeps (``MAX_KEYS`` keys of ``MAX_KEY_CHARS``)."""
+    return [key.strip()[:MAX_KEY_CHARS] for key in text.split(",") if key.strip()][:MAX_KEYS]
+
+
+def keep_within(box: QPlainTextEdit, limit: int, warning: QLabel) -> None:
+    """Hold ``box`` to ``limit`` characters (what a project keeps of it): a paste past it is
+    cut there, and ``warning`` says so until the text is shorter again."""
+
+    cutting = []  # non-empty while the cut's own change comes back through textChanged
+
+    def check() -> None:
+        if cutting:
+            return
+        if len(box.toPlainText()) <= limit:
+            warning.hide()
+            return
+        cutting.append(True)
+        cursor = box.textCursor()
+        cursor.setPosition(limit)
+        cursor.movePosition(cursor.MoveOperation.End, cursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        cutting.clear()
+        warning.setText(f"At most {limit:,} characters are kept: the end of the text was left out.")
+        warning.show()
+
+    box.textChanged.connect(check)
+
+
+def warning_label() -> QLabel:
+    label = plain_label()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #b3261e;")
+    label.hide()
+    return label
 
 
 def entry_label(entry: LoreEntry) -> str:
@@ -103,6 +147,11 @@ class NotesTab(QWidget):
         layout.addWidget(hint("A steer near the end of the story, where it weighs most on the next words."))
         layout.addWidget(self.note, 2)
         layout.addWidget(self.depth)
+        self.memory_warning, self.note_warning = warning_label(), warning_label()
+        layout.insertWidget(layout.indexOf(self.memory) + 1, self.memory_warning)
+        layout.insertWidget(layout.indexOf(self.note) + 1, self.note_warning)
+        keep_within(self.memory, MAX_NOTE_CHARS, self.memory_warning)
+        keep_within(self.note, MAX_NOTE_CHARS, self.note_warning)
         self.memory.textChanged.connect(self.changed)
         self.note.textChanged.connect(self.changed)
         self.depth.valueChanged.connect(self.changed)
@@ -145,6 +194,7 @@ class LorebookTab(QWidget):
 
         self.name = QLineEdit()
         self.name.setObjectName("lore_name")
+        self.name.setMaxLength(MAX_NAME_CHARS)
         self.name.setPlaceholderText("Ser Aldric")
         self.keys = QLineEdit()
         self.keys.setObjectName("lore_keys")
@@ -173,6 +223,8 @@ class LorebookTab(QWidget):
         form.addRow("Name", self.name)
         form.addRow("Keys", self.keys)
         form.addRow("Text", self.text)
+        self.text_warning = warning_label()
+        keep_within(self.text, MAX_LORE_TEXT_CHARS, self.text_warning)
         form.addRow("Priority", last_row)
 
         layout = QVBoxLayout(self)
@@ -181,6 +233,7 @@ class LorebookTab(QWidget):
         layout.addWidget(self.stack, 2)
         layout.addLayout(buttons)
         layout.addWidget(self.fields, 3)
+        layout.addWidget(self.text_warning)
 
         connect_command(self.add_button.clicked, self.add_entry)
         connect_command(self.remove_button.clicked, self.remove_entry)
@@ -206,6 +259,7 @@ class LorebookTab(QWidget):
             self.list.addItem(self._item(entry))
         self.list.blockSignals(False)
         self.stack.setCurrentWidget(self.list if self.entries else self.empty)
+        self.add_button.setEnabled(len(self.entries) < MAX_LORE_ENTRIES)
         self.list.setCurrentRow(row)
         self._show_entry(row)
 
@@ -218,9 +272,12 @@ class LorebookTab(QWidget):
             font.setItalic(True)
             item.setFont(font)
         why = self.fired.get(entry.label)
-        if why is not None:  # the Context view's lore tint: this one is in what the model reads
+        if why is not None:  # the Context view's lore tint, in bold: this one is in what the model reads
             item.setBackground(QBrush(QColor(FIRED_TINT)))
             item.setForeground(QBrush(QColor(INK)))
+            font = QFont(item.font())
+            font.setBold(True)
+            item.setFont(font)
         item.setToolTip(f"In the context now: {why}" if why is not None else entry.text[:400])
         return item
 
@@ -244,6 +301,10 @@ class LorebookTab(QWidget):
         item.setForeground(fresh.foreground())
 
     def add_entry(self) -> None:
+        if len(self.entries) >= MAX_LORE_ENTRIES:
+            self.add_button.setEnabled(False)
+            self.add_button.setToolTip(f"A lorebook holds at most {MAX_LORE_ENTRIES:,} entries")
+            return
         self.entries.append(LoreEntry(keys=[], text="", priority=0, enabled=True, name=""))
         self._refill(len(self.entries) - 1)
         self.changed.emit()
