@@ -107,8 +107,6 @@ def test_illustrate_selection_lands_a_layer_linked_to_the_passage(window, qtbot,
     assert cursor.selectedText() == PASSAGE
     assert window.statusBar().currentMessage().startswith("Selected the passage")
 
-    window.undo_stack.undo()  # the prologue's typing is the editor's own undo; the layer is one step
-    assert window.canvas.document.layers == [] or all(l.id != entry.target for l in window.canvas.document.layers)
 
 
 def test_the_layer_is_one_undo_step(window, qtbot, choose):
@@ -139,6 +137,23 @@ def test_score_this_scene_lands_a_clip_linked_to_the_passage(window, qtbot, choo
     assert window.history.show_history_target(entry) and window.tabs.currentWidget() is window.audio  # the clip, on its tab
     history_menu_action(window, entry, "Show passage").trigger()
     assert window.text.editor.textCursor().selectedText() == PASSAGE
+
+
+def test_the_editor_s_right_click_menu_offers_both_with_a_selection(window, qtbot):
+    editor = window.text.editor
+    editor.moveCursor(QTextCursor.MoveOperation.End)
+    editor.customContextMenuRequested.emit(editor.cursorRect().center())  # what a right-click sends
+    entries = {a.text(): a for a in window.media.editor_menu.actions() if a.text()}
+    assert any("Copy" in t for t in entries)  # the editor's own entries stay
+    assert not entries["&Illustrate selection…"].isEnabled() and not entries["Score this &scene…"].isEnabled()
+    window.media.editor_menu.close()
+    select(window, START, START + len(PASSAGE))
+    editor.customContextMenuRequested.emit(editor.cursorRect().center())
+    entries = {a.text(): a for a in window.media.editor_menu.actions() if a.text()}
+    assert entries["Score this &scene…"].isEnabled()
+    entries["Score this &scene…"].trigger()
+    assert window.media.dialog is not None and window.media.dialog.windowTitle() == "Score this scene"
+    window.media.dialog.reject()
 
 
 def test_without_a_selection_nothing_starts(window, qtbot, choose):

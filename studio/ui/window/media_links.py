@@ -18,7 +18,7 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QTextCursor
 from PySide6.QtWidgets import QMenu
 
@@ -90,12 +90,28 @@ class MediaLinks(QObject):
         self._sync = QTimer(self, singleShot=True, interval=300)  # the entries' places, once typing pauses
         self._sync.timeout.connect(self.sync_places)
         window.text.editor.document().contentsChanged.connect(self._sync.start)
+        self.actions: list[QAction] = []  # the Text menu's entries, offered on a right-click in the editor too
+        self.editor_menu: QMenu | None = None  # the editor's context menu last opened
+        window.text.editor.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        window.text.editor.customContextMenuRequested.connect(self._open_editor_menu)
+
+    def _open_editor_menu(self, position: QPoint) -> None:
+        """The editor's own menu (Undo, Cut, Copy, Paste…) with Illustrate and Score under it."""
+        editor = self.window.text.editor
+        menu = editor.createStandardContextMenu(position)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addSeparator()
+        selected = editor.textCursor().hasSelection()
+        for action in self.actions:
+            entry = menu.addAction(action.text(), action.trigger)
+            entry.setEnabled(selected and action.isEnabled())
+        self.editor_menu = menu
+        menu.popup(editor.viewport().mapToGlobal(position))
 
     def add_entries(self, menu: QMenu, text_action: Callable[[QMenu, str, Callable[..., Any]], QAction]) -> None:
         """The Text menu's entries (``text_action`` makes an entry that works on the Text tab)."""
         menu.addSeparator()
-        text_action(menu, "&Illustrate selection…", self.illustrate)
-        text_action(menu, "Score this &scene…", self.score)
+        self.actions = [text_action(menu, "&Illustrate selection…", self.illustrate), text_action(menu, "Score this &scene…", self.score)]
 
     def illustrate(self) -> PassageDialog | None:
         return self.open(ILLUSTRATE)

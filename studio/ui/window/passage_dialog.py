@@ -84,11 +84,10 @@ class PassageDialog(QDialog):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: palette(placeholder-text);")
 
-        chat_name = (chat.title or chat.id) if chat is not None else "a chat model"
-        self.use_chat = QCheckBox(f"Write the prompt with {chat_name} first")
+        # Without a chat model the box stays, greyed, and says why: the writer learns it exists.
+        self.use_chat = QCheckBox(f"Write the prompt with {chat.title or chat.id} first" if chat is not None
+                                  else "Write the prompt with a chat model first (no text model installed has a chat template)")
         self.use_chat.setObjectName("passage_use_chat")
-        self._chat_reason = "" if chat is not None else "No installed text model has a chat template: it could not follow the instruction"
-        self.use_chat.setToolTip(plain_tip(self._chat_reason or f"{chat_name} reads the passage and writes a short {medium.made} prompt: {medium.instruction}"))
 
         self.busy = QProgressBar()
         self.busy.setObjectName("passage_busy")
@@ -133,6 +132,7 @@ class PassageDialog(QDialog):
         layout.addLayout(buttons)
 
         self.generator.currentIndexChanged.connect(self._generator_chosen)
+        self.use_chat.toggled.connect(self._generator_chosen)
         self._generator_chosen()
         self.show_idle("")
 
@@ -156,6 +156,8 @@ class PassageDialog(QDialog):
         self.busy.show()
         self.stop_button.show()
         self.status.setText(text)
+        self.status.show()
+        self.adjustSize()  # room for the bar and the line, nothing squeezed
 
     def show_idle(self, text: str) -> None:
         """Back to the choices, with ``text`` saying what happened ("" for nothing)."""
@@ -166,6 +168,7 @@ class PassageDialog(QDialog):
         self.status.setText(text)
         self.status.setVisible(bool(text))
         self._generator_chosen()
+        self.adjustSize()
 
     def set_prompt(self, text: str) -> None:
         self.prompt.setPlainText(text)
@@ -174,18 +177,24 @@ class PassageDialog(QDialog):
         generator = self.chosen()
         name = generator.title or generator.id
         prompted = takes_prompt(generator)
-        self.prompt.setEnabled(prompted)
         self.use_chat.setEnabled(prompted and self.chat is not None)
-        if prompted:
+        self.prompt.setEnabled(prompted and not self.writes_prompt())
+        if prompted and self.writes_prompt():
+            self.note.setText(f"{self.chat.title or self.chat.id} writes the prompt from the whole passage; it appears here "
+                              f"and {name} starts from it.")
+        elif prompted:
             self.note.setText(f"{name} gets this prompt (the start of the passage; edit it as you like).")
         else:
             self.note.setText(
                 f"{name} takes no prompt: the passage picks its seed, so the same passage always gives the same {self.medium.made}."
             )
-        if not prompted:
-            self.use_chat.setToolTip(plain_tip(f"{name} takes no prompt to write"))
-        elif self.chat is None:
-            self.use_chat.setToolTip(plain_tip(self._chat_reason))
+        if self.chat is None:
+            tip = "A text model with a chat template (an instruction-tuned one) could read the passage and write the prompt"
+        elif not prompted:
+            tip = f"{name} takes no prompt to write"
+        else:
+            tip = f"{self.chat.title or self.chat.id} reads the passage and writes a short prompt: “{self.medium.instruction}”"
+        self.use_chat.setToolTip(plain_tip(tip))
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         # Esc while the prompt is being written stops the writing, as Esc stops text in the editor.
