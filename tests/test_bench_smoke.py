@@ -32,6 +32,7 @@ TABLES = {
     "import_models.py": "x write-limited",
     "lm_import_speed.py": "ours/genai decode tok/s",
     "taesd_preview.py": "x cheaper than the VAE",
+    "prefix_reuse.py": "fresh/reused TTFT",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}
