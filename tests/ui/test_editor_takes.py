@@ -141,7 +141,7 @@ def test_continue_stop_retry_twice_browse_undo_and_redo_keep_the_colour(window, 
     stopped = editor.toPlainText()[len(PROMPT):]
     assert stopped and not bar.stop_button.isVisible()
     assert window.text_stats_label.text().startswith("Stopped after")  # not "Waiting for the first token…"
-    assert bar.take_label.text() == "1 / 1" and bar.kind_label.text() == "first take · stopped"
+    assert bar.take_label.text() == "Take 1 of 1" and bar.kind_label.text() == "first take · stopped"
 
     set_param(window, "delay", 0.0)
     click(qtbot, bar.retry_button)  # the first Retry, from the page bar
@@ -151,7 +151,7 @@ def test_continue_stop_retry_twice_browse_undo_and_redo_keep_the_colour(window, 
     finished(window, qtbot)
     third = editor.toPlainText()[len(PROMPT):]
     assert len({stopped, second, third}) == 3 and editor.toPlainText().startswith(PROMPT)
-    assert bar.take_label.text() == "3 / 3" and bar.kind_label.text() == "retry"
+    assert bar.take_label.text() == "Take 3 of 3" and bar.kind_label.text() == "retry"
     take_set = text.active_take_set()
     assert [t.kind for t in take_set.takes] == ["first", "retry", "retry"] and take_set.takes[0].stopped
     assert generated_throughout(text, len(PROMPT), len(editor.toPlainText()))
@@ -160,10 +160,10 @@ def test_continue_stop_retry_twice_browse_undo_and_redo_keep_the_colour(window, 
         return editor.toPlainText()[len(PROMPT):]
 
     click(qtbot, bar.previous_button)  # ‹
-    assert page() == second and bar.take_label.text() == "2 / 3"
+    assert page() == second and bar.take_label.text() == "Take 2 of 3"
     assert generated_throughout(text, len(PROMPT), len(editor.toPlainText()))
     qtbot.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)  # Previous take
-    assert page() == stopped and bar.take_label.text() == "1 / 3" and bar.kind_label.text() == "first take · stopped"
+    assert page() == stopped and bar.take_label.text() == "Take 1 of 3" and bar.kind_label.text() == "first take · stopped"
     assert not bar.previous_button.isEnabled() and bar.next_button.isEnabled()
     choose(window, "Text", "Next take")
     assert page() == second
@@ -178,7 +178,7 @@ def test_continue_stop_retry_twice_browse_undo_and_redo_keep_the_colour(window, 
         assert page() == before
         qtbot.wait(5)  # the repaint of spans elsewhere is queued
         assert generated_throughout(text, len(PROMPT), len(editor.toPlainText())), before
-    assert bar.take_label.text() == "1 / 3"  # the takes undone stay browsable
+    assert bar.take_label.text() == "Take 1 of 3"  # the takes undone stay browsable
     qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert editor.toPlainText() == PROMPT and text.spans.spans == []
     for after in [stopped, second, third, second, stopped, second]:  # and redo brings them back, coloured
@@ -186,7 +186,7 @@ def test_continue_stop_retry_twice_browse_undo_and_redo_keep_the_colour(window, 
         assert page() == after
         qtbot.wait(5)
         assert generated_throughout(text, len(PROMPT), len(editor.toPlainText())), after
-    assert bar.take_label.text() == "2 / 3" and [t.stopped for t in text.active_take_set().takes] == [True, False, False]
+    assert bar.take_label.text() == "Take 2 of 3" and [t.stopped for t in text.active_take_set().takes] == [True, False, False]
 
 
 def test_takes_follow_the_writers_edits_and_an_edited_take_stays_theirs(window, qtbot, choose):
@@ -259,7 +259,7 @@ def test_history_lists_each_take_and_showing_one_chooses_it(window, qtbot):
     assert panel.select(first)
     click(qtbot, panel.show_button)  # Show: the first take comes back on the page, selected
     assert editor.toPlainText() == "Hark" + first_text and editor.textCursor().selectedText() == first_text
-    assert bar.take_label.text() == "1 / 3" and colour_at(text, 5) == BLUE
+    assert bar.take_label.text() == "Take 1 of 3" and colour_at(text, 5) == BLUE
 
 
 def test_takes_are_saved_with_the_project_and_come_back(window, qtbot, tmp_path, monkeypatch, choose):
@@ -285,7 +285,7 @@ def test_takes_are_saved_with_the_project_and_come_back(window, qtbot, tmp_path,
     cursor = editor.textCursor()
     cursor.setPosition(len(page))
     editor.setTextCursor(cursor)
-    assert bar.take_label.text() == "1 / 2" and bar.kind_label.text() == "first take"
+    assert bar.take_label.text() == "Take 1 of 2" and bar.kind_label.text() == "first take"
     assert colour_at(text, 5) == BLUE  # the page's take is still coloured as generated
     choose(window, "Text", "Next take")
     assert editor.toPlainText() != page and editor.toPlainText().startswith("Hark") and colour_at(text, 5) == BLUE

@@ -1,5 +1,5 @@
 """The controls under the text: Continue, Retry, Stop (while a generation streams), and the
-take browser of the place at the cursor ("‹ 2 / 3 ›  retry · stopped").
+take browser of the place at the cursor ("‹ Take 2 of 3 ›  retry · stopped").
 
 The bar only shows state and says what was clicked; the window's ``TextGeneration`` runs the
 generations and the workspace chooses takes.
@@ -41,7 +41,7 @@ class PageBar(QWidget):
         for widget in (self.continue_button, self.retry_button, self.stop_button):
             layout.addWidget(widget)
         layout.addStretch(1)
-        for widget in (self.kind_label, self.previous_button, self.take_label, self.next_button):
+        for widget in (self.previous_button, self.take_label, self.next_button, self.kind_label):
             layout.addWidget(widget)
         self.show_state(False, None)
 
@@ -53,9 +53,10 @@ class PageBar(QWidget):
         connect_command(button.clicked, signal.emit)
         return button
 
-    def _arrow(self, text: str, tip: str, signal, name: str) -> QToolButton:
+    def _arrow(self, arrow: str, tip: str, signal, name: str) -> QToolButton:
         button = QToolButton()
-        button.setText(text)
+        button.setText(arrow)
+        button.setStyleSheet("QToolButton { font-size: 20px; padding: 0 8px; }")  # one of the body's size is hard to hit
         button.setObjectName(name)
         button.setToolTip(tip)
         button.setAutoRaise(True)
@@ -74,7 +75,7 @@ class PageBar(QWidget):
             widget.setVisible(browsable)
         if not browsable:
             return
-        self.take_label.setText(take_set.position_label())
+        self.take_label.setText(f"Take {take_set.current + 1} of {len(take_set.takes)}")
         self.kind_label.setText(take_set.take.label())
         waiting = streaming or take_set.pending is not None
         self.previous_button.setEnabled(not waiting and take_set.current > 0)

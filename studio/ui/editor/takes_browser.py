@@ -113,7 +113,7 @@ class TakeBrowsing:
         shown.setPosition(start + utf16_len(take.text))
         self.editor.setTextCursor(shown)
         self.takes_changed.emit()
-        self.message.emit(f"Take {take_set.position_label()}: {take.label()} (Ctrl+Z brings the one before back)")
+        self.message.emit(f"Take {take_set.current + 1} of {len(take_set.takes)}: {take.label()} (Ctrl+Z brings the one before back)")
         return True
 
     # -- what History asks -------------------------------------------------------------------------
