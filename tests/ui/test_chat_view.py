@@ -254,3 +254,17 @@ def test_the_generate_panels_button_answers_in_the_chat_and_leaves_the_page_alon
     assert len(view.log.messages) == 2 and view.log.messages[1].text.startswith(reply)
     assert window.text.editor.toPlainText() == "The page stays as it is."
     window.text.editor.document().setModified(False)
+
+
+def test_a_reply_holds_exactly_what_its_box_shows_even_with_odd_characters(qtbot):
+    """A small random model writes control characters; Qt shows some of them otherwise (a
+    no-break space as a space, a line separator as a new line). The reply keeps the text as
+    shown, so an edit, a save or a continuation never finds two versions of it."""
+    from studio.core.text.chat import ChatMessage
+    from studio.ui.editor.chat_message import MessageBlock
+    from studio.ui.editor.chat_view import showable
+
+    odd = "a\x0cb\r\nc\xa0d\u2028e\u2029f\tg\x00h\x1e\x7f end"
+    block = MessageBlock(ChatMessage("assistant", showable(odd)))
+    qtbot.addWidget(block)
+    assert block.text.toPlainText() == block.message.text == "ab\nc d\ne\nf\tgh end"

@@ -40,6 +40,15 @@ EMPTY_HINT = (
 )
 
 
+#: What a text box cannot hold as it is (control characters; Qt shows a no-break space and a
+#: line or paragraph separator as a space and a new line): a reply holds what the view shows.
+_UNSHOWABLE = {c: None for c in range(32) if c not in (9, 10)} | {0x7F: None, 0xA0: " ", 0x2028: "\n", 0x2029: "\n"}
+
+
+def showable(text: str) -> str:
+    return text.translate(_UNSHOWABLE)
+
+
 def _mix(colour: QColor, other: QColor, share: float) -> QColor:
     """``colour`` with ``share`` of ``other`` mixed in."""
     return QColor.fromRgbF(*(a * (1 - share) + b * share for a, b in zip(colour.getRgbF()[:3], other.getRgbF()[:3])))
@@ -297,6 +306,7 @@ class ChatView(QWidget):
 
     def stream(self, job: Job, chunk: str) -> None:
         reply = self.replies.get(job.id)
+        chunk = showable(chunk)
         if reply is None or not chunk:
             return
         reply.streamed += chunk
@@ -310,7 +320,7 @@ class ChatView(QWidget):
         reply = self.replies.pop(job.id, None)
         if reply is None:
             return
-        reply.message.set_text(reply.base + text)
+        reply.message.set_text(reply.base + showable(text))
         reply.message.generated = True
         self._settle(reply, "")
 
