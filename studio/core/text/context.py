@@ -211,6 +211,8 @@ def _story_cut(window: str, count: Callable[[str], int], room: int, step: int,
         if before(cut) > drop + step:  # a long stretch without a sentence's end
             words = words if words is not None else [0] + [m.end() for m in _WORD_START.finditer(window)] + [len(window)]
             cut = _first_reaching(words, lambda p, drop=drop: before(p) >= drop)
+        while cut < len(window) and window[cut].isspace():  # no blank line or space to open the story with
+            cut += 1
         if cut < len(window) and count(window[cut:]) <= room:
             return cut, before(cut)
         drop += step
@@ -270,7 +272,7 @@ def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], in
         else:
             left_out.append(entry.label)
             said.append(f"the lore entry “{entry.label}” fired but was left out: it needs {tokens:,} tokens and "
-                        f"{max(lore_room, 0):,} were left (lower priorities go first)")
+                        f"only {max(lore_room, 0):,} were left for lore")
 
     header = ([ContextPart("memory", memory, memory_tokens, "memory: always at the top")] if memory else []) + chosen
     room = limit - sum(p.tokens for p in header) - note_tokens
@@ -289,8 +291,8 @@ def plan_context(story: str, notes: StoryNotes, count_tokens: Callable[[str], in
             break
         room -= max(1, tokens - limit)  # the joins and the seams between parts cost a few tokens
     if start or cut:
-        said.append(f"the story's first {start + cut:,} characters were left out to fit the context"
-                    + (f" ({cut_tokens:,} tokens, besides {start:,} characters never tokenized)" if start else f" ({cut_tokens:,} tokens)"))
+        said.append(f"the story's first {start + cut:,} characters were left out to fit the context ({cut_tokens:,} tokens"
+                    + (f"; the {start:,} characters before those were too far back to be counted)" if start else ")"))
     if tokens > limit:
         said.append(f"the prompt is {tokens:,} tokens, over the room of {limit:,}: the model reads its end only")
     return ContextPlan(tuple(parts), prompt, tokens, limit, context_length, max_new, start + cut, cut_tokens,
