@@ -172,6 +172,9 @@ class ChatView(QWidget):
         if self.replies:
             self.stop_requested.emit()
             self.replies.clear()  # what it still sends belongs to the old conversation
+        for message in log.messages:  # as the boxes will show them (a project written elsewhere)
+            message.takes = [showable(take) for take in message.takes]
+            message.choose(message.chosen)
         self.log = log
         self._showing_system = True
         try:
