@@ -16,6 +16,7 @@ import studio
 from studio.core.engine.jobs import JobState
 from studio.core.text.story import MAX_NOTE_CHARS
 from studio.host import Host
+from studio.ui.editor.context_view import REFRESH_MS
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window
 
@@ -216,6 +217,21 @@ def test_the_notes_reach_the_job_and_its_history_entry(window, qtbot):
     qtbot.waitUntil(lambda: any(e.kind == "text" for e in window.history_panel.entries()), timeout=5000)
     entry = next(e for e in window.history_panel.entries() if e.kind == "text")
     assert entry.params["memory"] == MEMORY and json.loads(entry.params["lorebook"]) == lore
+
+
+def test_the_view_plans_only_while_it_is_shown(window, qtbot, choose):
+    open_text_tab(window, qtbot)
+    choose(window, "Text", "Show context")
+    view = window.context_view
+    first = planned(window, qtbot, lambda p: True)
+    window.docks.history.raise_()  # its tab clicked: the Context view is behind it
+    qtbot.waitUntil(lambda: not view.on_screen())
+    type_story(window, qtbot, STORY)
+    qtbot.wait(REFRESH_MS + 300)
+    assert view.stale and view.plan is first  # nothing worked out for a view no one sees
+    choose(window, "Text", "Show context")
+    plan = planned(window, qtbot, lambda p: p is not first)
+    assert plan.prompt.endswith(STORY) and not view.stale
 
 
 def test_a_generator_that_does_not_say_what_it_reads(window, qtbot, choose):

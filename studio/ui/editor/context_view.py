@@ -20,9 +20,9 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
 from studio.core.engine.generators import Generator
 from studio.core.text.context import ContextPlan
@@ -72,6 +72,7 @@ class ContextView(QWidget):
         self.stale = True
         self._asked = 0  # the number of the latest request; older answers are dropped
         self._busy = False  # a worker is planning; a request meanwhile waits for it
+        self._dock: QDockWidget | None = None  # the dock the view is in, whose tab may hide it
         self.timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         self._answered.connect(self._on_answer)
@@ -112,12 +113,30 @@ class ContextView(QWidget):
     def schedule(self) -> None:
         """Something the plan depends on changed: work it out once the changes pause, if shown."""
         self.stale = True
-        if self.isVisible():
+        if self.on_screen():
             self.timer.start()
+
+    def on_screen(self) -> bool:
+        """Shown, and not behind another dock's tab (Qt counts a dock behind a tab as visible)."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if self.stale:
+            self.timer.start(0)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ParentChange:  # put in a dock: its tab coming forward shows the view
+            dock = self.parentWidget()
+            while dock is not None and not isinstance(dock, QDockWidget):
+                dock = dock.parentWidget()
+            if dock is not None and dock is not self._dock:
+                self._dock = dock
+                dock.visibilityChanged.connect(self._dock_shown)
+        return super().event(event)
+
+    def _dock_shown(self, shown: bool) -> None:
+        if shown and self.stale:
             self.timer.start(0)
 
     # -- working it out ------------------------------------------------------------------------
@@ -161,7 +180,7 @@ class ContextView(QWidget):
         if number == self._asked:
             name, plan = named
             self.show_plan(name, plan) if plan is not None else self._say(error)
-        if self.stale and self.isVisible():  # changed while it was planned
+        if self.stale and self.on_screen():  # changed while it was planned
             self.timer.start()
 
     # -- showing it ------------------------------------------------------------------------------
