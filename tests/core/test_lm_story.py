@@ -71,6 +71,29 @@ def test_without_notes_the_plan_is_the_page_as_the_model_reads_it(llama, story):
     assert (plan.story_cut_chars > 0) == (story == STORY)
 
 
+def test_consecutive_continuations_with_notes_reuse_the_computed_start(llama):
+    """The plan's prompt keeps its start from one continuation to the next (memory and lore
+    first, the story cut on a grid), so the plugin's kept key/value cache serves it."""
+    story = "".join(f"Day {n}. Rain on the tower.\nMira wrote.\n" for n in range(3)) + "Then"
+    runner = JobRunner()
+    try:
+        previous = None
+        for _ in range(6):
+            values = {"prompt": story, **NOTES.as_values(), "max_new_tokens": 8, "temperature": 0.0, "seed": 1}
+            job = runner.submit(llama, llama.request(values))
+            assert job.wait(120) and job.state is JobState.FINISHED, job.message
+            info = job.result.info
+            header = sum(part["tokens"] for part in info["context"]["parts"] if part["kind"] in ("memory", "lore"))
+            if previous is not None:
+                assert info["reused_tokens"] >= header > 0  # memory and lore are never computed again
+                if info["context"]["story_cut_chars"] == previous["context"]["story_cut_chars"]:
+                    assert info["reused_tokens"] > header  # and the story's start neither, while the cut stays
+            previous = info
+            story += job.result.value
+    finally:
+        runner.shutdown()
+
+
 def test_a_rewrite_is_not_given_the_notes(llama):
     values = {"prompt": "Mira wrote.", "instruction": "Make it sad", **NOTES.as_values(), "max_new_tokens": 4, "temperature": 0.0, "seed": 1}
     job = run(llama, values)
