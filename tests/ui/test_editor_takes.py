@@ -336,3 +336,65 @@ def test_rewrite_is_greyed_with_its_reason_for_the_built_in_model_and_works_with
         win.text.editor.document().setModified(False)
         win.probe_thread.join(20)
         win.host.shutdown()
+
+
+def test_a_retry_stopped_before_its_first_word_changes_nothing(window, qtbot, choose):
+    text, editor, bar = window.text, window.text.editor, window.text.page_bar
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Hark")
+    click(qtbot, bar.continue_button)
+    finished(window, qtbot)
+    page = editor.toPlainText()
+    set_param(window, "delay", 0.5)
+    click(qtbot, bar.retry_button)
+    assert text.running and editor.toPlainText() == page  # the take stays on the page until new words come
+    click(qtbot, bar.stop_button)
+    finished(window, qtbot)
+    assert editor.toPlainText() == page and bar.take_label.text() == "Take 1 of 1" and colour_at(text, 5) == BLUE
+    assert window.text_stats_label.text() == "Stopped before the first token"
+
+
+def test_retrying_a_rewrite_rewrites_the_original_words_again(window, qtbot, choose):
+    text, editor = window.text, window.text.editor
+    editor.setPlainText("Keep. soft words. Keep.")
+    cursor = editor.textCursor()
+    cursor.setPosition(6)
+    cursor.setPosition(16, QTextCursor.MoveMode.KeepAnchor)
+    editor.setTextCursor(cursor)
+    choose(window, "Text", "Rewrite selection…")
+    text.rewrite_bar.instruction.setText("louder")
+    qtbot.keyClick(text.rewrite_bar.instruction, Qt.Key.Key_Return)
+    finished(window, qtbot)
+    assert editor.toPlainText() == "Keep.  SOFT WORDS. Keep."
+    with qtbot.waitSignal(window.bridge.result, timeout=5000) as result:
+        qtbot.keyClick(editor, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # Retry
+    finished(window, qtbot)
+    assert result.args[0].request["prompt"] == "soft words" and result.args[0].request["instruction"] == "louder"
+    assert [t.kind for t in text.active_take_set().takes] == ["original", "rewrite", "rewrite"]
+    choose(window, "Text", "Previous take")
+    choose(window, "Text", "Previous take")
+    assert editor.toPlainText() == "Keep. soft words. Keep." and window.text.page_bar.kind_label.text() == "your original"
+
+
+def test_typing_elsewhere_while_it_streams_keeps_the_take_and_its_colour(window, qtbot):
+    text, editor = window.text, window.text.editor
+    set_param(window, "delay", 0.1)
+    editor.setPlainText("Title\n\nBody")
+    editor.moveCursor(QTextCursor.MoveOperation.End)
+    editor.setFocus()
+    click(qtbot, text.page_bar.continue_button)
+    qtbot.waitUntil(lambda: len(editor.toPlainText()) > len("Title\n\nBody") + 4, timeout=5000)
+    cursor = editor.textCursor()
+    cursor.setPosition(5)
+    editor.setTextCursor(cursor)
+    qtbot.keyClicks(editor, " page")  # the writer types in the title while it streams
+    finished(window, qtbot)
+    take_set = text._takes.sets[0]
+    body = len("Title page\n\nBody")
+    assert (take_set.start, take_set.end) == (body, len(editor.toPlainText()))
+    assert generated_throughout(text, body, take_set.end)
+    qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the generation goes, the typing stays
+    assert editor.toPlainText() == "Title page\n\nBody" and text.spans.spans == []
+    qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.wait(5)
+    assert generated_throughout(text, body, len(editor.toPlainText())) and text._takes.sets[0].start == body
