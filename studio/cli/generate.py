@@ -38,7 +38,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     generate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     generate.add_argument(
         "--show-context", action="store_true",
-        help="print what a language model would read (memory, lore, the story, the author's note, what was cut) and stop",
+        help="print what a language model would read (memory, lore, the story, the author's note, what was cut) and "
+             "stop; with --project, for continuing that project's text with its notes",
     )
     generate.set_defaults(handler=cmd_generate)
 
@@ -53,7 +54,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.prompt is not None:
             add_prompt(generator, values, args.prompt)
         if args.show_context:
-            return show_context(generator, values)
+            return show_context(generator, values, Path(args.project) if args.project else None)
         request = generator.request(values)
         device = host.runtime.device(args.device) if args.device else host.device()
         # Before generating: never waste a long job on a project or a path that cannot take it.
@@ -103,11 +104,20 @@ def read_json_file(name: str, path: str) -> str:
         raise StudioError(f"--param {name}=@{path}: {exc.strerror or exc}") from None
 
 
-def show_context(generator: Any, values: dict[str, Any]) -> int:
+def show_context(generator: Any, values: dict[str, Any], project: Path | None = None) -> int:
     """``--show-context``: the generator's own plan of what it would read, printed; nothing is
-    generated. A generator that does not say (no ``context_plan``) is a user error."""
+    generated. With a ``project``, its text (at its end) and story notes stand in for the values
+    not given. A generator that does not say (no ``context_plan``) is a user error."""
+    from studio.core.project.load import load_project
     from studio.core.text.context import ContextPlan, format_plan
 
+    if project is not None:
+        loaded = load_project(project)
+        for problem in loaded.problems:
+            print(f"studio: note: {project.name}: {problem}", file=sys.stderr)
+        names = {param.name for param in generator.params}
+        given = {"prompt": loaded.project.text, **loaded.project.notes.as_values()}
+        values = {**{name: value for name, value in given.items() if name in names}, **values}
     plan = generator.context_plan(values)
     if not isinstance(plan, ContextPlan):
         return user_error(f"{generator.id} does not say what it reads, so --show-context cannot show it "

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.project.format import Project
+from studio.core.project.save import save_project
 from studio.core.text.context import format_plan
 from studio.core.text.story import LoreEntry, StoryNotes
 from studio.errors import ParamError
@@ -126,11 +128,18 @@ def test_show_context_prints_the_plan_and_generates_nothing(llama, tmp_path):
     assert shown.stdout == format_plan(plan) + "\n"
     assert "“Tower”: key “tower”" in shown.stdout and f"Context: {plan.tokens:,} of 112 tokens" in shown.stdout
     assert list(tmp_path.glob("*.txt")) == [] and "tokens/s" not in shown.stderr  # nothing generated
+    # From a project: its text and its notes; what is given on the command line wins.
+    save_project(Project(text=STORY, notes=NOTES), tmp_path / "novel.studio")
+    from_project = studio("generate", "lm:llama", "--show-context", "--project", "novel.studio", "--param", "max_new_tokens=16", cwd=tmp_path)
+    assert from_project.returncode == 0 and from_project.stdout == shown.stdout, from_project.stderr
+    other = studio("generate", "lm:llama", "--show-context", "--project", "novel.studio", "--param", "memory=Another memory.", cwd=tmp_path)
+    assert other.returncode == 0 and "Another memory." in other.stdout and NOTES.memory not in other.stdout
     # A missing file, a bad lorebook, a generator that does not plan: one plain line, exit 2.
     for args, words in (
         (["lm:llama", "--show-context", "--param", "lorebook=@missing.json"], "missing.json"),
         (["lm:llama", "--show-context", "--param", "lorebook=[1]"], "lore entry 1"),
         (["cppn", "--show-context"], "cppn does not say what it reads"),
+        (["lm:llama", "--show-context", "--project", "missing.studio"], "missing.studio"),
     ):
         run_ = studio("generate", *args, cwd=tmp_path)
         assert run_.returncode == 2 and "Traceback" not in run_.stderr, run_.stderr
