@@ -23,7 +23,9 @@ tokens, one thread unless --threads):
   3. Continue, timed two ways, order alternating by round:
        fresh   the kept cache dropped first: the whole prompt is computed, as before this work
        reused  the cache from step 1, cut where the text changed: only the rest is computed
-     and a Retry of that (the same prompt again: all but two tokens reused).
+     and a Retry of that (the same prompt again: all but two tokens reused), and a Continue
+     of the page of step 1 without the edit (the tokens generated one by one are fed again:
+     only keys and values computed in chunks are reused, see prefix_cache.py).
 
 Printed per model: the prompt's tokens, how many were reused and fed, time to first token
 (from submitting the job to its first token's event: tokenizing, the cut, the prompt's
@@ -151,7 +153,7 @@ def measure(folder: Path, rounds: int, threads: int, doc_tokens: int, new_tokens
             break
         moved += 1
     room = generator.model.context_length - new_tokens
-    result = {"fresh": [], "reused": [], "retry": [], "tried": moved + 1, "cut_step": cut_step(generator.model.context_length, room),
+    result = {"fresh": [], "reused": [], "retry": [], "continue": [], "tried": moved + 1, "cut_step": cut_step(generator.model.context_length, room),
               "context": generator.model.context_length,
               "doc_tokens": len(tokenizer.encode(doc)), "new_tokens": new_tokens, "same_text": True, "provider": runner.runtime.session(generator.model.model_file).providers[0]}
     for index in range(rounds):
@@ -164,6 +166,9 @@ def measure(folder: Path, rounds: int, threads: int, doc_tokens: int, new_tokens
             result[kind].append(figures)
             if kind == "reused":
                 result["retry"].append(run(edited))
+                generator.prefix_cache.clear()
+                run(doc)
+                result["continue"].append(run(page))  # no edit: the first continuation's text is fed again
             log(f"{folder.name} {kind}: ttft {figures['ttft_s'] * 1e3:.1f} ms, {figures['reused']} reused of {figures['prompt']}")
         result["same_text"] &= result["fresh"][-1]["text"] == result["reused"][-1]["text"] == result["retry"][-1]["text"]
     runner.shutdown()
@@ -179,7 +184,8 @@ def table(name: str, result: dict) -> tuple[list[str], float]:
     header = f"  {'continuation':<30} {'prompt':>7} {'reused':>7} {'fed':>5} {'TTFT ms':>9} {'ttft_s ms':>10}"
     lines += [header, "  " + "-" * (len(header) - 2)]
     medians = {}
-    for kind, label in (("fresh", "fresh (cache dropped)"), ("reused", "reused (cache cut at the edit)"), ("retry", "Retry (same prompt again)")):
+    for kind, label in (("fresh", "fresh (cache dropped)"), ("reused", "reused (cache cut at the edit)"), ("retry", "Retry (same prompt again)"),
+                         ("continue", "Continue, no edit")):
         runs = result[kind]
         ttft = statistics.median(r["ttft_s"] for r in runs)
         reported = statistics.median(r["reported_ttft_s"] for r in runs)
