@@ -44,7 +44,7 @@ from studio.core.text.story import (
 from studio.ui.plain import plain_label
 from studio.ui.slots import connect_command
 
-FIRED_TINT, INK = "#faeed0", "#232323"  # the Context view's lore tint
+FIRED_INK = "#c27c0e"  # the Context view's lore colour, readable on light and dark lists
 LOREBOOK_HELP = (
     "A lorebook holds what the model should know only when it matters: a character, a place, "
     "a rule of your world.\n\nEach entry has keys (words such as a name) and a text. When a key "
@@ -172,6 +172,7 @@ class LorebookTab(QWidget):
         self.list.setObjectName("lore_list")
         self.list.setAlternatingRowColors(True)
         self.list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.list.setMinimumHeight(52)  # a short dock keeps a few rows and scrolls the rest
         empty = QLabel(LOREBOOK_HELP)
         empty.setTextFormat(Qt.TextFormat.PlainText)
         empty.setObjectName("lore_empty")
@@ -204,6 +205,7 @@ class LorebookTab(QWidget):
         self.text.setObjectName("lore_text")
         self.text.setTabChangesFocus(True)
         self.text.setPlaceholderText("What the model should know when a key appears")
+        self.text.setMinimumHeight(56)
         self.priority = QSpinBox()
         self.priority.setObjectName("lore_priority")
         self.priority.setRange(*PRIORITY_RANGE)
@@ -272,9 +274,8 @@ class LorebookTab(QWidget):
             font.setItalic(True)
             item.setFont(font)
         why = self.fired.get(entry.label)
-        if why is not None:  # the Context view's lore tint, in bold: this one is in what the model reads
-            item.setBackground(QBrush(QColor(FIRED_TINT)))
-            item.setForeground(QBrush(QColor(INK)))
+        if why is not None:  # in the Context view's lore colour, bold: this one is in what the model reads
+            item.setForeground(QBrush(QColor(FIRED_INK)))
             font = QFont(item.font())
             font.setBold(True)
             item.setFont(font)
@@ -297,7 +298,6 @@ class LorebookTab(QWidget):
         item.setCheckState(fresh.checkState())
         item.setFont(fresh.font())
         item.setToolTip(fresh.toolTip())
-        item.setBackground(fresh.background())
         item.setForeground(fresh.foreground())
 
     def add_entry(self) -> None:

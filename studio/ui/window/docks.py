@@ -67,6 +67,7 @@ class Docks(QObject):
         self.on_canvas = True  # the Canvas tab is shown: the canvas's docks may be
         self.on_text = False  # the Text tab is shown: the text's docks may be
         self._text_docks_fronted = False  # brought in front of their tabs the first time the Text tab shows
+        self._even_text_column = False  # the default layout: Story and Context then share the column evenly
         self.hidden: set[str] = set()  # the canvas and text docks the user closed (object names)
         for dock in self.canvas_docks + self.text_docks:
             dock.installEventFilter(self)  # its close button: the user's choice
@@ -100,6 +101,7 @@ class Docks(QObject):
             dock.raise_()
             QTimer.singleShot(0, dock.raise_)  # once the tab bar exists
         self._text_docks_fronted = False
+        self._even_text_column = True
         screen = window.screen()
         room = screen.availableGeometry().width() if screen is not None else 0
         prefer_width(window, self.generate, min(COLUMN_WIDTH, max(int(room * COLUMN_SHARE), 0) or COLUMN_WIDTH))
@@ -142,6 +144,9 @@ class Docks(QObject):
             for dock in self.text_docks:
                 if dock.isVisible():
                     QTimer.singleShot(0, dock.raise_)  # once its tab is back in the bar
+            if self._even_text_column:  # the Context view's parts need the room more than Generate's form
+                half = max(400, self.window.height()) // 2
+                QTimer.singleShot(0, lambda: self.window.resizeDocks(list(self.text_docks), [half, half], Qt.Orientation.Vertical))
 
     def _chosen(self, dock: QDockWidget, shown: bool) -> None:
         (self.hidden.discard if shown else self.hidden.add)(dock.objectName())
