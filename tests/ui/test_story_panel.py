@@ -6,11 +6,12 @@ enough to see the story cut)."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 import studio
 from studio.core.engine.jobs import JobState
@@ -286,3 +287,33 @@ def test_a_paste_past_what_a_project_keeps_is_cut_there_and_says_so(window, qtbo
     assert warning.isVisible() and f"{MAX_NOTE_CHARS:,}" in warning.text()
     qtbot.keyClick(memory, Qt.Key.Key_Backspace)
     assert not warning.isVisible()
+
+
+def test_a_project_with_a_bad_lore_entry_opens_with_the_good_ones_and_names_it(window, qtbot, tmp_path, monkeypatch, choose):
+    open_text_tab(window, qtbot)
+    write_notes(window, qtbot)
+    good = tmp_path / "good.studio"
+    assert window.project.save_to(good)
+    qtbot.waitUntil(lambda: not window.project.saving, timeout=20000)
+    # The same file with the second entry's priority made nonsense, as a hand-edited file might be.
+    hostile = tmp_path / "hostile.studio"
+    with zipfile.ZipFile(good) as source:
+        writing = json.loads(source.read("writing.json"))
+        writing["notes"]["lore"][1]["priority"] = "very high"
+        body = json.dumps(writing).encode()
+        with zipfile.ZipFile(hostile, "w") as target:
+            for info in source.infolist():
+                content = source.read(info)
+                if info.filename == "manifest.json":
+                    manifest = json.loads(content)
+                    manifest["members"]["writing.json"] = len(body)
+                    content = json.dumps(manifest).encode()
+                target.writestr(info, body if info.filename == "writing.json" else content)
+    choose(window, "File", "New project")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(hostile), ""))
+    choose(window, "File", "Open project…")
+    qtbot.waitUntil(lambda: window.story_panel.notes().memory == MEMORY, timeout=10000)
+    assert [e.name for e in window.story_panel.lorebook.entries] == ["Ser Aldric"]  # the good one, kept
+    warnings = [box for box in window.findChildren(QMessageBox, "warning") if box.isVisible()]
+    assert warnings and "Dunmore" in warnings[-1].text() and "priority" in warnings[-1].text()
+    assert window.isWindowModified()  # opened under a new name: the damaged file stays as it was
