@@ -33,9 +33,9 @@ What holds for each layout (tests/fixtures/lm; tests/core/test_lm_prefix_reuse.p
   ids): built for the CPU, their past grows with each step too (no shared max-length buffer)
   and ``seqlens_k`` / ``total_sequence_length`` come from the attention mask fed, so a cut
   cache and a mask of (cut + new) ones is exactly what a fresh run at that length sees. A graph
-  whose cache is a shared buffer (``past_present_share_buffer``, what the builder writes for
-  CUDA) returns a present as long as its past whatever was fed: the Decoder notices and such a
-  graph keeps nothing;
+  whose cache is a shared max-length buffer (``past_present_share_buffer``, which the builder
+  can write for GPUs) returns a present as long as its past, not past + fed: the Decoder
+  notices (``Decoder.grows``) and such a graph keeps nothing;
 - graphs without a cache (``gpt2-nocache``) read the whole sequence every step: nothing to keep;
 - dynamically quantized graphs (int8 / uint8 / "quantized": ``DynamicQuantizeLinear`` before
   ``MatMulInteger``) quantize the activations with one scale for all the tokens fed together,

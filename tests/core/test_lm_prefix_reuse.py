@@ -20,6 +20,7 @@ import pytest
 import studio
 from studio.core.engine.generators import Preview
 from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.engine.runtime import Runtime
 from studio_plugins.text_lm.generator import LMLoader
 from studio_plugins.text_lm.pipeline import Decoder, cut_step, prompt_ids, stable_cut
 from studio_plugins.text_lm.prefix_cache import cut_values
@@ -245,12 +246,14 @@ def test_two_queues_running_one_generator_at_once_each_write_a_fresh_runs_text()
     generator = fresh(MODELS / "llama")
     text = document(50)
     prompts = [edited(text, chars) for chars in (5, 20, 40, 60)] * 3
-    runners = [JobRunner(), JobRunner()]
-    results: dict[int, str] = {}
+    runtime = Runtime()  # one session, two queues running it at once
+    runners = [JobRunner(runtime), JobRunner(runtime)]
+    results: dict[int, tuple[str, int]] = {}
 
     def worker(which: int) -> None:
         for index in range(which, len(prompts), 2):
-            results[index] = run(runners[which], generator, prompts[index], **SAMPLED).value
+            result = run(runners[which], generator, prompts[index], **SAMPLED)
+            results[index] = (result.value, result.info["reused_tokens"])
 
     threads = [threading.Thread(target=worker, args=(which,)) for which in (0, 1)]
     for thread in threads:
@@ -263,7 +266,8 @@ def test_two_queues_running_one_generator_at_once_each_write_a_fresh_runs_text()
         for each in runners:
             each.shutdown()
     assert len(results) == len(prompts)
-    assert all(results[index] == expected[prompt] for index, prompt in enumerate(prompts))
+    assert all(results[index][0] == expected[prompt] for index, prompt in enumerate(prompts))
+    assert any(reused for _, reused in results.values())  # the cache did pass from job to job
 
 
 def test_the_left_cut_of_a_long_document_stays_put_while_it_grows():
