@@ -131,7 +131,7 @@ class MediaLinks(QObject):
             return None
         generators = self._generators(medium)
         if not generators:
-            window.statusBar().showMessage(f"No {medium.kind} generator that works from nothing is installed (Tools ▸ Plugins)", 8000)
+            window.statusBar().showMessage(f"No {medium.kind} generator that can start from a passage is installed (Tools ▸ Plugins)", 8000)
             return None
         if self.dialog is not None:
             self.dialog.reject()
@@ -233,7 +233,7 @@ class MediaLinks(QObject):
         self._prompt_job = None
         if self.dialog is None or not self.dialog.isVisible():
             return
-        if state is JobState.CANCELLED:
+        if state is JobState.CANCELLED or job.cancel_requested:  # stopped, or finished as Stop was pressed: not used
             self.dialog.show_idle("Stopped: nothing was generated. The prompt is as it was.")
         elif state is JobState.FAILED:
             self.dialog.show_idle(f"{job.generator.title or job.generator.id} could not write the prompt: {message}")
