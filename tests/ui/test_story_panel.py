@@ -162,9 +162,23 @@ def test_a_lore_entry_fires_on_its_key_and_the_context_view_says_why(window, qtb
     planned(window, qtbot, lambda p: not any(part.kind == "lore" for part in p.parts))
     assert lorebook.fired == {}
 
-    # Removed: the panel goes back to what it said before the first entry, less one.
+    # Remove asks first (its text would be lost): Cancel keeps it, Remove removes it.
+    def question():
+        boxes = [b for b in lorebook.findChildren(QMessageBox, "remove_lore_entry") if b.isVisible()]
+        return boxes[-1] if boxes else None
+
     click(qtbot, lorebook.remove_button)
+    qtbot.waitUntil(lambda: question() is not None)
+    assert "Ser Aldric" in question().text()
+    click(qtbot, question().button(QMessageBox.StandardButton.Cancel))
+    assert len(lorebook.entries) == 2
+    click(qtbot, lorebook.remove_button)
+    qtbot.waitUntil(lambda: question() is not None)
+    click(qtbot, next(b for b in question().buttons() if b.text() == "Remove"))
     assert [e.name for e in lorebook.entries] == ["Dunmore"] and lorebook.list.count() == 1
+    click(qtbot, lorebook.add_button)  # an empty entry goes without a question
+    click(qtbot, lorebook.remove_button)
+    assert [e.name for e in lorebook.entries] == ["Dunmore"]
 
 
 def test_a_long_story_is_cut_and_the_view_says_how_much(window, qtbot, choose):

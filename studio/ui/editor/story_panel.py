@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.text.context import SCAN_CHARS
 from studio.core.text.story import (
     MAX_KEY_CHARS,
     MAX_KEYS,
@@ -41,7 +43,7 @@ from studio.core.text.story import (
     LoreEntry,
     StoryNotes,
 )
-from studio.ui.plain import plain_label
+from studio.ui.plain import plain_box, plain_label
 from studio.ui.slots import connect_command
 
 FIRED_INK = "#c27c0e"  # the Context view's lore colour, readable on light and dark lists
@@ -200,7 +202,8 @@ class LorebookTab(QWidget):
         self.keys = QLineEdit()
         self.keys.setObjectName("lore_keys")
         self.keys.setPlaceholderText("Aldric, the knight")
-        self.keys.setToolTip("Comma-separated words: any of them in the recent text brings the entry in")
+        self.keys.setToolTip(f"Words or phrases, separated by commas. When one of them appears in the last {SCAN_CHARS:,} "
+                             "characters of the story (whole, in any case), the entry's text enters the context.")
         self.text = QPlainTextEdit()
         self.text.setObjectName("lore_text")
         self.text.setTabChangesFocus(True)
@@ -310,9 +313,29 @@ class LorebookTab(QWidget):
         self.changed.emit()
         self.name.setFocus()
 
-    def remove_entry(self) -> None:
+    def remove_entry(self) -> QMessageBox | None:
+        """Remove the selected entry; one with a text is removed once the writer confirms
+        (there is no undo for it). Returns the open question, if one was asked."""
         row = self.list.currentRow()
         if not 0 <= row < len(self.entries):
+            return None
+        entry = self.entries[row]
+        if not entry.text.strip():
+            self._remove(entry)
+            return None
+        box = plain_box(QMessageBox.Icon.Question, "Remove lore entry", f"Remove “{entry.label}” from the lorebook?",
+                        QMessageBox.StandardButton.Cancel, self, informative="Its text is lost: removing an entry cannot be undone.")
+        box.setObjectName("remove_lore_entry")
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: self._remove(entry) if button is remove else None)
+        box.open()
+        return box
+
+    def _remove(self, entry: LoreEntry) -> None:
+        row = next((i for i, e in enumerate(self.entries) if e is entry), -1)
+        if row < 0:  # gone meanwhile (another project shown)
             return
         del self.entries[row]
         self._refill(min(row, len(self.entries) - 1))
