@@ -102,6 +102,11 @@ def test_keys_match_whole_words_and_phrases_case_insensitively_in_the_recent_tex
     fired = {entry.text: (key, distance) for entry, key, distance in fired_lore(story, lore)}
     assert set(fired) == {"witch", "tower", "once"}
     assert fired["once"] == ("crown", len("crown waited."))  # the key nearest the end, and the entry only once
+    # Scripts written without spaces (or with particles attached) match inside a run of letters.
+    cjk = [LoreEntry(["東京"], "Tokyo"), LoreEntry(["미라"], "Mira (ko)"), LoreEntry(["Élodie"], "accented")]
+    fired = [entry.text for entry, _, _ in fired_lore("彼女は東京都に住む。미라는 웃었다. ÉLODIE rit.", cjk)]
+    assert fired == ["Tokyo", "Mira (ko)", "accented"]
+    assert fired_lore("Élodies", cjk) == []
     # Outside the scan window, a key is not seen.
     assert fired_lore("Mira left. " + "x" * SCAN_CHARS, lore) == []
 

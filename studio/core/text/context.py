@@ -27,8 +27,9 @@ where it is until a quarter of the room has filled, then jumps a quarter ahead. 
 longer than the context is first reduced to its end on a grid of characters (also stable),
 so megabytes are never tokenized for a context of a few thousand tokens.
 
-Lorebook keys are matched whole (words or phrases, spacing free) and case-insensitively in the
-last ``SCAN_CHARS`` characters of the story; disabled entries never fire; an entry fires once,
+Lorebook keys are matched whole (words or phrases, spacing free; in Chinese and Japanese,
+written without spaces, and in Korean, whose particles join the word, inside a word too) and
+case-insensitively in the last ``SCAN_CHARS`` characters of the story; disabled entries never fire; an entry fires once,
 for the key found nearest the end.
 """
 
@@ -109,10 +110,18 @@ def join_parts(texts: list[str]) -> str:
     return out
 
 
+#: From here on (CJK radicals, kana, ideographs, Hangul) words are not set apart by spaces, or
+#: take their particles attached: a key there matches inside a longer run of letters.
+_UNSPACED_SCRIPTS = 0x2E80
+
+
 @functools.lru_cache(maxsize=4096)
 def _key_pattern(key: str) -> re.Pattern[str]:
     words = key.split()
-    return re.compile(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+    body = r"\s+".join(re.escape(w) for w in words)
+    start = r"(?<!\w)" if ord(words[0][0]) < _UNSPACED_SCRIPTS else ""
+    end = r"(?!\w)" if ord(words[-1][-1]) < _UNSPACED_SCRIPTS else ""
+    return re.compile(start + body + end, re.IGNORECASE)
 
 
 def fired_lore(story: str, lore: list[LoreEntry]) -> list[tuple[LoreEntry, str, int]]:
