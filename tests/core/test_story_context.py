@@ -163,6 +163,18 @@ def test_a_long_story_is_cut_from_the_left_at_a_line_or_sentence_start_and_said(
     assert "memory" in text and f"{plan.tokens:,} of 160 tokens" in text and kept[-40:] in text
 
 
+@pytest.mark.parametrize("story", [
+    "雨が降り続いた。ミラは日記を書いた。" * 300,  # sentences without spaces
+    "abcdefghij" * 3000,  # not even a space: any character
+    "word " * 3000,  # no sentence ends: a word's start
+])
+def test_text_without_sentences_or_spaces_is_cut_where_it_can_be(story, real_count):
+    plan = plan_context(story, StoryNotes(memory="M."), real_count, 256, 56)
+    kept = story[plan.story_cut_chars:]
+    assert plan.tokens <= plan.limit and real_count(kept) > plan.limit // 2  # never emptied for want of a boundary
+    assert plan.prompt == "M.\n" + kept
+
+
 def test_the_cut_stays_put_while_the_story_grows_so_the_prompt_keeps_its_start():
     """Continuing word by word: the story's cut moves a quarter of the room at a time, not a
     word at a time, so consecutive prompts share their start (what prefix reuse needs)."""

@@ -39,7 +39,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from studio.core.text.story import LoreEntry, StoryNotes
 from studio.errors import StudioError
@@ -52,7 +52,7 @@ SCAN_CHARS = 2_000
 CHARS_PER_TOKEN = 16
 KINDS = ("memory", "lore", "story", "note")
 
-_SENTENCE_OR_LINE = re.compile(r"\n|[.!?…]+[\"'”’»)\]]*[ \t]+")
+_SENTENCE_OR_LINE = re.compile(r"\n|[.!?…]+[\"'”’»)\]]*[ \t]+|[。！？]+[」』）]*")
 _WORD_START = re.compile(r"\s+")
 
 
@@ -152,7 +152,7 @@ def _boundaries(text: str) -> list[int]:
     return points if points[-1] == len(text) else points + [len(text)]
 
 
-def _first_reaching(points: list[int], reached: Callable[[int], bool]) -> int:
+def _first_reaching(points: Sequence[int], reached: Callable[[int], bool]) -> int:
     """The first of the sorted ``points`` for which ``reached`` (monotone) holds, else the last,
     found by galloping from the start: the search near the start does not depend on how long
     the story has grown past it."""
@@ -220,6 +220,8 @@ def _story_cut(window: str, count: Callable[[str], int], room: int, step: int,
         if before(cut) > drop + step:  # a long stretch without a sentence's end
             words = words if words is not None else [0] + [m.end() for m in _WORD_START.finditer(window)] + [len(window)]
             cut = _first_reaching(words, lambda p, drop=drop: before(p) >= drop)
+            if before(cut) > drop + step:  # nor a space: any character
+                cut = _first_reaching(range(len(window) + 1), lambda p, drop=drop: before(p) >= drop)
         while cut < len(window) and window[cut].isspace():  # no blank line or space to open the story with
             cut += 1
         if cut < len(window) and count(window[cut:]) <= room:
