@@ -86,7 +86,7 @@ class PassageDialog(QDialog):
 
         # Without a chat model the box stays, greyed, and says why: the writer learns it exists.
         self.use_chat = QCheckBox(f"Write the prompt with {chat.title or chat.id} first" if chat is not None
-                                  else "Write the prompt with a chat model first (no text model installed has a chat template)")
+                                  else "Write the prompt with a chat model first (none installed)")
         self.use_chat.setObjectName("passage_use_chat")
 
         self.busy = QProgressBar()
