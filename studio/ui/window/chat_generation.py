@@ -16,7 +16,8 @@ from PySide6.QtCore import QObject
 from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job
 from studio.errors import StudioError
-from studio.ui.editor.chat_view import ChatView, install_chat_view
+from studio.ui.editor.chat_view import ChatView
+from studio.ui.editor.story_chat_switch import install_chat_view
 from studio.ui.editor.workspace import THEMES
 
 if TYPE_CHECKING:
