@@ -48,7 +48,7 @@ def story_notes(params: Mapping[str, Any]) -> StoryNotes:
 def uses_notes(params: Mapping[str, Any]) -> bool:
     """Whether a request's prompt is planned with the notes: a continuation (no instruction,
     no chat messages) with a memory, an author's note or a lorebook."""
-    if str(params.get("instruction") or "").strip() or params.get("messages"):
+    if any(str(params.get(name) or "").strip() for name in ("instruction", "messages")):  # as chat_request decides
         return False
     return any(str(params.get(name) or "").strip() for name in ("memory", "authors_note", "lorebook"))
 
