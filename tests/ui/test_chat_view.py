@@ -268,3 +268,13 @@ def test_a_reply_holds_exactly_what_its_box_shows_even_with_odd_characters(qtbot
     block = MessageBlock(ChatMessage("assistant", showable(odd)))
     qtbot.addWidget(block)
     assert block.text.toPlainText() == block.message.text == "ab\nc d\ne\nf\tgh end"
+
+
+def test_text_stop_in_the_menu_stops_a_chat_reply(window, qtbot, choose):
+    view = open_chat(qtbot, window, "test-slow-chat")
+    send(qtbot, view, "Talk to me")
+    reply = reply_block(view)
+    qtbot.waitUntil(lambda: "word1" in reply.text.toPlainText(), timeout=10000)
+    choose(window, "Text", "Stop")
+    wait_reply(qtbot, view, 5000)
+    assert "word199" not in reply.text.toPlainText() and reply.status.text() == "stopped"

@@ -191,6 +191,7 @@ class TextGeneration(QObject):
         """Cancel the streaming generation at once; what streamed stays (one Ctrl+Z removes it)."""
         for generation in self.window.text.running:
             generation.job.cancel()
+        self.window.chatting.stop()  # Text ▸ Stop ends a chat reply too
 
     def retry_text(self) -> Job | None:
         """A new take for the place at the cursor (else the last one made): the same generator,
