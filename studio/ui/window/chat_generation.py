@@ -57,11 +57,9 @@ class ChatGeneration(QObject):
     # -- which model ----------------------------------------------------------------------
 
     def generator(self) -> Generator | None:
-        """The Generate panel's text generator; else the one the story view would use."""
+        """The Generate panel's text generator (on the Text tab the panel offers one)."""
         current = self.window.generate_panel.current()
-        if current is not None and current.kind == "text":
-            return current
-        return self.window.writing._text_generator() if self.window.tabs.currentWidget() is self.window.text else None
+        return current if current is not None and current.kind == "text" else None
 
     def chat_models(self) -> list[str]:
         return sorted(g.title or g.id for g in self.window.host.generators.values() if can_chat(g))
@@ -71,9 +69,8 @@ class ChatGeneration(QObject):
         current = self.window.generate_panel.current()
         if current is not None and current.kind != "text":
             return  # another tab's generator: the text's is chosen again when the Text tab shows
-        generator = current if current is not None else None
-        name = generator.title or generator.id if generator is not None else "No text model"
-        able = can_chat(generator)
+        name = current.title or current.id if current is not None else "No text model"
+        able = can_chat(current)
         others = self.chat_models()
         if able:
             reason = ""
