@@ -278,3 +278,19 @@ def test_text_stop_in_the_menu_stops_a_chat_reply(window, qtbot, choose):
     choose(window, "Text", "Stop")
     wait_reply(qtbot, view, 5000)
     assert "word199" not in reply.text.toPlainText() and reply.status.text() == "stopped"
+
+
+def test_a_deleted_message_can_be_put_back(window, qtbot):
+    log, _ = ChatLog.from_json({"messages": [
+        {"role": "user", "text": "Hello"},
+        {"role": "assistant", "text": "Hi there", "takes": ["Hey", "Hi there"], "chosen": 1},
+        {"role": "user", "text": "Bye"},
+    ]})
+    view = open_chat(qtbot, window, "lm:llama")
+    view.set_chat_log(log)
+    qtbot.mouseClick(view.blocks[1].delete_button, CLICK)
+    assert [m.text for m in view.log.messages] == ["Hello", "Bye"]
+    assert view.undo_bar.isVisible() and "the reply and its 2 takes" in view.undo_label.text()
+    qtbot.mouseClick(view.undo_button, CLICK)
+    assert [m.text for m in view.log.messages] == ["Hello", "Hi there", "Bye"] and view.log.messages[1].takes == ["Hey", "Hi there"]
+    assert not view.undo_bar.isVisible() and [b.text.toPlainText() for b in view.blocks] == ["Hello", "Hi there", "Bye"]

@@ -100,6 +100,18 @@ class ChatView(QWidget):
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
         self.banner.setStyleSheet("QLabel#chat_banner { background: #fff4d6; color: #4a3b12; padding: 8px; border-radius: 4px; }")
         self.banner.hide()
+        self._deleted: tuple[int, ChatMessage] | None = None  # what Undo in the bar puts back
+        self.undo_bar = QWidget()
+        self.undo_bar.setObjectName("chat_undo_bar")
+        self.undo_label = QLabel()
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setObjectName("chat_undo_delete")
+        self.undo_button.clicked.connect(self.undo_delete)
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(0, 0, 0, 0)
+        undo_row.addWidget(self.undo_label, 1)
+        undo_row.addWidget(self.undo_button)
+        self.undo_bar.hide()
         self.system = QPlainTextEdit()
         self.system.setObjectName("chat_system_prompt")
         self.system.setPlaceholderText("System prompt (optional): who the model is and how it answers, e.g. “You are a concise editor.”")
@@ -146,6 +158,7 @@ class ChatView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 8)
         layout.addWidget(self.banner)
+        layout.addWidget(self.undo_bar)
         layout.addLayout(system_row)
         layout.addWidget(self.scroll, 1)
         layout.addLayout(input_row)
@@ -267,9 +280,24 @@ class ChatView(QWidget):
             self._reply_action(block, "continue")
 
     def _delete(self, block: MessageBlock) -> None:
+        """Delete a message; the bar above the messages offers it back until the next change."""
         if block.streaming:
             return
-        self.log.delete(self._index(block.message))
+        index = self._index(block.message)
+        self.log.delete(index)
+        self._rebuild()
+        self._deleted = (index, block.message)
+        who = "your message" if block.message.role == "user" else "the reply" + (f" and its {len(block.message.takes)} takes" if len(block.message.takes) > 1 else "")
+        self.undo_label.setText(f"Deleted {who}.")
+        self.undo_bar.show()
+        self.changed.emit()
+
+    def undo_delete(self) -> None:
+        """Put the message deleted last back where it was."""
+        if self._deleted is None:
+            return
+        index, message = self._deleted
+        self.log.messages.insert(min(index, len(self.log.messages)), message)
         self._rebuild()
         self.changed.emit()
 
@@ -373,6 +401,8 @@ class ChatView(QWidget):
 
     def _rebuild(self) -> None:
         """One block per message (the system prompt has its own field); streaming ones stay."""
+        self._deleted = None  # a new message, a conversation opened, an undo: nothing to put back now
+        self.undo_bar.hide()
         streaming = {id(r.message) for r in self.replies.values()}
         for block in self.blocks:
             self.list_layout.removeWidget(block)
