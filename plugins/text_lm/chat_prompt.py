@@ -110,13 +110,28 @@ def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages
         notes.append(f"the model's context is {context} tokens: at most {max_new} new tokens this time")
     room = context - max_new
     messages, dropped = _fit_characters(messages, text_limit(context))
-    while True:
-        ids = tokenizer.encode(render_chat(tokenizer, messages), special=False)  # the template writes its own <s>
-        system = 1 if messages[0]["role"] == "system" and len(messages) > 1 else 0
-        if len(ids) <= room or len(messages) - system <= 1:
-            break
-        del messages[system]
-        dropped += 1
+    system = messages[:1] if messages[0]["role"] == "system" and len(messages) > 1 else []
+    rest = messages[len(system) :]
+
+    def ids_from(first: int) -> list[int]:  # the template writes its own <s>: no special tokens added
+        return tokenizer.encode(render_chat(tokenizer, system + rest[first:]), special=False)
+
+    ids, first = ids_from(0), 0
+    if len(ids) > room:
+        # Where the kept part may start: at a message of the user's (templates that check turns
+        # alternate refuse a conversation opening on a reply), or at the last message. Fewer
+        # messages are fewer tokens, so the first start that fits is found by halving.
+        starts = [i for i in range(1, len(rest) - 1) if rest[i]["role"] == "user"] + [len(rest) - 1]
+        low, high, best = 0, len(starts) - 1, None
+        while low <= high:
+            middle = (low + high) // 2
+            candidate = ids_from(starts[middle])
+            if len(candidate) <= room:
+                best, high = (starts[middle], candidate), middle - 1
+            else:
+                low = middle + 1
+        first, ids = best if best is not None else (starts[-1], ids_from(starts[-1]))
+    dropped += first
     if dropped:
         which = "message was" if dropped == 1 else f"{dropped} messages were"
         notes.append(f"the chat is longer than the model's context ({context} tokens): its oldest {which} left out")

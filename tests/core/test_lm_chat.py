@@ -133,13 +133,22 @@ def test_a_template_that_rewrites_a_reply_cannot_continue_it_and_says_so(tmp_pat
 
 
 def test_a_long_chat_leaves_out_its_oldest_messages_and_keeps_the_system_prompt():
-    turns = [{"role": r, "content": f"Line {i} of a long and winding talk about the weather."} for i in range(40) for r in ("user", "assistant")]
+    turns = [m for i in range(40) for m in ({"role": "user", "content": f"Question {i} about the weather?"},
+                                            {"role": "assistant", "content": f"Answer {i}: rain, then sun."})]
     messages = [CONVERSATION[0], *turns, {"role": "user", "content": "And now?"}]
     ids, max_new, notes = prompt(LLAMA, messages, max_new=16)
     assert len(ids) <= 128 - 16
     text = Tokenizer.from_file(str(LLAMA / "tokenizer.json")).decode(ids, skip_special_tokens=False)
-    assert text.startswith("<s>[INST] <<SYS>>\nYou speak like a sonnet.") and text.endswith("And now? [/INST]")
-    assert "Line 0 " not in text and any("oldest" in note for note in notes)
+    assert text.startswith("<s>[INST] <<SYS>>\nYou speak like a sonnet.\n<</SYS>>\n\n") and text.endswith("And now? [/INST]")
+    assert "Question 0 " not in text and any("oldest" in note for note in notes)
+    # What is kept opens on a question (templates that check turns refuse a reply first), and
+    # is the most that fits: one question and answer more would not.
+    kept = text.split("<</SYS>>\n\n", 1)[1]
+    assert kept.startswith("Question ")
+    first = int(kept.split()[1])
+    one_more = prompt(LLAMA, [CONVERSATION[0], *turns[2 * (first - 1):], messages[-1]], max_new=16)
+    assert any("oldest" in note for note in one_more[2])
+
 
 
 def test_a_model_without_a_chat_template_cannot_chat():
