@@ -59,6 +59,14 @@ def test_what_the_model_reads_before_a_reply_and_for_its_continuation():
     assert log.as_messages(empty + 1)[-1] == {"role": "assistant", "content": ""}  # the reply being written
 
 
+def test_two_messages_of_the_users_in_a_row_are_sent_as_one():
+    log = ChatLog()
+    log.append("user", "Hello?")
+    log.append("user", "Are you there?")
+    assert log.as_messages() == [{"role": "user", "content": "Hello?\n\nAre you there?"}]
+    assert len(log) == 2  # shown as the writer wrote them
+
+
 def test_a_log_comes_back_from_its_json_equal():
     log = conversation()
     data = json.loads(json.dumps(log.to_json()))

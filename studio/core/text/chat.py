@@ -137,13 +137,18 @@ class ChatLog:
         """The messages before ``upto`` (all when None) as chat-template ``{role, content}`` dicts.
 
         Empty user messages are left out (they would only confuse a template); an empty
-        reply is kept only in the last place, where the model writes it.
+        reply is kept only in the last place, where the model writes it. Two messages of the
+        user's in a row (a reply deleted, or one that failed) are sent as one: many templates
+        refuse turns that do not alternate.
         """
         chosen = self.messages if upto is None else self.messages[:upto]
         out = []
         for position, message in enumerate(chosen):
             last = position == len(chosen) - 1
             if not message.text and not (last and message.role == "assistant"):
+                continue
+            if out and message.role == "user" and out[-1]["role"] == "user":
+                out[-1]["content"] += "\n\n" + message.text
                 continue
             out.append({"role": message.role, "content": message.text})
         return out
