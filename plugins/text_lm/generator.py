@@ -53,8 +53,8 @@ class LMGenerator(studio.Generator):
         self.id = generator_id
         self.title = title or f"Text ({model.name})"
         self.description = (
-            "Continues the text before the cursor; with an instruction, rewrites the selection "
-            f"(models with a chat template). Context: {model.context_length} tokens."
+            "Continues the text before the cursor; with an instruction, rewrites the selection, and "
+            f"answers in the Text tab's chat (models with a chat template). Context: {model.context_length} tokens."
         )
         g = model.generation
         sampled = bool(g.get("do_sample", True))
