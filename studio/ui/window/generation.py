@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
+from shiboken6 import isValid
 
 from studio.core.engine.generators import Generator, Preview, Progress, Result
 from studio.core.engine.jobs import Job, JobState
@@ -98,6 +99,10 @@ class GenerationDispatch(QObject):
 
     def show_canvas_state(self, *_: object) -> None:
         panel, canvas = self.window.generate_panel, self.window.canvas
+        if not isValid(panel.combo):
+            # The window is being taken apart: its layout deletes the tabbed docks (the panel
+            # among them) before the undo stack, whose clearing still says its index changed.
+            return
         generator = panel.current()
         if generator is None or generator.kind != "image":
             return
