@@ -56,7 +56,11 @@ def word_count(text: str) -> int:
 
 
 def counts_label(text: str) -> str:
-    words, chars = word_count(text), len(text)
+    return counts_text(word_count(text), len(text))
+
+
+def counts_text(words: int, chars: int) -> str:
+    """The label "1,234 words · 5,678 characters" (the editor keeps the numbers as the text changes)."""
     return f"{words:,} word{'s' if words != 1 else ''} · {chars:,} character{'s' if chars != 1 else ''}"
 
 

@@ -55,7 +55,7 @@ class TextFiles:
         self.editor.generating = False
         self.spans.clear()
         self.path = path
-        self.highlighter.set_markdown(is_markdown(path))
+        self.highlighter.set_markdown(is_markdown(path), rehighlight=False)  # not the old text: the new one is highlighted as it goes in
         self.editor.setPlainText(text)  # also clears the undo history: a new document
         self.spans.clear()
         self.editor.document().setModified(False)

@@ -17,13 +17,14 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from studio.core.text.document import GeneratedSpans, counts_label, word_count
+from studio.core.text.document import GeneratedSpans, word_count
 from studio.ui.editor.find_bar import FindBar
 from studio.ui.editor.generations import STREAM_SHARE, Generation, Recipe, TextGenerations
 from studio.ui.editor.highlighter import TextHighlighter
 from studio.ui.editor.page_bar import PageBar
 from studio.ui.editor.rewrite_bar import RewriteBar
 from studio.ui.editor.takes_browser import TakeBrowsing
+from studio.ui.editor.text_counts import TextCounts
 from studio.ui.editor.text_edit import WriterEdit
 from studio.ui.editor.text_files import TextFiles
 
@@ -75,8 +76,9 @@ class TextWorkspace(TextGenerations, TakeBrowsing, TextFiles, QWidget):
         self._inserts.setTimerType(Qt.TimerType.PreciseTimer)
         self._inserts.timeout.connect(self.flush)
         self._next_insert = 0.0  # time.monotonic() before which no streamed chunk goes in (STREAM_SHARE)
-        self._counts = QTimer(self, singleShot=True, interval=150)  # counting 100k words per key is wasteful
-        self._counts.timeout.connect(lambda: self.counts_changed.emit(counts_label(self.editor.toPlainText())))
+        self.text_counts = TextCounts(document)  # per paragraph: a change recounts only what it touched
+        self._counts = QTimer(self, singleShot=True, interval=150)  # the label once typing pauses, not per key
+        self._counts.timeout.connect(lambda: self.counts_changed.emit(self.text_counts.label()))
         document.contentsChanged.connect(self._counts.start)
 
         self.find_bar = FindBar(self.editor)
