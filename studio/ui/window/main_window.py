@@ -153,6 +153,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if ready_to_close(self, event):
             self.docks.save(self.host.settings)
+            # Emptied now, while every part is alive: the stack's destructor empties it too, and
+            # notifies parts (the Generate panel's) that a tab switch may have had destroyed first.
+            self.undo_stack.clear()
             super().closeEvent(event)
 
     # -- the parts' commands, by the names the History panel, the tests and the scripts call --
