@@ -69,6 +69,8 @@ class TextWorkspace(TextGenerations, TakeBrowsing, TextFiles, QWidget):
         self.editor.stop_requested.connect(self.stop_requested)
         document = self.editor.document()
         document.contentsChange.connect(self._on_change)  # before the highlighter: it reads the spans
+        self._plain: str | None = None  # the whole text as last read (prompt_before_cursor); None: changed since
+        document.contentsChange.connect(self._forget_plain)
         document.modificationChanged.connect(lambda _: self.file_changed.emit())
         self.highlighter = TextHighlighter(document, self.spans.between)
         self._init_takes()
@@ -134,9 +136,18 @@ class TextWorkspace(TextGenerations, TakeBrowsing, TextFiles, QWidget):
     # -- what a generation reads -----------------------------------------------------------
 
     def prompt_before_cursor(self) -> str:
-        """The text before the cursor (the pipeline cuts it to the model's context and says so)."""
-        cursor = self.editor.textCursor()
-        return self.editor.toPlainText()[: cursor.selectionStart()]
+        """The text before the cursor (the pipeline cuts it to the model's context and says so).
+
+        The whole text is copied out of the document once per change, not once per call: the
+        context view asks again at every move of the cursor, and copying a 1 MB manuscript
+        takes milliseconds each time.
+        """
+        if self._plain is None:
+            self._plain = self.editor.toPlainText()
+        return self._plain[: self.editor.textCursor().selectionStart()]
+
+    def _forget_plain(self, *_change) -> None:
+        self._plain = None
 
     def selected_text(self) -> str:
         return self.editor.textCursor().selectedText().replace("\u2029", "\n")
