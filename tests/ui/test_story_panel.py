@@ -122,10 +122,11 @@ def test_a_lore_entry_fires_on_its_key_and_the_context_view_says_why(window, qtb
     lorebook = window.story_panel.lorebook
     click_tab(qtbot, window.story_panel.tabs, "Lorebook")
     assert lorebook.stack.currentWidget() is lorebook.empty and "keys" in lorebook.empty.text()  # what a lorebook is for
-    assert not lorebook.remove_button.isEnabled() and not lorebook.fields.isEnabled()
+    assert not lorebook.remove_button.isEnabled() and lorebook.fields.isHidden()  # no entry: no fields to fill
     click_tab(qtbot, window.story_panel.tabs, "Memory")
     write_notes(window, qtbot)
     assert window.story_panel.tabs.tabText(1) == "Lorebook (2)" and lorebook.list.count() == 2
+    assert not lorebook.fields.isHidden() and lorebook.stack.currentWidget() is lorebook.list
     assert [e.keys for e in lorebook.entries] == [["Aldric", "the knight"], ["Dunmore"]]
     assert window.isWindowModified()  # the notes are part of the project
     set_new_tokens(window, 40)

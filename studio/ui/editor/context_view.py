@@ -251,7 +251,7 @@ class ContextView(QWidget):
                 cursor.insertText(detail, why)
             text = QTextCharFormat()
             text.setForeground(QColor(INK))
-            for line in (part.text or "(empty)").split("\n"):
+            for line in part.text.split("\n") if part.text else ():
                 cursor.insertBlock(rest)
                 cursor.insertText(line, text)
         scroll.setValue(min(kept, scroll.maximum()))

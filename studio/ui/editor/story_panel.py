@@ -49,9 +49,9 @@ from studio.ui.slots import connect_command
 FIRED_INK = "#c27c0e"  # the Context view's lore colour, readable on light and dark lists
 LOREBOOK_HELP = (
     "A lorebook holds what the model should know only when it matters: a character, a place, "
-    "a rule of your world.\n\nEach entry has keys (words such as a name) and a text. When a key "
-    "appears in the last part of the story, the entry's text enters what the model reads; "
-    "otherwise it costs nothing.\n\nAdd entry to write the first one."
+    "a rule of your world.\n\nEach entry has keys, words such as a name. When one appears near the "
+    "end of the story, the entry's text goes into what the model reads; the rest of the time it "
+    "takes no room.\n\nAdd entry to write the first one."
 )
 
 
@@ -352,7 +352,8 @@ class LorebookTab(QWidget):
         self.priority.setValue(entry.priority if entry else 0)
         self.enabled.setChecked(entry.enabled if entry else True)
         self._showing = False
-        self.fields.setEnabled(entry is not None)
+        self.fields.setVisible(entry is not None)  # no entry: the explanation has the room
+        self.text_warning.hide()
         self.remove_button.setEnabled(entry is not None)
 
     def _edited(self) -> None:
