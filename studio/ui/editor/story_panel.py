@@ -286,7 +286,7 @@ class LorebookTab(QWidget):
         return item
 
     def show_fired(self, fired: dict[str, str]) -> None:
-        """Tint the entries now in the context (by label, with the reason as their tool tip)."""
+        """Mark the entries now in the context (by label, with the reason as their tool tip)."""
         if fired == self.fired:
             return
         self.fired = dict(fired)
