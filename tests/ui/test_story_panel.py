@@ -151,6 +151,8 @@ def test_a_lore_entry_fires_on_its_key_and_the_context_view_says_why(window, qtb
     assert view.bar.text() == f"{plan.tokens} / {plan.limit} tokens"
     assert view.cut.text() == "Nothing is cut: all of it fits."
     assert lorebook.fired == {"Ser Aldric": lore.reason}  # the list shows which entries are in
+    memory_part = plan.parts[0]
+    assert window.story_panel.notes_tab.memory_tokens.text() == f"{memory_part.tokens} tokens"  # what the memory costs
     assert lorebook.list.item(0).toolTip().startswith("In the context now")
 
     # Turned off (its check box in the list), the entry leaves the context.

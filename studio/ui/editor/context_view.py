@@ -313,8 +313,18 @@ class ContextWatch(QObject):
         self.view.schedule()
 
     def _show_fired(self, plan: ContextPlan | None) -> None:
+        """The Story panel shows what its notes cost now, and which lore entries are in."""
         parts = plan.parts if plan is not None else ()
         self.story.lorebook.show_fired({p.name: p.reason for p in parts if p.kind == "lore"})
+
+        def cost(kind: str) -> str:
+            tokens = [p.tokens for p in parts if p.kind == kind]
+            return f"{thousands(sum(tokens))} tokens" if tokens else ""
+
+        memory = cost("memory")
+        if plan is not None and plan.memory_cut_chars:  # the Context view says how much
+            memory += ", cut"
+        self.story.notes_tab.show_tokens(memory, cost("note"))
 
     def next_continue(self) -> tuple[Generator, dict] | None:
         generator = self.panel.current()

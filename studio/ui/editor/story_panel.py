@@ -71,6 +71,15 @@ def title(text: str) -> QLabel:
     return label
 
 
+def titled(text: str, aside: QLabel) -> QHBoxLayout:
+    """A section's title with a grey remark at its right (its token count)."""
+    row = QHBoxLayout()
+    row.addWidget(title(text))
+    row.addStretch(1)
+    row.addWidget(aside)
+    return row
+
+
 def split_keys(text: str) -> list[str]:
     """"Aldric, the knight ,," -> ["Aldric", "the knight"]: comma-separated, blanks dropped,
     within what a project keeps (``MAX_KEYS`` keys of ``MAX_KEY_CHARS``)."""
@@ -141,11 +150,12 @@ class NotesTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(4)
-        layout.addWidget(title("Memory"))
+        self.memory_tokens, self.note_tokens = hint(""), hint("")  # from the Context view's plan
+        layout.addLayout(titled("Memory", self.memory_tokens))
         layout.addWidget(hint("Always at the top of what the model reads."))
         layout.addWidget(self.memory, 3)
         layout.addSpacing(10)
-        layout.addWidget(title("Author's note"))
+        layout.addLayout(titled("Author's note", self.note_tokens))
         layout.addWidget(hint("A steer near the end of the story, where it weighs most on the next words."))
         layout.addWidget(self.note, 2)
         layout.addWidget(self.depth)
@@ -157,6 +167,11 @@ class NotesTab(QWidget):
         self.memory.textChanged.connect(self.changed)
         self.note.textChanged.connect(self.changed)
         self.depth.valueChanged.connect(self.changed)
+
+    def show_tokens(self, memory: str, note: str) -> None:
+        """What memory and the note cost in the context now ("" when not planned)."""
+        self.memory_tokens.setText(memory)
+        self.note_tokens.setText(note)
 
 
 class LorebookTab(QWidget):
