@@ -10,7 +10,7 @@ manuscript made deterministically (chapter headings, narration, dialogue, a litt
 as a novelist's Markdown draft has), through a person's roads:
 
 1. Open: File ▸ Open text file (the .md manuscript) and File ▸ Open project (a project holding
-   it, with generated passages marked), each timed from the menu entry to the text painted
+   it, with a thousand generated passages marked), each timed from the menu entry to the text painted
    and the window answering again (a zero-delay timer firing); then the lateness of the
    GUI thread for the second after it, while what is deferred (counts, History) catches up.
 2. Typing: a phrase typed with real key events (``QTest.keyClick``) at the end, in the middle
@@ -320,7 +320,7 @@ def studio_rows(text: str, folder: Path, typing_places: int, pages: int, drags: 
 
     manuscript_path = folder / "manuscript.md"
     manuscript_path.write_text(text, encoding="utf-8")
-    spans, step = [], max(len(text) // 40, 1)  # forty generated passages, kept as the project saved them
+    spans, step = [], max(len(text) // 1000, 1)  # a thousand generated passages, kept as the project saved them
     for start in range(step // 2, len(text) - 200, step):
         spans.append(Span(start, start + 150, len(spans) + 1))
     project_path = save_project(Project(text=text, text_spans=spans), folder / "manuscript.studio", backup=False)

@@ -17,7 +17,9 @@ from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import QFileDialog, QToolButton
 
 import studio
-from studio.core.text.document import counts_label
+from studio.core.project.format import Project
+from studio.core.project.save import save_project
+from studio.core.text.document import Span, counts_label
 from studio.host import Host
 from studio.plugins import PluginInfo
 from studio.ui.app import create_window
@@ -236,3 +238,22 @@ def test_counts_follow_paragraphs_split_joined_replaced_and_undone(window, qtbot
     qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: counted_right(window) and "the " in editor.toPlainText(), timeout=3000)
     assert recounts[0] <= 2  # Replace All and its undo touch most paragraphs: counted whole; no key did
+
+
+def test_a_project_with_a_thousand_generated_passages_opens_coloured(window, qtbot, choose, monkeypatch, tmp_path):
+    """The generated colour is looked up per paragraph among all the passages; a damaged
+    project's overlapping marks (the editor never makes them) keep the first of each."""
+    text = manuscript(200_000)
+    step = len(text) // 1000
+    spans = [Span(n * step + 5, n * step + 60, n + 1) for n in range(1000)]
+    spans.append(Span(spans[10].start + 20, spans[10].end + 20, 5000))  # overlaps the eleventh: left out
+    path = save_project(Project(text=text, text_spans=spans), tmp_path / "drafted.studio", backup=False)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    choose(window, "File", "Open project…")
+    assert window.text.editor.toPlainText() == text
+    assert [(s.start, s.end) for s in window.text.spans.spans] == [(s.start, s.end) for s in spans[:1000]]  # jobs renumbered
+    for span in spans[:1000:97]:
+        assert format_at(window, span.start).foreground().color() == BLUE
+        assert format_at(window, span.end - 1).foreground().color() == BLUE
+        after = format_at(window, span.end)
+        assert after is None or after.foreground().color() != BLUE

@@ -7,6 +7,7 @@ its document to ``GeneratedSpans.edit`` and paints what ``spans`` says is still 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,8 @@ class GeneratedSpans:
     Generated text stays marked until the writer edits it: an edit by the writer that
     touches a span's inside unmarks the whole span (they made it theirs); typing right
     before or after a span leaves it marked and is not marked itself.
+
+    ``spans`` are in order of their start and never overlap (``between`` relies on it).
     """
 
     spans: list[Span] = field(default_factory=list)
@@ -123,7 +126,19 @@ class GeneratedSpans:
         return Span(min(s.start for s in mine), max(s.end for s in mine), job)
 
     def between(self, start: int, end: int) -> list[Span]:
-        return [s for s in self.spans if s.start < end and s.end > start]
+        """The spans that reach into ``[start, end)``, in order.
+
+        Found by bisection, since the spans are in order and never overlap (an edit inside one
+        unmarks it): the highlighter asks once per paragraph, and a look at every span made
+        opening a long manuscript with thousands of generations take most of a second.
+        """
+        spans = self.spans
+        index = bisect_left(spans, end, key=lambda s: s.start)  # the first that begins at or after ``end``
+        found = []
+        while index > 0 and spans[index - 1].end > start:
+            index -= 1
+            found.append(spans[index])
+        return found[::-1]
 
     def clear(self) -> None:
         self.spans = []

@@ -65,7 +65,12 @@ class TextFiles:
     def load_text(self, text: str, spans: list[Span]) -> None:
         """Show a project's text, its generated words marked as they were saved."""
         self._load(text, None)
-        self.spans.spans = sorted((Span(s.start, s.end, s.job) for s in spans), key=lambda s: s.start)
+        kept, reach = [], 0
+        for span in sorted((Span(s.start, s.end, s.job) for s in spans), key=lambda s: s.start):
+            if span.start >= reach:  # a damaged project's marks may overlap (the editor never makes them): the first stays
+                kept.append(span)
+                reach = span.end
+        self.spans.spans = kept
         self._repaint(self.spans.spans)
 
     def save(self, path: str | Path | None = None, mark_saved: bool = True) -> bool:
