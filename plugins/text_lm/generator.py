@@ -100,6 +100,8 @@ class LMGenerator(studio.Generator):
         request = super().request(values, rng)
         if chat_request(request.params) is not None and not self.chat_template:  # said at once, not after loading
             raise no_chat_template(self.title)
+        if str(request.params.get("instruction") or "").strip() and not self.chat_template:
+            raise studio.ParamError(f"{self.title} has no chat template, so it cannot follow an instruction; use Continue")
         story_notes(request.params)  # a lorebook that cannot be read is said at once too
         return request
 

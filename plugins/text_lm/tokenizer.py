@@ -74,7 +74,7 @@ class LMTokenizer:
         bounded in size and time: the template came with a downloaded model."""
         template = self.model.chat_template
         if template is None:
-            raise studio.ModelError(f"{self.model.folder} has no chat template, so it cannot follow an instruction; use Continue")
+            raise studio.ModelError(f"{self.model.name} has no chat template, so it cannot follow an instruction; use Continue")
         from jinja2.exceptions import TemplateError
 
         from .chat_template import TEMPLATE_CHARS, ChatTemplateError, render_chat_template

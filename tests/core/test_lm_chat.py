@@ -159,6 +159,13 @@ def test_a_model_without_a_chat_template_cannot_chat():
     assert generator.request({"prompt": "To be"})["messages"] == ""  # the story view is unchanged
 
 
+def test_a_model_without_a_chat_template_refuses_an_instruction_by_its_name_not_its_path():
+    generator = LMLoader().load(MODELS / "gpt2")
+    with pytest.raises(ParamError, match="cannot follow an instruction") as refused:
+        generator.request({"prompt": "To be", "instruction": "Make it rhyme"})
+    assert generator.title in str(refused.value) and str(MODELS) not in str(refused.value)
+
+
 @pytest.mark.parametrize("text, match", [
     ("not json", "not JSON"),
     ('{"role": "user"}', "a JSON list"),
