@@ -384,9 +384,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{final_val:.4f} (perplexity {math.exp(final_val):.1f}); weights {weights_hash(model)}")
 
         # A fresh GenerationConfig (not one derived from the model config) so transformers and
-        # our pipeline both take these as the model's own sampling defaults.
+        # our pipeline both take these as the model's own sampling defaults. 120 new tokens leave
+        # the model more than half of its 256-token context to read: memory, lore and the story.
         model.generation_config = GenerationConfig(
-            do_sample=True, temperature=0.8, top_k=40, max_new_tokens=200,
+            do_sample=True, temperature=0.8, top_k=40, max_new_tokens=120,
             bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
         hf_dir = tmp / "hf"
         model.save_pretrained(hf_dir, safe_serialization=True)

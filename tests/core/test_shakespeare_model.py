@@ -103,7 +103,7 @@ def test_config_tokenizer_and_generation_config_agree(config, tokenizer):
     assert config["eos_token_id"] == config["bos_token_id"] == generation["eos_token_id"] == eos_id
     assert generation["do_sample"] is True
     assert 0.5 <= generation["temperature"] <= 1.0 and generation["top_k"] > 0
-    assert generation["max_new_tokens"] == 200
+    assert generation["max_new_tokens"] == 120  # what a continuation reads keeps more than half the context
     # GPT-2 parameter count from its shape (tied input/output embeddings): the brief's 1-3 M.
     v, p, e, layers = config["vocab_size"], config["n_positions"], config["n_embd"], config["n_layer"]
     parameters = v * e + p * e + layers * (12 * e * e + 13 * e) + 2 * e
