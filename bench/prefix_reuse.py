@@ -6,6 +6,7 @@ and without it, side by side in one run.
     python bench/prefix_reuse.py --models gpt2-100m --rounds 3
     python bench/prefix_reuse.py --models /path/to/a/causal-lm-folder
     python bench/prefix_reuse.py --smoke                  # the tiny test model, 1 round: checks the script works
+    python bench/prefix_reuse.py --models shakespeare --llama-cpp --rounds 2   # and llama.cpp beside ours (minutes)
 
 Models (a missing one stops the run, exit 2, with the command that builds it):
   shakespeare  the built-in model, resources/models/shakespeare: its context is 256 tokens, so
@@ -32,6 +33,12 @@ Printed per model: the prompt's tokens, how many were reused and fed, time to fi
 computation, the first token), the pipeline's own ``ttft_s``, and fresh/reuse ratios; the
 texts of the fresh and the reused run must be identical (checked and printed). Medians.
 
+``--llama-cpp``: the Qwen2.5-0.5B-shaped random weights bench/llama_cpp.py makes, ours on their
+onnxruntime-genai int4 folder and llama.cpp's ``llama-bench`` on their Q4_0 GGUF: its prompt
+time for the whole prompt and for the tokens we fed with the rest already in its KV cache
+(``-d``, what its server's ``cache_prompt`` keeps). llama-bench times the batch's decode only
+(no tokenizing, no cut, no sampling): set beside our ``ttft_s``.
+
 The prompt's left cut moves on a grid (a quarter of the context, pipeline.cut_step): a
 continuation that moves it reuses nothing and costs what "fresh" costs. The document is picked
 where the cut does not move between steps 1 and 3; the table then weighs both by how often a
@@ -41,10 +48,12 @@ continuation of that many tokens moves it (new tokens / grid step).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +72,8 @@ MODEL_FOLDERS = {
 BUILD = {"gpt2-100m": f"python bench/build_lm_bench_models.py --out {bench_folder('lm')}   (a venv with optimum-onnx and torch)",
          "shakespeare": "python plugins/text_lm/recipe.py   (the built-in model's recipe)"}
 SMOKE_MODEL = FIXTURES / "lm" / "models" / "gpt2"
+LLAMA_CPP = bench_folder("llama-cpp")  # what bench/llama_cpp.py builds and makes
+QWEN = "qwen2.5-0.5b"
 WORDS = (REPO / "resources" / "models" / "shakespeare" / "words.txt").read_text().split()
 DOCUMENT_TOKENS = 2000
 EDIT_TOKENS_FROM_END = 40
@@ -197,9 +208,34 @@ def table(name: str, result: dict) -> tuple[list[str], float]:
                  f"texts identical with and without reuse: {result['same_text']}")
     crossing = min(1.0, new / step)  # a continuation of ``new`` tokens crosses a grid line this often
     averaged = crossing * medians["fresh"] + (1 - crossing) * medians["reused"]
-    lines.append(f"  where the cut falls, averaged (a continuation of {new} tokens moves it {crossing:.0%} of the time, and then reuses "
+    lines.append(f"  where the cut falls, averaged (a continuation of {new} tokens moves it {crossing:.1%} of the time, and then reuses "
                  f"nothing): {averaged * 1e3:.1f} ms, {medians['fresh'] / averaged:.1f}x")
     return lines, ratio
+
+
+def llama_bench(work: Path, prompt: int, depth: int, threads: int, rounds: int) -> float:
+    """llama.cpp's own prompt time, seconds: ``llama-bench -p prompt -d depth -n 0`` on the Q4_0
+    weights bench/llama_cpp.py made (``-d``: that many tokens already in its KV cache, filled
+    before the timing, as its server's ``cache_prompt`` keeps them)."""
+    command = [str(work / "build" / "bin" / "llama-bench"), "-m", str(work / "models" / QWEN / "q4_0.gguf"), "-p", str(prompt),
+               "-d", str(depth), "-n", "0", "-t", str(threads), "-r", str(rounds), "-o", "json"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"llama-bench failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)[0]["avg_ns"] / 1e9
+
+
+def llama_cpp_lines(work: Path, result: dict, threads: int, rounds: int) -> list[str]:
+    """Rows for llama.cpp on the same weights (Q4_0) and the same token counts as ours."""
+    last = result["reused"][-1]
+    prompt, reused = last["prompt"], last["reused"]
+    log(f"llama.cpp: pp{prompt}, then pp{prompt - reused} at depth {reused}")
+    fresh, cached = llama_bench(work, prompt, 0, threads, rounds), llama_bench(work, prompt - reused, reused, threads, rounds)
+    ours = statistics.median(r["reported_ttft_s"] for r in result["fresh"]) / statistics.median(r["reported_ttft_s"] for r in result["reused"])
+    return [f"  {'llama.cpp Q4_0, fresh':<30} {prompt:>7} {0:>7} {prompt:>5} {'':>9} {fresh * 1e3:>10.1f}",
+            f"  {'llama.cpp Q4_0, cached prefix':<30} {prompt:>7} {reused:>7} {prompt - reused:>5} {'':>9} {cached * 1e3:>10.1f}",
+            f"  llama.cpp's prompt time (llama-bench: the batch's decode only) fresh/cached: {fresh / cached:.1f}x; ours (ttft_s) {ours:.1f}x; "
+            f"ours/llama.cpp with the cached prefix: {statistics.median(r['reported_ttft_s'] for r in result['reused']) / cached:.2f}x the time"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,14 +243,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODEL_FOLDERS), help=f"of {', '.join(MODEL_FOLDERS)} or model folders")
     parser.add_argument("--rounds", type=int, default=5, help="timed continuations of each kind")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime's threads (default 1: the UI keeps a core)")
+    parser.add_argument("--llama-cpp", nargs="?", type=Path, const=LLAMA_CPP, metavar="WORK", help=(
+        "also the Qwen2.5-0.5B-shaped weights bench/llama_cpp.py made under WORK (default <temp>/studio-bench/llama-cpp): ours on "
+        "their onnxruntime-genai int4 folder beside llama.cpp's llama-bench on their Q4_0 GGUF (fresh, and at the depth we reused)"))
     parser.add_argument("--smoke", action="store_true", help="the tiny test model, a short document, 1 round: checks that the benchmark works")
     args = parser.parse_args(argv)
     doc_tokens, new_tokens = DOCUMENT_TOKENS, NEW_TOKENS
     if args.smoke:
         args.models, args.rounds, doc_tokens, new_tokens = [str(SMOKE_MODEL)], 1, 300, 8
     folders = {name: MODEL_FOLDERS.get(name, Path(name)) for name in args.models}
+    if args.llama_cpp:
+        if not (args.llama_cpp / "build" / "bin" / "llama-bench").is_file() or not (args.llama_cpp / "models" / QWEN / "q4_0.gguf").is_file():
+            raise no_model(args.llama_cpp, "python bench/llama_cpp.py --torch-python T --optimum-python O   (builds llama.cpp and the weights)")
+        folders[f"{QWEN}-int4"] = args.llama_cpp / "models" / QWEN / "genai-int4"
     for name, folder in folders.items():
-        if not (folder / "config.json").is_file():
+        if not (folder / "config.json").is_file() and not (folder / "genai_config.json").is_file():
             raise no_model(folder, BUILD.get(name, "a causal LM folder in the optimum ONNX layout (see README, Benchmarks)"))
     print(f"Prefix reuse: time to first token of a continuation after an edit near the end of a {doc_tokens:,}-token document, "
           f"greedy, {new_tokens} new tokens, {args.threads} thread(s); medians of {args.rounds} round(s)")
@@ -223,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, folder in folders.items():
         print()
         log(f"{name}: measuring")
-        lines, ratios[Path(name).name] = table(Path(name).name, measure(folder, args.rounds, args.threads, doc_tokens, new_tokens))
+        result = measure(folder, args.rounds, args.threads, doc_tokens, new_tokens)
+        lines, ratios[Path(name).name] = table(Path(name).name, result)
+        if args.llama_cpp and name == f"{QWEN}-int4":
+            lines += llama_cpp_lines(args.llama_cpp, result, args.threads, min(args.rounds, 2))
         print("\n".join(lines), flush=True)
     print("\nratios (fresh/reused TTFT): " + "; ".join(f"{name} {ratio:.1f}x" for name, ratio in ratios.items()))
     return 0
