@@ -71,6 +71,7 @@ def test_benchmark_runs_in_smoke_mode_and_prints_its_table(script):
 
 @pytest.mark.parametrize("script, args", [
     ("lm_pipeline.py", ["--models", "gpt2-100m"]),
+    ("prefix_reuse.py", ["--models", "gpt2-100m"]),
     ("musicgen_pipeline.py", []),
     ("sd_pipeline.py", []),
 ])
