@@ -331,3 +331,24 @@ def test_a_real_language_model_streams_into_the_editor_and_undoes_in_one_step(wi
     editor.undo()
     editor.undo()
     assert editor.toPlainText() == "To be"
+
+
+def test_a_retry_reuses_the_kept_cache_and_the_status_bar_says_so(window, qtbot):
+    """The language model keeps the last generation's keys and values: a Retry reads the same
+    page again and computes only its last tokens, and the stats line says how many were reused."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "lm" / "models" / "llama"
+    assert window.add_model_folder_path(str(folder))
+    assert window.generate_panel.select("lm:llama")
+    set_param(window, "max_new_tokens", 6)
+    editor = window.text.editor
+    type_text(qtbot, editor, "The rain had not stopped for three days when the rider came to the gate")
+    with qtbot.waitSignal(window.bridge.result, timeout=20000):
+        qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "reused" not in window.text_stats_label.text()  # the first generation computes everything
+    with qtbot.waitSignal(window.bridge.result, timeout=20000):
+        qtbot.keyClick(editor, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    info = window.text.last.job.result.info
+    assert 0 < info["reused_tokens"] < info["prompt_tokens"]
+    assert f"{info['reused_tokens']} of {info['prompt_tokens']} read tokens reused" in window.text_stats_label.text()

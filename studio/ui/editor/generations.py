@@ -174,6 +174,8 @@ class TextGenerations:
                 parts.append(f"first token {float(info['ttft_s']):.2f} s")
             if "new_tokens" in info:
                 parts.append(f"{int(info['new_tokens'])} tokens")
+            if int(info.get("reused_tokens") or 0) > 0 and "prompt_tokens" in info:  # the kept KV cache
+                parts.append(f"{int(info['reused_tokens']):,} of {int(info['prompt_tokens']):,} read tokens reused")
             self.stats_changed.emit(" · ".join(parts))
         self._ended(job, stopped=False)
 
