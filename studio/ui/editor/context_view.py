@@ -114,7 +114,7 @@ class ContextView(QWidget):
         """Something the plan depends on changed: work it out once the changes pause, if shown."""
         self.stale = True
         if self.on_screen():
-            self.timer.start()
+            self.timer.start(REFRESH_MS)  # not start(): a start(0) when shown set the interval to 0 for good
 
     def on_screen(self) -> bool:
         """Shown, and not behind another dock's tab (Qt counts a dock behind a tab as visible)."""
@@ -181,7 +181,7 @@ class ContextView(QWidget):
             name, plan = named
             self.show_plan(name, plan) if plan is not None else self._say(error)
         if self.stale and self.on_screen():  # changed while it was planned
-            self.timer.start()
+            self.timer.start(REFRESH_MS)  # the interval again (see schedule)
 
     # -- showing it ------------------------------------------------------------------------------
 
