@@ -16,10 +16,12 @@ finding the reply's text (or its stripped text) in a plain rendering, as transfo
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import studio
 from studio.core.models.limits import text_limit
+from studio.core.text.context import ContextPart, ContextPlan
 
 from .layout import LMModel
 from .tokenizer import LMTokenizer
@@ -98,9 +100,22 @@ def _fit_characters(messages: list[dict[str, str]], limit: int) -> tuple[list[di
     return system + kept[::-1], len(rest) - len(kept)
 
 
-def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages: list[dict[str, str]], max_new: int) -> tuple[list[int], int, list[str]]:
+@dataclass(frozen=True)
+class FittedChat:
+    """A conversation fitted to the context: the ids the model reads, the messages they render
+    (the system prompt and the newest that fit), how many older ones were left out, notes."""
+
+    ids: list[int]
+    max_new: int
+    notes: list[str]
+    kept: list[dict[str, str]]
+    dropped: int
+    prompt: str  # the rendering the ids are; after a cut of the ids themselves, their decoding
+
+
+def fit_chat(tokenizer: LMTokenizer, model: LMModel, title: str, messages: list[dict[str, str]], max_new: int) -> FittedChat:
     """The conversation's token ids, the oldest messages left out to fit the context (the
-    system prompt and the last message stay); the (maybe reduced) token budget; notes."""
+    system prompt and the last message stay), and what was kept (``FittedChat``)."""
     if model.chat_template is None:
         raise no_chat_template(title)
     notes: list[str] = []
@@ -113,10 +128,11 @@ def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages
     system = messages[:1] if messages[0]["role"] == "system" and len(messages) > 1 else []
     rest = messages[len(system) :]
 
-    def ids_from(first: int) -> list[int]:  # the template writes its own <s>: no special tokens added
-        return tokenizer.encode(render_chat(tokenizer, system + rest[first:]), special=False)
+    def rendered(first: int) -> tuple[str, list[int]]:  # the template writes its own <s>: no special tokens added
+        text = render_chat(tokenizer, system + rest[first:])
+        return text, tokenizer.encode(text, special=False)
 
-    ids, first = ids_from(0), 0
+    (text, ids), first = rendered(0), 0
     if len(ids) > room:
         # Where the kept part may start: at a message of the user's (templates that check turns
         # alternate refuse a conversation opening on a reply), or at the last message. Fewer
@@ -125,12 +141,12 @@ def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages
         low, high, best = 0, len(starts) - 1, None
         while low <= high:
             middle = (low + high) // 2
-            candidate = ids_from(starts[middle])
-            if len(candidate) <= room:
+            candidate = rendered(starts[middle])
+            if len(candidate[1]) <= room:
                 best, high = (starts[middle], candidate), middle - 1
             else:
                 low = middle + 1
-        first, ids = best if best is not None else (starts[-1], ids_from(starts[-1]))
+        first, (text, ids) = best if best is not None else (starts[-1], rendered(starts[-1]))
     dropped += first
     if dropped:
         which = "message was" if dropped == 1 else f"{dropped} messages were"
@@ -139,8 +155,39 @@ def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages
         keep_bos = tokenizer.bos_id is not None and ids[0] == tokenizer.bos_id
         cut = len(ids) - room
         ids = ([ids[0]] if keep_bos else []) + ids[-(room - (1 if keep_bos else 0)) :]
+        text = tokenizer.decode(ids)
         notes.append(f"the system prompt and the last message alone are longer than the model's context: only the last {room} tokens of the prompt were read ({cut} left out)")
-    return ids, max_new, notes
+    return FittedChat(ids, max_new, notes, system + rest[first:], dropped, text)
+
+
+def chat_prompt_ids(tokenizer: LMTokenizer, model: LMModel, title: str, messages: list[dict[str, str]], max_new: int) -> tuple[list[int], int, list[str]]:
+    """The conversation's token ids as ``fit_chat`` fits them; the (maybe reduced) token budget; notes."""
+    fitted = fit_chat(tokenizer, model, title, messages, max_new)
+    return fitted.ids, fitted.max_new, fitted.notes
+
+
+def chat_plan(tokenizer: LMTokenizer, model: LMModel, title: str, messages: list[dict[str, str]], max_new: int) -> ContextPlan:
+    """What the model reads for the next reply, as the Context view shows it: a part per message
+    kept (its role, its own tokens without the template's markup), the prompt exactly as sent
+    and its tokens (the very ids ``chat_prompt_ids`` gives the model), the oldest messages left
+    out, and whether the model goes on with a last reply (Continue) instead of writing a new one."""
+    fitted = fit_chat(tokenizer, model, title, messages, max_new)
+    last = fitted.kept[-1]
+    continues = last["role"] == "assistant" and bool(last["content"])
+    kept = fitted.kept if continues or last["role"] != "assistant" else fitted.kept[:-1]  # an empty reply is the one to write
+    parts = []
+    for number, message in enumerate(kept):
+        final = number == len(kept) - 1
+        reason = {
+            "system": "the system prompt: always read first",
+            "user": "your message: the model answers it" if final else "your message",
+            "assistant": "the model's reply: Continue goes on from its end" if final and continues else "the model's reply",
+        }[message["role"]]
+        tokens = len(tokenizer.encode(message["content"], special=False)) if message["content"] else 0
+        parts.append(ContextPart(message["role"], message["content"], tokens, reason))
+    context = model.context_length
+    return ContextPlan(tuple(parts), fitted.prompt, len(fitted.ids), context - fitted.max_new, context, fitted.max_new,
+                       notes=tuple(fitted.notes), messages_left_out=fitted.dropped, continues_reply=continues)
 
 
 def chat_request(params: dict[str, Any]) -> list[dict[str, str]] | None:

@@ -11,7 +11,7 @@ import studio
 from studio.core.base import paths
 from studio.core.models.variant_defaults import choose_variant
 
-from .chat_prompt import chat_prompt_ids, chat_request, no_chat_template
+from .chat_prompt import chat_plan, chat_prompt_ids, chat_request, no_chat_template
 from .fusion import DecoderShape
 from .layout import LAYOUT, LMModel, is_lm_folder
 from .pipeline import Decoder, generate, prompt_ids
@@ -106,9 +106,14 @@ class LMGenerator(studio.Generator):
         return request
 
     def context_plan(self, values=None):
-        """The context the continuation with ``values`` would read (``ContextPlan``): memory,
-        fired lore, the story as cut, the author's note; validated as ``request``."""
-        return continuation_plan(self.tokenizer(), self.model, self.request(values).params)
+        """The context the job with ``values`` would read (``ContextPlan``), validated as
+        ``request``: for a continuation, memory, fired lore, the story as cut, the author's note;
+        with ``messages`` (the chat view), each message kept and the oldest left out."""
+        params = self.request(values).params
+        chat = chat_request(params)
+        if chat is not None:
+            return chat_plan(self.tokenizer(), self.model, self.title, chat, params["max_new_tokens"])
+        return continuation_plan(self.tokenizer(), self.model, params)
 
     def chosen_variant(self, choice: str, device) -> str:
         """The variant ``choice`` means on ``device``: "auto" is the user's default for this kind

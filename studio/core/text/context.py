@@ -50,7 +50,8 @@ SCAN_CHARS = 2_000
 #: The most characters of the story ever tokenized per token of context (a token is rarely more
 #: than a dozen characters), and the grid the window onto a longer story moves on.
 CHARS_PER_TOKEN = 16
-KINDS = ("memory", "lore", "story", "note")
+#: A chat's plan (a chat model reading a conversation) has a part per message instead, by role.
+KINDS = ("memory", "lore", "story", "note", "system", "user", "assistant")
 
 _SENTENCE_OR_LINE = re.compile(r"\n|[.!?…]+[\"'”’»)\]]*[ \t]+|[。！？]+[」』）]*")
 _WORD_START = re.compile(r"\s+")
@@ -58,7 +59,8 @@ _WORD_START = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class ContextPart:
-    """One piece of the prompt: ``kind`` is ``memory``, ``lore``, ``story`` or ``note``."""
+    """One piece of the prompt: ``kind`` is ``memory``, ``lore``, ``story`` or ``note``; in a
+    chat's plan, a message's role (``system``, ``user``, ``assistant``)."""
 
     kind: str
     text: str
@@ -88,6 +90,8 @@ class ContextPlan:
     memory_cut_tokens: int = 0
     lore_left_out: tuple[str, ...] = ()  # entries that fired but found no room, by label
     notes: tuple[str, ...] = field(default=())  # plain sentences: every cut, and why
+    messages_left_out: int = 0  # a chat's oldest messages that found no room
+    continues_reply: bool = False  # a chat whose last message is a reply the model goes on with
 
     def to_info(self) -> dict[str, Any]:
         """JSON-plain figures (no texts but the reasons), for a result's ``info["context"]``."""
@@ -97,6 +101,7 @@ class ContextPlan:
             "story_cut_chars": self.story_cut_chars, "story_cut_tokens": self.story_cut_tokens,
             "memory_cut_chars": self.memory_cut_chars, "memory_cut_tokens": self.memory_cut_tokens,
             "lore_left_out": list(self.lore_left_out), "notes": list(self.notes),
+            "messages_left_out": self.messages_left_out, "continues_reply": self.continues_reply,
         }
 
 

@@ -382,6 +382,7 @@ class ChatView(QWidget):
             if block is not None:
                 block.show_message()
         self._update_controls()
+        self.changed.emit()  # the conversation is back as it was before: what the model reads too
 
     def _settle(self, reply: ChatReply, status: str) -> None:
         block = self._block(reply.message)

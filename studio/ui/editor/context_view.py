@@ -1,13 +1,15 @@
-"""The Context view: exactly what the model will read for the next Continue.
+"""The Context view: exactly what the model will read for the next Continue, or, while the Text
+tab shows the chat, for the next reply.
 
 Each part in the order the model reads it, tinted by kind (memory, lore, the story, the
-author's note), with its token count and, for a lore entry, the key that brought it in; a bar
-of the context used against its limit; and what was left out. The plan comes from the
+author's note; in the chat, the system prompt and each message kept), with its token count
+and, for a lore entry, the key that brought it in; a bar of the context used against its
+limit; and what was left out (the story's start, the chat's oldest messages). The plan comes from the
 generator itself (``studio.core.text.context_request.plan_for``: UI -> core -> plugin), so the
 view shows what the generator will do, not a guess of it.
 
 It is worked out again ``REFRESH_MS`` after the last change (the text, the cursor, the notes,
-the generator or its settings), and only while the view is on screen: a hidden view notes
+the generator or its settings, the chat, the Story | Chat switch), and only while the view is on screen: a hidden view notes
 that it is stale and catches up when it is shown. The tokenizing runs on a worker thread (a
 large model's context is tens of thousands of characters, counted several times to find a
 stable cut), so typing never waits for it; a plan that arrives after a newer request is
@@ -16,11 +18,13 @@ dropped.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QStackedWidget
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QDockWidget, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
@@ -32,6 +36,7 @@ from studio.ui.editor.story_panel import StoryPanel
 from studio.ui.plain import plain_label, plain_tip
 
 if TYPE_CHECKING:
+    from studio.ui.editor.chat_view import ChatView
     from studio.ui.editor.workspace import TextWorkspace
     from studio.ui.panels.generate_panel import GeneratePanel
 
@@ -44,6 +49,9 @@ KINDS = {
     "lore": ("Lore", "#faeed0", "#8a5d06"),
     "story": ("Story", "#f2f1ec", "#5d5a52"),
     "note": ("Author's note", "#e0f2e4", "#2e7d43"),
+    "system": ("System prompt", "#ece6f6", "#5b3f99"),
+    "user": ("You", "#e4ecfb", "#2f5fb3"),
+    "assistant": ("The model", "#f2f1ec", "#5d5a52"),
 }
 PAPER, INK = "#fbfaf7", "#232323"
 #: Reasons that only repeat the part's name ("the story") are not shown under it; these
@@ -51,8 +59,9 @@ PAPER, INK = "#fbfaf7", "#232323"
 SAID_BY_NAME = ("the story", "memory: always at the top")
 NAME_PREFIXES = ("author's note, ",)
 
-#: () -> (the text generator Continue would use, the values it would get), or None.
-PlanSource = Callable[[], "tuple[Generator, dict] | None"]
+#: () -> (the text generator Continue would use, the values it would get), or None (none is
+#: installed), or a sentence saying why there is nothing to plan (an empty chat).
+PlanSource = Callable[[], "tuple[Generator, dict] | str | None"]
 
 
 def thousands(number: int) -> str:
@@ -149,8 +158,8 @@ class ContextView(QWidget):
             return
         self.stale = False
         chosen = self.source() if self.source is not None else None
-        if chosen is None:
-            self._say("No text generator is installed (Tools ▸ Plugins).")
+        if chosen is None or isinstance(chosen, str):
+            self._say(chosen or "No text generator is installed (Tools ▸ Plugins).")
             return
         generator, values = chosen
         self._asked += 1
@@ -160,26 +169,27 @@ class ContextView(QWidget):
 
     def _plan(self, number: int, generator: Generator, values: dict) -> None:
         name = generator.title or generator.id
+        chat = bool(str(values.get("messages") or "").strip())  # the chat view's next reply
         plan, error = None, ""
         try:
             plan = plan_for(generator, values)
         except ContextUnavailable as exc:
-            error = f"{exc}, so this view cannot show it. Continue still works, as that generator decides."
+            error = f"{exc}, so this view cannot show it. {'Sending' if chat else 'Continue'} still works, as that generator decides."
         except StudioError as exc:
             error = f"Cannot work out what {name} reads: {exc}"
         except Exception as exc:  # a plugin's bug must not take the view (or the window) down
             log.exception("the context plan of %s failed", generator.id)
             error = f"Cannot work out what {name} reads: internal error: {type(exc).__name__}: {exc}"
         try:
-            self._answered.emit(number, (name, plan), error)
+            self._answered.emit(number, (name, plan, chat), error)
         except RuntimeError:  # the window closed while it was planned
             pass
 
     def _on_answer(self, number: int, named: tuple, error: str) -> None:
         self._busy = False
         if number == self._asked:
-            name, plan = named
-            self.show_plan(name, plan) if plan is not None else self._say(error)
+            name, plan, chat = named
+            self.show_plan(name, plan, chat) if plan is not None else self._say(error)
         if self.stale and self.on_screen():  # changed while it was planned
             self.timer.start(REFRESH_MS)  # the interval again (see schedule)
 
@@ -194,10 +204,13 @@ class ContextView(QWidget):
         self.body.clear()
         self.planned.emit(None)
 
-    def show_plan(self, name: str, plan: ContextPlan) -> None:
+    def show_plan(self, name: str, plan: ContextPlan, chat: bool = False) -> None:
+        """Show ``plan``: a continuation's, or with ``chat`` the chat's next reply."""
         self.plan = plan
-        self.heading.setText(f"Next Continue · {name}")
-        self.heading.setToolTip(plain_tip(f"What {name} will read when you continue at the cursor, part by part."))
+        self.heading.setText(f"Next {'reply' if chat else 'Continue'} · {name}")
+        self.heading.setToolTip(plain_tip(
+            f"What {name} will read for its next reply in the chat: the system prompt and each message kept, "
+            "through the model's chat template." if chat else f"What {name} will read when you continue at the cursor, part by part."))
         used, limit = plan.tokens, max(plan.limit, 1)
         self.bar.setRange(0, limit)
         self.bar.setValue(min(used, limit))
@@ -207,7 +220,7 @@ class ContextView(QWidget):
             f"for the new text (Max new tokens), which leaves {thousands(plan.limit)} for what it reads."))
         self.bar.show()
         cut = cut_lines(plan)
-        self.cut.setText("\n".join(cut) if cut else "Nothing is cut: all of it fits.")
+        self.cut.setText("\n".join(cut + chat_lines(plan, chat)) if cut else "\n".join(["Nothing is cut: all of it fits.", *chat_lines(plan, chat)]))
         self.cut.setStyleSheet(f"color: {'#9a4a12' if cut else 'palette(mid)'};")
         self.cut.setToolTip(plain_tip("\n".join(f"{n[:1].upper()}{n[1:]}." for n in plan.notes)))
         self.cut.show()
@@ -274,11 +287,27 @@ def cut_lines(plan: ContextPlan) -> list[str]:
         lines.append(f"The first {thousands(plan.story_cut_chars)} characters of the story are left out.")
     if plan.memory_cut_chars:
         lines.append(f"The memory's last {thousands(plan.memory_cut_chars)} characters are left out: it alone would crowd out the story.")
+    if plan.messages_left_out:
+        oldest = "message is" if plan.messages_left_out == 1 else f"{thousands(plan.messages_left_out)} messages are"
+        lines.append(f"The oldest {oldest} left out: the chat outgrew the context.")
     if plan.lore_left_out:
         entries = "entry" if len(plan.lore_left_out) == 1 else "entries"
         lines.append(f"Fired but no room for the lore {entries} {', '.join(f'“{n}”' for n in plan.lore_left_out)}.")
-    said = ("the story's first", "the memory was cut", "the lore entry")  # the lines above say these
+    said = ("the story's first", "the memory was cut", "the lore entry", "the chat is longer")  # the lines above say these
     lines += [f"{n[:1].upper()}{n[1:]}." for n in plan.notes if n and not n.startswith(said)]
+    return lines
+
+
+def chat_lines(plan: ContextPlan, chat: bool) -> list[str]:
+    """In the chat: what the template's markup costs, and whether the next generation goes on
+    with the last reply."""
+    if not chat:
+        return []
+    markup = plan.tokens - sum(part.tokens for part in plan.parts)
+    lines = [f"The chat template's markup around the messages: {thousands(markup)} tokens."] if markup > 0 else []
+    if plan.continues_reply:
+        lines.append("The last message is the model's reply: Continue (or Generate) goes on from its end; "
+                     "a message you send is answered instead.")
     return lines
 
 
@@ -300,7 +329,21 @@ class ContextWatch(QObject):
         story.replaced.connect(view.schedule)
         panel.generator_changed.connect(lambda _: self._watch_form())
         view.planned.connect(self._show_fired)
+        self.chat: "ChatView | None" = None
+        self.views: QStackedWidget | None = None  # the Text tab's Story | Chat stack
         self._watch_form()
+
+    def watch_chat(self, chat: "ChatView", views: QStackedWidget) -> None:
+        """While ``views`` shows ``chat``, the view plans the chat's next reply; a change to the
+        conversation (a message sent, edited, deleted, a reply finished, the system prompt)
+        and the switch re-plan."""
+        self.chat, self.views = chat, views
+        chat.changed.connect(self.view.schedule)
+        views.currentChanged.connect(lambda _: self.view.schedule())
+        self.view.schedule()
+
+    def chat_showing(self) -> bool:
+        return self.chat is not None and self.views is not None and self.views.currentWidget() is self.chat
 
     def _watch_form(self) -> None:
         """The new text's length takes room from the context: a new value re-plans."""
@@ -313,7 +356,10 @@ class ContextWatch(QObject):
         self.view.schedule()
 
     def _show_fired(self, plan: ContextPlan | None) -> None:
-        """The Story panel shows what its notes cost now, and which lore entries are in."""
+        """The Story panel shows what its notes cost now, and which lore entries are in (a chat's
+        plan says nothing of them: the panel keeps what it showed for the story)."""
+        if plan is not None and self.chat_showing():
+            return
         parts = plan.parts if plan is not None else ()
         self.story.lorebook.show_fired({p.name: p.reason for p in parts if p.kind == "lore"})
 
@@ -326,7 +372,8 @@ class ContextWatch(QObject):
             memory += ", cut"
         self.story.notes_tab.show_tokens(memory, cost("note"))
 
-    def next_continue(self) -> tuple[Generator, dict] | None:
+    def next_continue(self) -> tuple[Generator, dict] | str | None:
+        """The generator and values of the next Continue, or in the chat of the next reply."""
         generator = self.panel.current()
         values = self.panel.form.values() if generator is not None and self.panel.form is not None else {}
         if generator is None or generator.kind != "text":  # the Text tab offers one; elsewhere: the built-in
@@ -334,6 +381,20 @@ class ContextWatch(QObject):
             generator, values = (texts[0] if texts else None), {}
         if generator is None:
             return None
+        if self.chat_showing():
+            return self.next_reply(generator, values)
         values = with_notes(generator, values, self.story.notes())
         values["prompt"] = self.text.prompt_before_cursor()  # what Continue reads
+        return generator, values
+
+    def next_reply(self, generator: Generator, values: dict) -> tuple[Generator, dict] | str:
+        """What the chat's next reply reads: the conversation as it stands (a last reply is
+        continued, as Generate does), with the form's sampling values, as the chat sends them."""
+        messages = self.chat.log.as_messages() if self.chat is not None else []
+        if not any(m["role"] != "system" for m in messages):
+            return ("The chat is empty: write a message below, and this shows what the model reads "
+                    "for its reply (the system prompt, then the conversation).")
+        names = {param.name for param in generator.params}
+        values = {name: value for name, value in values.items() if name in names}
+        values.update(prompt="", instruction="", messages=json.dumps(messages, ensure_ascii=False))
         return generator, values

@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.story_panel = StoryPanel()  # memory, author's note, lorebook: read by each Continue
         self.context_view = ContextView()
         self.context_watch = ContextWatch(self.context_view, self.generate_panel, self.text, self.story_panel)
+        self.context_watch.watch_chat(self.chatting.view, self.chatting.stack)  # in the chat: the next reply's context
         self.docks = Docks(self, self.generate_panel, self.canvas.options, self.canvas.panel, self.jobs_panel, self.history_panel,
                            self.story_panel, self.context_view)
         self.project = ProjectSession(self)
