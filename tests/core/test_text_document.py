@@ -78,3 +78,15 @@ def test_a_rewrite_replaces_generated_text_with_a_new_span():
     spans.edit(0, 0, 8, job=1)
     spans.edit(0, 8, 5, job=2)
     assert spans.spans == [Span(0, 5, 2)]
+
+
+def test_the_text_before_a_qt_position_counts_an_emoji_as_two_units():
+    from studio.core.text.document import before_position
+
+    text = "Night 🌙 fell. Then 🌧️ rain: ünïcode stays one unit."
+    for cut in range(len(text) + 1):  # every character boundary, as Qt numbers it
+        head = text[:cut]
+        units = len(head.encode("utf-16-le")) // 2
+        assert before_position(text, units) == head
+    assert before_position("a🌙b", 2) == "a"  # a position inside the pair leaves the pair out
+    assert before_position("plain", 3) == "pla" and before_position("", 4) == ""

@@ -352,3 +352,14 @@ def test_a_retry_reuses_the_kept_cache_and_the_status_bar_says_so(window, qtbot)
     info = window.text.last.job.result.info
     assert 0 < info["reused_tokens"] < info["prompt_tokens"]
     assert f"{info['reused_tokens']} of {info['prompt_tokens']} read tokens reused" in window.text_stats_label.text()
+
+
+def test_continue_reads_exactly_the_text_before_the_cursor_after_an_emoji(window, qtbot):
+    editor = window.text.editor
+    type_text(qtbot, editor, "Moon ")
+    editor.insertPlainText("🌙")  # as an emoji picker or input method commits it (a key event cannot carry it)
+    qtbot.keyClicks(editor, " rose over the hill")
+    cursor = editor.textCursor()
+    cursor.setPosition(len("Moon 🌙 rose".encode("utf-16-le")) // 2)  # Qt counts the emoji as two
+    editor.setTextCursor(cursor)
+    assert window.text.prompt_before_cursor() == "Moon 🌙 rose"

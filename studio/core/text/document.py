@@ -65,6 +65,18 @@ def counts_text(words: int, chars: int) -> str:
     return f"{words:,} word{'s' if words != 1 else ''} · {chars:,} character{'s' if chars != 1 else ''}"
 
 
+def before_position(text: str, position: int) -> str:
+    """``text`` up to a Qt document ``position``, which counts UTF-16 units: a character beyond
+    U+FFFF (an emoji) is two of them, so slicing the str at ``position`` would reach past it."""
+    head = text[:position]
+    if head.isascii():
+        return head
+    data = head.encode("utf-16-le", "surrogatepass")
+    if len(data) == 2 * len(head):  # no two-unit characters before it
+        return head
+    return data[: 2 * position].decode("utf-16-le", "ignore")  # a position inside a pair leaves the pair out
+
+
 def split_stops(stop: str) -> list[str]:
     """Stop sequences as the ``stop`` parameter writes them: separated by ``|``, empty ones dropped."""
     return [s for s in stop.split("|") if s]

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from studio.core.text.document import GeneratedSpans, word_count
+from studio.core.text.document import GeneratedSpans, before_position, word_count
 from studio.ui.editor.find_bar import FindBar
 from studio.ui.editor.generations import STREAM_SHARE, Generation, Recipe, TextGenerations
 from studio.ui.editor.highlighter import TextHighlighter
@@ -144,7 +144,7 @@ class TextWorkspace(TextGenerations, TakeBrowsing, TextFiles, QWidget):
         """
         if self._plain is None:
             self._plain = self.editor.toPlainText()
-        return self._plain[: self.editor.textCursor().selectionStart()]
+        return before_position(self._plain, self.editor.textCursor().selectionStart())
 
     def _forget_plain(self, *_change) -> None:
         self._plain = None
