@@ -39,7 +39,8 @@ Format (version 1): a ZIP archive with these members.
 ``history.json``
     ``{"entries": [{"kind", "generator", "title", "params", "model", "target", "created",
     "seconds", "id", "source"}]}``; ``source`` (optional) is the passage of the text an entry
-    was made from, ``{"kind": "text", "start", "end", "excerpt"}`` (``history.Passage``).
+    was made from, ``{"kind": "text", "start", "end", "excerpt"}`` (``history.Passage``), or
+    the chat reply it wrote, ``{"kind": "chat", "message", "take", "excerpt"}`` (``history.ChatReplyLink``).
 ``writing.json`` (optional)
     ``{"notes": {"memory", "authors_note", "note_depth", "lore": [{"name", "keys", "text",
     "priority", "enabled"}]}, "takes": [...], "chat": {...}}``: the story notes

@@ -9,14 +9,16 @@ still be reused.
 
 An entry made from a passage of the text (Illustrate selection, Score this scene) carries
 that passage as its ``source`` (``Passage``): where it lay and how it began, so the History
-can name it and find it again after the text was edited.
+can name it and find it again after the text was edited. A reply written in the Text tab's
+chat carries the reply instead (``ChatReplyLink``): its place in the conversation, its take
+and how it began, so the History can name it, show it and ask for a new take of it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from studio.core.base.ids import new_id
 from studio.core.media.text import well_formed
@@ -39,6 +41,7 @@ class Passage:
     start: int
     end: int
     excerpt: str
+    kind: ClassVar[str] = "text"
 
     @staticmethod
     def of(start: int, end: int, text: str) -> "Passage":
@@ -57,12 +60,49 @@ class Passage:
         return {"kind": "text", "start": self.start, "end": self.end, "excerpt": self.excerpt}
 
 
-def passage_from_record(value: Any, what: str, problems: list[str]) -> Passage | None:
-    """The ``source`` of a history entry read from a project file: None when there is none;
-    a malformed one (from a damaged or hostile file) is dropped with a sentence in
-    ``problems``, and the entry keeps everything else."""
+@dataclass(frozen=True)
+class ChatReplyLink:
+    """The chat reply a generation wrote: the reply's place in the conversation (its index among
+    the messages, the system prompt counted) and its take when it finished, and the take's first
+    ``EXCERPT_CHARS`` characters, by which it is found again after messages before it went."""
+
+    message: int
+    take: int
+    excerpt: str
+    kind: ClassVar[str] = "chat"
+
+    @staticmethod
+    def of(message: int, take: int, text: str) -> "ChatReplyLink":
+        return ChatReplyLink(int(message), int(take), well_formed(text[:EXCERPT_CHARS]))
+
+    def label(self, limit: int = 32) -> str:
+        """How a list names it: its opening words, quoted (“Love is a star…”)."""
+        words = " ".join(self.excerpt.split())
+        if not words:
+            return "(empty)"
+        if len(words) > limit:
+            return f"“{words[:limit].rsplit(' ', 1)[0].rstrip(',;:.!?—–- ')}…”"
+        return f"“{words}”"
+
+    def record(self) -> dict[str, Any]:
+        return {"kind": "chat", "message": self.message, "take": self.take, "excerpt": self.excerpt}
+
+
+Source = Passage | ChatReplyLink
+
+
+def passage_from_record(value: Any, what: str, problems: list[str]) -> Source | None:
+    """The ``source`` of a history entry read from a project file (a passage of the text, or a
+    chat reply): None when there is none; a malformed one (from a damaged or hostile file) is
+    dropped with a sentence in ``problems``, and the entry keeps everything else."""
     if value is None:
         return None
+    if isinstance(value, dict) and value.get("kind") == "chat":
+        why = _wrong_chat_link(value)
+        if why:
+            problems.append(f"{what}: the link to the chat reply it wrote was left out ({why})")
+            return None
+        return ChatReplyLink(value["message"], value["take"], well_formed(value["excerpt"][:EXCERPT_CHARS]))
     why = _wrong_passage(value)
     if why:
         problems.append(f"{what}: the link to the passage it was made from was left out ({why})")
@@ -86,6 +126,16 @@ def _wrong_passage(value: Any) -> str:
     return ""
 
 
+def _wrong_chat_link(value: dict) -> str:
+    """What is wrong with a stored chat link, or "" when nothing is."""
+    message, take = value.get("message"), value.get("take")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MOST_POSITION for n in (message, take)):
+        return f"its place {str(message)[:20]!r}, take {str(take)[:20]!r} is not a message and a take"
+    if not isinstance(value.get("excerpt"), str):
+        return "its excerpt is not text"
+    return ""
+
+
 @dataclass
 class HistoryEntry:
     """One generation. ``target`` is the id of the layer or clip it made (text: its span key)."""
@@ -99,7 +149,7 @@ class HistoryEntry:
     created: float = field(default_factory=time.time)  # seconds since the epoch
     seconds: float = 0.0  # how long it ran
     id: int = field(default_factory=new_id)
-    source: Passage | None = None  # the passage of the text it was made from, if any
+    source: Source | None = None  # the passage of the text it was made from, or the chat reply it wrote, if any
 
     @property
     def seed(self) -> Any:
@@ -152,7 +202,7 @@ def entry_for(
     target: int | None,
     model: str = "",
     seconds: float = 0.0,
-    source: Passage | None = None,
+    source: Source | None = None,
 ) -> HistoryEntry:
     """A new entry for a finished generation (its parameters made JSON-plain)."""
     return HistoryEntry(kind, generator, title, plain_params(params), model, target, seconds=float(seconds), source=source)

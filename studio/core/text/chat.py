@@ -132,6 +132,30 @@ class ChatLog:
             raise ValueError(f"Message {index + 1} is the {message.role}'s, not a reply.")
         return message
 
+    def find_reply(self, index: int, take: int, opening: str) -> tuple[int, int] | None:
+        """Where a reply that was at ``index`` (take ``take``) and began with ``opening`` is now:
+        ``(index, take)`` of the take that begins so, the one at its old place first, then the
+        nearest; None when no take does (the reply deleted, or its opening edited away). An
+        empty ``opening`` (a reply that wrote nothing) is only found at its old place."""
+        words = " ".join(opening.split())[:60]
+
+        def begins(text: str) -> bool:
+            return " ".join(text[: len(opening) * 2 + 64].split()).startswith(words)
+
+        if not words:
+            if 0 <= index < len(self.messages) and self.messages[index].role == "assistant" and take < len(self.messages[index].takes):
+                return index, take
+            return None
+        for place in sorted(range(len(self.messages)), key=lambda i: abs(i - index)):
+            message = self.messages[place]
+            if message.role != "assistant":
+                continue
+            order = ([take] if take < len(message.takes) else []) + [t for t in range(len(message.takes)) if t != take]
+            found = next((t for t in order if begins(message.takes[t])), None)
+            if found is not None:
+                return place, found
+        return None
+
     # -- what the model sees -------------------------------------------------------------
     def as_messages(self, upto: int | None = None) -> list[dict[str, str]]:
         """The messages before ``upto`` (all when None) as chat-template ``{role, content}`` dicts.

@@ -83,6 +83,7 @@ class ChatView(QWidget):
     generate_requested = Signal(int, str)  # the reply's index in the log, and "reply" / "continue" / "retry"
     stop_requested = Signal()
     changed = Signal()  # the conversation changed (for the project's unsaved mark)
+    replaced = Signal()  # another conversation is shown (a project opened, New): not an edit
     message = Signal(str)  # a line for the status bar
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -191,6 +192,7 @@ class ChatView(QWidget):
             self._showing_system = False
         self._rebuild()
         self._update_controls()
+        self.replaced.emit()
 
     # -- which model chats -------------------------------------------------------------------
 
@@ -278,6 +280,32 @@ class ChatView(QWidget):
         block = self._block(self.log.messages[index])
         if block is not None:
             self._reply_action(block, "continue")
+
+    def retry_reply(self, index: int) -> None:
+        """A new take of the reply at ``index``, as its Retry button does."""
+        block = self._block(self.log.messages[index])
+        if block is not None:
+            self._reply_action(block, "retry")
+
+    def show_reply(self, index: int, take: int) -> None:
+        """Bring the reply at ``index`` into view with take ``take`` chosen, its text selected."""
+        message = self.log.messages[index]
+        block = self._block(message)
+        if block is None:
+            return
+        if message.chosen != take and not block.streaming:
+            self._choose_take(block, take)
+        block.text.selectAll()
+        QTimer.singleShot(0, lambda: self._bring_into_view(block))  # once laid out, and after the switch focused the input
+
+    def _bring_into_view(self, block: MessageBlock) -> None:
+        if block in self.blocks:
+            self.scroll.ensureWidgetVisible(block, 0, 24)
+            block.text.setFocus()
+
+    def index_of(self, message: ChatMessage) -> int:
+        """Where ``message`` is in the conversation (-1: no longer there)."""
+        return self._index(message)
 
     def _delete(self, block: MessageBlock) -> None:
         """Delete a message; the bar above the messages offers it back until the next change."""

@@ -339,6 +339,7 @@ class ContextWatch(QObject):
         and the switch re-plan."""
         self.chat, self.views = chat, views
         chat.changed.connect(self.view.schedule)
+        chat.replaced.connect(self.view.schedule)
         views.currentChanged.connect(lambda _: self.view.schedule())
         self.view.schedule()
 

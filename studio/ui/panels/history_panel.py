@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.project.history import HistoryEntry
+from studio.core.project.history import HistoryEntry, Passage
 from studio.core.project.outputs import studio_parameters_json
 
 EMPTY_HINT = "Generations appear here — each with its parameters and seed"
@@ -85,8 +85,10 @@ def tooltip(entry: HistoryEntry) -> str:
     made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created))
     took = duration(entry.seconds)
     lines.append(f"Made {made}" + (f" in {took}" if took else ""))
-    if entry.source is not None:  # Illustrate selection, Score this scene
+    if isinstance(entry.source, Passage):  # Illustrate selection, Score this scene
         lines.append(f"From the passage {html.escape(entry.source.label(120))} (right-click: Show passage)")
+    elif entry.source is not None:  # a reply in the Text tab's chat
+        lines.append(f"A reply in the Text tab's chat: {html.escape(entry.source.label(120))} (Show brings it up there)")
     lines.append("")
     for name, value in entry.params.items():
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
@@ -250,12 +252,13 @@ class HistoryDelegate(QStyledItemDelegate):
         painter.drawText(first, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, summary)
 
         painter.setFont(small)
-        state = "removed" if not alive and entry.target is not None else ("nothing to show" if not alive else "")
+        removed = "removed" if isinstance(entry.source, Passage) or entry.source is None else "gone from the chat"
+        state = removed if not alive and entry.target is not None else ("nothing to show" if not alive else "")
         state_width = small_metrics.horizontalAdvance(state) + 8 if state else 0
         if state:
             painter.setPen(palette.color(QPalette.ColorRole.BrightText) if not selected else quiet)
             painter.drawText(second, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, state)
-        passage = f"from {entry.source.label()}" if entry.source is not None else ""
+        passage = f"from {entry.source.label()}" if isinstance(entry.source, Passage) else ("in the chat" if entry.source is not None else "")
         details = " · ".join(bit for bit in (passage, entry.title or entry.generator, duration(entry.seconds)) if bit)
         painter.setPen(quiet)
         details = small_metrics.elidedText(details, Qt.TextElideMode.ElideRight, second.width() - state_width)
@@ -416,7 +419,7 @@ class HistoryPanel(QWidget):
             ("Regenerate", lambda: self.regenerate_requested.emit(entry), True),
             ("Show", lambda: self.jump_requested.emit(entry), self.target_exists(entry)),
         ]
-        if entry.source is not None:
+        if isinstance(entry.source, Passage):
             actions.append(("Show passage", lambda: self.passage_requested.emit(entry), True))
         for text, slot, enabled in actions:
             action = QAction(text, menu)

@@ -4,6 +4,9 @@ The model is the Generate panel's text generator, and the sampling controls are 
 for the story view; the conversation goes in the ``messages`` parameter (the model's chat
 template makes the prompt). A model without a chat template greys the Chat switch with the
 reason in its tooltip, and the chat view names the models that can chat.
+
+A finished reply is linked from its History entry (``ChatReplyLink``): the entry's Show brings
+the reply up in the chat, its Regenerate asks for a new take of it when it is the last one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from PySide6.QtCore import QObject
 
 from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job
+from studio.core.project.history import ChatReplyLink
 from studio.errors import StudioError
 from studio.ui.editor.chat_view import ChatView
 from studio.ui.editor.story_chat_switch import install_chat_view
@@ -126,6 +130,59 @@ class ChatGeneration(QObject):
             self.window.statusBar().showMessage("Write a message below first: the model answers it", 8000)
             return None
         return next((reply.job for reply in view.replies.values()), None)
+
+    def finish(self, job: Job, text: str) -> ChatReplyLink | None:
+        """The reply's job finished with ``text``: it lands in its reply; the link for its History
+        entry (None when the reply is no longer in the chat)."""
+        reply = self.view.replies.get(job.id)
+        self.view.finish(job, text)
+        index = self.view.index_of(reply.message) if reply is not None else -1
+        return ChatReplyLink.of(index, reply.message.chosen, reply.message.text) if index >= 0 else None
+
+    def find(self, link: ChatReplyLink) -> tuple[int, int] | None:
+        """Where the linked reply is in the chat now, ``(message, take)``, or None when it is gone."""
+        return self.view.log.find_reply(link.message, link.take, link.excerpt)
+
+    def _gone(self, link: ChatReplyLink, doing: str) -> None:
+        self.window.statusBar().showMessage(
+            f"The chat reply {link.label()} is no longer in the chat (it was deleted, or its opening edited away){doing}", 10000)
+
+    def _bring_up(self) -> None:
+        """The Text tab in front, showing the chat."""
+        self.window.tabs.setCurrentWidget(self.window.text)
+        self.switch.chat_button.setChecked(True)
+
+    def show_reply(self, link: ChatReplyLink) -> bool:
+        """History's Show: the chat in front, the linked reply scrolled to and selected, its take chosen."""
+        found = self.find(link)
+        if found is None:
+            self._gone(link, "")
+            return False
+        self._bring_up()
+        self.view.show_reply(*found)
+        return True
+
+    def retry_reply(self, link: ChatReplyLink) -> Job | None:
+        """History's Regenerate: a new take of the linked reply, when it is the chat's last
+        message (a new take of an earlier one would not fit what follows it); else why not."""
+        found = self.find(link)
+        if found is None:
+            self._gone(link, ": there is nothing to retry")
+            return None
+        if self.view.running:
+            self.window.statusBar().showMessage("A reply is streaming: Esc stops it, then Regenerate asks for a new take", 10000)
+            return None
+        index, take = found
+        after = len(self.view.log.messages) - 1 - index
+        self._bring_up()
+        self.view.show_reply(index, take)
+        if after:
+            self.window.statusBar().showMessage(
+                f"Only the chat's last reply can be retried: {after} message{'s' if after != 1 else ''} came after this one "
+                "and followed from it. Retry the last reply, or delete what came after.", 10000)
+            return None
+        self.view.retry_reply(index)
+        return next((reply.job for reply in self.view.replies.values()), None)
 
     def stop(self) -> None:
         """Stop the streaming reply at once; what it wrote stays, as a take."""

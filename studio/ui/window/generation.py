@@ -206,6 +206,7 @@ class GenerationDispatch(QObject):
     def on_result(self, job: Job, result: Result) -> None:
         window = self.window
         grown: tuple[int, int] | None = None  # the canvas's new size, when the picture needed more room
+        chat_reply = None  # a chat reply's link, for its History entry
         title = job.generator.title or job.generator.id
         name = result_name(title, result.params)
         if result.kind == "image":
@@ -228,8 +229,8 @@ class GenerationDispatch(QObject):
             if grown is not None:
                 window.undo_stack.endMacro()
         elif result.kind == "text" and window.chatting.owns(job):
-            window.chatting.view.finish(job, str(result.value))
-            target = None  # a chat reply: no span of the story to point at
+            chat_reply = window.chatting.finish(job, str(result.value))  # History links the reply
+            target = job.id if chat_reply is not None else None
         elif result.kind == "text":
             window.text.finish(job, str(result.value), dict(result.info))
             target = job.id  # the key of the text's generated spans
@@ -238,7 +239,7 @@ class GenerationDispatch(QObject):
             target = clip.id if clip is not None else None
         else:
             target = None
-        window.history.record(job, result, title, target)
+        window.history.record(job, result, title, target, chat_reply)
         notes = list(result.info.get("notes", ()))
         if result.kind == "image" and grown is not None:
             notes.append(

@@ -2,7 +2,8 @@
 
 Each finished generation is recorded (a change the project must save). An entry's buttons
 show what it made (its layer, text or clip, on its tab), load its parameters into the
-Generate panel, or run it again. A picture's parameters (a generated layer's, or those a
+Generate panel, or run it again. A reply written in the chat is shown and retried in the chat
+(``ChatReplyLink``), not on the story's page. A picture's parameters (a generated layer's, or those a
 PNG carries) are reused the same way.
 """
 
@@ -17,7 +18,7 @@ from PySide6.QtGui import QTextCursor
 from studio.core.engine.generators import Generator, Result
 from studio.core.engine.jobs import Job
 from studio.core.image.document import Layer
-from studio.core.project.history import HistoryEntry, Passage, entry_for
+from studio.core.project.history import ChatReplyLink, HistoryEntry, Passage, Source, entry_for
 from studio.core.project.reuse import PictureParameters, fit_parameters
 
 if TYPE_CHECKING:
@@ -43,12 +44,15 @@ class HistoryActions(QObject):
         self._history_refresh.timeout.connect(panel.refresh_targets)
         window.undo_stack.indexChanged.connect(lambda _: self._history_refresh.start())
         window.text.editor.document().contentsChanged.connect(self._history_refresh.start)
+        window.chatting.view.changed.connect(self._history_refresh.start)  # a chat reply deleted, or put back
+        window.chatting.view.replaced.connect(panel.refresh_targets)  # a project opened: its chat after its history
 
-    def record(self, job: Job, result: Result, title: str, target: int | None) -> None:
-        """Add the finished generation to the history (a change the project must save)."""
+    def record(self, job: Job, result: Result, title: str, target: int | None, source: Source | None = None) -> None:
+        """Add the finished generation to the history (a change the project must save);
+        ``source``: what it links to (a chat reply), else the passage it was made from."""
         seconds = (job.ended or time.monotonic()) - (job.started or job.created)
         entry = entry_for(result.kind, result.generator, title, result.params, target, self._model_folder(result.generator), seconds,
-                          self.sources.get(job.id))
+                          source or self.sources.get(job.id))
         self.window.history_panel.add(entry)
         self.window.project.mark_changed()
 
@@ -63,6 +67,8 @@ class HistoryActions(QObject):
         if entry.target is None:
             return False
         window = self.window
+        if isinstance(entry.source, ChatReplyLink):  # a reply in the chat, not a span of the story
+            return window.chatting.find(entry.source) is not None
         if entry.kind == "image":
             return any(layer.id == entry.target for layer in window.canvas.document.layers)
         if entry.kind == "text":  # on the page, or a take of a place that can be chosen again
@@ -74,6 +80,8 @@ class HistoryActions(QObject):
     def show_history_target(self, entry: HistoryEntry) -> bool:
         """Show what ``entry`` made: select its layer, its text or its clip, on its tab."""
         window = self.window
+        if isinstance(entry.source, ChatReplyLink):
+            return window.chatting.show_reply(entry.source)  # or says plainly that it is gone
         if not self.history_target_exists(entry):
             window.statusBar().showMessage("What this generation made was undone, deleted or edited away", 8000)
             return False
@@ -102,7 +110,10 @@ class HistoryActions(QObject):
         return True
 
     def describe(self, entry: HistoryEntry) -> str:
-        """A take's line in History: which take of its place it is, and how it begins."""
+        """A take's line in History: which take of its place it is, and how it begins; a chat
+        reply's: that it is one, and how it begins."""
+        if isinstance(entry.source, ChatReplyLink):
+            return f"Chat reply · {entry.source.label()}"
         return self.window.text.take_line(entry.target) if entry.kind == "text" and entry.target is not None else ""
 
     def _history_generator(self, entry: HistoryEntry) -> Generator | None:
@@ -122,10 +133,14 @@ class HistoryActions(QObject):
 
     def regenerate_history(self, entry: HistoryEntry) -> Job | None:
         """Run the entry's generator again with its parameters, seed included: the same output,
-        made again (pictures and audio prompts come from the workspace, as for any generation)."""
+        made again (pictures and audio prompts come from the workspace, as for any generation).
+        A chat reply: a new take of it, by the same model, when it is the chat's last reply."""
         generator = self._history_generator(entry)
         if generator is None:
             return None
+        if isinstance(entry.source, ChatReplyLink):
+            self.window.generate_panel.select(generator.id)  # the model that wrote it writes the take
+            return self.window.chatting.retry_reply(entry.source)
         values = fit_parameters(entry.params, generator.params)
         self.window.generate_panel.reuse(generator.id, values, str(entry.params.get("mode", "")))  # made as it was
         return self.window.generation.generate(generator.id, values)

@@ -314,7 +314,7 @@ class MediaLinks(QObject):
         document = self.window.text.editor.document()
         last = max(document.characterCount() - 1, 0)
         for entry in self.window.history_panel.entries():
-            if entry.source is None:
+            if not isinstance(entry.source, Passage):  # none, or a chat reply's link
                 continue
             start, end = QTextCursor(document), QTextCursor(document)
             start.setPosition(min(entry.source.start, last))
@@ -333,7 +333,7 @@ class MediaLinks(QObject):
     def show_passage(self, entry: HistoryEntry) -> bool:
         """Select the passage ``entry`` was made from in the editor, on the Text tab."""
         window, source = self.window, entry.source
-        if source is None:
+        if not isinstance(source, Passage):
             window.statusBar().showMessage("This generation was not made from a passage of the text", 8000)
             return False
         self.sync_places()
