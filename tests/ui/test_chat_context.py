@@ -77,8 +77,10 @@ def test_the_context_view_shows_the_next_reply_while_the_chat_is_in_front(window
     plan = planned(window, qtbot, lambda plan: [(p.kind, p.text) for p in plan.parts] == expected)
     assert heading(window) == "Next reply · Text (llama)"
     assert plan.continues_reply and plan.prompt.endswith(reply.text)
-    cut = window.context_view.cut.text()
-    assert "Nothing is cut" in cut and "Continue (or Generate) goes on from its end" in cut
+    assert window.context_view.cut.text() == "Nothing is cut: all of it fits."
+    about = window.context_view.about.text()
+    assert "Continue (or Generate) goes on from the model's last reply" in about
+    assert f"markup between the messages: {plan.tokens - sum(p.tokens for p in plan.parts)} tokens" in about
     assert window.context_view.bar.format() == f"{plan.tokens} / 120 tokens"
     shown = window.context_view.body.toPlainText()
     assert "SYSTEM PROMPT" in shown and f"YOU  ·  {plan.parts[1].tokens} tokens" in shown and "What is love?" in shown
@@ -97,13 +99,13 @@ def test_the_context_view_shows_the_next_reply_while_the_chat_is_in_front(window
     qtbot.mouseClick(view.blocks[-1].delete_button, CLICK)
     plan = planned(window, qtbot, lambda plan: [p.kind for p in plan.parts] == ["system", "user"])
     assert not plan.continues_reply and plan.parts[-1].reason == "your message: the model answers it"
-    assert "goes on from its end" not in window.context_view.cut.text()
+    assert "goes on from" not in window.context_view.about.text() and window.context_view.about.isVisible()
 
     # Back to the story: the next Continue again.
     qtbot.mouseClick(chat.switch.story_button, CLICK)
     plan = planned(window, qtbot, lambda plan: plan.parts[-1].kind == "story")
     assert heading(window) == "Next Continue · Text (llama)"
-    assert plan.parts[-1].text == "The rain had not stopped for days."
+    assert plan.parts[-1].text == "The rain had not stopped for days." and not window.context_view.about.isVisible()
 
 
 def test_a_chat_that_outgrew_the_context_shows_its_oldest_messages_left_out(window, qtbot, choose):

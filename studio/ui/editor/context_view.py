@@ -56,8 +56,8 @@ KINDS = {
 PAPER, INK = "#fbfaf7", "#232323"
 #: Reasons that only repeat the part's name ("the story") are not shown under it; these
 #: starts of a reason repeat it too and are left off.
-SAID_BY_NAME = ("the story", "memory: always at the top")
-NAME_PREFIXES = ("author's note, ",)
+SAID_BY_NAME = ("the story", "memory: always at the top", "your message", "the model's reply")
+NAME_PREFIXES = ("author's note, ", "your message: ", "the model's reply: ", "the system prompt: ")
 
 #: () -> (the text generator Continue would use, the values it would get), or None (none is
 #: installed), or a sentence saying why there is nothing to plan (an empty chat).
@@ -96,6 +96,10 @@ class ContextView(QWidget):
         self.cut = plain_label()
         self.cut.setObjectName("context_cut")
         self.cut.setWordWrap(True)
+        self.about = plain_label()  # in the chat: the template's markup, a reply Continue goes on with
+        self.about.setObjectName("context_about")
+        self.about.setWordWrap(True)
+        self.about.setStyleSheet("color: palette(mid);")
 
         self.body = QPlainTextEdit()
         self.body.setObjectName("context_parts")
@@ -114,6 +118,7 @@ class ContextView(QWidget):
         layout.addWidget(self.heading)
         layout.addWidget(self.bar)
         layout.addWidget(self.cut)
+        layout.addWidget(self.about)
         layout.addWidget(self.body, 1)
         self._say("Nothing planned yet.")
 
@@ -201,6 +206,7 @@ class ContextView(QWidget):
         self.heading.setText(text)
         self.bar.hide()
         self.cut.hide()
+        self.about.hide()
         self.body.clear()
         self.planned.emit(None)
 
@@ -220,10 +226,13 @@ class ContextView(QWidget):
             f"for the new text (Max new tokens), which leaves {thousands(plan.limit)} for what it reads."))
         self.bar.show()
         cut = cut_lines(plan)
-        self.cut.setText("\n".join(cut + chat_lines(plan, chat)) if cut else "\n".join(["Nothing is cut: all of it fits.", *chat_lines(plan, chat)]))
+        self.cut.setText("\n".join(cut) if cut else "Nothing is cut: all of it fits.")
         self.cut.setStyleSheet(f"color: {'#9a4a12' if cut else 'palette(mid)'};")
         self.cut.setToolTip(plain_tip("\n".join(f"{n[:1].upper()}{n[1:]}." for n in plan.notes)))
         self.cut.show()
+        about = chat_lines(plan, chat)
+        self.about.setText("\n".join(about))
+        self.about.setVisible(bool(about))
         self._fill(plan.parts)
         self.planned.emit(plan)
 
@@ -304,10 +313,9 @@ def chat_lines(plan: ContextPlan, chat: bool) -> list[str]:
     if not chat:
         return []
     markup = plan.tokens - sum(part.tokens for part in plan.parts)
-    lines = [f"The chat template's markup around the messages: {thousands(markup)} tokens."] if markup > 0 else []
+    lines = [f"The chat template's markup between the messages: {thousands(markup)} tokens."] if markup > 0 else []
     if plan.continues_reply:
-        lines.append("The last message is the model's reply: Continue (or Generate) goes on from its end; "
-                     "a message you send is answered instead.")
+        lines.append("Continue (or Generate) goes on from the model's last reply; a message you send is answered instead.")
     return lines
 
 
