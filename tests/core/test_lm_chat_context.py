@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.engine.jobs import JobRunner, JobState
+from studio.core.text.chat import ChatLog
 from studio.core.text.context import format_plan
 from studio.errors import ParamError
 from studio_plugins.text_lm.chat_prompt import chat_prompt_ids
@@ -104,3 +105,17 @@ def test_fewer_new_tokens_leave_more_room_and_a_model_without_a_template_says_it
     plain = LMLoader().load(SHAKESPEARE)
     with pytest.raises(ParamError, match="no chat template"):
         plain.context_plan(values(CONVERSATION))
+
+
+def test_each_message_sent_names_the_message_of_the_chat_it_begins_with():
+    """How the chat view finds the first message the model still reads from the plan's count."""
+    log = ChatLog()
+    log.set_system("Be brief.")
+    log.append("user", "Hello?")
+    log.append("user", "")  # empty: not sent
+    log.append("user", "Are you there?")  # sent with "Hello?" as one
+    log.append("assistant", "Yes.")
+    log.append("user", "Good.")
+    sent, origins = log.sent_messages()
+    assert sent == log.as_messages() and [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert origins == [0, 1, 4, 5]

@@ -82,6 +82,7 @@ def test_the_context_view_shows_the_next_reply_while_the_chat_is_in_front(window
     assert "Continue (or Generate) goes on from the model's last reply" in about
     assert f"markup between the messages: {plan.tokens - sum(p.tokens for p in plan.parts)} tokens" in about
     assert window.context_view.bar.format() == f"{plan.tokens} / 120 tokens"
+    assert not view.left_out_line.isVisible()  # it reads the whole chat
     shown = window.context_view.body.toPlainText()
     assert "SYSTEM PROMPT" in shown and f"YOU  ·  {plan.parts[1].tokens} tokens" in shown and "What is love?" in shown
 
@@ -127,6 +128,11 @@ def test_a_chat_that_outgrew_the_context_shows_its_oldest_messages_left_out(wind
     assert plan.tokens <= plan.limit == 120
     oldest = "message is" if plan.messages_left_out == 1 else f"{plan.messages_left_out} messages are"
     assert f"The oldest {oldest} left out: the chat outgrew the context." in window.context_view.cut.text()
+    # In the chat, a line above the first message the model still reads.
+    line = view.left_out_line
+    assert line.isVisible() and "no longer reads the messages above" in line.text()
+    after = view.list_layout.itemAt(view.list_layout.indexOf(line) + 1).widget()
+    assert after.message.text == plan.parts[0].text and view.log.messages.index(after.message) == plan.messages_left_out
 
     # The next message sent: the job reads what the view showed for it.
     view.input.setFocus()

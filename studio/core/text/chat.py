@@ -165,8 +165,13 @@ class ChatLog:
         user's in a row (a reply deleted, or one that failed) are sent as one: many templates
         refuse turns that do not alternate.
         """
+        return self.sent_messages(upto)[0]
+
+    def sent_messages(self, upto: int | None = None) -> tuple[list[dict[str, str]], list[int]]:
+        """``as_messages(upto)``, and for each the index of the message it begins with."""
         chosen = self.messages if upto is None else self.messages[:upto]
-        out = []
+        out: list[dict[str, str]] = []
+        origins: list[int] = []
         for position, message in enumerate(chosen):
             last = position == len(chosen) - 1
             if not message.text and not (last and message.role == "assistant"):
@@ -175,7 +180,8 @@ class ChatLog:
                 out[-1]["content"] += "\n\n" + message.text
                 continue
             out.append({"role": message.role, "content": message.text})
-        return out
+            origins.append(position)
+        return out, origins
 
     # -- saving --------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

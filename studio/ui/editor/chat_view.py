@@ -132,6 +132,12 @@ class ChatView(QWidget):
         self.empty_hint.setEnabled(False)
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.list_layout.addWidget(self.empty_hint)
+        self.left_out_line = QLabel("↑ The model no longer reads the messages above: the chat outgrew its context")
+        self.left_out_line.setObjectName("chat_left_out")
+        self.left_out_line.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.left_out_line.setEnabled(False)  # the palette's quieter colour
+        self.left_out_line.hide()
+        self._read_from = 0  # the first message the model still reads (the Context view's plan)
         self.list_layout.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setObjectName("chat_scroll")
@@ -452,7 +458,17 @@ class ChatView(QWidget):
             self.list_layout.insertWidget(self.list_layout.count() - 1, block)
             self.blocks.append(block)
         self.empty_hint.setVisible(not self.blocks)
+        self.mark_read_from(self._read_from)
         QTimer.singleShot(0, self._scroll_to_end)
+
+    def mark_read_from(self, index: int) -> None:
+        """The messages before ``index`` no longer reach the model: a line above the first that does says so."""
+        self._read_from = index
+        self.list_layout.removeWidget(self.left_out_line)
+        block = next((b for b in self.blocks if self._index(b.message) >= index), None) if index > 0 else None
+        if block is not None:
+            self.list_layout.insertWidget(self.list_layout.indexOf(block), self.left_out_line)
+        self.left_out_line.setVisible(block is not None)
 
     def _scroll_to_end(self) -> None:
         bar = self.scroll.verticalScrollBar()

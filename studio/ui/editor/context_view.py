@@ -367,7 +367,8 @@ class ContextWatch(QObject):
     def _show_fired(self, plan: ContextPlan | None) -> None:
         """The Story panel shows what its notes cost now, and which lore entries are in (a chat's
         plan says nothing of them: the panel keeps what it showed for the story)."""
-        if plan is not None and self.chat_showing():
+        if self.chat is not None and self.chat_showing():
+            self._show_read_from(plan)
             return
         parts = plan.parts if plan is not None else ()
         self.story.lorebook.show_fired({p.name: p.reason for p in parts if p.kind == "lore"})
@@ -380,6 +381,12 @@ class ContextWatch(QObject):
         if plan is not None and plan.memory_cut_chars:  # the Context view says how much
             memory += ", cut"
         self.story.notes_tab.show_tokens(memory, cost("note"))
+
+    def _show_read_from(self, plan: ContextPlan | None) -> None:
+        """In the chat, a line above the first message the model still reads (none when it reads all)."""
+        sent, origins = self.chat.log.sent_messages()
+        first = (1 if sent and sent[0]["role"] == "system" else 0) + (plan.messages_left_out if plan is not None else 0)
+        self.chat.mark_read_from(origins[first] if plan is not None and plan.messages_left_out and first < len(origins) else 0)
 
     def next_continue(self) -> tuple[Generator, dict] | str | None:
         """The generator and values of the next Continue, or in the chat of the next reply."""
