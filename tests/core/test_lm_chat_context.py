@@ -90,6 +90,7 @@ def test_a_last_reply_is_continued_from_its_end(llama):
     assert (plan.parts[-1].kind, plan.parts[-1].text) == ("assistant", "Time is a thief that")
     assert "Continue goes on from its end" in plan.parts[-1].reason
     assert plan.prompt.endswith("[/INST] Time is a thief that")  # no end of turn: the model goes on
+    assert "the model goes on from its end" in format_plan(plan)
     assert job_info(llama, messages)["prompt_tokens"] == plan.tokens
 
 

@@ -338,14 +338,17 @@ def format_plan(plan: ContextPlan) -> str:
     lines = [f"Context: {plan.tokens:,} of {plan.limit:,} tokens "
              f"(the model reads {plan.context_length:,}; {plan.max_new_tokens:,} are kept for the new text)", ""]
     width = max((len(f"{p.tokens:,}") for p in plan.parts), default=1)
+    kinds = max([6, *(len(p.kind) for p in plan.parts)])  # "assistant", in a chat's plan, is longer
     for part in plan.parts:
         preview = " ".join(part.text.split())
         preview = preview if len(preview) <= 60 else preview[:28] + " … " + preview[-28:]
         name = f"“{part.name}”: " if part.name else ""
-        lines.append(f"  {part.kind:<6} {part.tokens:>{width},} tokens  {name}{part.reason}")
+        lines.append(f"  {part.kind:<{kinds}} {part.tokens:>{width},} tokens  {name}{part.reason}")
         if preview:
-            lines.append(f"  {'':<6} {'':>{width}}         {preview}")
+            lines.append(f"  {'':<{kinds}} {'':>{width}}         {preview}")
     lines.append("")
+    if plan.continues_reply:
+        lines.append("The last message is the model's reply: the model goes on from its end.")
     if plan.notes:
         lines += ["Cut and notes:"] + [f"  - {note}" for note in plan.notes]
     else:
