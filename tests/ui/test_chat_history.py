@@ -100,8 +100,10 @@ def test_a_chat_reply_is_shown_and_retried_from_history(window, qtbot):
     assert block.text.textCursor().selectedText() == reply.takes[0]
     qtbot.waitUntil(lambda: window.focusWidget() is block.text, timeout=2000)  # the window's focus, active or not
 
-    # Regenerate, from the row's menu: a new take of that reply (it is the last), by the same model.
+    # Regenerate, from the row's menu on another tab: a new take of that reply (it is the last), by the same model.
+    window.tabs.setCurrentWidget(window.canvas)
     menu_action(window, first, "Regenerate").trigger()
+    assert window.tabs.currentWidget() is window.text and window.generate_panel.current().id == "lm:llama"
     assert view.running
     qtbot.waitUntil(lambda: not view.running and len(window.history_panel.entries()) == 3, timeout=60000)
     assert len(reply.takes) == 3 and reply.chosen == 2 and block.take_label.text() == "3 / 3"

@@ -139,6 +139,7 @@ class HistoryActions(QObject):
         if generator is None:
             return None
         if isinstance(entry.source, ChatReplyLink):
+            self.window.tabs.setCurrentWidget(self.window.text)  # where the panel offers text generators
             self.window.generate_panel.select(generator.id)  # the model that wrote it writes the take
             return self.window.chatting.retry_reply(entry.source)
         values = fit_parameters(entry.params, generator.params)
