@@ -382,7 +382,8 @@ class ChatView(QWidget):
             return
         reply.message.set_text(reply.base + showable(text))
         reply.message.generated = True
-        self._settle(reply, "")
+        wrote = (reply.base + text).strip()  # a model may end its turn at once: say so, not an empty box
+        self._settle(reply, "" if wrote else "the model wrote nothing: Retry for another take")
 
     def ended(self, job: Job, stopped: bool) -> None:
         """The job was stopped (``stopped``) or failed: what streamed is kept as the take; a new
