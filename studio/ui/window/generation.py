@@ -241,6 +241,8 @@ class GenerationDispatch(QObject):
             target = None
         window.history.record(job, result, title, target, chat_reply)
         notes = list(result.info.get("notes", ()))
+        if result.kind == "text" and not str(result.value):  # the model's first token was its end
+            notes.append("it wrote nothing (the model ended the text at once): Retry for another take, or write a few words more first.")
         if result.kind == "image" and grown is not None:
             notes.append(
                 f"The picture ({pixels.shape[1]} × {pixels.shape[0]}) was larger than the canvas ({before[0]} × {before[1]}): "
