@@ -147,3 +147,13 @@ def test_a_chat_that_outgrew_the_context_shows_its_oldest_messages_left_out(wind
     assert last.text == ""
     plan = planned(window, qtbot, lambda plan: plan.parts[-1].text == "And the stars?")
     assert plan.tokens == job.result.info["prompt_tokens"]
+
+
+def test_the_story_panel_says_the_chat_does_not_read_its_notes(window, qtbot):
+    assert window.generate_panel.select("lm:llama")
+    note = window.story_panel.chat_note
+    assert note.isHidden()
+    qtbot.mouseClick(window.chatting.switch.chat_button, CLICK)
+    assert not note.isHidden() and "reads its own system prompt, not these notes" in note.text()
+    qtbot.mouseClick(window.chatting.switch.story_button, CLICK)
+    assert note.isHidden()

@@ -413,12 +413,21 @@ class StoryPanel(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.notes_tab, "Memory")
         self.tabs.addTab(self.lorebook, "Lorebook")
+        # The chat reads its system prompt and the conversation: said while it is in front, so
+        # nobody fills in a memory the chat will never read.
+        self.chat_note = hint("The chat view reads its own system prompt, not these notes: they steer Continue in the story view.")
+        self.chat_note.setContentsMargins(8, 4, 8, 4)
+        self.chat_note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.chat_note)
         layout.addWidget(self.tabs)
         self._setting = False
         for part in (self.notes_tab, self.lorebook):
             part.changed.connect(self._on_edit)
+
+    def show_chat_note(self, chat_shown: bool) -> None:
+        self.chat_note.setVisible(chat_shown)
 
     def notes(self) -> StoryNotes:
         """The notes as the panel shows them now."""

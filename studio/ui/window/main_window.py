@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryActions(self)
         self.media = MediaLinks(self)  # Illustrate selection, Score this scene, and History's links to passages
         self.story_panel = StoryPanel()  # memory, author's note, lorebook: read by each Continue
+        self.chatting.switch.chat_button.toggled.connect(self.story_panel.show_chat_note)
         self.context_view = ContextView()
         self.context_watch = ContextWatch(self.context_view, self.generate_panel, self.text, self.story_panel)
         self.context_watch.watch_chat(self.chatting.view, self.chatting.stack)  # in the chat: the next reply's context
