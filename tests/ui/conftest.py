@@ -1,12 +1,17 @@
-"""What the window's tests share: a person's way of choosing a menu entry."""
+"""What the window's tests share: a person's way of choosing a menu entry, and the real
+window opened with a test's own generators installed as a plugin installs its own."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QAction
 
+import studio
 from studio.host import Host
+from studio.plugins import PluginInfo
 from studio.ui.app import create_window
+
+TEST_PLUGIN = "test-plugin"  # the name the Plugins window lists the test's generators under
 
 
 def menu_action(window, *path: str) -> QAction:
@@ -39,13 +44,49 @@ def choose():
     return trigger
 
 
+class GeneratorsPlugin:
+    """A plugin whose one job is to register the generators it is given, through the same hook
+    an installed plugin registers its models with."""
+
+    def __init__(self, *generators: studio.Generator) -> None:
+        self.generators = generators
+
+    @studio.hookimpl
+    def register_generators(self, register):
+        for generator in self.generators:
+            register(generator)
+
+
 @pytest.fixture
-def window(qtbot):
+def open_window(qtbot):
+    """``open_window(*generators, select=None)``: the real main window on a fresh host, shown,
+    with ``generators`` installed as one plugin (``TEST_PLUGIN``) and listed in the Generate
+    panel, the one whose id is ``select`` chosen there. After the test each window it opened
+    closes without the unsaved-changes question, its device probe is joined (no probe may
+    outlive its test and print into the next one) and its host is shut down."""
+    opened = []
+
+    def open_(*generators: studio.Generator, select: str | None = None):
+        host = Host()
+        if generators:
+            host.plugins.add_plugin(GeneratorsPlugin(*generators), PluginInfo(TEST_PLUGIN, __name__))
+        win = create_window(host=host)
+        qtbot.addWidget(win)
+        win.show()
+        opened.append(win)
+        if select is not None:
+            assert win.generate_panel.select(select), f"{select} is not in the Generate panel"
+        return win
+
+    yield open_
+    for win in opened:
+        win._closing = True  # no unsaved-changes question at teardown
+        win.text.editor.document().setModified(False)
+        win.probe_thread.join(20)
+        win.host.shutdown()
+
+
+@pytest.fixture
+def window(open_window):
     """The real main window on a fresh host (a test module may define its own ``window``)."""
-    win = create_window(host=Host())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    win.host.shutdown()
+    return open_window()

@@ -15,9 +15,6 @@ from PySide6.QtWidgets import QFileDialog
 
 import studio
 from studio.core.text.chat import ChatLog
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 
 LLAMA = Path(__file__).resolve().parents[1] / "fixtures" / "lm" / "models" / "llama"
 CLICK = Qt.MouseButton.LeftButton
@@ -49,25 +46,12 @@ class SlowChat(studio.Generator):
         yield studio.Result("text", out, self.id, dict(request.params))
 
 
-class SlowChatPlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(SlowChat())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(SlowChatPlugin(), PluginInfo("slow-chat-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
+def window(open_window):
+    win = open_window(SlowChat())
     assert win.add_model_folder_path(str(LLAMA))
     win.tabs.setCurrentWidget(win.text)
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+    return win
 
 
 def open_chat(qtbot, window, generator_id):

@@ -18,8 +18,6 @@ from PySide6.QtWidgets import QMessageBox
 import studio
 from studio.core.engine.jobs import JobState
 from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 from studio.ui.editor.highlighter import GENERATED_COLOUR
 
 WORDS = [" the", " moon", " doth", " shine", " upon", " thee", " fair", " lady", " and", " all", " is", " well"]
@@ -55,25 +53,9 @@ class Scribe(studio.Generator):
         yield studio.Result("text", out, self.id, dict(request.params), info=info)
 
 
-class ScribePlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(Scribe())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(ScribePlugin(), PluginInfo("scribe-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
-    assert win.generate_panel.select("test-scribe")
-    yield win
-    win.text.editor.document().setModified(False)  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+def window(open_window):
+    return open_window(Scribe(), select="test-scribe")
 
 
 def set_param(win, name, value):

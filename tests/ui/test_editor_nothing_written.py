@@ -7,9 +7,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 import studio
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 
 
 class Quiet(studio.Generator):
@@ -23,26 +20,11 @@ class Quiet(studio.Generator):
         yield studio.Result("text", "", self.id, dict(request.params), info={"tokens_per_s": 0.0, "new_tokens": 0})
 
 
-class QuietPlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(Quiet())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(QuietPlugin(), PluginInfo("quiet-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
-    assert win.generate_panel.select("test-quiet")
+def window(open_window):
+    win = open_window(Quiet(), select="test-quiet")
     win.tabs.setCurrentWidget(win.text)
-    yield win
-    win.text.editor.document().setModified(False)  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+    return win
 
 
 def test_a_continuation_that_writes_nothing_says_so(window, qtbot):

@@ -14,9 +14,6 @@ import pytest
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 
 import studio
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 from studio.ui.editor.highlighter import GENERATED_COLOUR
 
 BLUE = QColor(GENERATED_COLOUR["light"])
@@ -48,23 +45,8 @@ def chunker():
 
 
 @pytest.fixture
-def window(qtbot, chunker):
-    class Plugin:
-        @studio.hookimpl
-        def register_generators(self, register):
-            register(chunker)
-
-    host = Host()
-    host.plugins.add_plugin(Plugin(), PluginInfo("chunker-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
-    assert win.generate_panel.select(Chunker.id)
-    yield win
-    win.text.editor.document().setModified(False)  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+def window(open_window, chunker):
+    return open_window(chunker, select=Chunker.id)
 
 
 def count_format_changes(highlighter) -> list[int]:

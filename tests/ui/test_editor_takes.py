@@ -21,7 +21,6 @@ from studio.core.engine.jobs import JobState
 from studio.core.text.takes import Takes
 from studio.errors import StudioError
 from studio.host import Host
-from studio.plugins import PluginInfo
 from studio.ui.app import create_window
 from studio.ui.editor.highlighter import GENERATED_COLOUR
 from conftest import menu_action
@@ -71,28 +70,11 @@ class Breaker(studio.Generator):
         yield  # a generator function
 
 
-class TellerPlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(Teller())
-        register(Breaker())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(TellerPlugin(), PluginInfo("teller-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
-    assert win.generate_panel.select("test-teller")
+def window(open_window):
+    win = open_window(Teller(), Breaker(), select="test-teller")
     win.tabs.setCurrentWidget(win.text)
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.text.editor.document().setModified(False)
-    win.probe_thread.join(20)
-    host.shutdown()
+    return win
 
 
 def set_param(win, name, value):

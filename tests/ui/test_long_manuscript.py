@@ -20,9 +20,6 @@ import studio
 from studio.core.project.format import Project
 from studio.core.project.save import save_project
 from studio.core.text.document import Span, counts_label
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 from studio.ui.editor.highlighter import GENERATED_COLOUR
 
 BLUE = QColor(GENERATED_COLOUR["light"])
@@ -76,25 +73,11 @@ def words():
 
 
 @pytest.fixture
-def window(qtbot, words):
-    class Plugin:
-        @studio.hookimpl
-        def register_generators(self, register):
-            register(words)
-
-    host = Host()
-    host.plugins.add_plugin(Plugin(), PluginInfo("words-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
+def window(open_window, words):
+    win = open_window(words)
     win.tabs.setCurrentWidget(win.text)
-    win.generate_panel.set_generators(host.generators)
     assert win.generate_panel.select(Words.id)
-    yield win
-    win.text.editor.document().setModified(False)  # no unsaved-changes question at teardown
-    win._closing = True
-    win.probe_thread.join(20)
-    host.shutdown()
+    return win
 
 
 def format_at(window, position):

@@ -13,8 +13,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
 from studio.core.engine.jobs import JobState
-from studio.host import Host
-from studio.ui.app import create_window
 from studio.ui.window.media_links import ILLUSTRATE, passage_seed, prompt_from
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -32,18 +30,12 @@ START = TEXT.index(PASSAGE)
 
 
 @pytest.fixture
-def window(qtbot):
-    win = create_window(host=Host())
-    qtbot.addWidget(win)
-    win.show()
+def window(open_window):
+    win = open_window()
     win.tabs.setCurrentWidget(win.text)
     win.text.editor.setPlainText(TEXT)
     yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.text.editor.document().setModified(False)
     win.undo_stack.clear()  # a window closed with steps to undo calls a deleted Generate panel (seen after text -> canvas tabs)
-    win.probe_thread.join(20)
-    win.host.shutdown()
 
 
 def select(window, start: int, end: int) -> None:

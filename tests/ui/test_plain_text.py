@@ -10,9 +10,6 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 import studio
 from studio.core.engine.jobs import JobState
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 
 MARKUP = "lacks <weights.bin> and <b>config.json</b> & co"
 
@@ -43,22 +40,9 @@ class Fails(studio.Generator):
         yield  # pragma: no cover
 
 
-class MarkupPlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(Fails())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(MarkupPlugin(), PluginInfo("markup", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.probe_thread.join(20)
-    host.shutdown()
+def window(open_window):
+    return open_window(Fails())
 
 
 def test_a_failure_with_angle_brackets_reads_literally_in_the_jobs_panel(window, qtbot):

@@ -15,9 +15,7 @@ from PySide6.QtGui import QTextCursor
 
 import studio
 from studio.core.engine.jobs import JobState
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
+from conftest import TEST_PLUGIN
 
 
 class EmptyImage(studio.Generator):
@@ -64,25 +62,9 @@ class Proverb(studio.Generator):
         yield studio.Result("text", " Still waters run deep.", self.id, dict(request.params))
 
 
-class Plugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        for generator in (EmptyImage(), NanAudio(), Quiet(), Proverb()):
-            register(generator)
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(Plugin(), PluginInfo("acme", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
-    yield win
-    win.text.editor.document().setModified(False)  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+def window(open_window):
+    return open_window(EmptyImage(), NanAudio(), Quiet(), Proverb())
 
 
 def click_generate(window, qtbot, generator_id):
@@ -98,7 +80,7 @@ def test_an_empty_image_into_an_empty_canvas_is_a_failed_job_not_a_crash(window,
     assert window.canvas.document.layers == []
     state, message = click_generate(window, qtbot, "test-empty-image")
     assert state is JobState.FAILED
-    assert message.startswith("plugin 'acme' (generator 'test-empty-image') returned a bad image: shape (0, 32, 4)")
+    assert message.startswith(f"plugin '{TEST_PLUGIN}' (generator 'test-empty-image') returned a bad image: shape (0, 32, 4)")
     qtbot.waitUntil(lambda: "failed" in window.statusBar().currentMessage())
     assert "generator 'test-empty-image'" in window.statusBar().currentMessage()
     row = next(iter(window.jobs_panel.rows.values()))

@@ -19,9 +19,6 @@ from PySide6.QtGui import QColor, QImage, QTextCursor
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import studio
-from studio.host import Host
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 
 release = threading.Event()
 
@@ -61,28 +58,13 @@ class HeldAudio(Held, studio.Generator):
         return studio.Result("audio", np.zeros(8000, np.float32), self.id, dict(request.params), sample_rate=8000)
 
 
-class Plugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        for generator in (HeldText(), HeldImage(), HeldAudio()):
-            register(generator)
-
-
 @pytest.fixture
-def window(qtbot):
+def window(open_window):
     release.clear()
-    host = Host()
-    host.plugins.add_plugin(Plugin(), PluginInfo("held-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
+    win = open_window(HeldText(), HeldImage(), HeldAudio())
     yield win
-    release.set()
-    win.text.editor.document().setModified(False)  # no unsaved-changes question at teardown
+    release.set()  # before the host shuts down: its jobs wait for it
     win.project._mark_saved()
-    win.probe_thread.join(20)
-    host.shutdown()
 
 
 def discard_when_asked(window, name):

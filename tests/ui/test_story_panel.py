@@ -16,10 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 import studio
 from studio.core.engine.jobs import JobState
 from studio.core.text.story import MAX_NOTE_CHARS
-from studio.host import Host
 from studio.ui.editor.context_view import REFRESH_MS
-from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 
 MEMORY = "Mira keeps the castle of Harrowmere while her brother is at war."
 STORY = "The rain had not stopped for three days. At dusk a rider came to the gate, and Aldric drew his sword."
@@ -38,24 +35,9 @@ class Mute(studio.Generator):
         yield studio.Result("text", " and so on", self.id, dict(request.params))
 
 
-class MutePlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(Mute())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(MutePlugin(), PluginInfo("mute-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    win.generate_panel.set_generators(host.generators)
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+def window(open_window):
+    return open_window(Mute())
 
 
 def click(qtbot, widget, pos=None):

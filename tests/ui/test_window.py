@@ -20,8 +20,8 @@ from studio.core.project.outputs import read_parameters
 from studio.core.base.paths import builtin_models
 from studio.host import Host
 from studio.plugins import PluginInfo
-from studio.ui.app import create_window
 from studio.ui.window.dialogs import PluginsDialog, SettingsDialog
+from conftest import TEST_PLUGIN
 
 
 class Tone(studio.Generator):
@@ -55,23 +55,9 @@ class Words(studio.Generator):
         yield studio.Result("text", "".join(words), self.id, dict(request.params))
 
 
-class TestPlugin:
-    @studio.hookimpl
-    def register_generators(self, register):
-        register(Tone())
-        register(Words())
-
-
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    host.plugins.add_plugin(TestPlugin(), PluginInfo("test-plugin", __name__))
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.probe_thread.join(20)  # no probe may outlive its test and print into the next one
-    host.shutdown()
+def window(open_window):
+    return open_window(Tone(), Words())
 
 
 def record(win):
@@ -263,7 +249,7 @@ def test_plugins_window_lists_plugins(window, qtbot):
     dialog = PluginsDialog(window.host, window)
     qtbot.addWidget(dialog)
     cells = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())}
-    assert cells["cppn"] == "loaded" and cells["test-plugin"] == "loaded"
+    assert cells["cppn"] == "loaded" and cells[TEST_PLUGIN] == "loaded"
 
 
 def test_settings_add_model_folder_and_device_persist(window, qtbot, tmp_path):
