@@ -31,6 +31,16 @@ def menu_action(window, *path: str) -> QAction:
     return action
 
 
+def colour_at(workspace, position):
+    """The colour the highlighter paints at ``position`` (generated text is blue)."""
+    block = workspace.editor.document().findBlock(position)
+    offset = position - block.position()
+    for fmt in block.layout().formats():
+        if fmt.start <= offset < fmt.start + fmt.length:
+            return fmt.format.foreground().color()
+    return None
+
+
 @pytest.fixture
 def choose():
     """``choose(window, "File", "Save project")``: trigger that menu entry, as a click on it

@@ -19,6 +19,7 @@ import studio
 from studio.core.engine.jobs import JobState
 from studio.host import Host
 from studio.ui.editor.highlighter import GENERATED_COLOUR
+from conftest import colour_at
 
 WORDS = [" the", " moon", " doth", " shine", " upon", " thee", " fair", " lady", " and", " all", " is", " well"]
 
@@ -67,16 +68,6 @@ def type_text(qtbot, editor, text):
     editor.setFocus()
     editor.moveCursor(QTextCursor.MoveOperation.End)
     qtbot.keyClicks(editor, text)
-
-
-def colour_at(workspace, position):
-    """The colour the highlighter paints at ``position`` (generated text is blue)."""
-    block = workspace.editor.document().findBlock(position)
-    offset = position - block.position()
-    for fmt in block.layout().formats():
-        if fmt.start <= offset < fmt.start + fmt.length:
-            return fmt.format.foreground().color()
-    return None
 
 
 BLUE = QColor(GENERATED_COLOUR["light"])

@@ -23,7 +23,7 @@ from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.app import create_window
 from studio.ui.editor.highlighter import GENERATED_COLOUR
-from conftest import menu_action
+from conftest import colour_at, menu_action
 
 WORDS = [" the", " moon", " doth", " shine", " upon", " thee", " fair", " lady", " and", " all", " is", " well"]
 BLUE = QColor(GENERATED_COLOUR["light"])
@@ -79,15 +79,6 @@ def window(open_window):
 
 def set_param(win, name, value):
     win.generate_panel.form.widgets[name].spin.setValue(value)
-
-
-def colour_at(workspace, position):
-    block = workspace.editor.document().findBlock(position)
-    offset = position - block.position()
-    for fmt in block.layout().formats():
-        if fmt.start <= offset < fmt.start + fmt.length:
-            return fmt.format.foreground().color()
-    return None
 
 
 def click(qtbot, button):
