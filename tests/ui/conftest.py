@@ -41,6 +41,16 @@ def colour_at(workspace, position):
     return None
 
 
+def history_menu_action(window, entry, text):
+    """The History row's context-menu entry ``text``, as a right-click on the row shows it."""
+    panel = window.history_panel
+    index = panel.filter.mapFromSource(panel.model.index(panel.model.row_of(entry)))
+    panel.view.customContextMenuRequested.emit(panel.view.visualRect(index).center())
+    actions = {a.text(): a for a in panel.menu.actions() if a.text()}
+    panel.menu.close()
+    return actions.get(text)
+
+
 @pytest.fixture
 def choose():
     """``choose(window, "File", "Save project")``: trigger that menu entry, as a click on it

@@ -14,28 +14,21 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from studio.core.project.history import ChatReplyLink
-from studio.host import Host
-from studio.ui.app import create_window
 from studio.ui.panels.history_panel import ALIVE_ROLE
+from conftest import history_menu_action
 
 LLAMA = Path(__file__).resolve().parents[1] / "fixtures" / "lm" / "models" / "llama"
 CLICK = Qt.MouseButton.LeftButton
 
 
 @pytest.fixture
-def window(qtbot):
-    host = Host()
-    win = create_window(host=host)
-    qtbot.addWidget(win)
-    win.show()
+def window(open_window):
+    win = open_window()
     assert win.add_model_folder_path(str(LLAMA))
     win.tabs.setCurrentWidget(win.text)
     assert win.generate_panel.select("lm:llama")
     win.generate_panel.form.widgets["max_new_tokens"].spin.setValue(8)
-    yield win
-    win._closing = True  # no unsaved-changes question at teardown
-    win.probe_thread.join(20)
-    host.shutdown()
+    return win
 
 
 def send(qtbot, window, text):
@@ -51,16 +44,6 @@ def send(qtbot, window, text):
 def row_text(window, entry) -> str:
     panel = window.history_panel
     return panel.model.index(panel.model.row_of(entry)).data(Qt.ItemDataRole.DisplayRole)
-
-
-def menu_action(window, entry, text):
-    """The History row's context-menu entry ``text``, as a right-click on the row shows it."""
-    panel = window.history_panel
-    index = panel.filter.mapFromSource(panel.model.index(panel.model.row_of(entry)))
-    panel.view.customContextMenuRequested.emit(panel.view.visualRect(index).center())
-    actions = {a.text(): a for a in panel.menu.actions() if a.text()}
-    panel.menu.close()
-    return actions.get(text)
 
 
 def show(qtbot, window, entry):
@@ -82,7 +65,7 @@ def test_a_chat_reply_is_shown_and_retried_from_history(window, qtbot):
     reply = view.log.messages[-1]
     assert isinstance(first.source, ChatReplyLink) and first.target is not None
     assert row_text(window, first) == f"Chat reply · {ChatReplyLink.of(0, 0, reply.text).label()}"
-    assert menu_action(window, first, "Show passage") is None  # no passage of the story
+    assert history_menu_action(window, first, "Show passage") is None  # no passage of the story
 
     # Retried with its own button: a second take, and its own entry.
     qtbot.mouseClick(view.blocks[-1].retry_button, CLICK)
@@ -102,7 +85,7 @@ def test_a_chat_reply_is_shown_and_retried_from_history(window, qtbot):
 
     # Regenerate, from the row's menu on another tab: a new take of that reply (it is the last), by the same model.
     window.tabs.setCurrentWidget(window.canvas)
-    menu_action(window, first, "Regenerate").trigger()
+    history_menu_action(window, first, "Regenerate").trigger()
     assert window.tabs.currentWidget() is window.text and window.generate_panel.current().id == "lm:llama"
     assert view.running
     qtbot.waitUntil(lambda: not view.running and len(window.history_panel.entries()) == 3, timeout=60000)
@@ -110,7 +93,7 @@ def test_a_chat_reply_is_shown_and_retried_from_history(window, qtbot):
 
     # Once another message follows it, an earlier reply is not retried: the status bar says why.
     send(qtbot, window, "And time?")
-    menu_action(window, first, "Regenerate").trigger()
+    history_menu_action(window, first, "Regenerate").trigger()
     assert not view.running and len(reply.takes) == 3
     assert "Only the chat's last reply can be retried: 2 messages came after this one" in window.statusBar().currentMessage()
     assert view.blocks[1].text.textCursor().selectedText() == reply.takes[0]  # shown, all the same
@@ -142,8 +125,8 @@ def test_a_deleted_reply_is_gone_from_its_entry_and_links_survive_a_reopen(windo
     qtbot.waitUntil(lambda: not alive(window, first), timeout=5000)
     assert alive(window, second)
     window.history_panel.select(first)
-    assert not window.history_panel.show_button.isEnabled() and not menu_action(window, first, "Show").isEnabled()
-    menu_action(window, first, "Regenerate").trigger()
+    assert not window.history_panel.show_button.isEnabled() and not history_menu_action(window, first, "Show").isEnabled()
+    history_menu_action(window, first, "Regenerate").trigger()
     assert "is no longer in the chat" in window.statusBar().currentMessage() and not view.running
     show(qtbot, window, second)
     assert view.blocks[-1].text.textCursor().selectedText() == later

@@ -14,6 +14,7 @@ from PySide6.QtGui import QTextCursor
 
 from studio.core.engine.jobs import JobState
 from studio.ui.window.media_links import ILLUSTRATE, passage_seed, prompt_from
+from conftest import history_menu_action
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LLAMA = FIXTURES / "lm" / "models" / "llama"
@@ -53,16 +54,6 @@ def finished_entry(window, qtbot, count: int = 1):
     """The History entry of the generation just finished."""
     qtbot.waitUntil(lambda: len(window.history_panel.entries()) == count, timeout=60000)
     return window.history_panel.entries()[-1]
-
-
-def history_menu_action(window, entry, text):
-    """The History row's context-menu entry ``text``, as a right-click on the row shows it."""
-    panel = window.history_panel
-    index = panel.filter.mapFromSource(panel.model.index(panel.model.row_of(entry)))
-    panel.view.customContextMenuRequested.emit(panel.view.visualRect(index).center())
-    actions = {a.text(): a for a in panel.menu.actions() if a.text()}
-    panel.menu.close()
-    return actions.get(text)
 
 
 def test_illustrate_selection_lands_a_layer_linked_to_the_passage(window, qtbot, choose):
