@@ -13,7 +13,7 @@ One run prints, for 8 bars of 4/4 at the tempo (24 s of music at 80 bpm), median
             time, hidden state carried), in a subprocess with the fixtures venv's python
             (``--torch-python``): this process never imports torch. Both sides decode greedily
             (temperature 0) so they must produce the same tokens, which is checked;
-  synth     plugins/chorale/synth.py rendering the notes, per instrument;
+  synth     studio/core/audio/synth.py rendering the notes, per instrument;
   naive     the same organ sound computed one sample at a time in a Python loop (what the
             vectorised synthesizer replaces), timed on one bar and scaled to eight;
   generator the whole generator through studio's JobRunner (compose + synth + job overhead).
@@ -106,7 +106,7 @@ def naive_organ(notes, tempo: float, beats: float, sample_rate: int):
     """The organ sound one sample at a time: every harmonic's sine, ADSR and pan per sample."""
     import numpy as np
 
-    from studio_plugins.chorale import synth
+    from studio.core.audio import synth
 
     sound = synth.INSTRUMENTS["organ"]
     total = int(round(beats * 60 / tempo * sample_rate))
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     from studio.core.engine.generators import Result
     from studio.core.engine.jobs import JobRunner
     from studio.core.engine.runtime import Runtime
-    from studio_plugins.chorale import synth
+    from studio.core.audio import synth
     from studio_plugins.chorale.generator import ChoraleGenerator
     from studio_plugins.chorale.sampler import (
         ChoraleConfig, allowed_tokens, opening_tokens, sample_bars, sample_notes, session_runner, transposition,

@@ -38,6 +38,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
   from a layer or a file (canny edges, scribbles);
 - ``studio.core.media.sound_files``: reading and resampling sound;
 - ``studio.core.audio.midi``: ``Note``, for generators that write notes;
+- ``studio.core.audio.synth``: ``render``, notes played by the built-in organ, strings or choir
+  (the sound a note take is re-rendered with when its notes or instrument change);
 - ``studio.core.text.story``: ``StoryNotes`` / ``LoreEntry``, a writer's memory, author's note
   and lorebook, and ``parse_lorebook`` for a text generator's ``lorebook`` parameter;
 - ``studio.core.text.context``: ``plan_context``, the context a language model reads (memory,

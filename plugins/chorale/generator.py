@@ -18,7 +18,7 @@ from typing import Iterator
 import studio
 from studio.core.models.loaders import read_json
 
-from . import synth
+from studio.core.audio import synth
 from .sampler import KEYS, ChoraleConfig, compose
 
 OUTPUTS = ["logits", "next_state"]

@@ -26,7 +26,8 @@ from studio.core.engine.runtime import Runtime
 from studio.errors import ModelError, ParamError
 from studio.host import Host
 from studio.plugins import PluginInfo
-from studio_plugins.chorale import data, synth
+from studio_plugins.chorale import data
+from studio.core.audio import synth
 from studio_plugins.chorale.generator import ChoraleGenerator, ChoraleLoader
 from studio_plugins.chorale.sampler import (
     KEYS,
