@@ -40,6 +40,8 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.audio.midi``: ``Note``, for generators that write notes;
 - ``studio.core.audio.synth``: ``render``, notes played by the built-in organ, strings or choir
   (the sound a note take is re-rendered with when its notes or instrument change);
+- ``studio.core.audio.note_takes``: ``MIDI_PROGRAMS``, the General MIDI program of each of the
+  synthesizer's instruments, which a note take's ``midi_program`` follows;
 - ``studio.core.text.story``: ``StoryNotes`` / ``LoreEntry``, a writer's memory, author's note
   and lorebook, and ``parse_lorebook`` for a text generator's ``lorebook`` parameter;
 - ``studio.core.text.context``: ``plan_context``, the context a language model reads (memory,

@@ -19,11 +19,10 @@ import studio
 from studio.core.models.loaders import read_json
 
 from studio.core.audio import synth
+from studio.core.audio.note_takes import MIDI_PROGRAMS
 from .sampler import KEYS, ChoraleConfig, compose
 
 OUTPUTS = ["logits", "next_state"]
-#: The General MIDI instrument nearest each sound, so the exported MIDI plays the same way.
-MIDI_PROGRAMS = {"organ": 19, "strings": 48, "choir": 52}  # Church Organ, String Ensemble 1, Choir Aahs
 
 
 class ChoraleGenerator(studio.Generator):
