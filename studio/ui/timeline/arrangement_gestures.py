@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMenu
 
+from studio.core.audio.note_takes import has_notes
 from studio.core.audio.timeline import Clip, Timeline, TimelineError
 from studio.ui.plain import plain_tip
 from studio.ui.timeline.arrangement_geometry import RULER_H, Hit
@@ -142,7 +143,9 @@ class ArrangementGestures:
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         hit = self.hit(event.position())
-        if hit.kind == "clip" and hit.clip is not None:
+        if hit.kind == "clip" and hit.clip is not None and has_notes(hit.clip.info):
+            self.workspace.piano_roll.open_clip(hit.clip.id)  # a note clip opens in the piano roll
+        elif hit.kind == "clip" and hit.clip is not None:
             self._rename(hit.clip)
         elif hit.kind == "empty" and event.position().y() >= RULER_H:
             self.workspace.add_track()
@@ -163,6 +166,10 @@ class ArrangementGestures:
     def _clip_menu(self, clip: Clip, where) -> None:
         ws = self.workspace
         menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        notes = menu.addAction("Edit notes…\tCtrl+Shift+P", lambda: ws.piano_roll.open_clip(clip.id))
+        notes.setEnabled(has_notes(clip.info))
+        notes.setToolTip("" if notes.isEnabled() else "Audio only: this clip has no notes (a chorale sketch or an imported MIDI file has)")
         menu.addAction("Rename…", lambda: self._rename(clip))
         split = menu.addAction("Split at playhead\tS", ws.split_at_playhead)
         split.setEnabled(clip.start < ws.playhead < clip.end)

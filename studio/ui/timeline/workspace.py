@@ -30,6 +30,7 @@ from studio.ui.timeline.edits import TimelineEdits
 from studio.ui.timeline.generation_landing import GenerationLanding
 from studio.ui.timeline.grid import DEFAULT_DIVISION, Grid
 from studio.ui.timeline.import_export import AUDIO_FILTER, AUDIO_SUFFIXES, MIX_FILTER, ImportExport
+from studio.ui.timeline.piano_roll_pane import attach_piano_roll
 from studio.ui.timeline.playback import POLL_MS, Playback
 from studio.ui.timeline.track_header import TrackHeaders
 from studio.ui.timeline.transport_bar import TransportBar
@@ -83,7 +84,7 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.transport_bar)
-        layout.addLayout(body, 1)
+        layout.addWidget(attach_piano_roll(self, body), 1)  # the piano roll opens under the arrangement
         layout.addWidget(self.transport_bar.footer)
         self.setFocusProxy(self.arrangement)  # keys go to the arrangement, not the tempo box
         self._make_actions()
@@ -171,6 +172,16 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
             self._gesture = None
             self.gesture_closed.emit()
 
+    @property
+    def in_gesture(self) -> bool:
+        return self._gesture is not None
+
+    def swap(self, timeline: Timeline) -> None:
+        """Show ``timeline`` without an undo step: only for what is derived from the timeline
+        already there (a note clip's audio rendered from its notes, ``piano_roll_notes``)."""
+        if self._gesture is None:
+            self._restore(timeline)
+
     def _restore(self, timeline: Timeline) -> None:
         self._timeline = timeline
         self.transport.set_timeline(timeline)
@@ -241,6 +252,7 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
             ("import", "Import audio…", "Ctrl+I", self.choose_import),
             ("export_mix", "Export mix…", "Ctrl+Shift+E", self.choose_export_mix),
             ("export_midi", "Export clip as MIDI…", "", self.choose_export_midi),
+            ("edit_notes", "Edit notes…", "Ctrl+Shift+P", lambda: self.piano_roll.open_selected()),
             ("zoom_in", "Zoom in", "Ctrl+=", lambda: self.arrangement.zoom_by(1.25)),
             ("zoom_out", "Zoom out", "Ctrl+-", lambda: self.arrangement.zoom_by(0.8)),
             ("zoom_fit", "Zoom to fit", "Ctrl+0", self.arrangement.zoom_to_fit),

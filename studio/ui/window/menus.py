@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from studio.ui.window.main_window import MainWindow
 
 #: The Audio menu: the timeline's own actions by name, "" for a separator.
-AUDIO_ENTRIES = ("play", "stop", "loop", "", "add_track", "import", "export_mix", "export_midi", "", "split", "duplicate", "delete", "", "snap", "zoom_in", "zoom_out", "zoom_fit")
+AUDIO_ENTRIES = ("play", "stop", "loop", "", "add_track", "import", "export_mix", "export_midi", "edit_notes", "", "split", "duplicate", "delete", "", "snap", "zoom_in", "zoom_out", "zoom_fit")
 
 
 class WindowMenus:
@@ -49,8 +49,8 @@ class WindowMenus:
     def enable_for_current_tab(self) -> None:
         current = self.window.tabs.currentWidget()
         for workspace, actions in ((self.window.canvas, self.canvas_actions), (self.window.text, self.text_actions), (self.window.audio, self.audio_actions)):
-            for action in actions:
-                action.setEnabled(current is workspace)
+            for action in actions:  # an entry that says why it cannot work now stays greyed
+                action.setEnabled(current is workspace and not action.property("unavailable"))
 
     # -- the menus ---------------------------------------------------------------------------
 

@@ -1,0 +1,228 @@
+"""The piano roll driven as a musician would: a chorale generated on the built-in model in the
+real window, opened by double-clicking its clip, a voice chosen and transposed with keys, the
+instrument changed with its combo, Edit ▸ Undo and Redo from the menu; notes dragged with the
+mouse; clips without (readable) notes refused with a plain message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from studio.core.audio import note_takes as takes
+from studio.core.audio.midi import Note
+from studio.core.audio.timeline import Clip
+from studio.ui.timeline.arrangement import TRACK_H
+from studio.ui.timeline.piano_roll import ROW_H
+
+from tests.ui.conftest import menu_action
+
+
+def mouse(widget, kind, pos, modifiers=Qt.KeyboardModifier.NoModifier):
+    button = Qt.MouseButton.LeftButton if kind != QMouseEvent.Type.MouseMove else Qt.MouseButton.NoButton
+    buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else Qt.MouseButton.LeftButton
+    pos = QPointF(pos)
+    QApplication.sendEvent(widget, QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, modifiers))
+
+
+def drag(widget, start, end, steps=5, modifiers=Qt.KeyboardModifier.NoModifier):
+    mouse(widget, QMouseEvent.Type.MouseButtonPress, start, modifiers)
+    for i in range(1, steps + 1):
+        mouse(widget, QMouseEvent.Type.MouseMove, QPointF(start) + (QPointF(end) - QPointF(start)) * (i / steps), modifiers)
+    mouse(widget, QMouseEvent.Type.MouseButtonRelease, end, modifiers)
+
+
+def clip_point(audio, clip):
+    view = audio.arrangement
+    row = audio.timeline.track_index(audio.timeline.track_of(clip.id).id)
+    return QPoint(int(view.x_of(clip.start + clip.length // 2)), int(view.row_top(row) + TRACK_H // 2 + 6))
+
+
+def note_point(view, note, along=0.5):
+    return QPointF(view.x_of(note.start + note.duration * along), view.y_of(note.pitch) + ROW_H / 2)
+
+
+def choose_in_combo(qtbot, combo, text):
+    """Step through the combo with the arrow keys, as a keyboard user does, until ``text``."""
+    combo.setFocus()
+    for _ in range(combo.count()):
+        if combo.currentText() == text:
+            return
+        qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentText() == text
+
+
+def generate_chorale(window, qtbot, seed=5):
+    window.tabs.setCurrentWidget(window.audio)
+    panel = window.generate_panel
+    assert panel.select("chorale")
+    panel.form.widgets["bars"].spin.setValue(2)
+    panel.form.widgets["seed"].spin.setValue(seed) if hasattr(panel.form.widgets["seed"], "spin") else None
+    with qtbot.waitSignal(window.bridge.result, timeout=60000):
+        qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(c.generator == "chorale" for c in window.audio.timeline.clips), timeout=10000)
+    return next(c for c in window.audio.timeline.clips if c.generator == "chorale")
+
+
+def settled(audio, qtbot):
+    qtbot.waitUntil(lambda: not audio.piano_roll.notes.pending(), timeout=30000)
+    qtbot.wait(20)
+
+
+@pytest.fixture
+def window(open_window):
+    return open_window()
+
+
+def test_a_chorale_transposed_reinstrumented_undone_and_redone(window, qtbot, choose):
+    audio = window.audio
+    clip = generate_chorale(window, qtbot)
+    original_notes, original_audio = tuple(clip.info["score"]), clip.audio
+
+    qtbot.mouseDClick(audio.arrangement.viewport(), Qt.MouseButton.LeftButton, pos=clip_point(audio, clip))
+    pane = audio.piano_roll
+    assert pane.isVisible() and pane.clip_id == clip.id
+
+    choose_in_combo(qtbot, pane.voice_combo, clip.info["voices"][3])  # the bass
+    bass = {i for i, n in enumerate(original_notes) if n.voice == 3}
+    assert pane.view.selection == bass
+    steps = window.undo_stack.count()
+    qtbot.keyClick(pane.view, Qt.Key.Key_Down)  # a semitone down
+    qtbot.keyClick(pane.view, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)  # and an octave
+    assert window.undo_stack.count() == steps + 2
+    notes = audio.timeline.clip(clip.id).info["score"]
+    assert [n.pitch for n in notes] == [n.pitch - 13 if i in bass else n.pitch for i, n in enumerate(original_notes)]
+    assert audio.timeline.clip(clip.id).audio is original_audio  # the notes land at once; the sound follows
+    settled(audio, qtbot)
+    transposed = audio.timeline.clip(clip.id)
+    assert transposed.audio is not original_audio and not np.allclose(transposed.audio.samples, original_audio.samples)
+    assert np.allclose(transposed.audio.samples, takes.render_take(takes.read_take(transposed.info), cache=None).samples)
+    assert window.undo_stack.count() == steps + 2  # the render is no undo step
+
+    choose_in_combo(qtbot, pane.instrument_combo, "strings")
+    assert audio.timeline.clip(clip.id).info["instrument"] == "strings"
+    assert audio.timeline.clip(clip.id).info["midi_program"] == 48
+    settled(audio, qtbot)
+    strings = audio.timeline.clip(clip.id)
+    assert strings.info["score"] == notes and not np.allclose(strings.audio.samples, transposed.audio.samples)
+
+    renders = takes.CACHE.renders
+    choose(window, "Edit", "Undo Instrument: strings")
+    back = audio.timeline.clip(clip.id)
+    assert back.info["instrument"] == "organ" and pane.instrument_combo.currentText() == "organ"
+    assert back.audio is transposed.audio
+    choose(window, "Edit", "Undo Octave down")
+    choose(window, "Edit", "Undo Transpose down")
+    first = audio.timeline.clip(clip.id)
+    assert tuple(first.info["score"]) == original_notes and first.audio is original_audio
+    choose(window, "Edit", "Redo Transpose down")
+    choose(window, "Edit", "Redo Octave down")
+    choose(window, "Edit", "Redo Instrument: strings")
+    again = audio.timeline.clip(clip.id)
+    assert again.info["score"] == notes and again.info["instrument"] == "strings"
+    assert again.audio is strings.audio  # from the cache at once: undo and redo never render twice
+    settled(audio, qtbot)  # a render of the step passed on the way (the semitone alone) is dropped
+    assert audio.timeline.clip(clip.id).audio is strings.audio and takes.CACHE.renders <= renders + 1
+
+    qtbot.keyClick(pane.view, Qt.Key.Key_Escape)
+    assert not pane.isVisible()
+
+
+def test_notes_dragged_lengthened_drawn_and_deleted_are_one_step_each(window, qtbot):
+    audio = window.audio
+    clip = generate_chorale(window, qtbot, seed=9)
+    audio.select_clip(clip.id)
+    choose_action = menu_action(window, "Audio", "Edit notes…")
+    assert choose_action.isEnabled()
+    choose_action.trigger()
+    pane, view = audio.piano_roll, audio.piano_roll.view
+    assert pane.isVisible()
+    view.pixels_per_beat = 60.0
+    view.refresh()
+    notes = tuple(clip.info["score"])
+    index = min(range(len(notes)), key=lambda i: (notes[i].voice != 0, notes[i].start))  # the soprano's first
+    note = notes[index]
+    view.verticalScrollBar().setValue(int(view.y_of(note.pitch) + view.verticalScrollBar().value() - 120))
+    steps = window.undo_stack.count()
+
+    start = note_point(view, note, 0.3)
+    drag(view.viewport(), start, start + QPointF(2 * 60, -3 * ROW_H))  # two beats later, three semitones up
+    moved = audio.timeline.clip(clip.id).info["score"][index]
+    assert (moved.start, moved.pitch) == (note.start + 2, note.pitch + 3) and window.undo_stack.count() == steps + 1
+    assert all(a == b for i, (a, b) in enumerate(zip(notes, audio.timeline.clip(clip.id).info["score"])) if i != index)
+
+    edge = QPointF(view.x_of(moved.end) - 2, view.y_of(moved.pitch) + ROW_H / 2)
+    drag(view.viewport(), edge, edge + QPointF(60, 0))  # a beat longer
+    assert audio.timeline.clip(clip.id).info["score"][index].duration == note.duration + 1
+    assert window.undo_stack.count() == steps + 2
+
+    empty = QPointF(view.x_of(7.0) + 5, view.y_of(40) + ROW_H / 2)
+    view.verticalScrollBar().setValue(int(view.y_of(40) + view.verticalScrollBar().value() - 100))
+    empty = QPointF(view.x_of(7.0) + 5, view.y_of(40) + ROW_H / 2)
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=empty.toPoint())
+    drawn = audio.timeline.clip(clip.id).info["score"]
+    assert len(drawn) == len(notes) + 1 and (drawn[-1].pitch, drawn[-1].start, drawn[-1].duration) == (40, 7.0, 1.0)
+
+    qtbot.keyClick(view, Qt.Key.Key_Delete)  # the drawn note is selected: Delete removes it, not the clip
+    assert len(audio.timeline.clip(clip.id).info["score"]) == len(notes)
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert view.selection == set(range(len(notes)))
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert [n.pitch for n in audio.timeline.clip(clip.id).info["score"]][index] == note.pitch + 4
+
+    for _ in range(5):
+        window.undo_stack.undo()
+    assert tuple(audio.timeline.clip(clip.id).info["score"]) == notes and window.undo_stack.count() >= steps
+    settled(audio, qtbot)
+    assert audio.timeline.clip(clip.id).audio is clip.audio
+
+
+def test_a_note_dragged_past_the_end_grows_the_take_to_the_bar(window, qtbot):
+    audio = window.audio
+    clip = generate_chorale(window, qtbot, seed=2)
+    audio.piano_roll.open_clip(clip.id)
+    view = audio.piano_roll.view
+    view.pixels_per_beat = 40.0
+    view.refresh()
+    notes = tuple(clip.info["score"])
+    last = max(range(len(notes)), key=lambda i: notes[i].end)
+    note = notes[last]
+    view.verticalScrollBar().setValue(int(view.y_of(note.pitch) + view.verticalScrollBar().value() - 100))
+    view.horizontalScrollBar().setValue(0)
+    start = note_point(view, note, 0.3)
+    drag(view.viewport(), start, start + QPointF(40 * 2, 0))
+    info = audio.timeline.clip(clip.id).info
+    assert info["score"][last].end == note.end + 2 and info["beats"] == 12  # 2 bars grew to 3
+    settled(audio, qtbot)
+    assert audio.timeline.clip(clip.id).length == int(round(12 * 60 / info["tempo"] * 48000))
+
+
+def test_clips_without_readable_notes_say_so_plainly(window, qtbot):
+    audio = window.audio
+    window.tabs.setCurrentWidget(audio)
+    messages = []
+    audio.message.connect(messages.append)
+    silence = np.zeros((48000, 2), np.float32)
+    plain = audio.add_clip(Clip.from_samples("Field recording", silence, 48000))
+    edit_notes = menu_action(window, "Audio", "Edit notes…")
+    assert not edit_notes.isEnabled() and "audio only" in edit_notes.toolTip()
+
+    qtbot.mouseClick(audio.arrangement.viewport(), Qt.MouseButton.RightButton, pos=clip_point(audio, plain))
+    menu = QApplication.activePopupWidget()
+    entry = next(a for a in menu.actions() if a.text().startswith("Edit notes…"))
+    assert not entry.isEnabled() and "no notes" in entry.toolTip()
+    menu.close()
+
+    garbage = audio.add_clip(Clip.from_samples("Garbled", silence, 48000, start=96000, info={"score": [[60, 0, 1, 90, 0], "x"], "tempo": 120}))
+    assert edit_notes.isEnabled()
+    edit_notes.trigger()
+    assert not audio.piano_roll.isVisible() and "Cannot edit the notes of “Garbled”" in messages[-1] and "not a note" in messages[-1]
+    huge = [Note(60, float(i), 1.0, 90, 0) for i in range(takes.MAX_NOTES + 5)]
+    audio.piano_roll.open_clip(audio.add_clip(Clip.from_samples("Huge", silence, 48000, start=200000, info={"score": huge})).id)
+    assert not audio.piano_roll.isVisible() and "the piano roll edits up to" in messages[-1]
+    long = [Note(60, 1e7, 1.0, 90, 0)]
+    audio.piano_roll.open_clip(audio.add_clip(Clip.from_samples("Long", silence, 48000, start=300000, info={"score": long})).id)
+    assert "minutes" in messages[-1] and not audio.piano_roll.isVisible()
+    assert garbage is not None
