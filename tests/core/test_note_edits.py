@@ -73,7 +73,7 @@ def test_lengthen_shorten_delete_and_draw_with_the_grid():
 def test_a_take_grows_to_the_bar_and_follows_its_instrument(chorale):
     info = dict(chorale.info)
     take = takes.read_take(info)
-    assert take.beats == 8 and take.tempo == 80 and take.instrument == "organ" and take.voice_name(3) == info["voices"][3]
+    assert take.beats == 8 and take.tempo == 80 and take.instrument == "organ" and take.voice_name(3) == info["voices"][3].capitalize() == "Bass"
     assert not takes.is_stale(info)  # the generator's audio came with its notes
     moved = edits.move(take.notes, {0}, beats=take.beats - take.notes[0].start + 0.5)  # past the end
     edited = takes.with_notes(info, moved)
@@ -149,3 +149,25 @@ def test_hostile_scores_are_refused_with_a_plain_reason(info, reason):
     with pytest.raises(takes.TakeError, match=reason):
         takes.read_take(info)
     assert not takes.is_stale({**info, takes.RENDERED: "x"})  # unreadable notes keep their audio
+
+
+def test_edited_notes_and_instrument_survive_save_and_load(chorale, tmp_path):
+    from studio.core.audio.timeline import Clip, Timeline, Track
+    from studio.core.project.format import Project
+    from studio.core.project.load import load_project
+    from studio.core.project.save import save_project
+
+    take = takes.read_take(chorale.info)
+    edited = takes.with_instrument(takes.with_notes(chorale.info, edits.transpose_voice(take.notes, 0, 2)), "choir")
+    fresh = takes.rendered_info(edited, takes.read_take(edited))
+    timeline = Timeline().add_track(Track("Chorale"))
+    track = timeline.tracks[0].id
+    timeline = timeline.add_clip(track, Clip.from_samples("stale", chorale.value, 48000, info=edited))
+    timeline = timeline.add_clip(track, Clip.from_samples("fresh", chorale.value, 48000, start=10**6, info=fresh))
+    back = load_project(save_project(Project(timeline=timeline), tmp_path / "notes.studio")).project.timeline
+    stale, rendered = back.clips
+    for clip, info in ((stale, edited), (rendered, fresh)):
+        assert clip.info["score"] == info["score"] and clip.info["instrument"] == "choir" and clip.info["midi_program"] == 52
+        assert (clip.info["tempo"], clip.info["beats"], clip.info["voices"]) == (info["tempo"], info["beats"], info["voices"])
+        assert takes.read_take(clip.info) == takes.read_take(info)
+    assert takes.is_stale(stale.info) and not takes.is_stale(rendered.info)  # saved mid-render: rendered again on opening

@@ -85,7 +85,7 @@ def test_a_chorale_transposed_reinstrumented_undone_and_redone(window, qtbot, ch
     pane = audio.piano_roll
     assert pane.isVisible() and pane.clip_id == clip.id
 
-    choose_in_combo(qtbot, pane.voice_combo, clip.info["voices"][3])  # the bass
+    choose_in_combo(qtbot, pane.voice_combo, "Bass")
     bass = {i for i, n in enumerate(original_notes) if n.voice == 3}
     assert pane.view.selection == bass
     steps = window.undo_stack.count()
@@ -226,3 +226,23 @@ def test_clips_without_readable_notes_say_so_plainly(window, qtbot):
     audio.piano_roll.open_clip(audio.add_clip(Clip.from_samples("Long", silence, 48000, start=300000, info={"score": long})).id)
     assert "minutes" in messages[-1] and not audio.piano_roll.isVisible()
     assert garbage is not None
+
+
+def test_a_project_saved_mid_render_plays_its_notes_when_opened(window, qtbot):
+    """A take saved while its render was under way holds new notes and old audio: opening it
+    renders the notes, and the transport plays what was rendered."""
+    from studio.core.audio.timeline import Timeline, Track
+
+    audio = window.audio
+    notes = [Note(60 + 4 * v, float(b), 1.0, 90, v) for b in range(8) for v in range(3)]
+    info = {"score": notes, "tempo": 120, "beats": 8, "instrument": "strings", "voices": ["Soprano", "Alto", "Tenor"]}
+    old = takes.render_take(takes.read_take(info), cache=None)
+    edited = takes.with_notes(info, [Note(n.pitch + 7, n.start, n.duration, n.velocity, n.voice) for n in notes])
+    timeline = Timeline().add_track(Track("Sketch"))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("Sketch", old, info=edited))
+    audio.load_timeline(timeline)
+    settled(audio, qtbot)
+    clip = audio.timeline.clips[0]
+    assert not takes.is_stale(clip.info) and not np.allclose(clip.audio.samples, old.samples)
+    assert np.allclose(clip.audio.samples, takes.render_take(takes.read_take(edited), cache=None).samples)
+    assert audio.transport._producer.timeline is audio.timeline  # playback hears the new audio

@@ -73,7 +73,8 @@ class NoteTake:
 
     def voice_name(self, voice: int) -> str:
         if 0 <= voice < len(self.voices):
-            return self.voices[voice]
+            name = self.voices[voice]
+            return name.capitalize() if name.islower() else name  # "bass" reads as a label: "Bass"
         return DEFAULT_VOICES[voice] if voice < len(DEFAULT_VOICES) and len(self.voices) == 0 else f"Voice {voice + 1}"
 
     @property

@@ -140,8 +140,12 @@ class PianoRoll(PianoRollGestures, QAbstractScrollArea):
         self.refresh()
         self.horizontalScrollBar().setValue(0)
         if take.notes:
-            middle = (max(n.pitch for n in take.notes) + min(n.pitch for n in take.notes)) / 2
-            self.verticalScrollBar().setValue(int((PITCHES - 1 - middle) * ROW_H - (self.viewport().height() - RULER_H) / 2))
+            high, low = max(n.pitch for n in take.notes), min(n.pitch for n in take.notes)
+            rows = (self.viewport().height() - RULER_H) / ROW_H
+            # All of it in the middle when it fits, else from the top voice down: the melody
+            # is what a musician looks for first.
+            top = high + 2 if high - low + 4 > rows else (high + low) / 2 + rows / 2
+            self.verticalScrollBar().setValue(int((PITCHES - 1 - top) * ROW_H))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
