@@ -246,3 +246,34 @@ def test_a_project_saved_mid_render_plays_its_notes_when_opened(window, qtbot):
     assert not takes.is_stale(clip.info) and not np.allclose(clip.audio.samples, old.samples)
     assert np.allclose(clip.audio.samples, takes.render_take(takes.read_take(edited), cache=None).samples)
     assert audio.transport._producer.timeline is audio.timeline  # playback hears the new audio
+
+
+def test_the_clip_in_the_arrangement_shows_its_notes_at_once(window, qtbot):
+    """An edit shows in the arrangement's clip (drawn as its notes) before its audio is rendered."""
+    from studio.core.audio.timeline import Timeline, Track
+
+    audio = window.audio
+    window.tabs.setCurrentWidget(audio)
+    notes = [Note(60 + (b % 5), float(b), 1.0, 90, 0) for b in range(8)]
+    info = {"score": notes, "tempo": 120, "beats": 8, "instrument": "organ", "voices": ["Melody"]}
+    timeline = Timeline().add_track(Track("Tune"))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("Tune", takes.render_take(takes.read_take(info)), info=info))
+    audio.load_timeline(timeline)
+    clip = audio.timeline.clips[0]
+    qtbot.wait(20)
+    before = audio.arrangement.viewport().grab().toImage()
+    qtbot.mouseDClick(audio.arrangement.viewport(), Qt.MouseButton.LeftButton, pos=clip_point(audio, clip))
+    view = audio.piano_roll.view
+    first = notes[0]
+    view.verticalScrollBar().setValue(int(view.y_of(first.pitch) + view.verticalScrollBar().value() - 60))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=note_point(view, first).toPoint())
+    assert view.selection == {0}
+    for _ in range(3):
+        qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert audio.timeline.clip(clip.id).info["score"][0].pitch == 63
+    assert audio.timeline.clip(clip.id).audio is clip.audio  # not rendered yet
+    audio.arrangement.viewport().repaint()
+    after = audio.arrangement.viewport().grab().toImage()
+    box = audio.arrangement.clip_rect(0, clip).toRect().adjusted(4, 18, -4, -4)
+    assert before.copy(box) != after.copy(box)
+    settled(audio, qtbot)

@@ -19,6 +19,7 @@ from studio.core.audio.timeline import Clip, Track
 from studio.core.media.sound import PEAK_BLOCK
 from studio.ui.timeline.arrangement_geometry import HANDLE_PX, RULER_H, TRACK_H
 from studio.ui.timeline.grid import clock
+from studio.ui.timeline.piano_roll_clip import paint_clip_notes
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -200,7 +201,9 @@ class ArrangementPainting:
         painter.fillRect(QRectF(rect.left() + 1, rect.top() + 1, rect.width() - 2, CLIP_TITLE_H - 1), strip)
         # waveform: only the visible columns, from the buffer's cached peaks
         wave = QRectF(rect.left(), rect.top() + CLIP_TITLE_H, rect.width(), rect.height() - CLIP_TITLE_H)
-        self._paint_waveform(painter, wave, clip, colour.lighter(150) if not muted else colour.lighter(120))
+        shade = colour.lighter(150) if not muted else colour.lighter(120)
+        if not paint_clip_notes(painter, wave, clip, self.frames_per_pixel, (self._area.left(), self._area.right() + 1), shade):
+            self._paint_waveform(painter, wave, clip, shade)  # a note clip shows its notes instead
         self._paint_fades(painter, wave, clip, colour)
         # name
         if rect.width() > 24:

@@ -117,7 +117,7 @@ class PianoRollPane(QWidget):
         splitter = self.parentWidget()
         if isinstance(splitter, QSplitter) and splitter.sizes()[-1] < 120:
             total = sum(splitter.sizes()) or 600
-            splitter.setSizes([int(total * 0.45), total - int(total * 0.45)])
+            splitter.setSizes([int(total * 0.35), total - int(total * 0.35)])  # the notes need the room
         self.view.refresh()
         self.view.fit()
         self.view.setFocus()
