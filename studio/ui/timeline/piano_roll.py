@@ -19,12 +19,13 @@ from PySide6.QtWidgets import QAbstractScrollArea
 from studio.core.audio import note_takes as takes
 from studio.core.audio.timeline import TimelineError
 from studio.ui.timeline.grid import DIVISIONS
-from studio.ui.timeline.piano_roll_gestures import PianoRollGestures
+from studio.ui.timeline.piano_roll_gestures import KEYS_W, ROW_H, RULER_H, PianoRollGestures
 
 if TYPE_CHECKING:
     from studio.ui.timeline.piano_roll_pane import PianoRollPane
 
-KEYS_W, RULER_H, ROW_H = 56, 22, 10
+__all__ = ["KEYS_W", "ROW_H", "RULER_H", "PianoRoll", "note_name", "voice_colour"]
+
 PITCHES = 128
 NAMES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 BLACK = {1, 3, 6, 8, 10}

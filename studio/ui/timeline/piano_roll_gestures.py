@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QRectF, Qt
 from studio.core.audio import note_edits as edits
 from studio.core.audio.timeline import Timeline
 
+KEYS_W, RULER_H, ROW_H = 56, 22, 10  # the keyboard's width, the ruler's height, a pitch's row
 EDGE_PX = 5  # how near a note's right end the cursor lengthens it instead of moving it
 HANDLED_KEYS = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_Escape, Qt.Key.Key_Left, Qt.Key.Key_Right}
 
@@ -43,7 +44,7 @@ class PianoRollGestures:
     def hit(self, pos):
         """(index of the editable note under ``pos`` or None, whether it is at its right edge)."""
         take = self.current()
-        if take is None or pos.x() < self.x_of(0) - 1 and pos.x() < 56:
+        if take is None or pos.x() < KEYS_W or pos.y() < RULER_H:
             return None, False
         editable = self.editable_voices(take)
         pitch, beat = self.pitch_of(pos.y()), self.beat_of(pos.x())
@@ -62,7 +63,7 @@ class PianoRollGestures:
         self.setFocus()
         pos = event.position()
         take = self.current()
-        if take is None or pos.y() < 22 or pos.x() < 56:
+        if take is None or pos.y() < RULER_H or pos.x() < KEYS_W:
             return
         index, edge = self.hit(pos)
         base = self.workspace.timeline
@@ -149,7 +150,7 @@ class PianoRollGestures:
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         pos = event.position()
         take = self.current()
-        if take is None or event.button() != Qt.MouseButton.LeftButton or pos.y() < 22 or pos.x() < 56:
+        if take is None or event.button() != Qt.MouseButton.LeftButton or pos.y() < RULER_H or pos.x() < KEYS_W:
             return
         if self.hit(pos)[0] is None:
             self._finish()
@@ -211,7 +212,7 @@ class PianoRollGestures:
             beat = self.beat_of(anchor)
             self.pixels_per_beat = max(4.0, min(400.0, self.pixels_per_beat * 1.2**steps))
             self.refresh()
-            self.horizontalScrollBar().setValue(int(beat * self.pixels_per_beat - anchor + 56))
+            self.horizontalScrollBar().setValue(int(beat * self.pixels_per_beat - anchor + KEYS_W))
         elif modifiers & Qt.KeyboardModifier.ShiftModifier or delta.x():
             bar = self.horizontalScrollBar()
             bar.setValue(int(bar.value() - steps * 60))
