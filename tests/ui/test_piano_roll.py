@@ -277,3 +277,29 @@ def test_the_clip_in_the_arrangement_shows_its_notes_at_once(window, qtbot):
     box = audio.arrangement.clip_rect(0, clip).toRect().adjusted(4, 18, -4, -4)
     assert before.copy(box) != after.copy(box)
     settled(audio, qtbot)
+
+
+def test_shift_drags_off_the_grid_and_ctrl_click_adds_to_the_selection(window, qtbot):
+    from studio.core.audio.timeline import Timeline, Track
+
+    audio = window.audio
+    window.tabs.setCurrentWidget(audio)
+    notes = [Note(60, 0.0, 1.0, 90, 0), Note(64, 1.0, 1.0, 90, 1)]
+    info = {"score": notes, "tempo": 120, "beats": 4, "instrument": "organ", "voices": ["Upper", "Lower"]}
+    timeline = Timeline().add_track(Track("Two"))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("Two", takes.render_take(takes.read_take(info)), info=info))
+    audio.load_timeline(timeline)
+    assert audio.piano_roll.open_clip(audio.timeline.clips[0].id)
+    view = audio.piano_roll.view
+    view.pixels_per_beat = 100.0
+    view.refresh()
+    view.verticalScrollBar().setValue(int(view.y_of(64) + view.verticalScrollBar().value() - 60))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=note_point(view, notes[0]).toPoint())
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, note_point(view, notes[1]).toPoint())
+    assert view.selection == {0, 1}
+    start = note_point(view, notes[1], 0.2)
+    drag(view.viewport(), start, start + QPointF(37, 0), modifiers=Qt.KeyboardModifier.ShiftModifier)
+    moved = audio.timeline.clips[0].info["score"]
+    assert moved[0].start == pytest.approx(0.37, abs=0.011) and moved[1].start == pytest.approx(1.37, abs=0.011)
+    assert [n.pitch for n in moved] == [60, 64]
+    settled(audio, qtbot)

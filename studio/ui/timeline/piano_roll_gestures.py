@@ -1,6 +1,6 @@
 """Mouse and keys on the piano roll, as in a DAW's note editor.
 
-Click a note to select it (Ctrl or Shift adds), drag it to move (the whole selection, by grid
+Click a note to select it (Ctrl adds or removes it), drag it to move (the whole selection, by grid
 steps and semitones), drag its right edge to lengthen or shorten it, drag on the empty grid to
 select with a rubber band; double-click the grid, or click it with the Draw tool, to add a note
 (drag on to give it its length). Positions snap to the arrangement's grid unless Alt or Shift
@@ -69,8 +69,7 @@ class PianoRollGestures:
         base = self.workspace.timeline
         beat, pitch = self.beat_of(pos.x()), self.pitch_of(pos.y())
         if index is not None:
-            adding = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-            if adding:
+            if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Shift is for dragging off the grid
                 self.selection = self.selection ^ {index}
             elif index not in self.selection:
                 self.selection = frozenset({index})
