@@ -303,3 +303,21 @@ def test_shift_drags_off_the_grid_and_ctrl_click_adds_to_the_selection(window, q
     assert moved[0].start == pytest.approx(0.37, abs=0.011) and moved[1].start == pytest.approx(1.37, abs=0.011)
     assert [n.pitch for n in moved] == [60, 64]
     settled(audio, qtbot)
+
+
+def test_the_open_piano_roll_follows_the_note_clip_clicked_in_the_arrangement(window, qtbot):
+    from studio.core.audio.timeline import Timeline, Track
+
+    audio = window.audio
+    window.tabs.setCurrentWidget(audio)
+    timeline = Timeline().add_track(Track("Takes"))
+    for n, start in enumerate((0, 4 * 48000)):
+        info = {"score": [Note(60 + n, 0.0, 1.0, 90, 0)], "tempo": 120, "beats": 4}
+        timeline = timeline.add_clip(timeline.tracks[0].id, Clip(f"Take {n + 1}", takes.render_take(takes.read_take(info)), start=start, info=info))
+    audio.load_timeline(timeline)
+    first, second = audio.timeline.clips
+    qtbot.mouseDClick(audio.arrangement.viewport(), Qt.MouseButton.LeftButton, pos=clip_point(audio, first))
+    assert audio.piano_roll.clip_id == first.id
+    qtbot.mouseClick(audio.arrangement.viewport(), Qt.MouseButton.LeftButton, pos=clip_point(audio, second))
+    assert audio.piano_roll.clip_id == second.id and audio.piano_roll.isVisible()
+    assert "Take 2" in audio.piano_roll.title.text()

@@ -84,6 +84,7 @@ class PianoRollPane(QWidget):
 
         workspace.timeline_changed.connect(self._timeline_changed)
         workspace.selection_changed.connect(self.update_action)
+        workspace.selection_changed.connect(self._follow_selection)
         workspace.gesture_closed.connect(self.view.gesture_closed)
         workspace.playhead_changed.connect(lambda _frame: self.isVisible() and self.view.viewport().update())
         self.notes.rendered.connect(lambda _clip: self._show_status())
@@ -123,6 +124,17 @@ class PianoRollPane(QWidget):
         self.view.setFocus()
         ws.message.emit(f"Editing the notes of “{clip.name}”: Up/Down transpose, Shift an octave; double-click adds a note; Esc closes")
         return True
+
+    def _follow_selection(self) -> None:
+        """While open, the piano roll shows the note clip selected in the arrangement, as a
+        DAW's note editor follows the clip you click."""
+        clip = self.workspace.selected_clip()
+        if self.clip_id is None or clip is None or clip.id == self.clip_id or not takes.has_notes(clip.info):
+            return
+        focus = self.workspace.focusWidget()
+        self.open_clip(clip.id)
+        if focus is not None:
+            focus.setFocus()  # a click in the arrangement keeps the keys there
 
     def close_pane(self) -> None:
         self.view.drag = None
