@@ -321,3 +321,26 @@ def test_the_open_piano_roll_follows_the_note_clip_clicked_in_the_arrangement(wi
     qtbot.mouseClick(audio.arrangement.viewport(), Qt.MouseButton.LeftButton, pos=clip_point(audio, second))
     assert audio.piano_roll.clip_id == second.id and audio.piano_roll.isVisible()
     assert "Take 2" in audio.piano_roll.title.text()
+
+
+def test_the_other_voices_can_be_hidden_while_one_is_edited(window, qtbot):
+    from studio.core.audio.timeline import Timeline, Track
+
+    audio = window.audio
+    window.tabs.setCurrentWidget(audio)
+    info = {"score": [Note(60, 0.0, 2.0, 90, 0), Note(60, 2.0, 2.0, 90, 1)], "tempo": 120, "beats": 4, "voices": ["Upper", "Lower"]}
+    timeline = Timeline().add_track(Track("Two"))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("Two", takes.render_take(takes.read_take(info)), info=info))
+    audio.load_timeline(timeline)
+    pane = audio.piano_roll
+    assert pane.open_clip(audio.timeline.clips[0].id)
+    choose_in_combo(qtbot, pane.voice_combo, "Upper")
+    view = pane.view
+    lower = view.note_rect(info["score"][1]).toRect().adjusted(3, 3, -3, -3)
+    shown = view.viewport().grab().toImage().copy(lower)
+    qtbot.mouseClick(pane.others_button, Qt.MouseButton.LeftButton)
+    assert not pane.others_button.isChecked()
+    hidden = view.viewport().grab().toImage().copy(lower)
+    assert shown != hidden  # the lower voice's note is gone from view
+    qtbot.mouseClick(pane.others_button, Qt.MouseButton.LeftButton)
+    assert view.viewport().grab().toImage().copy(lower) == shown

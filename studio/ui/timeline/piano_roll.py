@@ -236,6 +236,8 @@ class PianoRoll(PianoRollGestures, QAbstractScrollArea):
             rect = self.note_rect(note).adjusted(0.5, 0.5, -0.5, -0.5)
             colour = voice_colour(note.voice)
             if note.voice not in editable:
+                if not self.pane.others_button.isChecked():
+                    continue  # only the voice being edited is shown
                 colour.setAlpha(70)
                 painter.setPen(Qt.PenStyle.NoPen)
             elif i in self.selection:
