@@ -25,6 +25,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -63,7 +64,7 @@ class NoteTake:
     def seconds(self) -> float:
         return self.beats * 60.0 / self.tempo
 
-    @property
+    @cached_property
     def key(self) -> str:
         """What the audio depends on, as a short stable fingerprint (the cache's key)."""
         digest = hashlib.sha1(f"{self.tempo!r}|{self.beats!r}|{self.instrument}".encode())
@@ -87,8 +88,36 @@ def has_notes(info: Mapping[str, Any]) -> bool:
     return "score" in info and info.get("score") is not None
 
 
+_READ: OrderedDict[int, tuple[Mapping[str, Any], Any]] = OrderedDict()
+_READ_LOCK = threading.Lock()
+
+
 def read_take(info: Mapping[str, Any]) -> NoteTake:
-    """The note take in a clip's ``info``; ``TakeError`` saying what is wrong otherwise."""
+    """The note take in a clip's ``info``; ``TakeError`` saying what is wrong otherwise.
+
+    Read once per info object: a clip's info is replaced by an edit, never changed in place,
+    and the piano roll, the arrangement and the render check read it at every paint."""
+    with _READ_LOCK:
+        known = _READ.get(id(info))
+        if known is not None and known[0] is info:
+            _READ.move_to_end(id(info))
+            if isinstance(known[1], TakeError):
+                raise known[1]
+            return known[1]
+    try:
+        result: Any = _read_take(info)
+    except TakeError as exc:
+        result = exc
+    with _READ_LOCK:
+        _READ[id(info)] = (info, result)  # the info is kept, so its id is not reused while cached
+        while len(_READ) > 256:
+            _READ.popitem(last=False)
+    if isinstance(result, TakeError):
+        raise result
+    return result
+
+
+def _read_take(info: Mapping[str, Any]) -> NoteTake:
     score = info.get("score")
     if not isinstance(score, (list, tuple)):
         raise TakeError("this clip has no notes: it is audio only (only a take made from notes, like the chorale sketcher's or an imported MIDI file, opens in the piano roll)")

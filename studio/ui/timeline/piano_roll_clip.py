@@ -8,9 +8,6 @@ plays), pitches spread over the lane's height.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Any, Mapping
-
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPainter
 
@@ -21,34 +18,15 @@ MAX_DRAWN = 5000  # more notes than that paint as the waveform: a paint must sta
 VOICE_SHADES = (1.0, 0.82, 0.66, 0.5)  # the voices of one track's colour, top voice brightest
 
 
-_read: OrderedDict[int, tuple[Mapping[str, Any], takes.NoteTake | None]] = OrderedDict()
-
-
-def _take(info: Mapping[str, Any]) -> takes.NoteTake | None:
-    """The take in ``info``, read once per info (a clip's info is replaced, never changed, by
-    an edit): the arrangement repaints 30 times a second while playing."""
-    known = _read.get(id(info))
-    if known is not None and known[0] is info:
-        _read.move_to_end(id(info))
-        return known[1]
-    try:
-        take: takes.NoteTake | None = takes.read_take(info)
-    except takes.TakeError:
-        take = None
-    _read[id(info)] = (info, take)  # the info is kept, so its id is not reused while cached
-    while len(_read) > 256:
-        _read.popitem(last=False)
-    return take
-
-
 def paint_clip_notes(painter: QPainter, area: QRectF, clip: Clip, frames_per_pixel: float, visible: tuple[float, float], colour: QColor) -> bool:
     """Draw ``clip``'s notes in ``area`` (the clip's body); False (nothing drawn) when the clip
     is audio only or its notes cannot be read, so the caller draws the waveform."""
     score = clip.info.get("score")
     if not isinstance(score, (list, tuple)) or not score or len(score) > MAX_DRAWN or area.height() < 8:
         return False
-    take = _take(clip.info)
-    if take is None:
+    try:
+        take = takes.read_take(clip.info)  # read once per edit (note_takes keeps it), not per paint
+    except takes.TakeError:
         return False
     frames_per_beat = clip.sample_rate * 60.0 / take.tempo
     low = min(n.pitch for n in take.notes) - 1
