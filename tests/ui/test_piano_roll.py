@@ -344,3 +344,27 @@ def test_the_other_voices_can_be_hidden_while_one_is_edited(window, qtbot):
     assert shown != hidden  # the lower voice's note is gone from view
     qtbot.mouseClick(pane.others_button, Qt.MouseButton.LeftButton)
     assert view.viewport().grab().toImage().copy(lower) == shown
+
+
+def test_a_rubber_band_selects_the_notes_it_touches_and_ctrl_z_undoes_their_deletion(window, qtbot):
+    from studio.core.audio.timeline import Timeline, Track
+
+    audio = window.audio
+    window.tabs.setCurrentWidget(audio)
+    notes = [Note(60, 0.0, 1.0, 90, 0), Note(62, 1.0, 1.0, 90, 0), Note(64, 2.0, 1.0, 90, 0), Note(72, 1.0, 1.0, 90, 0)]
+    info = {"score": notes, "tempo": 120, "beats": 4}
+    timeline = Timeline().add_track(Track("Band"))
+    timeline = timeline.add_clip(timeline.tracks[0].id, Clip("Band", takes.render_take(takes.read_take(info)), info=info))
+    audio.load_timeline(timeline)
+    assert audio.piano_roll.open_clip(audio.timeline.clips[0].id)
+    view = audio.piano_roll.view
+    view.pixels_per_beat = 80.0
+    view.refresh()
+    view.verticalScrollBar().setValue(int(view.y_of(74) + view.verticalScrollBar().value()))
+    corner = QPointF(view.x_of(0.5), view.y_of(63) + 2)
+    drag(view.viewport(), corner, QPointF(view.x_of(1.5), view.y_of(59) + 2))  # over the first two, not 64 or 72
+    assert view.selection == {0, 1}
+    qtbot.keyClick(view, Qt.Key.Key_Backspace)
+    assert audio.timeline.clips[0].info["score"] == notes[2:]
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert audio.timeline.clips[0].info["score"] == notes and audio.timeline.clips
