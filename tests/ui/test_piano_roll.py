@@ -368,3 +368,40 @@ def test_a_rubber_band_selects_the_notes_it_touches_and_ctrl_z_undoes_their_dele
     assert audio.timeline.clips[0].info["score"] == notes[2:]
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert audio.timeline.clips[0].info["score"] == notes and audio.timeline.clips
+
+
+def test_edited_notes_and_instrument_export_as_midi(window, qtbot, choose, monkeypatch, tmp_path):
+    """Chorale -> piano-roll edit -> Audio ▸ Export clip as MIDI…: the file holds the edited
+    notes and the new instrument's General MIDI program (read back here with mido alone)."""
+    import mido
+    from PySide6.QtWidgets import QFileDialog
+
+    audio = window.audio
+    clip = generate_chorale(window, qtbot, seed=21)
+    audio.select_clip(clip.id)
+    choose(window, "Audio", "Edit notes…")
+    pane = audio.piano_roll
+    choose_in_combo(qtbot, pane.voice_combo, "Tenor")
+    qtbot.keyClick(pane.view, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
+    choose_in_combo(qtbot, pane.instrument_combo, "choir")
+    edited = audio.timeline.clip(clip.id).info["score"]
+    path = tmp_path / "edited.mid"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    choose(window, "Audio", "Export clip as MIDI…")
+    midi = mido.MidiFile(path)
+    heard = []
+    for voice, track in enumerate(midi.tracks[1:]):
+        now, sounding = 0, {}
+        for message in track:
+            now += message.time
+            if message.type == "program_change":
+                assert message.program == takes.MIDI_PROGRAMS["choir"]
+            if message.type == "note_on" and message.velocity > 0:
+                sounding[message.note] = (now, message.velocity)
+            elif message.type in ("note_off", "note_on"):
+                start, velocity = sounding.pop(message.note)
+                heard.append(Note(message.note, start / midi.ticks_per_beat, (now - start) / midi.ticks_per_beat, velocity, voice))
+    key = lambda n: (n.voice, n.start, n.pitch)  # noqa: E731
+    assert sorted(heard, key=key) == sorted(edited, key=key)
+    assert any(n.voice == 2 for n in edited) and edited != clip.info["score"]
+    settled(audio, qtbot)
