@@ -16,28 +16,40 @@ from studio.core.models.variants import Variant
 
 from .graphs import Graphs
 from .layout import LAYOUT, MusicGenModel, is_musicgen_folder
+from .long_piece import MIN_WINDOW_FRAMES, Plan, generate_long
 from .pipeline import Settings, generate, new_tokens_for
 from .tokenizer import T5Tokenizer
 
-MAX_SECONDS = 30.0
+MAX_SECONDS = 30.0  # one window: what the released models were trained on
+#: The longest piece: windows joined by continuation (long_piece.py). Ten minutes is a whole
+#: song or a long cue; past it one job would hold the device for hours on a CPU.
+LONGEST_SECONDS = 600.0
 
 
-def duration_grid(model: MusicGenModel) -> tuple[float, float]:
-    """(step, max) of the duration in seconds, from the model's own numbers.
+def window_frames(model: MusicGenModel) -> int:
+    """Code frames one window of the decoder makes, from the model's own numbers.
 
-    Audio is made one code frame at a time, so a duration is a whole number of frames (the
-    step is one frame). Each decoder step takes one of the decoder's positions, and the delay
-    pattern spends ``num_codebooks - 1`` steps before the last codebook's first frame, so
-    ``max_position_embeddings - num_codebooks + 1`` frames is the most the model can make
-    (the tiny test model: 509 frames, 10.18 s); past that onnxruntime fails mid-generation.
+    Each decoder step takes one of the decoder's positions, and the delay pattern spends
+    ``num_codebooks - 1`` steps before the last codebook's first frame, so
+    ``max_position_embeddings - num_codebooks + 1`` frames is the most one window holds (the
+    tiny test model: 509 frames, 10.18 s); past that onnxruntime fails mid-generation. The
+    released models were trained on 30 s: a window is never longer.
     """
-    frame = 1 / model.frame_rate
     positions = model.decoder.get("max_position_embeddings", 2048)
     room = (positions if isinstance(positions, int) else 2048) - model.num_codebooks + 1
     if room < 1:
         raise studio.ModelError(f"config.json in {model.folder} gives the decoder {positions} positions: no room for any audio")
-    frames = min(room, math.floor(MAX_SECONDS * model.frame_rate + 1e-9))
-    return frame, frames / model.frame_rate
+    return min(room, math.floor(MAX_SECONDS * model.frame_rate + 1e-9))
+
+
+def duration_grid(model: MusicGenModel) -> tuple[float, float]:
+    """(step, max) of the duration in seconds: whole code frames (one step each), up to
+    ``LONGEST_SECONDS`` made window by window (or one window, if the decoder holds too few
+    frames to continue from)."""
+    frame = 1 / model.frame_rate
+    window = window_frames(model)
+    longest = math.floor(LONGEST_SECONDS * model.frame_rate + 1e-9) if window >= MIN_WINDOW_FRAMES else window
+    return frame, longest / model.frame_rate
 
 
 class MusicGenGenerator(studio.Generator):
@@ -54,10 +66,12 @@ class MusicGenGenerator(studio.Generator):
         )
         top_k = min(model.default("top_k", 250, int), model.codebook_size)
         frame, longest = duration_grid(model)
+        window = window_frames(model) / model.frame_rate
         params = [
             studio.Param("prompt", "text", "", multiline=True, help="Describe the music: genre, instruments, mood, tempo."),
             studio.Param("duration", "float", min(8.0, longest), min=frame, max=longest, step=frame, label="Duration (s)",
-                         help=f"Seconds of new audio, in steps of one code frame ({frame:g} s); this model makes at most {longest:g} s."),
+                         help=f"Seconds of new audio, in steps of one code frame ({frame:g} s), up to {longest:g} s. Past {window:g} s (the model's "
+                              f"window) the piece is made window by window, each continuing the last seconds of the one before."),
             # A generation_config.json may suggest a value between two steps: start from the nearest.
             _suggested(studio.Param("guidance_scale", "float", model.default("guidance_scale", 3.0, float), min=0.0, max=20.0, step=0.5, label="Guidance", help="How closely to follow the prompt; 1 or less: no guidance (twice as fast).")),
             studio.Param("top_k", "int", top_k, min=0, max=model.codebook_size, label="Top-k", help="Choose among the k likeliest codes; 0: all."),
@@ -121,11 +135,21 @@ class MusicGenGenerator(studio.Generator):
         model = self.model
         notes: list[str] = []
         new_tokens = new_tokens_for(model, request["duration"])
+        frames = new_tokens - model.num_codebooks + 1
+        window = window_frames(model)
+        long = frames > window
+        if long:  # the prompt is cut to what a continuation window starts from
+            positions = int(model.decoder.get("max_position_embeddings", 2048))
+            new_tokens = positions - 1 - Plan.of(frames, window).context
         prompt_audio = self._prompt_audio(request.params.get("audio_prompt"), request["duration"], new_tokens, notes)
         settings = Settings(new_tokens, request["guidance_scale"], request["temperature"], request["top_k"], request.seed)
         graphs = self.graphs(request.params.get("variant", "auto"), ctx)
         yield from self.open_sessions(ctx, graphs)
-        output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio, graphs)
+        if long:
+            output = yield from generate_long(ctx, model, self.tokenizer(), request["prompt"], settings, frames, window, prompt_audio, graphs)
+            new_tokens = frames
+        else:
+            output = yield from generate(ctx, model, self.tokenizer(), request["prompt"], settings, prompt_audio, graphs)
         audio_seconds = output.audio.size / model.sampling_rate
         info = {
             "real_time_factor": round(audio_seconds / output.seconds, 3) if output.seconds > 0 else None,

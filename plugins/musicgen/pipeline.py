@@ -143,6 +143,7 @@ class Generation:
     audio: np.ndarray  # (samples,) float32 at the model's rate: the new audio only
     seconds: float  # compute time
     notes: list[str] = field(default_factory=list)  # what the user should know
+    codes: np.ndarray | None = None  # (C, frames) the codes of a long piece, its prompt's first
 
 
 def generate(

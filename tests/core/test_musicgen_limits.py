@@ -1,8 +1,9 @@
-"""A MusicGen model's own limits bound its duration: the decoder has a fixed number of
-positions (the tiny test model: 512), and each step of new audio takes one. Asking for more
-used to end in onnxruntime's "indices element out of data bounds" as an internal error (exit 1)
-for any duration from about 10.2 s to 30 s; the limit is now the parameter's max, so the form,
-the CLI and validation all know it."""
+"""A MusicGen model's own limits bound one window: the decoder has a fixed number of positions
+(the tiny test model: 512), and each step of new audio takes one. Asking for more in one window
+used to end in onnxruntime's "indices element out of data bounds" as an internal error (exit 1);
+now a longer piece is made window by window (long_piece.py) up to ``LONGEST_SECONDS``, which is
+the parameter's max, so the form, the CLI and validation all know it. A decoder with too few
+positions to continue from keeps one window as its limit."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 import studio
 from studio.core.engine.jobs import JobRunner, JobState
-from studio_plugins.musicgen.generator import MAX_SECONDS, MusicGenLoader
+from studio_plugins.musicgen.generator import LONGEST_SECONDS, MAX_SECONDS, MusicGenLoader, window_frames
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "musicgen" / "model"
 # 512 positions - (4 codebooks - 1) delay steps = 509 frames of 50 per second.
@@ -32,21 +33,30 @@ def with_positions(tmp_path: Path, positions: int) -> Path:
     return copy
 
 
-def test_the_duration_max_is_what_the_decoder_positions_hold():
-    duration = MusicGenLoader().load(MODEL_DIR).param("duration")
-    assert duration.max == pytest.approx(FIXTURE_MAX_SECONDS)
-    assert duration.coerce(duration.max) == pytest.approx(FIXTURE_MAX_SECONDS)  # on the grid
+def test_a_window_is_what_the_decoder_positions_hold_and_the_piece_is_longer():
+    generator = MusicGenLoader().load(MODEL_DIR)
+    assert window_frames(generator.model) / 50 == pytest.approx(FIXTURE_MAX_SECONDS)
+    duration = generator.param("duration")
+    assert duration.max == LONGEST_SECONDS
+    assert duration.coerce(45) == pytest.approx(45)  # on the grid
+    assert "10.18 s" in duration.help and "window by window" in duration.help
 
 
-def test_a_model_with_room_for_more_keeps_the_thirty_second_cap(tmp_path):
-    duration = MusicGenLoader().load(with_positions(tmp_path, 2048)).param("duration")
-    assert duration.max == MAX_SECONDS
+def test_a_model_with_room_for_more_keeps_a_thirty_second_window(tmp_path):
+    generator = MusicGenLoader().load(with_positions(tmp_path, 2048))
+    assert window_frames(generator.model) / 50 == MAX_SECONDS
+    assert generator.param("duration").max == LONGEST_SECONDS
 
 
-@pytest.mark.parametrize("seconds", [10.5, 12, 30])
+def test_a_decoder_too_small_to_continue_keeps_one_window(tmp_path):
+    generator = MusicGenLoader().load(with_positions(tmp_path, 16))
+    assert generator.param("duration").max == pytest.approx(13 / 50)
+
+
+@pytest.mark.parametrize("seconds", [600.5, 3600])
 def test_a_longer_duration_is_refused_naming_the_limit(seconds):
     generator = MusicGenLoader().load(MODEL_DIR)
-    with pytest.raises(studio.ParamError, match=r"^duration: .*10\.18"):
+    with pytest.raises(studio.ParamError, match=r"^duration: .*600"):
         generator.request({"prompt": "jazz", "duration": seconds})
 
 
@@ -68,8 +78,8 @@ def test_the_cli_says_the_limit_in_one_line(tmp_path):
 
     added = studio_cli("models", "add", str(MODEL_DIR))
     assert added.returncode == 0, added.stderr
-    run = studio_cli("generate", "musicgen:model", "-q", "--prompt", "jazz", "--param", "duration=12", "--param", "guidance_scale=1")
+    run = studio_cli("generate", "musicgen:model", "-q", "--prompt", "jazz", "--param", "duration=700", "--param", "guidance_scale=1")
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith("studio: error: duration: ") and "10.18" in last, run.stderr
+    assert last.startswith("studio: error: duration: ") and "600" in last, run.stderr
