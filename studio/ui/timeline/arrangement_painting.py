@@ -19,6 +19,7 @@ from studio.core.audio.timeline import Clip, Track
 from studio.core.media.sound import PEAK_BLOCK
 from studio.ui.timeline.arrangement_geometry import HANDLE_PX, RULER_H, TRACK_H
 from studio.ui.timeline.grid import clock
+from studio.ui.timeline.growing_takes import paint_growing
 from studio.ui.timeline.piano_roll_clip import paint_clip_notes
 
 if TYPE_CHECKING:
@@ -66,11 +67,12 @@ class ArrangementPainting:
             for clip in track.clips:
                 if clip.end >= first and clip.start <= last:
                     self._paint_clip(painter, index, track, clip, track.id not in audible)
+        paint_growing(self, painter)  # takes still being generated, in a lane below the tracks
         painter.setClipping(False)
         self._paint_loop_shade(painter, rect.height())
         self._paint_ruler(painter, first, last, rect.width())
         self._paint_playhead(painter, rect.height())
-        if not self.timeline.tracks:
+        if not self.timeline.tracks and not self.workspace.growing.takes:
             painter.setPen(QColor("#85858d"))
             painter.drawText(  # wrapped where the lanes are narrower than its lines (a small screen)
                 QRectF(8, RULER_H, rect.width() - 16, rect.height() - RULER_H),

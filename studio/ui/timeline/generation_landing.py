@@ -20,11 +20,12 @@ from studio.errors import StudioError
 class GenerationLanding:
     """``add_generated``: a finished audio result becomes a clip on the timeline."""
 
-    def add_generated(self, result: Result, title: str = "", continues: int | None = None) -> Clip | None:
+    def add_generated(self, result: Result, title: str = "", continues: int | None = None, name_suffix: str = "") -> Clip | None:
         """A generator's audio at the playhead on the selected track (a new track if none).
 
         A continuation of clip ``continues`` lands right after that clip, on its track, so
-        the prompt and what grew from it play as one phrase.
+        the prompt and what grew from it play as one phrase. ``name_suffix`` ends the take's
+        name ("(stopped at 0:32)").
         """
         start, track_id = self._playhead, None
         if continues is not None:
@@ -42,6 +43,7 @@ class GenerationLanding:
                 samples = resample(samples, rate, self._timeline.sample_rate)
             audio = Audio(samples, self._timeline.sample_rate)
             name = result_name(title or result.generator, result.params, prompt=True)
+            name = f"{name} {name_suffix}" if name_suffix else name
             clip = Clip(name, audio, start=start, generator=result.generator, params=dict(result.params), info=dict(result.info))
         except (StudioError, ValueError) as exc:
             self.message.emit(f"{title or result.generator} gave audio Studio cannot place: {exc}")

@@ -28,6 +28,7 @@ from studio.ui.timeline.arrangement import Arrangement
 from studio.ui.timeline.commands import SetTimeline
 from studio.ui.timeline.edits import TimelineEdits
 from studio.ui.timeline.generation_landing import GenerationLanding
+from studio.ui.timeline.growing_takes import GrowingTakes
 from studio.ui.timeline.grid import DEFAULT_DIVISION, Grid
 from studio.ui.timeline.import_export import AUDIO_FILTER, AUDIO_SUFFIXES, MIX_FILTER, ImportExport
 from studio.ui.timeline.piano_roll_pane import attach_piano_roll
@@ -65,6 +66,7 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
         self.playback_error = ""  # why playback is off, once play() has said so
         self._play_started_at = 0  # stop returns here, as in most sequencers
         self.transport = Transport()  # never raises; play() says why when there is no device
+        self.growing = GrowingTakes(self)  # takes still being generated, drawn as they stream
         self._decoded.connect(self._on_decoded)
         self.transport.set_timeline(self._timeline)
         self.poll = QTimer(self)

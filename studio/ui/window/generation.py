@@ -164,6 +164,8 @@ class GenerationDispatch(QObject):
             self._sources.pop(job.id, None)
             if job.generator.kind == "image":  # landed (and its thumbnail drawn): kept once, not twice
                 job.release_pictures()
+            if job.generator.kind == "audio":
+                self._end_growing(job, state)
             self._continuations.pop(job.id, None)
         if state in (JobState.CANCELLED, JobState.FAILED):
             if job.generator.kind == "image":
@@ -180,6 +182,16 @@ class GenerationDispatch(QObject):
             window.statusBar().showMessage(f"{job.generator.title or job.generator.id} failed: {message}", 15000)
         if job.abandoned:  # the user pressed Cancel and saw nothing happen: tell them why
             window.statusBar().showMessage(message, 15000)
+
+    def _end_growing(self, job: Job, state: JobState) -> None:
+        """A stopped take keeps what it streamed (one undo step); a failed one is dropped."""
+        audio = self.window.audio
+        if state is not JobState.CANCELLED or not self.window.routing.current(job):
+            audio.growing.drop(job.id)
+            return
+        clip = audio.growing.land_stopped(job.id, job.generator.id, dict(job.request.params), self._continuations.get(job.id))
+        if clip is not None:
+            self.window.statusBar().showMessage(f"Stopped: “{clip.name}” keeps what was made (Ctrl+Z removes it)", 8000)
 
     def on_progress(self, job: Job, progress: Progress) -> None:
         row = self.window.jobs_panel.row(job)
@@ -202,6 +214,9 @@ class GenerationDispatch(QObject):
             self.window.chatting.view.stream(job, str(preview.value))
         elif preview.kind == "text":
             self.window.text.stream(job, str(preview.value))
+        elif preview.kind == "audio":  # a streaming take grows on the timeline while it works
+            title = job.generator.title or job.generator.id
+            self.window.audio.growing.grow(job.id, title, job.request.params, preview.value, preview.sample_rate, self._continuations.get(job.id))
 
     def on_result(self, job: Job, result: Result) -> None:
         window = self.window
@@ -235,6 +250,7 @@ class GenerationDispatch(QObject):
             window.text.finish(job, str(result.value), dict(result.info))
             target = job.id  # the key of the text's generated spans
         elif result.kind == "audio":
+            window.audio.growing.drop(job.id)  # the finished take replaces the one that grew
             clip = window.audio.add_generated(result, title, continues=self._continuations.get(job.id))
             target = clip.id if clip is not None else None
         else:
