@@ -66,5 +66,7 @@ def test_a_stopped_piece_keeps_what_was_made_and_undo_removes_it(open_window, qt
     assert clip.params["duration"] == 300 and clip.info["stopped_at_s"] > 5
     assert "keeps what was made" in window.statusBar().currentMessage()
     assert not window.audio.growing.takes
+    (entry,) = window.history_panel.model.entries()  # History lists the stopped take, linked to its clip
+    assert entry.target == clip.id and "(stopped at 0:" in entry.title and entry.params["seed"] == 7
     menu_action(window, "Edit", f"Undo Generate “{clip.name}”").trigger()
     assert not window.audio.timeline.clips

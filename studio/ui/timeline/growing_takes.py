@@ -83,9 +83,9 @@ class GrowingTakes:
         if self.takes.pop(job_id, None) is not None:
             self.workspace.arrangement.viewport().update()
 
-    def land_stopped(self, job_id: int, generator_id: str, params: dict[str, Any], continues: int | None = None) -> Clip | None:
-        """What job ``job_id`` streamed before it was stopped, landed as a take (one undo step);
-        None when it had streamed nothing."""
+    def land_stopped(self, job_id: int, generator_id: str, params: dict[str, Any], continues: int | None = None) -> tuple[Clip, Result] | None:
+        """What job ``job_id`` streamed before it was stopped, landed as a take (one undo step):
+        the clip and the result it holds; None when it had streamed nothing."""
         take = self.takes.pop(job_id, None)
         if take is None or not take.chunks:
             return None
@@ -93,7 +93,8 @@ class GrowingTakes:
         samples = np.concatenate(take.chunks)
         result = Result("audio", samples, generator_id, dict(params), sample_rate=take.rate,
                         info={"stopped_at_s": round(take.made, 3), "notes": [f"stopped at {clock(take.made)}: what was made is kept"]})
-        return self.workspace.add_generated(result, take.title, continues=continues, name_suffix=f"(stopped at {clock(take.made)})")
+        clip = self.workspace.add_generated(result, take.title, continues=continues, name_suffix=f"(stopped at {clock(take.made)})")
+        return None if clip is None else (clip, result)
 
     def clip_of(self, take: GrowingTake) -> Clip | None:
         """The take so far as a clip to draw (None before its first chunk)."""
@@ -111,12 +112,14 @@ def paint_growing(arrangement, painter: QPainter) -> None:
     if not growing.takes:
         return
     timeline = arrangement.timeline
+    taken = {track.colour for track in timeline.tracks}
+    colour = next(c for c in range(len(taken) + 1) if c not in taken)  # the colour its own track will get
     for offset, take in enumerate(growing.takes.values()):
         clip = growing.clip_of(take)
         index = len(timeline.tracks) + offset
         top = arrangement.row_top(index)
         if clip is not None:
-            arrangement._paint_clip(painter, index, Track(take.title, colour=0), clip, False)
+            arrangement._paint_clip(painter, index, Track(take.title, colour=colour), clip, False)
         full = round(take.seconds * timeline.sample_rate) if take.seconds else 0
         left = arrangement.x_of(take.start)
         right = arrangement.x_of(take.start + max(full, clip.length if clip is not None else 0))

@@ -23,6 +23,7 @@ from studio.core.image.geometry import Rect
 from studio.core.image.provenance import composite_source
 from studio.core.image.staged_results import batch_size
 from studio.core.project.results import result_name
+from studio.ui.timeline.growing_takes import clock
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -189,8 +190,11 @@ class GenerationDispatch(QObject):
         if state is not JobState.CANCELLED or not self.window.routing.current(job):
             audio.growing.drop(job.id)
             return
-        clip = audio.growing.land_stopped(job.id, job.generator.id, dict(job.request.params), self._continuations.get(job.id))
-        if clip is not None:
+        landed = audio.growing.land_stopped(job.id, job.generator.id, dict(job.request.params), self._continuations.get(job.id))
+        if landed is not None:
+            clip, result = landed
+            stopped = f"(stopped at {clock(result.info['stopped_at_s'])})"
+            self.window.history.record(job, result, f"{job.generator.title or job.generator.id} {stopped}", clip.id)
             self.window.statusBar().showMessage(f"Stopped: “{clip.name}” keeps what was made (Ctrl+Z removes it)", 8000)
 
     def on_progress(self, job: Job, progress: Progress) -> None:
