@@ -2,9 +2,15 @@
 
 ``mix(timeline, start, frames, out=None)`` returns float32 (frames, 2): the sum over the audible
 tracks (``Timeline.audible``: the soloed ones if any, else the unmuted) of each clip's samples
-x its fades and gain (``Clip.gain_curve``) x the track's gain x the track's pan. ``render``
-mixes a whole range. Nothing is clipped here: the mix stays float (PortAudio and the FLAC
-writer clip at the end of the chain).
+x its fades and gain (``Clip.gain_curve``) x the track's gain x the track's pan, then x the
+master fader (``Timeline.master_gain_db``). ``render`` mixes a whole range. Nothing is clipped
+here: the mix stays float (PortAudio and the FLAC writer clip at the end of the chain).
+
+Metering: ``mix(..., levels=(peaks, power))`` also measures each audible track (after its
+fader and pan, before the master fader, as a DAW's channel meter reads) and the master, into
+rows a ``studio.core.audio.levels.LevelLog`` hands out: the clips are then summed track by
+track into one more scratch buffer, which costs an add and two reductions per track per block
+(bench/mixer.py prints the block time with and without).
 
 Pan law: linear balance, as Audacity's pan slider. ``pan`` in -1 .. +1 scales the channels by
 
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from studio.core.audio.levels import measure
 from studio.core.audio.timeline import Clip, Timeline, db_to_gain
 
 CHANNELS = 2
@@ -54,18 +61,24 @@ class _Compiled:
     gains: tuple[tuple[np.float32, np.float32], ...]  # (left, right) per clip: clip x track gain x pan
     starts: np.ndarray  # (clips,) int64 timeline frame of each clip's first frame
     ends: np.ndarray  # (clips,) int64 one past its last frame
+    rows: tuple[int, ...]  # each clip's track, as its row in the levels (1: the first audible track)
+    track_ids: tuple[int, ...]  # the audible tracks' ids, in row order
+    master: np.float32  # the master fader as a multiplier
 
 
 def compile_timeline(timeline: Timeline) -> _Compiled:
     clips: list[Clip] = []
     gains: list[tuple[float, float]] = []
-    for track in timeline.audible():
+    rows: list[int] = []
+    audible = timeline.audible()
+    for row, track in enumerate(audible, start=1):
         left, right = pan_gains(track.pan)
         track_gain = db_to_gain(track.gain_db)
         for clip in track.clips:
             gain = track_gain * db_to_gain(clip.gain_db)
             clips.append(clip)
             gains.append((gain * left, gain * right))
+            rows.append(row)
     return _Compiled(
         timeline=timeline,
         clips=tuple(clips),
@@ -73,6 +86,9 @@ def compile_timeline(timeline: Timeline) -> _Compiled:
         gains=tuple((np.float32(left), np.float32(right)) for left, right in gains),
         starts=np.array([c.start for c in clips], dtype=np.int64),
         ends=np.array([c.end for c in clips], dtype=np.int64),
+        rows=tuple(rows),
+        track_ids=tuple(track.id for track in audible),
+        master=np.float32(db_to_gain(timeline.master_gain_db)),
     )
 
 
@@ -86,6 +102,7 @@ class Mixer:
     def _allocate(self, frames: int) -> None:
         self._capacity = frames
         self._scratch = np.empty((frames, CHANNELS), dtype=np.float32)
+        self._track = np.empty((frames, CHANNELS), dtype=np.float32)  # one track's sum, when metering
         self._curve = np.empty(frames, dtype=np.float32)
         self._fade = np.empty(frames, dtype=np.float32)
         self._ramp = np.arange(frames, dtype=np.float32)  # 0, 1, 2, ... for fade positions
@@ -95,8 +112,15 @@ class Mixer:
             self._compiled = compile_timeline(timeline)
         return self._compiled
 
-    def mix(self, timeline: Timeline, start: int, frames: int, out: np.ndarray | None = None) -> np.ndarray:
-        """float32 (frames, 2): timeline frames ``start .. start + frames`` mixed (overwrites ``out``)."""
+    def mix(
+        self, timeline: Timeline, start: int, frames: int, out: np.ndarray | None = None,
+        levels: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """float32 (frames, 2): timeline frames ``start .. start + frames`` mixed (overwrites ``out``).
+
+        With ``levels`` (peaks, power), each (audible tracks + 1, 2), row 0 gets the master's
+        peak and mean square per channel and row ``n`` the ``n``-th audible track's.
+        """
         start, frames = int(start), int(frames)
         if frames < 0:
             raise ValueError(f"cannot mix a negative number of frames ({frames})")
@@ -108,13 +132,41 @@ class Mixer:
             self._allocate(frames)  # once, for the largest block asked for; never per block
         out.fill(0.0)
         compiled = self.compiled(timeline)
+        if levels is not None:
+            levels[0].fill(0.0)
+            levels[1].fill(0.0)
         if not compiled.clips:
             return out
         stop = start + frames
         sounding = np.flatnonzero((compiled.starts < stop) & (compiled.ends > start))
-        for index in sounding:
-            self._add_clip(out, compiled, int(index), start, stop)
+        if levels is None:
+            for index in sounding:
+                self._add_clip(out, compiled, int(index), start, stop)
+        else:
+            self._mix_metered(out, compiled, sounding, start, stop, levels)
+        if compiled.master != 1.0:
+            np.multiply(out, compiled.master, out=out)
+        if levels is not None:
+            measure(out, levels[0][0], levels[1][0])
         return out
+
+    def _mix_metered(self, out, compiled: _Compiled, sounding: np.ndarray, start: int, stop: int, levels) -> None:
+        """Sum the clips track by track (they are compiled in track order), measuring each sum."""
+        peaks, power = levels
+        track = self._track[: stop - start]
+        row = 0
+        for index in sounding:
+            index = int(index)
+            if compiled.rows[index] != row:
+                if row:
+                    measure(track, peaks[row], power[row])
+                    np.add(out, track, out=out)
+                row = compiled.rows[index]
+                track.fill(0.0)
+            self._add_clip(track, compiled, index, start, stop)
+        if row:
+            measure(track, peaks[row], power[row])
+            np.add(out, track, out=out)
 
     def _add_clip(self, out: np.ndarray, compiled: _Compiled, index: int, start: int, stop: int) -> None:
         clip = compiled.clips[index]

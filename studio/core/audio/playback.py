@@ -8,7 +8,9 @@ The parts, each with one job:
   Python assigns an int atomically, so the two sides share it without a lock.
 - ``PlayState``: playing, epoch, position, underruns, finished: plain attributes both sides read.
 - ``BlockProducer``: mixes the next block of the current timeline into the ring (``Mixer``
-  with ``out=``: no allocation), wrapping at the loop's end and stopping at the timeline's end.
+  with ``out=``: no allocation), wrapping at the loop's end and stopping at the timeline's end,
+  and logs each block's levels with its frames (``studio.core.audio.levels.LevelLog``), so
+  ``Transport.levels`` gives the meters the levels of what is heard, not of what is mixed.
 - ``BlockConsumer.fill``: the audio callback's body. It ONLY copies ready blocks into
   ``outdata``, counts underruns and advances the heard position: no buffer allocation, no
   file I/O, no lock.
@@ -38,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.core.audio.levels import LevelLog, Levels
 from studio.core.audio.mixer import CHANNELS, Mixer
 from studio.core.audio.timeline import Timeline
 from studio.errors import StudioError
@@ -108,6 +111,7 @@ class BlockProducer:
         self.timeline = Timeline()
         self.loop: tuple[int, int] | None = None
         self.mixer = Mixer(ring.block_frames)
+        self.levels = LevelLog()
         self.next_frame = 0  # the timeline frame the next block starts at
         self.epoch = 0  # the epoch ``next_frame`` belongs to
         self.done = False  # the block ending the timeline has been made
@@ -132,7 +136,14 @@ class BlockProducer:
         slot = ring.written % ring.size
         count = stop - start
         if count:
-            self.mixer.mix(timeline, start, count, out=ring.data[slot, :count])
+            block = ring.data[slot, :count]
+            compiled = self.mixer.compiled(timeline)
+            rows = self.levels.rows(len(compiled.track_ids))
+            self.mixer.mix(timeline, start, count, out=block, levels=rows)
+            over = -1
+            if rows[0][0].max() > 1.0:  # the master clips: where (rare, so the search may allocate)
+                over = start + int(np.argmax(np.abs(block).max(axis=1) > 1.0))
+            self.levels.publish(start, count, self.epoch, compiled.track_ids, over)
         ring.starts[slot], ring.frames[slot], ring.epochs[slot], ring.last[slot] = start, count, self.epoch, last
         ring.written += 1  # publish: the consumer may read the slot from now on
         if last:
@@ -244,6 +255,11 @@ class Transport:
     @property
     def timeline(self) -> Timeline:
         return self._producer.timeline
+
+    def levels(self, first: int, last: int) -> Levels:
+        """The meters' reading for the timeline frames ``first .. last`` (what was heard since the
+        last reading), from the blocks mixed since the last seek; silence when there are none."""
+        return self._producer.levels.read(int(first), int(last), self._state.epoch)
 
     @property
     def loop(self) -> tuple[int, int] | None:

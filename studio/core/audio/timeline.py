@@ -144,6 +144,7 @@ class Timeline:
     sample_rate: int = PROJECT_RATE
     tempo: float = 120.0  # beats per minute
     beats_per_bar: int = 4
+    master_gain_db: float = 0.0  # the master fader, applied to the whole mix (playback and export)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -203,7 +204,8 @@ class Timeline:
     # -- tracks ------------------------------------------------------------------------------
 
     def with_settings(self, **fields: Any) -> "Timeline":
-        """Tempo or beats per bar changed (``tempo=``, ``beats_per_bar=``)."""
+        """Tempo, beats per bar or the master fader changed (``tempo=``, ``beats_per_bar=``,
+        ``master_gain_db=``)."""
         if fields.get("tempo", self.tempo) <= 0 or fields.get("beats_per_bar", self.beats_per_bar) <= 0:
             raise TimelineError("tempo and beats per bar must be positive")
         return replace(self, **fields)
