@@ -4,7 +4,8 @@ mix and of a clip's notes as MIDI, and the file dialogs that ask for them.
 Expected failures (a bad file, an unwritable path) go out through the workspace's
 ``message`` for the status bar; nothing is lost. ``ImportExport`` is a part of
 ``AudioWorkspace`` (a mixin); the workspace's ``_decoded`` signal brings each decoded file
-back to the GUI thread.
+back to the GUI thread. MIDI files (imported as note tracks, the arrangement's notes exported)
+are ``midi_files``'s part.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from studio.core.audio.timeline import Clip
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import read_audio, write_audio
 from studio.errors import StudioError
+from studio.ui.timeline.midi_files import MIDI_SUFFIXES, MidiFiles, MidiImport
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;WAV (*.wav);;FLAC (*.flac);;Ogg Vorbis (*.ogg);;All files (*)"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg") + MIDI_SUFFIXES  # what Import audio… and a drop take
+AUDIO_FILTER = "Audio and MIDI (*.wav *.flac *.ogg *.mid *.midi);;WAV (*.wav);;FLAC (*.flac);;Ogg Vorbis (*.ogg);;MIDI (*.mid *.midi);;All files (*)"
 MIX_FILTER = "WAV, 32-bit float (*.wav);;FLAC, 24-bit (*.flac)"
 
 
-class ImportExport:
+class ImportExport(MidiFiles):
     """Importing audio files onto tracks; exporting the mix and MIDI."""
 
 
@@ -50,6 +52,10 @@ class ImportExport:
         second, so they run off the GUI thread; each file lands, in order, when it is ready.
         """
         paths = [Path(p) for p in paths]
+        midi = [p for p in paths if p.suffix.lower() in MIDI_SUFFIXES]
+        if midi:  # notes, not audio: each on a note track of its own
+            self.import_midi_files(midi, start)
+            paths = [p for p in paths if p not in midi]
         if not paths:
             return
         self.message.emit(f"Importing {', '.join(p.name for p in paths)}…")
@@ -71,8 +77,14 @@ class ImportExport:
 
     def _on_decoded(self, item: tuple) -> None:
         batch, path, audio = item
+        if isinstance(audio, StudioError) and batch.get("midi"):
+            self.message.emit(f"Cannot import MIDI: {audio}")  # the reason names the file
+            return
         if isinstance(audio, StudioError):
             self.message.emit(f"Cannot import {path.name}: {audio}")
+            return
+        if isinstance(audio, MidiImport):
+            self._place_midi(batch, path, audio)
             return
         if batch["track"] is not None and batch["track"] not in {t.id for t in self._timeline.tracks}:
             batch["track"] = None  # its track was removed or undone meanwhile: the selected one, or a new one

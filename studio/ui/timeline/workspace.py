@@ -90,6 +90,7 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
         layout.addWidget(self.transport_bar.footer)
         self.setFocusProxy(self.arrangement)  # keys go to the arrangement, not the tempo box
         self._make_actions()
+        self.watch_midi_actions()  # the MIDI exports greyed, with the reason, while nothing has notes
         self._refresh()
 
     # -- the public face -----------------------------------------------------------------
@@ -252,8 +253,10 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
             ("delete_back", "Delete clip", "Backspace", self.delete_selected),
             ("add_track", "Add track", "Ctrl+T", lambda: self.add_track()),
             ("import", "Import audio…", "Ctrl+I", self.choose_import),
+            ("import_midi", "Import MIDI…", "", self.choose_import_midi),
             ("export_mix", "Export mix…", "Ctrl+Shift+E", self.choose_export_mix),
             ("export_midi", "Export clip as MIDI…", "", self.choose_export_midi),
+            ("export_arrangement_midi", "Export arrangement as MIDI…", "", self.choose_export_arrangement_midi),
             ("edit_notes", "Edit notes…", "Ctrl+Shift+P", lambda: self.piano_roll.open_selected()),
             ("zoom_in", "Zoom in", "Ctrl+=", lambda: self.arrangement.zoom_by(1.25)),
             ("zoom_out", "Zoom out", "Ctrl+-", lambda: self.arrangement.zoom_by(0.8)),
