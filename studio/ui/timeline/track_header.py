@@ -17,6 +17,7 @@ from studio.core.audio.timeline import TimelineError, Track
 from studio.ui.slots import connect_command
 from studio.ui.timeline.arrangement_geometry import RULER_H, TRACK_H
 from studio.ui.timeline.arrangement_painting import track_colour
+from studio.ui.timeline.level_meter import LevelMeter
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -99,11 +100,16 @@ class TrackHeader(QFrame):
             sliders.addWidget(label, row, 0)
             sliders.addWidget(slider, row, 1)
             sliders.addWidget(value, row, 2)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 5, 6, 5)
+        layout = QVBoxLayout()
         layout.setSpacing(3)
         layout.addLayout(top)
         layout.addLayout(sliders)
+        self.meter = LevelMeter(Qt.Orientation.Vertical)  # fed by the workspace's Metering
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 5, 4, 5)
+        row.setSpacing(4)
+        row.addLayout(layout, 1)
+        row.addWidget(self.meter)
         self.show_track(track)
 
     def _toggle(self, text: str, tip: str, on_colour: str) -> QToolButton:

@@ -31,6 +31,7 @@ from studio.ui.timeline.generation_landing import GenerationLanding
 from studio.ui.timeline.growing_takes import GrowingTakes
 from studio.ui.timeline.grid import DEFAULT_DIVISION, Grid
 from studio.ui.timeline.import_export import AUDIO_FILTER, AUDIO_SUFFIXES, MIX_FILTER, ImportExport
+from studio.ui.timeline.master_strip import attach_levels
 from studio.ui.timeline.piano_roll_pane import attach_piano_roll
 from studio.ui.timeline.playback import POLL_MS, Playback
 from studio.ui.timeline.track_header import TrackHeaders
@@ -76,6 +77,7 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
         self.transport_bar = TransportBar(self)
         self.arrangement = Arrangement(self)
         self.headers = TrackHeaders(self)
+        attach_levels(self)  # the master strip under the headers; the meters' feed
         self.arrangement.verticalScrollBar().valueChanged.connect(self.headers.set_scroll)
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)

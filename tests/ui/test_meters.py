@@ -1,0 +1,142 @@
+"""Levels in the Audio workspace, driven as a musician would: Space plays on ALSA's null device
+(tests/conftest.py) and the meters move; the master fader turned with the mouse and the keys
+changes the exported mix and is one undo step; a clipping mix lights the clip LED and says so
+once; the clip menu's Normalise and Clip gain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QUndoStack
+
+from studio.core.audio.levels import FLOOR_DB
+from studio.core.audio.timeline import Clip
+from studio.ui.timeline import AudioWorkspace
+
+RATE = 48_000
+
+
+@pytest.fixture
+def ws(qtbot):
+    workspace = AudioWorkspace(QUndoStack())
+    qtbot.addWidget(workspace)
+    workspace.resize(1200, 560)
+    workspace.show()
+    qtbot.waitExposed(workspace)
+    messages: list[str] = []
+    workspace.message.connect(messages.append)
+    workspace.messages = messages
+    yield workspace
+    workspace.shutdown()
+
+
+def sine(seconds: float, amplitude: float, channels: int = 2) -> np.ndarray:
+    wave = amplitude * np.sin(2 * np.pi * 440 * np.arange(int(seconds * RATE)) / RATE)
+    return np.repeat(wave[:, None], channels, axis=1).astype(np.float32)
+
+
+def two_tracks(ws, amplitude: float = 0.4) -> None:
+    """Two tracks of a sine, added through the workspace (one undo step each)."""
+    for name in ("strings", "bass"):
+        ws.add_track()
+        track_id = ws.timeline.tracks[-1].id
+        ws.add_clip(Clip.from_samples(name, sine(2.0, amplitude), RATE), track_id, f"Add {name}")
+    ws.undo_stack.clear()
+
+
+def play_looped(ws, qtbot) -> None:
+    # The null device is not paced: a loop keeps playback going while the test looks.
+    ws.set_loop(0, ws.timeline.end)
+    ws.arrangement.setFocus()
+    qtbot.keyClick(ws.arrangement, Qt.Key.Key_Space)
+    assert ws.playing, ws.playback_error
+
+
+def test_meters_move_during_playback_and_fall_when_it_stops(ws, qtbot):
+    two_tracks(ws)
+    meters = [ws.headers.rows[t.id].meter for t in ws.timeline.tracks] + [ws.master_strip.meter]
+    assert not any(m.lit for m in meters)
+    play_looped(ws, qtbot)
+    qtbot.waitUntil(lambda: all(max(m.peak) > -12 for m in meters), timeout=5000)
+    # A 0.4 sine is -8 dBFS peak, -11 dB RMS; the master sums two: about -2 dBFS.
+    track = meters[0]
+    assert -9.0 < max(track.peak) < -7.0 and -12.0 < max(track.rms) < -9.5
+    assert -3.0 < max(meters[-1].peak) < -1.0
+    assert not meters[-1].clipped
+    qtbot.keyClick(ws.arrangement, Qt.Key.Key_Space)  # pause
+    assert not ws.playing
+    qtbot.waitUntil(lambda: not any(m.lit for m in meters), timeout=6000)
+    assert all(m.rms == [FLOOR_DB, FLOOR_DB] for m in meters)
+    qtbot.waitUntil(lambda: not ws.metering.timer.isActive(), timeout=1000)  # no timer while silent
+
+
+def test_a_muted_track_meter_stays_dark_while_the_other_plays(ws, qtbot):
+    two_tracks(ws)
+    muted, playing = ws.timeline.tracks
+    qtbot.mouseClick(ws.headers.rows[muted.id].mute, Qt.MouseButton.LeftButton)
+    play_looped(ws, qtbot)
+    qtbot.waitUntil(lambda: max(ws.headers.rows[playing.id].meter.peak) > -12, timeout=5000)
+    assert not ws.headers.rows[muted.id].meter.lit
+    ws.stop()
+
+
+def exported_peak(ws, path) -> float:
+    assert ws.export_mix(path) is not None
+    samples, _ = soundfile.read(str(path), dtype="float32")
+    return float(np.abs(samples).max())
+
+
+def test_master_fader_by_keys_and_by_mouse_changes_the_export_and_is_one_undo_step(ws, qtbot, tmp_path):
+    two_tracks(ws, amplitude=0.2)
+    before = exported_peak(ws, tmp_path / "before.wav")
+    fader = ws.master_strip.fader
+    fader.setFocus()
+    for _ in range(12):  # half a dB a press: -6 dB
+        qtbot.keyClick(fader, Qt.Key.Key_Left)
+    assert ws.timeline.master_gain_db == pytest.approx(-6.0)
+    assert ws.undo_stack.count() == 1 and ws.undo_stack.undoText() == "Change master volume"
+    assert ws.master_strip.value.text() == "-6.0 dB"
+    quieter = exported_peak(ws, tmp_path / "quieter.wav")
+    assert quieter == pytest.approx(before * 10 ** (-6 / 20), rel=1e-3)
+    ws.undo_stack.undo()
+    assert ws.timeline.master_gain_db == 0.0 and fader.value() == 0
+
+    # A mouse drag on the handle: previews while moving, one step at release.
+    handle = _handle_centre(fader)
+    qtbot.mousePress(fader, Qt.MouseButton.LeftButton, pos=handle)
+    for dx in (10, 20, 40):
+        qtbot.mouseMove(fader, handle + QPoint(-dx, 0))
+    qtbot.mouseRelease(fader, Qt.MouseButton.LeftButton, pos=handle + QPoint(-40, 0))
+    dragged = ws.timeline.master_gain_db
+    assert dragged < -3.0
+    assert ws.undo_stack.count() == 1 and ws.undo_stack.undoText() == "Change master volume"
+    assert exported_peak(ws, tmp_path / "dragged.wav") == pytest.approx(before * 10 ** (dragged / 20), rel=1e-3)
+    ws.undo_stack.undo()
+    assert ws.timeline.master_gain_db == 0.0
+
+
+def _handle_centre(slider) -> QPoint:
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    rect = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider)
+    return rect.center()
+
+
+def test_a_clipping_mix_lights_the_clip_led_and_says_so_once(ws, qtbot):
+    two_tracks(ws, amplitude=0.7)  # two 0.7 sines in phase: 1.4, over 0 dBFS
+    play_looped(ws, qtbot)
+    led = ws.master_strip.meter
+    qtbot.waitUntil(lambda: led.clipped, timeout=5000)
+    qtbot.wait(300)  # it keeps clipping, the loop goes round: still one message
+    warnings = [m for m in ws.messages if m.startswith("The mix clips at ")]
+    assert warnings == ["The mix clips at 0:00.0 — lower the master fader or a track"]
+    assert not ws.headers.rows[ws.timeline.tracks[0].id].meter.clipped  # each track alone is 0.7
+    ws.stop()
+    qtbot.waitUntil(lambda: not led.lit, timeout=6000)
+    assert led.clipped  # it stays lit after the sound stopped, until clicked
+    qtbot.mouseClick(led, Qt.MouseButton.LeftButton)
+    assert not led.clipped
