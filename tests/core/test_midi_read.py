@@ -302,3 +302,21 @@ def test_write_midi_keeps_programs_per_voice_and_the_drum_channel(tmp_path):
     assert channels == [{0}, {9}, {2}]
     assert [[m.program for m in t if m.type == "program_change"] for t in midi.tracks[1:]] == [[5], [], [19]]
     assert np.array([m.numerator for m in midi.tracks[0] if m.type == "time_signature"]).tolist() == [6]
+
+
+def test_an_imported_take_saved_in_a_project_exports_the_same_file(tmp_path):
+    from studio.core.project.format import Project
+    from studio.core.project.load import load_project
+    from studio.core.project.save import save_project
+
+    source = save(tmp_path / "band.mid", [
+        [mido.MetaMessage("track_name", name="Órgano"), mido.Message("program_change", program=19), on(60), off(60, 480)],
+        [on(38, channel=9), off(38, 240, channel=9)],
+    ])
+    piece = read_midi(source)
+    assert piece.voices == ("Órgano", "Drums")  # a Latin-1 name (mido writes them so); Studio writes UTF-8 back
+    info = piece.take_info()
+    timeline = Timeline(tracks=(Track("band", clips=(Clip("band", takes.render_take(takes.read_take(info), cache=None), info=info),)),))
+    back = load_project(save_project(Project(timeline=timeline), tmp_path / "p.studio")).project
+    again = read_midi(write_score(tmp_path / "again.mid", back.timeline.clips[0].info))
+    assert (again.notes, again.voices, again.programs, again.drum_voices) == (piece.notes, piece.voices, piece.programs, piece.drum_voices)
