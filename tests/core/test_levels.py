@@ -131,3 +131,32 @@ def test_a_log_grows_for_a_bigger_arrangement() -> None:
     tracks = tuple(Track(f"t{i}", (Clip.from_samples("s", sine(4800, 0.01 * (i + 1)), RATE),)) for i in range(12))
     _, levels = metered(Timeline(tracks))
     assert [round(levels.track(t.id).peak[0], 3) for t in tracks] == [round(0.01 * (i + 1), 3) for i in range(12)]
+
+
+# -- the master fader in a project -------------------------------------------------------------
+
+
+def test_the_master_fader_is_saved_and_a_bad_one_is_said_and_left_at_0_db(tmp_path) -> None:
+    import zipfile
+
+    from studio.core.project.format import Project
+    from studio.core.project.load import load_project
+    from studio.core.project.save import save_project
+
+    track = Track("t", (Clip.from_samples("s", sine(4800, 0.5), RATE),))
+    path = save_project(Project(timeline=Timeline((track,), master_gain_db=-4.5)), tmp_path / "p.studio")
+    assert load_project(path).project.timeline.master_gain_db == -4.5
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    hostile = tmp_path / "hostile.studio"
+    with zipfile.ZipFile(hostile, "w") as archive:
+        for info, data in members:
+            if info.filename == "timeline.json":
+                assert b'"master_gain_db":-4.5' in data
+                data = data.replace(b'"master_gain_db":-4.5', b'"master_gain_db":9e99')  # same size
+            archive.writestr(info, data)
+    loaded = load_project(hostile)
+    assert loaded.project.timeline.master_gain_db == 0.0
+    assert len(loaded.project.timeline.tracks) == 1  # nothing else lost
+    assert any("master fader" in problem for problem in loaded.problems), loaded.problems

@@ -27,7 +27,7 @@ Format (version 1): a ZIP archive with these members.
     string in the JSON members is written well-formed too. (Files of the first Studio kept
     lone surrogates with ``surrogatepass``; they still open, with U+FFFD in their place.)
 ``timeline.json`` and ``audio/<n>.wav``
-    ``{"sample_rate", "tempo", "beats_per_bar", "audio": [{"file", "sample_rate", "frames",
+    ``{"sample_rate", "tempo", "beats_per_bar", "master_gain_db", "audio": [{"file", "sample_rate", "frames",
     "channels"}], "tracks": [{"name", "gain_db", "pan", "mute", "solo", "colour", "id",
     "clips": [{"name", "audio", "start", "offset", "length", "fade_in", "fade_out",
     "gain_db", "generator", "params", "info", "score", "id"}]}]}``. Each distinct ``Audio``

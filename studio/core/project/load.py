@@ -339,7 +339,9 @@ class _Reader:
             track = self.part(f"track {n + 1} of the timeline", lambda e=entry, n=n: self.track(e, n, buffer))
             if track is not None:
                 tracks.append(track)
-        return Timeline(tuple(tracks), rate, tempo, beats)
+        # The master fader: a file from before it had none (0 dB); a bad one is said and left at 0 dB.
+        master = self.part("the master fader", lambda: record.float("master_gain_db", -200.0, 24.0, default=0.0))
+        return Timeline(tuple(tracks), rate, tempo, beats, master_gain_db=0.0 if master is None else master)
 
     def audio(self, entry: Any, rate: int) -> Audio:
         import soundfile

@@ -374,7 +374,7 @@ def _write_timeline(timeline: Timeline, put: Put) -> None:
         })
     record = {
         "sample_rate": int(timeline.sample_rate), "tempo": float(timeline.tempo),
-        "beats_per_bar": int(timeline.beats_per_bar),
+        "beats_per_bar": int(timeline.beats_per_bar), "master_gain_db": float(timeline.master_gain_db),
         "audio": [{"file": f"audio/{n}.wav", "sample_rate": int(a.sample_rate), "frames": a.frames,
                    "channels": a.channels} for n, a in enumerate(audio)],
         "tracks": tracks,
