@@ -341,7 +341,7 @@ def test_generate_into_a_project_adds_a_layer_text_and_a_take(tmp_path):
     assert both.stdout.splitlines()[0] == str(tmp_path / "x.png")  # -o is still written
     assert both.stdout.splitlines()[-1] == f"Added layer 'CPPN abstract art · 8' to {tmp_path / 'P.studio'}"
     assert text.stdout.splitlines()[-1].startswith("Added text (")
-    assert audio.stdout.splitlines()[-1].startswith("Added clip 'Bach chorale sketch · C major · 5' (3.0 s) on track 'Bach chorale sketch'")
+    assert audio.stdout.splitlines()[-1].startswith("Added clip 'C major · 5' (3.0 s) on track 'C major · 5'")
     assert (tmp_path / "P.studio.bak").is_file()  # each save keeps the previous version
 
     project = load(tmp_path / "P.studio")
@@ -359,7 +359,7 @@ def test_generate_into_a_project_adds_a_layer_text_and_a_take(tmp_path):
     timeline = project.timeline
     (track,) = timeline.tracks
     (clip,) = track.clips
-    assert track.name == "Bach chorale sketch" and clip.start == 0
+    assert track.name == clip.name == "C major · 5" and clip.start == 0  # named after its take
     assert clip.audio.sample_rate == timeline.sample_rate == 48000
     assert timeline.tempo == clip.info["tempo"] == 80  # the first clip set the piece's tempo
     assert clip.info["score"] and clip.params["bars"] == 1

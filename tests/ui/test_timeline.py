@@ -150,7 +150,7 @@ def test_tracks_import_move_trim_split_generate_undo_and_export_match_a_hand_mix
     generated = ws.add_generated(job.result)
     assert generated is not None and generated.start == 0 and ws.timeline.track_of(generated.id) is ws.timeline.tracks[0]
     assert generated.sample_rate == RATE and generated.length == RATE // 2 and generated.channels == 2
-    assert generated.name == "test-chirp · a rising chirp · 7" and generated.params["seed"] == 7
+    assert generated.name == "a rising chirp · 7" and generated.params["seed"] == 7  # named after its take
     stack.undo()
     assert ws.timeline is before_generation
     stack.redo()
@@ -438,7 +438,7 @@ def test_playback_on_the_null_device_moves_the_playhead_and_space_toggles(ws, qt
     qtbot.waitUntil(lambda: ws.playhead > paused_at, timeout=5000)
     ws.stop()
     assert not ws.playing and ws.playhead == paused_at  # stop: back to where this playback started
-    assert ws.transport_bar.underruns.text().startswith("underruns: ")
+    assert "underruns: " in ws.transport_bar.footer.summary.toolTip()  # a detail, not words on the bar
 
     view = ws.arrangement  # the view follows the playhead: zoomed in, it has to page on
     view.zoom_by(30.0)
@@ -470,7 +470,7 @@ def test_without_portaudio_the_workspace_works_and_says_playback_is_off(tmp_path
         ws.add_clip(Clip("c", Audio(np.zeros((4800, 1), np.float32), 48000)))
         assert ws.play() is False and not ws.playing
         print("LABEL", ws.transport_bar.status_text())
-        print("MESSAGE", messages[-1])
+        print(*(["MESSAGE", messages[-1]] if messages else []))
         print("CLIPS", len(ws.timeline.clips))
         """
     )
@@ -478,8 +478,8 @@ def test_without_portaudio_the_workspace_works_and_says_playback_is_off(tmp_path
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
-    assert lines["LABEL"].startswith("playback off: ") and "PortAudio" in lines["LABEL"]
-    assert lines["MESSAGE"].startswith("Audio playback is off: ") and lines["MESSAGE"].lower().count("playback") == 1 and lines["CLIPS"] == "1"
+    assert lines["LABEL"] == "The sound library (PortAudio) is not installed — playback is off"
+    assert "MESSAGE" not in lines and lines["CLIPS"] == "1"  # said once: in the footer, not again as a message
     assert "Traceback" not in done.stderr
 
 

@@ -413,7 +413,7 @@ def test_the_app_starts_and_sketches_music_without_portaudio(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
     assert lines["CLIPS"] == "1" and lines["PLAYED"] == "False"
-    assert lines["LABEL"].startswith("playback off: ") and "PortAudio" in lines["LABEL"]
+    assert lines["LABEL"].endswith("playback is off") and "PortAudio" in lines["LABEL"]
     assert "Traceback" not in done.stderr
 
 

@@ -26,6 +26,8 @@ from studio.core.project.outputs import plain_value
 
 #: The parameters whose words name a generation in a list, best first.
 _SUMMARY_KEYS = ("prompt", "key", "instruction")
+#: Those that hold the user's own words (quoted in a list); the others are settings.
+_QUOTED_KEYS = ("prompt", "instruction")
 #: How much of a passage an entry keeps to name it and find it again: a project's history
 #: is a small log, never a second copy of the manuscript.
 EXCERPT_CHARS = 200
@@ -157,11 +159,12 @@ class HistoryEntry:
 
     def summary(self, limit: int = 70) -> str:
         """One line for a list: the prompt (or key), else the generator's title; and the seed."""
-        words = next((str(self.params[k]) for k in _SUMMARY_KEYS if str(self.params.get(k) or "").strip()), "")
-        words = " ".join(words.split())
+        name = next((k for k in _SUMMARY_KEYS if str(self.params.get(k) or "").strip()), "")
+        words = " ".join(str(self.params[name]).split()) if name else ""
         if len(words) > limit:
             words = words[: limit - 1] + "…"
-        head = f"“{words}”" if words else self.title or self.generator
+        # Words the user wrote are quoted; a setting (a chorale's key, "C major") is not.
+        head = (f"“{words}”" if name in _QUOTED_KEYS else words) if words else self.title or self.generator
         return f"{head} · seed {self.seed}" if self.seed is not None else head
 
 

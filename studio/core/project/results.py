@@ -6,8 +6,8 @@ The same placement the window gives a result, as plain data:
   size (``ImageDocument.insert``), as the first picture generated in the window does.
 - **text**: appended after a blank line and marked as generated, under a fresh key that the
   history entry points at (the key the editor marks a job's words with).
-- **audio**: resampled to the timeline's rate, as a clip on a new track named after the
-  generator, starting at 0. Each run is a *take*: takes stacked from bar 1 on tracks of their
+- **audio**: resampled to the timeline's rate, as a clip on a new track named after the take
+  (its prompt or key, and seed; the generator's title when it has no words), starting at 0. Each run is a *take*: takes stacked from bar 1 on tracks of their
   own are what a musician compares and comps between (as when recording over the same bars),
   and what the window does for a generation at its starting playhead. Appending at the end of
   the last clip would instead string unrelated takes into one ever longer piece, with silence
@@ -78,15 +78,19 @@ def describe_added(project: Project, entry: HistoryEntry) -> str:
 
 
 def result_name(title: str, params: Mapping[str, Any], prompt: bool = False) -> str:
-    """"<title> · <seed>"; with ``prompt``, the start of the prompt (or key) between them, as
-    the timeline names its takes."""
-    words = ""
-    if prompt:
-        words = " ".join(str(params.get("prompt", "") or params.get("key", "") or "").split())
-        if len(words) > 28:
-            words = words[:27].rstrip() + "…"
+    """"<title> · <seed>"; with ``prompt``, a take's name: the start of the prompt (or the
+    key) and the seed ("C major · 4821", "lofi piano with rain… · 77"), the title only when
+    there are no such words. Two takes of one generator then differ by name on the timeline,
+    as a DAW names takes after what they are, never after the tool that made them."""
+    words = take_words(params) if prompt else ""
     seed = params.get("seed")
-    return " · ".join(part for part in (title, words, "" if seed is None else str(seed)) if part)
+    return " · ".join(part for part in (words or title, "" if seed is None else str(seed)) if part)
+
+
+def take_words(params: Mapping[str, Any]) -> str:
+    """The start of a generation's prompt, else its key ("" when it has neither)."""
+    words = " ".join(str(params.get("prompt", "") or params.get("key", "") or "").split())
+    return words[:27].rstrip() + "…" if len(words) > 28 else words
 
 
 def editor_length(text: str) -> int:
@@ -140,6 +144,6 @@ def _add_audio(project: Project, result: Result, title: str) -> int:
     tempo = result.info.get("tempo")
     if not timeline.clips and isinstance(tempo, (int, float)) and not isinstance(tempo, bool) and tempo > 0:
         timeline = timeline.with_settings(tempo=float(tempo))
-    track = Track(title)
+    track = Track(clip.name if take_words(result.params) else title)  # named after its take
     project.timeline = timeline.add_track(track).add_clip(track.id, clip)
     return clip.id

@@ -13,7 +13,7 @@ from studio.core.audio.timeline import Clip, TimelineError, Track
 from studio.core.engine.generators import Result
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import resample
-from studio.core.project.results import result_name
+from studio.core.project.results import result_name, take_words
 from studio.errors import StudioError
 
 
@@ -42,12 +42,14 @@ class GenerationLanding:
             if rate != self._timeline.sample_rate:
                 samples = resample(samples, rate, self._timeline.sample_rate)
             audio = Audio(samples, self._timeline.sample_rate)
-            name = result_name(title or result.generator, result.params, prompt=True)
-            name = f"{name} {name_suffix}" if name_suffix else name
+            take = result_name(title or result.generator, result.params, prompt=True)
+            name = f"{take} {name_suffix}" if name_suffix else take
             clip = Clip(name, audio, start=start, generator=result.generator, params=dict(result.params), info=dict(result.info))
         except (StudioError, ValueError) as exc:
             self.message.emit(f"{title or result.generator} gave audio Studio cannot place: {exc}")
             return None
+        # The track is named after its take ("C major · 4821"), so two takes read apart.
+        track_name = take if take_words(result.params) else title or result.generator
         base = self._timeline
         tempo = result.info.get("tempo")
         if not base.clips and isinstance(tempo, (int, float)) and tempo > 0:
@@ -58,10 +60,10 @@ class GenerationLanding:
         if track_id is not None and _occupied(base.track(track_id), clip.start, clip.end):
             # Another take at the same place: on a track of its own just below, so it is
             # seen and heard apart, never hidden under (and summed with) what is there.
-            take = Track(title or result.generator)
-            base = base.add_track(take, base.track_index(track_id) + 1)
-            track_id = take.id
-        return self.add_clip(clip, track_id, text=f"Generate “{name}”", track_name=title or result.generator, base=base)
+            own = Track(track_name)
+            base = base.add_track(own, base.track_index(track_id) + 1)
+            track_id = own.id
+        return self.add_clip(clip, track_id, text=f"Generate “{name}”", track_name=track_name, base=base)
 
 
 def _occupied(track: Track, start: int, end: int) -> bool:

@@ -40,9 +40,10 @@ class Playback:
         try:
             self.transport.play()
         except StudioError as exc:
+            # Said once, in the footer under the arrangement (the library's words in its
+            # tooltip): a status-bar message as well would say the same thing twice.
             self.playback_error = str(exc)
-            reason = str(exc)  # it already says "audio playback is off: …": once is enough
-            self.message.emit(reason[:1].upper() + reason[1:])
+            self.transport_bar.refresh()
             self.playing_changed.emit(False)
             return False
         self.playback_error = ""

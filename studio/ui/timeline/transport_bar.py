@@ -87,15 +87,11 @@ class PlaybackFooter(QWidget):
         self.status.setObjectName("playback_status")
         self.status.setStyleSheet("color: #e0a040;")
         self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.underruns = QLabel()
-        self.underruns.setObjectName("underruns")
-        self.underruns.setToolTip("Blocks the sound card asked for before the mixer had them ready")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 2, 10, 2)
         layout.setSpacing(14)
         layout.addWidget(self.summary)
         layout.addWidget(self.status, 1)
-        layout.addWidget(self.underruns)
         zoom = QHBoxLayout()
         zoom.setSpacing(0)
         for button in zoom_buttons:
@@ -162,7 +158,7 @@ class TransportBar(QToolBar):
         fit = self._button("↔", "Zoom to fit the song (Ctrl+0)", lambda: workspace.arrangement.zoom_to_fit())
 
         self.footer = PlaybackFooter(workspace, (zoom_out, zoom_in, fit))  # zoom sits at the bottom, by the scroll bar
-        self.status, self.underruns = self.footer.status, self.footer.underruns
+        self.status = self.footer.status
 
         for widget in (self.to_start, self.play_button, self.stop_button, self.loop_button, self.position):
             self.addWidget(widget)
@@ -218,19 +214,36 @@ class TransportBar(QToolBar):
         self._show_position(ws.playhead)
 
     def status_text(self) -> str:
-        """``playback off: <reason>``, or nothing while playback works."""
-        reason = self.workspace.playback_error
-        if reason.lower().startswith(("audio playback", "playback")) and ":" in reason:
-            reason = reason.split(":", 1)[1].strip()  # "… is off:", "… failed:": the label says it once
-        return f"playback off: {reason}" if reason else ""
+        """Why playback is off, in plain words ("No audio output device — playback is off"),
+        or nothing while playback works; the library's own words are in the tooltip."""
+        return plain_playback_reason(self.workspace.playback_error)
 
     def _show_position(self, frame: int) -> None:
         grid = self.workspace.grid
         self.position.setText(f"{grid.bars_beats(frame)}  {grid.clock(frame)}")
 
     def show_underruns(self, count: int) -> None:
+        """The sound card's underruns, an engineer's counter: in the footer's details tooltip
+        only, never as words on the bar."""
         if count == getattr(self, "_underruns_shown", None):
-            return  # called on every playhead tick: restyling is slow, so only on a change
+            return  # called on every playhead tick: only on a change
         self._underruns_shown = count
-        self.underruns.setText(f"underruns: {count}")
-        self.underruns.setStyleSheet("color: #ff7b72;" if count else "color: #85858d;")
+        self.footer.summary.setToolTip(
+            f"Playback details — underruns: {count} (blocks the sound card asked for before the mixer had them ready)"
+        )
+
+
+#: The causes of a silent transport, as a musician would say them (the core's words start so).
+_PLAIN_REASONS = (
+    ("the portaudio library did not load", "The sound library (PortAudio) is not installed — playback is off"),
+    ("no audio output device", "No audio output device — playback is off"),
+    ("could not be opened", "The audio output device could not be opened — playback is off"),
+)
+
+
+def plain_playback_reason(error: str) -> str:
+    """The transport's error in plain words; "" for none."""
+    if not error:
+        return ""
+    lowered = error.lower()
+    return next((plain for cause, plain in _PLAIN_REASONS if cause in lowered), "Playback is off")

@@ -1,0 +1,111 @@
+"""The arrangement as a musician reads it: tracks named after their takes, History naming a
+chorale's key as a setting, and playback's problem said once in plain words."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QLineEdit
+
+from studio.core.project.history import HistoryEntry
+
+
+@pytest.fixture
+def window(open_window):
+    return open_window()
+
+
+def generate_chorale(window, qtbot, seed: int, key: str = "C major") -> None:
+    """A one-bar chorale in ``key`` with ``seed``, generated with the Generate button."""
+    form = window.generate_panel.form
+    form.widgets["bars"].spin.setValue(1)
+    form.widgets["key"].setCurrentText(key)
+    field = form.widgets["seed"]
+    if field.random_each.isChecked():
+        qtbot.mouseClick(field.random_each, Qt.MouseButton.LeftButton)
+    field.edit.clear()
+    qtbot.keyClicks(field.edit, str(seed))
+    assert form.values()["seed"] == seed and form.values()["key"] == key
+    with qtbot.waitSignal(window.bridge.result, timeout=60000):
+        qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
+
+
+def test_two_chorale_takes_are_named_after_their_key_and_seed(window, qtbot):
+    window.tabs.setCurrentWidget(window.audio)
+    assert window.generate_panel.select("chorale")
+    generate_chorale(window, qtbot, 4821)
+    generate_chorale(window, qtbot, 77, key="A minor")
+    tracks = window.audio.timeline.tracks
+    assert [t.name for t in tracks] == ["C major · 4821", "A minor · 77"]  # not the generator's title twice
+    assert [t.clips[0].name for t in tracks] == ["C major · 4821", "A minor · 77"]
+    shown = [edit.text() for edit in window.audio.headers.findChildren(QLineEdit, "track_name")]
+    assert sorted(shown) == ["A minor · 77", "C major · 4821"]
+
+    model = window.history_panel.model
+    rows = [model.data(model.index(row), Qt.ItemDataRole.DisplayRole) for row in range(model.rowCount(QModelIndex()))]
+    assert rows[:2] == ["A minor · seed 77", "C major · seed 4821"], rows  # a key is a setting: no quotes
+
+
+def test_a_prompt_stays_quoted_in_history_and_names_its_take():
+    entry = HistoryEntry("audio", "musicgen", "MusicGen", {"prompt": "lofi piano with rain", "seed": 3})
+    assert entry.summary() == "“lofi piano with rain” · seed 3"
+    from studio.core.project.results import result_name
+
+    assert result_name("MusicGen", {"prompt": "lofi piano with rain on the window at night", "seed": 77}, prompt=True) == "lofi piano with rain on the… · 77"
+    assert result_name("Test tone", {}, prompt=True) == "Test tone"  # no words: the title names it
+
+
+def test_without_an_audio_device_playback_off_is_said_once_in_plain_words(tmp_path):
+    """No PortAudio library: pressing Play says why in the footer, once, in a musician's
+    words; the library's own words only in its tooltip, and no counters on the bar."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["sounddevice"] = None  # as if the PortAudio library were missing
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from studio.ui.app import create_window
+        window = create_window()
+        messages = []
+        window.statusBar().messageChanged.connect(messages.append)
+        window.show()
+        for _ in range(3):
+            app.processEvents()
+        window.tabs.setCurrentWidget(window.audio)
+        window.audio.actions_by_name["play"].trigger()
+        window.audio.actions_by_name["play"].trigger()
+        app.processEvents()
+        footer = window.audio.transport_bar.footer
+        print("SAID", sum("playback" in m.lower() for m in messages))
+        print("FOOTER", window.audio.transport_bar.status.full_text)
+        print("TIP", window.audio.transport_bar.status.toolTip().replace(chr(10), " "))
+        print("TEXTS", " | ".join(w.text() for w in footer.findChildren(type(footer.summary)) if w.isVisible()))
+        print("DETAILS", footer.summary.toolTip())
+        window.probe_thread.join(20)
+        window._closing = True
+        window.close()
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STUDIO_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    assert lines["SAID"] == "0"  # not in the status bar as well as in the footer
+    assert lines["FOOTER"] == "The sound library (PortAudio) is not installed — playback is off"
+    assert "did not load" in lines["TIP"]  # the library's words: in the tooltip only
+    assert "underrun" not in lines["TEXTS"].lower() and "did not load" not in lines["TEXTS"]
+    assert "underruns: 0" in lines["DETAILS"]
+    assert "Traceback" not in done.stderr
+
+
+def test_with_no_output_device_the_footer_says_so_plainly():
+    from studio.ui.timeline.transport_bar import plain_playback_reason
+
+    raw = "audio playback is off: no audio output device (Error querying device -1)"
+    assert plain_playback_reason(raw) == "No audio output device — playback is off"
+    assert plain_playback_reason("") == ""
