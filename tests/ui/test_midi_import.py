@@ -89,6 +89,12 @@ def test_import_midi_places_a_note_track_that_plays_and_undoes(window, qtbot, ch
     choose(window, "Edit", "Redo Import MIDI “Adagio.mid”")
     assert audio.timeline.clips[0].info["score"] == list(expected.notes)
 
+    # a second file at another tempo keeps its own; the piece's tempo stays, and the status says so
+    fast = import_through_the_menu(window, qtbot, choose, song(tmp_path / "Presto.mid", tempo=150))
+    assert audio.timeline.tempo == 100 and fast.info["tempo"] == 150
+    assert [t.name for t in audio.timeline.tracks] == ["Adagio", "Presto"]
+    assert "plays at its own 150 bpm, off the piece's 100 bpm grid" in messages[-1]
+
 
 def test_a_dropped_midi_file_lands_on_a_track_of_its_own_and_a_bad_one_is_refused(window, qtbot, tmp_path):
     audio = window.audio

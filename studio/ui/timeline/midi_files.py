@@ -70,12 +70,16 @@ class MidiFiles:
         base = self._timeline
         if not base.clips:  # the piece's first clip sets its tempo, so the file's bars sit on the grid
             base = base.with_settings(tempo=piece.tempo)
+        own_tempo = abs(base.tempo - piece.tempo) > 1e-6  # it plays at its own; later clips never retime the piece
         track = Track(path.stem)
         selected = self.selected_track()
         base = base.add_track(track, base.track_index(selected.id) + 1 if selected is not None else None)
         placed = self.add_clip(clip, track.id, text=f"Import MIDI “{path.name}”", base=base)
         if placed is not None:
-            self.message.emit(_imported_text(path, piece, take))
+            text = _imported_text(path, piece, take)
+            if own_tempo:
+                text += f"; it plays at its own {piece.tempo:g} bpm, off the piece's {base.tempo:g} bpm grid"
+            self.message.emit(text)
         return placed
 
     def export_arrangement_midi(self, path: str | Path) -> Path | None:
