@@ -124,6 +124,9 @@ class Track:
     solo: bool = False
     #: Which of the UI's track colours; -1 until ``Timeline.add_track`` gives the first free one.
     colour: int = -1
+    #: The row's height in pixels as the user set it (a view of the track, kept with it in
+    #: the project); 0: the default height.
+    height: int = 0
     id: int = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -133,6 +136,19 @@ class Track:
     @property
     def end(self) -> int:
         return max((clip.end for clip in self.clips), default=0)
+
+
+@dataclass(frozen=True, eq=False)
+class Marker:
+    """A named place in the piece ("Verse", "Chorus"), at timeline frame ``frame``."""
+
+    frame: int
+    name: str = ""
+    id: int = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if self.frame < 0:
+            raise TimelineError(f"marker {self.name!r}: frame {self.frame} is before the start")
 
 
 # -- the timeline ----------------------------------------------------------------------------
@@ -145,6 +161,7 @@ class Timeline:
     tempo: float = 120.0  # beats per minute
     beats_per_bar: int = 4
     master_gain_db: float = 0.0  # the master fader, applied to the whole mix (playback and export)
+    markers: tuple[Marker, ...] = ()  # in order of frame
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -297,6 +314,33 @@ class Timeline:
         track, clip = self._find_clip(clip_id)
         copy = replace(clip, start=clip.end, id=new_id())
         return self.add_clip(track.id, copy), copy
+
+
+    # -- markers -----------------------------------------------------------------------------
+
+    def marker(self, marker_id: int) -> Marker:
+        for marker in self.markers:
+            if marker.id == marker_id:
+                return marker
+        raise TimelineError(f"no marker with id {marker_id}")
+
+    def add_marker(self, marker: Marker) -> "Timeline":
+        return replace(self, markers=_by_frame(self.markers + (marker,)))
+
+    def update_marker(self, marker_id: int, **fields: Any) -> "Timeline":
+        """Move or rename a marker: ``update_marker(id, frame=96000)``, ``name="Chorus"``."""
+        if "id" in fields:
+            raise TimelineError("a marker keeps its id")
+        new = replace(self.marker(marker_id), **fields)
+        return replace(self, markers=_by_frame(tuple(new if m.id == marker_id else m for m in self.markers)))
+
+    def remove_marker(self, marker_id: int) -> "Timeline":
+        self.marker(marker_id)
+        return replace(self, markers=tuple(m for m in self.markers if m.id != marker_id))
+
+
+def _by_frame(markers: tuple[Marker, ...]) -> tuple[Marker, ...]:
+    return tuple(sorted(markers, key=lambda m: (m.frame, m.id)))
 
 
 def _sorted(clips: tuple[Clip, ...]) -> tuple[Clip, ...]:

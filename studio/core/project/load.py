@@ -27,7 +27,7 @@ from studio.core.image.selection import Selection
 from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE, check_canvas_size
 from studio.core.media.sound import Audio
 from studio.core.media.text import well_formed
-from studio.core.project import format as project_format, writing
+from studio.core.project import format as project_format, timeline_marks, writing
 from studio.core.project.archive import DamagedMember, ProjectError, SafeArchive
 from studio.core.project.fields import BadPart, Fields, Remap, is_int, parse_json
 from studio.core.project.format import (
@@ -339,9 +339,7 @@ class _Reader:
             track = self.part(f"track {n + 1} of the timeline", lambda e=entry, n=n: self.track(e, n, buffer))
             if track is not None:
                 tracks.append(track)
-        # The master fader: a file from before it had none (0 dB); a bad one is said and left at 0 dB.
-        master = self.part("the master fader", lambda: record.float("master_gain_db", -200.0, 24.0, default=0.0))
-        return Timeline(tuple(tracks), rate, tempo, beats, master_gain_db=0.0 if master is None else master)
+        return Timeline(tuple(tracks), rate, tempo, beats, master_gain_db=self.part("the master fader", lambda: record.float("master_gain_db", -200.0, 24.0, default=0.0)) or 0.0, markers=timeline_marks.read_markers(record, self.part))
 
     def audio(self, entry: Any, rate: int) -> Audio:
         import soundfile
@@ -387,7 +385,7 @@ class _Reader:
             name, tuple(clips),
             gain_db=f.float("gain_db", default=0.0), pan=f.float("pan", -1.0, 1.0, default=0.0),
             mute=f.bool("mute", default=False), solo=f.bool("solo", default=False),
-            colour=f.int("colour", -1, 1 << 30, default=-1), id=self.ids.object(f.int("id")),
+            colour=f.int("colour", -1, 1 << 30, default=-1), height=timeline_marks.track_height(f.record), id=self.ids.object(f.int("id")),
         )
 
     def clip(self, entry: Any, c: int, buffer: Callable[[int, str], Audio]) -> Clip:

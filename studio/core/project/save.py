@@ -44,7 +44,7 @@ from studio.core.project.format import (
     member_limit,
 )
 from studio.core.project.history import HistoryEntry, plain_data, plain_params
-from studio.core.project import writing
+from studio.core.project import timeline_marks, writing
 from studio.errors import OutputError
 
 __all__ = ["save_project", "write_archive"]
@@ -370,14 +370,14 @@ def _write_timeline(timeline: Timeline, put: Put) -> None:
         tracks.append({
             "name": str(track.name), "gain_db": float(track.gain_db), "pan": float(track.pan),
             "mute": bool(track.mute), "solo": bool(track.solo), "colour": int(track.colour),
-            "id": int(track.id), "clips": clips,
+            "id": int(track.id), "clips": clips, **timeline_marks.height_record(track),
         })
     record = {
         "sample_rate": int(timeline.sample_rate), "tempo": float(timeline.tempo),
         "beats_per_bar": int(timeline.beats_per_bar), "master_gain_db": float(timeline.master_gain_db),
         "audio": [{"file": f"audio/{n}.wav", "sample_rate": int(a.sample_rate), "frames": a.frames,
                    "channels": a.channels} for n, a in enumerate(audio)],
-        "tracks": tracks,
+        "tracks": tracks, "markers": timeline_marks.marker_records(timeline),
     }
     put("timeline.json", _json(record), False)
     for number, buffer in enumerate(audio):
