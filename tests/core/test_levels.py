@@ -160,3 +160,14 @@ def test_the_master_fader_is_saved_and_a_bad_one_is_said_and_left_at_0_db(tmp_pa
     assert loaded.project.timeline.master_gain_db == 0.0
     assert len(loaded.project.timeline.tracks) == 1  # nothing else lost
     assert any("master fader" in problem for problem in loaded.problems), loaded.problems
+
+
+def test_normalise_measures_what_the_clip_plays_after_its_fades() -> None:
+    from studio.core.audio.levels import clip_peak, normalise_gain_db
+
+    samples = np.full((1000, 2), 0.1, np.float32)
+    samples[990] = 0.9  # loud, but deep in the fade-out: heard at 0.9 x 10/100
+    clip = Clip.from_samples("c", samples, RATE, fade_out=100, gain_db=5.0)
+    assert clip_peak(clip) == pytest.approx(0.1, rel=1e-4)  # the body's 0.1; the clip gain is not counted
+    assert normalise_gain_db(clip) == pytest.approx(-1.0 - to_db(0.1), abs=0.01)
+    assert normalise_gain_db(Clip.from_samples("s", np.zeros((1000, 1), np.float32), RATE)) is None

@@ -140,3 +140,78 @@ def test_a_clipping_mix_lights_the_clip_led_and_says_so_once(ws, qtbot):
     assert led.clipped  # it stays lit after the sound stopped, until clicked
     qtbot.mouseClick(led, Qt.MouseButton.LeftButton)
     assert not led.clipped
+
+
+# -- clip gain and normalise through the clip menu ---------------------------------------------
+
+
+def clip_menu(ws, qtbot, clip):
+    """Right-click the clip in the arrangement: its context menu, as it pops up."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.timeline.arrangement import TRACK_H
+
+    view = ws.arrangement
+    row = ws.timeline.track_index(ws.timeline.track_of(clip.id).id)
+    point = QPoint(int(view.x_of(clip.start + clip.length // 2)), int(view.row_top(row) + TRACK_H // 2))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.RightButton, pos=point)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=2000)
+    menu = QApplication.activePopupWidget()
+    return menu, {action.text().split("\t")[0]: action for action in menu.actions()}
+
+
+def test_normalise_through_the_clip_menu_brings_the_peak_to_minus_1_dbfs(ws, qtbot):
+    from studio.core.audio.levels import clip_peak, to_db
+
+    ws.add_track()
+    track_id = ws.timeline.tracks[-1].id
+    quiet = sine(1.0, 0.05)
+    quiet[1000] = 0.125  # one louder sample: the peak is a sample's, not the sine's
+    clip = ws.add_clip(Clip.from_samples("take", quiet, RATE, fade_out=RATE // 4), track_id, "Add take")
+    steps = ws.undo_stack.count()
+    menu, actions = clip_menu(ws, qtbot, clip)
+    actions["Normalise"].trigger()
+    menu.close()
+    normalised = ws.timeline.clip(clip.id)
+    assert to_db(clip_peak(normalised) * 10 ** (normalised.gain_db / 20)) == pytest.approx(-1.0, abs=0.02)
+    assert normalised.gain_db == pytest.approx(-1.0 - to_db(0.125), abs=0.02)
+    assert ws.undo_stack.count() == steps + 1 and ws.undo_stack.undoText() == "Normalise clip"
+    from studio.ui.timeline.clip_gain import clip_title
+
+    assert clip_title(normalised) == f"take  {normalised.gain_db:+.1f} dB"  # the clip shows its gain
+    ws.undo_stack.undo()
+    assert ws.timeline.clip(clip.id).gain_db == 0.0 and clip_title(ws.timeline.clip(clip.id)) == "take"
+
+
+def test_normalise_of_a_silent_clip_says_so_and_changes_nothing(ws, qtbot):
+    ws.add_track()
+    clip = ws.add_clip(Clip.from_samples("silence", np.zeros((RATE, 2), np.float32), RATE), ws.timeline.tracks[-1].id, "Add")
+    before, steps = ws.timeline, ws.undo_stack.count()
+    menu, actions = clip_menu(ws, qtbot, clip)
+    actions["Normalise"].trigger()
+    menu.close()
+    assert ws.timeline is before and ws.undo_stack.count() == steps
+    assert ws.messages[-1] == "“silence” is silent: there is nothing to normalise"
+
+
+def test_clip_gain_typed_in_its_dialog_is_one_undo_step_and_heard_in_the_export(ws, qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication, QInputDialog
+    from PySide6.QtCore import QTimer
+
+    ws.add_track()
+    clip = ws.add_clip(Clip.from_samples("take", sine(1.0, 0.5), RATE), ws.timeline.tracks[-1].id, "Add")
+    before = exported_peak(ws, tmp_path / "before.wav")
+    menu, actions = clip_menu(ws, qtbot, clip)
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QInputDialog)
+        dialog.setDoubleValue(-6.0)
+        dialog.accept()
+
+    QTimer.singleShot(100, answer)
+    actions["Clip gain…"].trigger()
+    menu.close()
+    assert ws.timeline.clip(clip.id).gain_db == -6.0
+    assert ws.undo_stack.undoText() == "Clip gain -6.0 dB"
+    assert exported_peak(ws, tmp_path / "after.wav") == pytest.approx(before * 10 ** (-6 / 20), rel=1e-3)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.core.audio.timeline import Clip, db_to_gain
+
 #: The bottom of a meter's scale: anything quieter shows as silence.
 FLOOR_DB = -60.0
 
@@ -161,3 +163,30 @@ class LevelLog:
 def _level(peak: np.ndarray, power: np.ndarray, frames: int) -> Level:
     rms = np.sqrt(power / frames) if frames else np.zeros(2)
     return Level((float(peak[0]), float(peak[1])), (float(rms[0]), float(rms[1])))
+
+
+# -- normalising a clip ------------------------------------------------------------------------
+
+#: Normalise brings a clip's peak here: a hair under full scale, as Audacity's default.
+NORMALISE_DB = -1.0
+_PEAK_CHUNK = 1 << 20
+
+
+def clip_peak(clip: Clip) -> float:
+    """The largest absolute sample the clip plays, after its fades and before its gain."""
+    gain = db_to_gain(clip.gain_db)
+    peak = 0.0
+    for first in range(0, clip.length, _PEAK_CHUNK):
+        count = min(_PEAK_CHUNK, clip.length - first)
+        fades = clip.gain_curve(first, count) / np.float32(gain)  # the curve without the clip gain
+        part = np.abs(clip.samples[first : first + count]).max(axis=1) * fades
+        peak = max(peak, float(part.max()))
+    return peak
+
+
+def normalise_gain_db(clip: Clip, target_db: float = NORMALISE_DB) -> float | None:
+    """The clip gain that puts its peak at ``target_db``; None for a silent clip."""
+    peak = clip_peak(clip)
+    if peak <= 1e-9:  # below any 32-bit float file's noise: nothing to bring up
+        return None
+    return round(target_db - to_db(peak), 2)

@@ -22,6 +22,7 @@ from studio.core.audio.timeline import Clip, Timeline, TimelineError
 from studio.ui.plain import plain_tip
 from studio.ui.timeline.arrangement_geometry import RULER_H, Hit
 from studio.ui.timeline.import_export import AUDIO_SUFFIXES
+from studio.ui.timeline.clip_gain import add_gain_actions
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -176,6 +177,7 @@ class ArrangementGestures:
         menu.addAction("Duplicate\tCtrl+D", ws.duplicate_selected)
         menu.addAction("Delete\tDel", ws.delete_selected)
         menu.addSeparator()
+        add_gain_actions(menu, self, ws, clip)  # Clip gain…, Normalise
         beat = int(self.timeline.frames_per_beat)
         lengths = (("None", 0), ("1/4 beat", beat // 4), ("1 beat", beat), ("1 bar", int(self.timeline.frames_per_bar)))
         for field, title in (("fade_in", "Fade in"), ("fade_out", "Fade out")):

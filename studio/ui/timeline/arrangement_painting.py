@@ -21,6 +21,7 @@ from studio.ui.timeline.arrangement_geometry import HANDLE_PX, RULER_H, TRACK_H
 from studio.ui.timeline.grid import clock
 from studio.ui.timeline.growing_takes import paint_growing
 from studio.ui.timeline.piano_roll_clip import paint_clip_notes
+from studio.ui.timeline.clip_gain import clip_title
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -213,7 +214,7 @@ class ArrangementPainting:
             _small, bold, metrics = self._fonts()
             painter.setFont(bold)
             visible_left = max(rect.left(), 0.0) + HANDLE_PX + 4  # clear of the fade-in handle
-            text = metrics.elidedText(clip.name, Qt.TextElideMode.ElideRight, int(rect.right() - visible_left - HANDLE_PX - 4))
+            text = metrics.elidedText(clip_title(clip), Qt.TextElideMode.ElideRight, int(rect.right() - visible_left - HANDLE_PX - 4))
             painter.drawText(QPointF(visible_left, rect.top() + CLIP_TITLE_H - 4), text)
         # outline and fade handles
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
