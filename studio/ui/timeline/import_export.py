@@ -15,11 +15,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from studio.core.audio.mixer import render
 from studio.core.audio.timeline import Clip
 from studio.core.media.sound import Audio
-from studio.core.media.sound_files import read_audio, write_audio
+from studio.core.media.sound_files import read_audio
 from studio.errors import StudioError
+from studio.ui.timeline.metering import time_label
+from studio.ui.timeline.mix_export import render_to_file
 from studio.ui.timeline.midi_files import MIDI_SUFFIXES, MidiFiles, MidiImport
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg") + MIDI_SUFFIXES  # what Import audio… and a drop take
@@ -100,12 +101,19 @@ class ImportExport(MidiFiles):
             return None
         if path.suffix.lower() not in (".wav", ".flac"):
             path = path.with_suffix(".wav")
-        try:
-            write_audio(path, render(self._timeline), self._timeline.sample_rate)
+        if getattr(self, "_exporting", False):  # the render runs while the window stays live
+            self.message.emit("The mix is being exported already")
+            return None
+        self._exporting = True
+        try:  # off the GUI thread; the master meter follows it (mix_export)
+            over = render_to_file(self, path, self._timeline)
         except StudioError as exc:
             self.message.emit(f"Cannot export the mix: {exc}")
             return None
-        self.message.emit(f"Exported the mix to {path}")
+        finally:
+            self._exporting = False
+        clips = f" — it clips at {time_label(over / self._timeline.sample_rate)}: lower the master fader or a track" if over is not None else ""
+        self.message.emit(f"Exported the mix to {path}{clips}")
         return path
 
     def export_midi(self, path: str | Path, clip_id: int | None = None) -> Path | None:
