@@ -56,7 +56,7 @@ class LevelMeter(QWidget):
             self.setFixedWidth(22 if scale else 11)
             self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         else:
-            self.setFixedHeight(24 if scale else 12)
+            self.setFixedHeight(28 if scale else 12)
             self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     # -- readings ----------------------------------------------------------------------------
@@ -110,7 +110,7 @@ class LevelMeter(QWidget):
         if self.orientation == Qt.Orientation.Vertical:
             bars = QRectF(0, LED + 2, 9 if self.scale else w, h - LED - 2)
             return bars, bars.height()
-        bars = QRectF(0, 0, w - LED - 3, 10 if self.scale else h)
+        bars = QRectF(0, 0, w - LED - 3, 14 if self.scale else h)
         return bars, bars.width()
 
     def _along(self, db: float, length: float) -> float:
