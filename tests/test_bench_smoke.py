@@ -34,6 +34,7 @@ TABLES = {
     "lm_import_speed.py": "ours/genai decode tok/s",
     "taesd_preview.py": "x cheaper than the VAE",
     "prefix_reuse.py": "fresh/reused TTFT",
+    "musicgen_long.py": "peak-output",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}
@@ -73,16 +74,34 @@ def test_benchmark_runs_in_smoke_mode_and_prints_its_table(script):
     ("lm_pipeline.py", ["--models", "gpt2-100m"]),
     ("prefix_reuse.py", ["--models", "gpt2-100m"]),
     ("musicgen_pipeline.py", []),
+    ("musicgen_long.py", []),
     ("sd_pipeline.py", []),
 ])
 def test_a_missing_benchmark_model_names_the_command_that_builds_it(script, args, tmp_path):
-    env_args = {"musicgen_pipeline.py": ["--model", str(tmp_path / "none")], "sd_pipeline.py": ["--models", str(tmp_path / "none")]}
+    env_args = {"musicgen_pipeline.py": ["--model", str(tmp_path / "none")], "musicgen_long.py": ["--model", str(tmp_path / "none")],
+                "sd_pipeline.py": ["--models", str(tmp_path / "none")]}
     # An empty temp folder: a benchmark model built on this machine must not count as there.
     done = run_bench(script, *args, *env_args.get(script, []), timeout=60, temp=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "build it first" in done.stderr and "python bench/build_" in done.stderr
     assert "/work/" not in done.stderr + done.stdout  # no path that exists on one machine only
     assert "Traceback" not in done.stderr
+
+
+def test_the_long_musicgen_bench_falls_back_to_the_test_model_and_measures_each_length(tmp_path):
+    # An empty temp folder: no bench model, so the tiny test model (a window of 10.18 s).
+    done = run_bench("musicgen_long.py", "--lengths", "15", "25", "--threads", "1", timeout=120, temp=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "the tiny test model" in done.stdout and "python bench/build_musicgen_bench_models.py" in done.stdout
+    rows = {line[:26].strip(): line[26:].split() for line in done.stdout.splitlines() if line.startswith("  ") and line[26:27] == " "}
+    # windows, audio s, compute s, RTF, peak MB, output MB, peak-output, then the ratios
+    assert rows["15 s"][:2] == ["2", "15.00"] and rows["25 s"][:2] == ["4", "25.00"]  # 10.18 s, then 6.1 s each
+    assert rows["one window (10.18 s)"][:2] == ["1", "10.18"]
+    for row, seconds in ((rows["15 s"], 15), (rows["25 s"], 25)):
+        assert float(row[5]) == pytest.approx(seconds * 8000 * 4 / 2**20, abs=0.05)  # float32 samples at 8 kHz
+        assert float(row[4]) > float(row[5])  # the peak holds the samples
+    # Two more windows do not double what the generation holds besides its samples: the caches are one window's.
+    assert float(rows["25 s"][6]) < 2 * float(rows["15 s"][6])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is here: the builders would really build")
