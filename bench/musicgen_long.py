@@ -189,8 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     window_s = window_frames(read) / read.frame_rate
     if max(args.lengths) > LONGEST_SECONDS:
         parser.error(f"--lengths: the generator makes at most {LONGEST_SECONDS:g} s")
-    which = "the bench model (musicgen-small's shapes, random weights)" if model == DEFAULT_MODEL else (
-        "the tiny test model (the bench model is not built: " + BUILD.split("   ")[0] + ")" if model == TEST_MODEL else "the model given")
+    if model.resolve() == DEFAULT_MODEL.resolve():
+        which = "the bench model (musicgen-small's shapes, random weights)"
+    elif model.resolve() != TEST_MODEL.resolve():
+        which = "the model given"
+    elif args.model is None:
+        which = "the tiny test model (the bench model is not built: " + BUILD.split("   ")[0] + ")"
+    else:
+        which = "the tiny test model"
     print(f"MusicGen past its window: {describe(model)}, {which}; a window of {window_s:g} s "
           f"({read.sampling_rate // 1000} kHz, {read.frame_rate} code frames/s)")
     print(f"guidance 3 (batch 2), top-k 250, temperature 1, seed 0; {args.threads} thread(s); each piece in a fresh process, "
