@@ -203,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
           f"peak = resident high-water mark during the generation, after the model is loaded")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared; load average {os.getloadavg()[0]:.1f})")
     rows: list[tuple[str, dict]] = []
-    pieces = [(f"{length:g} s", length) for length in args.lengths] + [(f"one window ({window_s:g} s)", window_s)]
+    # A length that is exactly one window (30 s on the released models) is the one-window row.
+    one_window = [length for length in args.lengths if round(length * read.frame_rate) == window_frames(read)]
+    pieces = [(f"{length:g} s" + (" (one window)" if length in one_window else ""), length) for length in args.lengths]
+    if not one_window:
+        pieces.append((f"one window ({window_s:g} s)", window_s))
     for label, seconds in pieces:
         log(f"{label}")
         config = {"folder": str(model), "seconds": seconds, "threads": args.threads, "variant": label}
@@ -214,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
           f"float32 at {read.sampling_rate} Hz)")
     print(f"  model loaded (resident before each generation): {min(row['loaded_mb'] for _, row in rows):.0f}"
           f"-{max(row['loaded_mb'] for _, row in rows):.0f} MB")
-    shortest = min(rows[:-1], key=lambda item: item[1]["audio_s"])[1]
-    longest = max(rows[:-1], key=lambda item: item[1]["audio_s"])[1]
+    asked = rows[:len(args.lengths)]
+    shortest = min(asked, key=lambda item: item[1]["audio_s"])[1]
+    longest = max(asked, key=lambda item: item[1]["audio_s"])[1]
     if longest["output_mb"] > shortest["output_mb"]:
         peak_grown, output_grown = longest["peak_delta_mb"] - shortest["peak_delta_mb"], longest["output_mb"] - shortest["output_mb"]
         print(f"  from {shortest['audio_s']:g} s to {longest['audio_s']:g} s: the peak grows {peak_grown:+.1f} MB, the output samples "
