@@ -54,7 +54,7 @@ BUILD = f"python bench/build_musicgen_bench_models.py --out {bench_folder('music
 PROMPT = "lofi hip hop beat with warm piano and soft drums"
 SETTINGS = {"guidance_scale": 3.0, "top_k": 250, "temperature": 1.0, "seed": 0}
 LENGTHS = (30.0, 60.0, 120.0)
-SMOKE_LENGTHS = (12.0, 24.0)  # two and three windows of the test model
+SMOKE_LENGTHS = (12.0, 24.0)  # two and four windows of the test model
 MB = 2**20
 
 
