@@ -9,8 +9,9 @@ import sys
 import textwrap
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtCore import QModelIndex, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
 
 from studio.core.project.history import HistoryEntry
 
@@ -109,3 +110,102 @@ def test_with_no_output_device_the_footer_says_so_plainly():
     raw = "audio playback is off: no audio output device (Error querying device -1)"
     assert plain_playback_reason(raw) == "No audio output device — playback is off"
     assert plain_playback_reason("") == ""
+
+
+# -- markers --------------------------------------------------------------------------------
+
+
+def mouse(widget, kind, pos, buttons=Qt.MouseButton.LeftButton):
+    button = (buttons or Qt.MouseButton.LeftButton) if kind != QMouseEvent.Type.MouseMove else Qt.MouseButton.NoButton
+    pos = QPointF(pos)
+    QApplication.sendEvent(widget, QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier))
+
+
+def drag(view, start, end, steps=4):
+    viewport = view.viewport()
+    mouse(viewport, QMouseEvent.Type.MouseButtonPress, start)
+    for i in range(1, steps + 1):
+        mouse(viewport, QMouseEvent.Type.MouseMove, QPointF(start) + (QPointF(end) - QPointF(start)) * (i / steps))
+    mouse(viewport, QMouseEvent.Type.MouseButtonRelease, end, buttons=Qt.MouseButton.NoButton)
+
+
+def answer_dialog(text: str) -> None:
+    """Type ``text`` into the dialog about to open and press OK (as soon as it is up)."""
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, answer)
+            return
+        dialog.findChild(QLineEdit).setText(text)
+        dialog.accept()
+
+    QTimer.singleShot(20, answer)
+
+
+def saved_and_reopened(window, qtbot, tmp_path, monkeypatch, choose):
+    """The project saved with File ▸ Save project, a new one, and the file opened again."""
+    path = tmp_path / "song"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    choose(window, "File", "Save project")
+    qtbot.waitUntil(lambda: not window.project.saving, timeout=20000)
+    qtbot.wait(50)
+    choose(window, "File", "New project")
+    assert not window.audio.timeline.tracks and not window.audio.timeline.markers
+    assert window.project.open_file(path.with_name("song.studio"))
+    return window.audio.timeline
+
+
+def test_markers_are_added_with_m_moved_renamed_undone_and_saved(window, qtbot, tmp_path, monkeypatch, choose):
+    window.tabs.setCurrentWidget(window.audio)
+    ws, view = window.audio, window.audio.arrangement
+    bar = int(ws.timeline.frames_per_bar)
+    ws.set_playhead(bar)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_M)  # at the playhead: bar 2
+    ws.set_playhead(3 * bar)
+    qtbot.keyClick(view, Qt.Key.Key_M)
+    assert [(m.frame, m.name) for m in ws.timeline.markers] == [(bar, "Marker 1"), (3 * bar, "Marker 2")]
+    assert ws.undo_stack.count() == 2 and ws.undo_stack.undoText() == "Add marker “Marker 2”"
+
+    first = ws.timeline.markers[0]
+    flag = QPointF(view.x_of(first.frame) + 6, 6)
+    assert view.hit(flag).marker is first
+    drag(view, flag, flag + QPointF(view.x_of(2 * bar) - view.x_of(bar) + 7, 0))  # a bar and a bit: snapped
+    assert ws.timeline.marker(first.id).frame == 2 * bar and ws.undo_stack.undoText() == "Move marker"
+
+    answer_dialog("Chorus")
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPointF(view.x_of(2 * bar) + 6, 6).toPoint())
+    assert ws.timeline.marker(first.id).name == "Chorus"
+    ws.undo_stack.undo()
+    assert ws.timeline.marker(first.id).name == "Marker 1"
+    ws.undo_stack.redo()
+    ws.undo_stack.undo()
+    ws.undo_stack.undo()  # the move
+    assert ws.timeline.marker(first.id).frame == bar
+    ws.undo_stack.redo()
+    ws.undo_stack.redo()
+    assert (ws.timeline.marker(first.id).frame, ws.timeline.marker(first.id).name) == (2 * bar, "Chorus")
+
+    ws.set_playhead(0)  # Alt+Right and Alt+Left step between them
+    window.activateWindow()  # back from the rename dialog
+    qtbot.waitUntil(window.isActiveWindow)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert ws.playhead == 2 * bar
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert ws.playhead == 3 * bar
+    qtbot.keyClick(view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert ws.playhead == 2 * bar
+
+    ws.add_track()  # something for the project to hold beside its markers
+    timeline = saved_and_reopened(window, qtbot, tmp_path, monkeypatch, choose)
+    assert [(m.frame, m.name) for m in timeline.markers] == [(2 * bar, "Chorus"), (3 * bar, "Marker 2")]
+
+    second = timeline.markers[1]
+    menu_point = QPointF(view.x_of(second.frame) + 6, 6)
+    mouse(view.viewport(), QMouseEvent.Type.MouseButtonPress, menu_point, buttons=Qt.MouseButton.RightButton)
+    actions = {a.text(): a for a in view.menu.actions()}
+    view.menu.close()
+    actions["Delete marker"].trigger()
+    assert [m.name for m in window.audio.timeline.markers] == ["Chorus"]

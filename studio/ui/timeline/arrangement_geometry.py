@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF
 
-from studio.core.audio.timeline import Clip, Timeline, Track
+from studio.core.audio.timeline import Clip, Marker, Timeline, Track
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
 
-RULER_H = 30
+MARKER_LANE = 14  # the markers' lane along the ruler's top
+RULER_H = 30 + MARKER_LANE
 TRACK_H = 84
 EDGE_PX = 6  # how close to a clip's edge a press trims instead of moving
 HANDLE_PX = 8  # the fade handles' size
@@ -25,12 +26,13 @@ HANDLE_PX = 8  # the fade handles' size
 
 @dataclass
 class Hit:
-    """What is under a point: ``kind`` is ruler | clip | trim_left | trim_right | fade_in |
-    fade_out | lane | empty."""
+    """What is under a point: ``kind`` is ruler | marker | clip | trim_left | trim_right |
+    fade_in | fade_out | lane | empty."""
 
     kind: str
     track: Track | None = None
     clip: Clip | None = None
+    marker: Marker | None = None
 
 
 class ArrangementGeometry:
@@ -58,13 +60,27 @@ class ArrangementGeometry:
         index = int((y - RULER_H + self.verticalScrollBar().value()) // TRACK_H)
         return index if 0 <= index < len(self.timeline.tracks) else None
 
+    def flag_rect(self, marker: Marker) -> QRectF:
+        """Where ``marker``'s flag is drawn and hit: from its frame rightwards, as wide as its name."""
+        width = self.fontMetrics().horizontalAdvance(marker.name) + 10 if marker.name else 10
+        return QRectF(self.x_of(marker.frame), 0, min(width, 160), MARKER_LANE)
+
+    def marker_at(self, pos: QPointF) -> Marker | None:
+        if pos.y() >= MARKER_LANE + 2:
+            return None
+        for marker in reversed(self.timeline.markers):  # the later one is drawn on top
+            if self.flag_rect(marker).adjusted(-3, 0, 0, 2).contains(pos):
+                return marker
+        return None
+
     def clip_rect(self, index: int, clip: Clip) -> QRectF:
         left, right = self.x_of(clip.start), self.x_of(clip.end)
         return QRectF(left, self.row_top(index) + 2, max(2.0, right - left), TRACK_H - 4)
 
     def hit(self, pos: QPointF) -> Hit:
         if pos.y() < RULER_H:
-            return Hit("ruler")
+            marker = self.marker_at(pos)
+            return Hit("marker", marker=marker) if marker is not None else Hit("ruler")
         index = self.row_at(pos.y())
         if index is None:
             return Hit("empty")

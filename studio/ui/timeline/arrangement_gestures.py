@@ -18,17 +18,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMenu
 
 from studio.core.audio.note_takes import has_notes
-from studio.core.audio.timeline import Clip, Timeline, TimelineError
+from studio.core.audio.timeline import Clip, Marker, Timeline, TimelineError
 from studio.ui.plain import plain_tip
 from studio.ui.timeline.arrangement_geometry import RULER_H, Hit
 from studio.ui.timeline.import_export import AUDIO_SUFFIXES
 from studio.ui.timeline.clip_gain import add_gain_actions
+from studio.ui.timeline.markers import marker_menu, rename_marker_dialog
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
 
 #: The undo step each kind of drag makes.
-GESTURE_NAMES = {"clip": "Move clip", "trim_left": "Trim clip", "trim_right": "Trim clip", "fade_in": "Fade in", "fade_out": "Fade out"}
+GESTURE_NAMES = {"marker": "Move marker", "clip": "Move clip", "trim_left": "Trim clip", "trim_right": "Trim clip", "fade_in": "Fade in", "fade_out": "Fade out"}
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Drag:
     press_frame: int
     clip: Clip | None = None
     moved: bool = False
+    marker: Marker | None = None
 
 
 class ArrangementGestures:
@@ -57,10 +59,16 @@ class ArrangementGestures:
             if hit.clip is not None:
                 ws.select_clip(hit.clip.id)
                 self._clip_menu(hit.clip, event.globalPosition().toPoint())
+            elif hit.marker is not None:
+                self.menu = marker_menu(self, hit.marker, event.globalPosition().toPoint())
             return
         if event.button() != Qt.MouseButton.LeftButton:
             return
         frame = int(self.frame_of(pos.x()))
+        if hit.kind == "marker":  # a drag moves it; a click puts the playhead there
+            self.drag = Drag("marker", self.timeline, pos.x(), frame, marker=hit.marker)
+            ws.set_playhead(hit.marker.frame)
+            return
         if hit.kind == "ruler":
             self.drag = Drag("ruler", self.timeline, pos.x(), frame)
             ws.set_playhead(ws.snap(frame, _bypass(event)))
@@ -110,6 +118,8 @@ class ArrangementGestures:
     def _dragged(self, drag: Drag, frame: float, y: float, bypass: bool) -> Timeline:
         """The timeline ``drag`` makes with the mouse at ``frame`` (always from its base)."""
         clip, base, ws = drag.clip, drag.base, self.workspace
+        if drag.kind == "marker":
+            return base.update_marker(drag.marker.id, frame=ws.snap(drag.marker.frame + frame - drag.press_frame, bypass))
         if drag.kind == "clip":
             start = ws.snap(clip.start + frame - drag.press_frame, bypass)
             row = self.row_at(y)
@@ -144,7 +154,9 @@ class ArrangementGestures:
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         hit = self.hit(event.position())
-        if hit.kind == "clip" and hit.clip is not None and has_notes(hit.clip.info):
+        if hit.kind == "marker":
+            rename_marker_dialog(self, hit.marker)
+        elif hit.kind == "clip" and hit.clip is not None and has_notes(hit.clip.info):
             self.workspace.piano_roll.open_clip(hit.clip.id)  # a note clip opens in the piano roll
         elif hit.kind == "clip" and hit.clip is not None:
             self._rename(hit.clip)

@@ -17,8 +17,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, Q
 
 from studio.core.audio.timeline import Clip, Track
 from studio.core.media.sound import PEAK_BLOCK
-from studio.ui.timeline.arrangement_geometry import HANDLE_PX, RULER_H, TRACK_H
+from studio.ui.timeline.arrangement_geometry import HANDLE_PX, MARKER_LANE, RULER_H, TRACK_H
 from studio.ui.timeline.grid import clock
+from studio.ui.timeline.markers import paint_markers
 from studio.ui.timeline.growing_takes import paint_growing
 from studio.ui.timeline.piano_roll_clip import paint_clip_notes
 from studio.ui.timeline.clip_gain import clip_title
@@ -72,6 +73,7 @@ class ArrangementPainting:
         painter.setClipping(False)
         self._paint_loop_shade(painter, rect.height())
         self._paint_ruler(painter, first, last, rect.width())
+        paint_markers(self, painter, rect.height())  # flags in the ruler's top lane, faint lines below
         self._paint_playhead(painter, rect.height())
         if not self.timeline.tracks and not self.workspace.growing.takes:
             painter.setPen(QColor("#85858d"))
@@ -139,9 +141,9 @@ class ArrangementPainting:
             frame = n * bars
             x = round(self.x_of(frame))
             painter.setPen(QPen(QColor("#6a6a75"), 1))
-            painter.drawLine(x, 10, x, RULER_H - 1)
+            painter.drawLine(x, MARKER_LANE + 10, x, RULER_H - 1)
             painter.setPen(RULER_TEXT)
-            painter.drawText(QPointF(x + 4, 13), str(int(round(frame / bar)) + 1))
+            painter.drawText(QPointF(x + 4, MARKER_LANE + 13), str(int(round(frame / bar)) + 1))
             n += 1
         # seconds, quietly, along the bottom edge of the ruler
         painter.setPen(QColor("#6f6f79"))

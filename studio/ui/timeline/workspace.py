@@ -31,6 +31,7 @@ from studio.ui.timeline.generation_landing import GenerationLanding
 from studio.ui.timeline.growing_takes import GrowingTakes
 from studio.ui.timeline.grid import DEFAULT_DIVISION, Grid
 from studio.ui.timeline.import_export import AUDIO_FILTER, AUDIO_SUFFIXES, MIX_FILTER, ImportExport
+from studio.ui.timeline.markers import MarkerEdits
 from studio.ui.timeline.master_strip import attach_levels
 from studio.ui.timeline.piano_roll_pane import attach_piano_roll
 from studio.ui.timeline.playback import POLL_MS, Playback
@@ -40,7 +41,7 @@ from studio.ui.timeline.transport_bar import TransportBar
 __all__ = ["AUDIO_FILTER", "AUDIO_SUFFIXES", "MIX_FILTER", "POLL_MS", "AudioWorkspace"]
 
 
-class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, QWidget):
+class AudioWorkspace(TimelineEdits, MarkerEdits, ImportExport, GenerationLanding, Playback, QWidget):
     message = Signal(str)  # for the status bar: bad files, unwritable paths, no playback device
     document_replaced = Signal()  # a project was opened: jobs started for the old timeline must not land here
     timeline_changed = Signal()
@@ -264,6 +265,9 @@ class AudioWorkspace(TimelineEdits, ImportExport, GenerationLanding, Playback, Q
             ("zoom_out", "Zoom out", "Ctrl+-", lambda: self.arrangement.zoom_by(0.8)),
             ("zoom_fit", "Zoom to fit", "Ctrl+0", self.arrangement.zoom_to_fit),
             ("snap", "Snap to grid", "N", lambda: self.set_snap(not self.snap_enabled)),
+            ("add_marker", "Add marker at playhead", "M", self.add_marker_at_playhead),
+            ("previous_marker", "Go to previous marker", "Alt+Left", lambda: self.go_to_marker(-1)),
+            ("next_marker", "Go to next marker", "Alt+Right", lambda: self.go_to_marker(1)),
         ):
             action = QAction(text, self)
             if keys:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from studio.ui.window.main_window import MainWindow
 
 #: The Audio menu: the timeline's own actions by name, "" for a separator.
-AUDIO_ENTRIES = ("play", "stop", "loop", "", "add_track", "import", "import_midi", "export_mix", "export_midi", "export_arrangement_midi", "edit_notes", "", "split", "duplicate", "delete", "", "snap", "zoom_in", "zoom_out", "zoom_fit")
+AUDIO_ENTRIES = ("play", "stop", "loop", "", "add_track", "import", "import_midi", "export_mix", "export_midi", "export_arrangement_midi", "edit_notes", "", "split", "duplicate", "delete", "", "add_marker", "previous_marker", "next_marker", "", "snap", "zoom_in", "zoom_out", "zoom_fit")
 
 
 class WindowMenus:
