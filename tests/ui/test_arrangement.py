@@ -8,10 +8,12 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+import soundfile
 from PySide6.QtCore import QModelIndex, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit
 
 from studio.core.project.history import HistoryEntry
 
@@ -209,3 +211,52 @@ def test_markers_are_added_with_m_moved_renamed_undone_and_saved(window, qtbot, 
     view.menu.close()
     actions["Delete marker"].trigger()
     assert [m.name for m in window.audio.timeline.markers] == ["Chorus"]
+
+
+# -- export range ---------------------------------------------------------------------------
+
+
+def pick_in_list(label_start: str) -> None:
+    """Choose the item starting with ``label_start`` in the list dialog about to open, and OK."""
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, answer)
+            return
+        box = dialog.findChild(QComboBox)
+        index = next(i for i in range(box.count()) if box.itemText(i).startswith(label_start))
+        box.setCurrentIndex(index)
+        dialog.accept()
+
+    QTimer.singleShot(20, answer)
+
+
+def test_export_mix_writes_the_loop_region_only_when_asked(window, qtbot, tmp_path, monkeypatch, choose):
+    window.tabs.setCurrentWidget(window.audio)
+    assert window.generate_panel.select("chorale")
+    generate_chorale(window, qtbot, 5)
+    ws = window.audio
+    rate, beat = ws.timeline.sample_rate, int(ws.timeline.frames_per_beat)
+    whole = ws.timeline.end
+    view = ws.arrangement
+    ruler_y = view.row_top(0) - 8  # in the ruler, under the markers' lane
+    drag(view, QPointF(view.x_of(beat), ruler_y), QPointF(view.x_of(3 * beat), ruler_y))  # a loop region drawn on the ruler
+    assert ws.loop == (beat, 3 * beat)
+
+    target = tmp_path / "loop.wav"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    pick_in_list("The loop region")
+    choose(window, "Audio", "Export mix…")
+    qtbot.waitUntil(target.exists, timeout=20000)
+    samples, written_rate = soundfile.read(str(target))
+    assert written_rate == rate and samples.shape[0] == 2 * beat  # the loop's length, not the piece's
+    assert samples.shape[0] < whole
+
+    everything = tmp_path / "all.wav"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(everything), ""))
+    pick_in_list("The whole piece")
+    choose(window, "Audio", "Export mix…")
+    qtbot.waitUntil(everything.exists, timeout=20000)
+    assert soundfile.info(str(everything)).frames == whole
+    assert np.allclose(soundfile.read(str(everything))[0][beat : 3 * beat], samples, atol=1e-6)  # the same sound, cut

@@ -19,6 +19,7 @@ from studio.core.audio.timeline import Clip
 from studio.core.media.sound import Audio
 from studio.core.media.sound_files import read_audio
 from studio.errors import StudioError
+from studio.ui.timeline.export_range import choose_export_range
 from studio.ui.timeline.metering import time_label
 from studio.ui.timeline.mix_export import render_to_file
 from studio.ui.timeline.midi_files import MIDI_SUFFIXES, MidiFiles, MidiImport
@@ -93,10 +94,12 @@ class ImportExport(MidiFiles):
         if clip is not None:  # the next file of the same drop follows this one
             batch["track"], batch["start"] = self._timeline.track_of(clip.id).id, clip.end
 
-    def export_mix(self, path: str | Path) -> Path | None:
-        """The whole mix (every audible track, fades, gains, pans) to WAV or FLAC."""
+    def export_mix(self, path: str | Path, start: int = 0, end: int | None = None) -> Path | None:
+        """The mix (every audible track, fades, gains, pans) of ``start .. end`` (the whole
+        piece by default) to WAV or FLAC."""
         path = Path(path)
-        if not self._timeline.end:
+        end = self._timeline.end if end is None else int(end)
+        if not self._timeline.end or end <= start:
             self.message.emit("Nothing to export: the timeline is empty")
             return None
         if path.suffix.lower() not in (".wav", ".flac"):
@@ -106,7 +109,7 @@ class ImportExport(MidiFiles):
             return None
         self._exporting = True
         try:  # off the GUI thread; the master meter follows it (mix_export)
-            over = render_to_file(self, path, self._timeline)
+            over = render_to_file(self, path, self._timeline, int(start), end)
         except StudioError as exc:
             self.message.emit(f"Cannot export the mix: {exc}")
             return None
@@ -139,11 +142,14 @@ class ImportExport(MidiFiles):
             self.import_files(paths)
 
     def choose_export_mix(self) -> None:
+        span = choose_export_range(self)  # the whole piece, the loop region or the selected clip
+        if span is None:
+            return
         path, chosen = QFileDialog.getSaveFileName(self, "Export mix", "mix.wav", MIX_FILTER)
         if path:
             if not Path(path).suffix:
                 path += ".flac" if "FLAC" in chosen else ".wav"
-            self.export_mix(path)
+            self.export_mix(path, *span)
 
     def choose_export_midi(self) -> None:
         clip = self.selected_clip()
