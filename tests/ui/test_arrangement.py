@@ -11,11 +11,12 @@ import textwrap
 import numpy as np
 import pytest
 import soundfile
-from PySide6.QtCore import QModelIndex, QPointF, Qt, QTimer
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QModelIndex, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit
 
 from studio.core.project.history import HistoryEntry
+from studio.ui.timeline.arrangement_geometry import MIN_TRACK_H
 
 
 @pytest.fixture
@@ -260,3 +261,64 @@ def test_export_mix_writes_the_loop_region_only_when_asked(window, qtbot, tmp_pa
     qtbot.waitUntil(everything.exists, timeout=20000)
     assert soundfile.info(str(everything)).frames == whole
     assert np.allclose(soundfile.read(str(everything))[0][beat : 3 * beat], samples, atol=1e-6)  # the same sound, cut
+
+
+# -- track heights --------------------------------------------------------------------------
+
+
+def grip_drag(grip, moves) -> None:
+    """Press on a header's bottom edge and move the mouse down by each of ``moves`` pixels (the
+    screen position the mouse has, while the edge follows it), then release."""
+    local = QPointF(grip.width() / 2, 2)
+    start = QPointF(grip.mapToGlobal(local.toPoint()))
+
+    def send(kind, dy, button, buttons):
+        QApplication.sendEvent(grip, QMouseEvent(kind, local, start + QPointF(0, dy), button, buttons, Qt.KeyboardModifier.NoModifier))
+
+    send(QMouseEvent.Type.MouseButtonPress, 0, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
+    for dy in moves:
+        send(QMouseEvent.Type.MouseMove, dy, Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+    send(QMouseEvent.Type.MouseButtonRelease, moves[-1], Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
+
+
+def test_a_track_is_resized_by_its_header_edge_and_the_project_keeps_it(window, qtbot, tmp_path, monkeypatch, choose):
+    window.tabs.setCurrentWidget(window.audio)
+    ws = window.audio
+    first, second = ws.add_track(), ws.add_track()
+    header = ws.headers.rows[first.id]
+    default = header.height()
+    grip = header.grip
+    assert grip.y() + grip.height() == header.height()  # along the bottom edge
+    steps = ws.undo_stack.count()
+    grip_drag(grip, (20, 40, 60))
+    assert ws.timeline.track(first.id).height == default + 60 and header.height() == default + 60
+    assert ws.headers.rows[second.id].y() == header.y() + default + 60  # the next track moves down
+    view = ws.arrangement
+    assert view.row_top(1) - view.row_top(0) == default + 60 and view.row_at(view.row_top(0) + default + 30) == 0
+    assert ws.undo_stack.count() == steps  # a view of the track, not an edit of the music
+
+    ws.undo_stack.undo()  # the second track goes; the first keeps its height
+    assert ws.timeline.track(first.id).height == default + 60
+
+    grip_drag(grip, (-1000,))  # past the limits: held at them
+    assert header.height() == MIN_TRACK_H
+    grip_drag(grip, (100,))
+    assert ws.timeline.track(first.id).height == MIN_TRACK_H + 100
+
+    timeline = saved_and_reopened(window, qtbot, tmp_path, monkeypatch, choose)
+    assert [t.height for t in timeline.tracks] == [MIN_TRACK_H + 100]
+    assert window.audio.headers.rows[timeline.tracks[0].id].height() == MIN_TRACK_H + 100
+
+
+def test_ctrl_wheel_over_the_headers_resizes_every_track(window, qtbot):
+    window.tabs.setCurrentWidget(window.audio)
+    ws = window.audio
+    ws.add_track()
+    ws.add_track()
+    before = [ws.headers.rows[t.id].height() for t in ws.timeline.tracks]
+    point = QPointF(40, ws.headers.height() - 20)  # over the headers' column
+    event = QWheelEvent(point, ws.headers.mapToGlobal(point), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(ws.headers, event)
+    after = [ws.headers.rows[t.id].height() for t in ws.timeline.tracks]
+    assert all(a > b for a, b in zip(after, before)) and after[0] == after[1], (before, after)

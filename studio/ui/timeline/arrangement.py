@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QAbstractScrollArea
 
-from studio.ui.timeline.arrangement_geometry import RULER_H, TRACK_H, ArrangementGeometry, Hit
+from studio.ui.timeline.arrangement_geometry import RULER_H, TRACK_H, ArrangementGeometry, Hit, row_offset
 from studio.ui.timeline.arrangement_gestures import ArrangementGestures, Drag
 from studio.ui.timeline.arrangement_painting import ArrangementPainting, track_colour
 
@@ -70,7 +70,7 @@ class Arrangement(ArrangementPainting, ArrangementGestures, ArrangementGeometry,
         bar.setSingleStep(max(1, width // 20))
         rows = self.viewport().height() - RULER_H
         vbar = self.verticalScrollBar()
-        vbar.setRange(0, max(0, len(self.timeline.tracks) * TRACK_H + TRACK_H // 2 - rows))
+        vbar.setRange(0, max(0, row_offset(self.timeline, len(self.timeline.tracks)) + TRACK_H // 2 - rows))
         vbar.setPageStep(max(1, rows))
         vbar.setSingleStep(TRACK_H // 3)
 
@@ -104,7 +104,7 @@ class Arrangement(ArrangementPainting, ArrangementGestures, ArrangementGeometry,
         if not 0 <= x <= width - 40:
             bar = self.horizontalScrollBar()
             bar.setValue(int(bar.value() + x - width / 4))
-        top = self.timeline.track_index(track.id) * TRACK_H
+        top = row_offset(self.timeline, self.timeline.track_index(track.id))
         vbar = self.verticalScrollBar()
         if not vbar.value() <= top <= vbar.value() + self.viewport().height() - RULER_H - TRACK_H:
             vbar.setValue(max(0, top - TRACK_H))

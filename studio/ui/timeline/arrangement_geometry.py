@@ -20,8 +20,21 @@ if TYPE_CHECKING:
 MARKER_LANE = 14  # the markers' lane along the ruler's top
 RULER_H = 30 + MARKER_LANE
 TRACK_H = 84
+MIN_TRACK_H, MAX_TRACK_H = 56, 320  # what a track may be resized to: its header's controls fit
 EDGE_PX = 6  # how close to a clip's edge a press trims instead of moving
 HANDLE_PX = 8  # the fade handles' size
+
+
+def track_height(track: Track) -> int:
+    """A track's row height in pixels: the one the user set, else the default."""
+    return min(max(track.height, MIN_TRACK_H), MAX_TRACK_H) if track.height else TRACK_H
+
+
+def row_offset(timeline: Timeline, index: int) -> int:
+    """The top of row ``index`` below the ruler (rows past the tracks, such as a take still
+    being generated, are of the default height)."""
+    tracks = timeline.tracks
+    return sum(track_height(t) for t in tracks[:index]) + max(0, index - len(tracks)) * TRACK_H
 
 
 @dataclass
@@ -52,13 +65,22 @@ class ArrangementGeometry:
         return max(0.0, (x + self.horizontalScrollBar().value()) * self.frames_per_pixel)
 
     def row_top(self, index: int) -> int:
-        return RULER_H + index * TRACK_H - self.verticalScrollBar().value()
+        return RULER_H + row_offset(self.timeline, index) - self.verticalScrollBar().value()
+
+    def row_height(self, index: int) -> int:
+        tracks = self.timeline.tracks
+        return track_height(tracks[index]) if 0 <= index < len(tracks) else TRACK_H
 
     def row_at(self, y: float) -> int | None:
         if y < RULER_H:
             return None
-        index = int((y - RULER_H + self.verticalScrollBar().value()) // TRACK_H)
-        return index if 0 <= index < len(self.timeline.tracks) else None
+        below = y - RULER_H + self.verticalScrollBar().value()
+        top = 0
+        for index, track in enumerate(self.timeline.tracks):
+            top += track_height(track)
+            if below < top:
+                return index
+        return None
 
     def flag_rect(self, marker: Marker) -> QRectF:
         """Where ``marker``'s flag is drawn and hit: from its frame rightwards, as wide as its name."""
@@ -75,7 +97,7 @@ class ArrangementGeometry:
 
     def clip_rect(self, index: int, clip: Clip) -> QRectF:
         left, right = self.x_of(clip.start), self.x_of(clip.end)
-        return QRectF(left, self.row_top(index) + 2, max(2.0, right - left), TRACK_H - 4)
+        return QRectF(left, self.row_top(index) + 2, max(2.0, right - left), self.row_height(index) - 4)
 
     def hit(self, pos: QPointF) -> Hit:
         if pos.y() < RULER_H:

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, Q
 
 from studio.core.audio.timeline import Clip, Track
 from studio.core.media.sound import PEAK_BLOCK
-from studio.ui.timeline.arrangement_geometry import HANDLE_PX, MARKER_LANE, RULER_H, TRACK_H
+from studio.ui.timeline.arrangement_geometry import HANDLE_PX, MARKER_LANE, RULER_H
 from studio.ui.timeline.grid import clock
 from studio.ui.timeline.markers import paint_markers
 from studio.ui.timeline.growing_takes import paint_growing
@@ -64,7 +64,7 @@ class ArrangementPainting:
         audible = {t.id for t in self.timeline.audible()}  # once per paint, not per clip
         for index, track in enumerate(self.timeline.tracks):
             top = self.row_top(index)
-            if top + TRACK_H < RULER_H or top > rect.height():
+            if top + self.row_height(index) < RULER_H or top > rect.height():
                 continue
             for clip in track.clips:
                 if clip.end >= first and clip.start <= last:
@@ -90,8 +90,9 @@ class ArrangementPainting:
         for index, track in enumerate(self.timeline.tracks):
             top = self.row_top(index)
             colour = LANE_SELECTED if track.id == selected else (LANE if index % 2 == 0 else LANE_ALT)
-            painter.fillRect(QRectF(0, top, width, TRACK_H), colour)
-            painter.fillRect(QRectF(0, top + TRACK_H - 1, width, 1), QColor("#17171a"))
+            height = self.row_height(index)
+            painter.fillRect(QRectF(0, top, width, height), colour)
+            painter.fillRect(QRectF(0, top + height - 1, width, 1), QColor("#17171a"))
 
     def _grid_levels(self) -> list[tuple[float, QColor]]:
         """Grid spacings (frames) worth drawing at this zoom, coarse to fine, with their pens."""

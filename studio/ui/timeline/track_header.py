@@ -15,9 +15,10 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdi
 
 from studio.core.audio.timeline import TimelineError, Track
 from studio.ui.slots import connect_command
-from studio.ui.timeline.arrangement_geometry import RULER_H, TRACK_H
+from studio.ui.timeline.arrangement_geometry import RULER_H, row_offset, track_height
 from studio.ui.timeline.arrangement_painting import track_colour
 from studio.ui.timeline.level_meter import LevelMeter
+from studio.ui.timeline.track_heights import HeightGrip, scale_heights
 
 if TYPE_CHECKING:
     from studio.ui.timeline.workspace import AudioWorkspace
@@ -46,7 +47,7 @@ class TrackHeader(QFrame):
         self._sliding = False  # a slider drag: its values preview, one undo step at release
         workspace.gesture_closed.connect(self._gesture_closed)
         self.setObjectName("track_header")
-        self.setFixedHeight(TRACK_H)
+        self.grip = HeightGrip(self, workspace, track.id)  # the bottom edge resizes the track
         self.colour = track_colour(track)
 
         self.name = QLineEdit(track.name)
@@ -162,6 +163,10 @@ class TrackHeader(QFrame):
         painter.fillRect(0, 0, 5, self.height(), self.colour)
         painter.end()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.grip.place()
+
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.workspace.select_track(self.track_id)
         super().mousePressEvent(event)
@@ -271,9 +276,19 @@ class TrackHeaders(QWidget):
         self._place()
 
     def _place(self) -> None:
-        for index, track in enumerate(self.workspace.timeline.tracks):
-            row = self.rows[track.id]
-            row.setGeometry(0, index * TRACK_H - self._scroll, self.width(), TRACK_H)
+        timeline = self.workspace.timeline
+        for index, track in enumerate(timeline.tracks):
+            self.rows[track.id].setGeometry(0, row_offset(timeline, index) - self._scroll, self.width(), track_height(track))
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Ctrl+wheel: every track taller or shorter; else the tracks scroll, as in the lanes."""
+        steps = event.angleDelta().y() / 120.0
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier and steps:
+            scale_heights(self.workspace, 1.15**steps)
+        else:
+            bar = self.workspace.arrangement.verticalScrollBar()
+            bar.setValue(int(bar.value() - steps * bar.singleStep()))
+        event.accept()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)

@@ -36,6 +36,7 @@ from studio.ui.timeline.master_strip import attach_levels
 from studio.ui.timeline.piano_roll_pane import attach_piano_roll
 from studio.ui.timeline.playback import POLL_MS, Playback
 from studio.ui.timeline.track_header import TrackHeaders
+from studio.ui.timeline.track_heights import keep_heights
 from studio.ui.timeline.transport_bar import TransportBar
 
 __all__ = ["AUDIO_FILTER", "AUDIO_SUFFIXES", "MIX_FILTER", "POLL_MS", "AudioWorkspace"]
@@ -189,7 +190,7 @@ class AudioWorkspace(TimelineEdits, MarkerEdits, ImportExport, GenerationLanding
             self._restore(timeline)
 
     def _restore(self, timeline: Timeline) -> None:
-        self._timeline = timeline
+        self._timeline = timeline = keep_heights(self._timeline, timeline)  # a height is a view: undo keeps it
         self.transport.set_timeline(timeline)
         self._refresh()
 
@@ -235,6 +236,7 @@ class AudioWorkspace(TimelineEdits, MarkerEdits, ImportExport, GenerationLanding
         self.loop, self.loop_enabled = None, False
         self._apply_loop()
         self._set_playhead(0)
+        self._timeline = timeline  # the project's own track heights, not those shown before
         self._restore(timeline)
         self.arrangement.zoom_to_fit()
         self.document_replaced.emit()
