@@ -141,6 +141,7 @@ class TrackHeader(QFrame):
         if not self.name.hasFocus() and self.name.text() != track.name:
             self.name.setText(track.name)
             self.name.setCursorPosition(0)  # a long name shows its beginning
+            self.name.setToolTip(f"{track.name} (click to rename)")  # all of it, where the field cuts it
         if not self._sliding:
             for slider, value in ((self.gain, round(max(GAIN_MIN, track.gain_db) * 10)), (self.pan, round(track.pan * 100))):
                 slider.blockSignals(True)
