@@ -240,3 +240,21 @@ def test_export_of_a_clipping_mix_says_where_in_its_message_and_lights_the_maste
         qtbot.keyClick(fader, Qt.Key.Key_PageDown)  # 3 dB a page: -24 dB
     ws.export_mix(tmp_path / "fine.wav")
     assert ws.messages[-1] == f"Exported the mix to {tmp_path / 'fine.wav'}"
+
+
+def test_the_lanes_end_where_the_headers_do_above_the_master_strip(ws, qtbot):
+    """On a short workspace with more tracks than fit, the last track scrolled into view has its
+    header beside it: no lane goes on under the master strip, where its header would be hidden."""
+    for _ in range(6):
+        ws.add_track()
+    ws.resize(1200, 300)
+    qtbot.waitUntil(lambda: ws.arrangement.verticalScrollBar().maximum() > 0)
+    bar = ws.arrangement.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    lanes = ws.arrangement.viewport()
+    lanes_bottom = lanes.mapTo(ws, lanes.rect().bottomLeft()).y()
+    headers_bottom = ws.headers.area.mapTo(ws, ws.headers.area.rect().bottomLeft()).y()
+    strip_top = ws.master_strip.mapTo(ws, ws.master_strip.rect().topLeft()).y()
+    assert abs(lanes_bottom - headers_bottom) <= 2 and lanes_bottom < strip_top
+    last = ws.headers.rows[ws.timeline.tracks[-1].id]
+    assert last.mapTo(ws, last.rect().bottomLeft()).y() <= strip_top  # the last header shows whole

@@ -92,6 +92,15 @@ class MasterStrip(QFrame):
     def _gesture_closed(self) -> None:
         self._sliding = False
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """The lanes end where the headers do, above this strip: a track scrolled to the bottom
+        is never left without its header (the lanes' own scroll bar sits beside the strip)."""
+        super().resizeEvent(event)
+        arrangement = self.workspace.arrangement
+        bar = arrangement.horizontalScrollBar().sizeHint().height()
+        arrangement.setViewportMargins(0, 0, 0, max(0, self.height() - bar))
+        arrangement.refresh()
+
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self.value.geometry().contains(event.position().toPoint()):
             self.workspace.apply(self.workspace.timeline.with_settings(master_gain_db=0.0), "Reset master volume")
