@@ -1,6 +1,6 @@
 """What Import MIDI… costs on a long file: reading it, and playing its notes on the synthesizer.
 
-    python bench/midi_import.py
+    python bench/midi_import.py [--parts 8] [--notes 6000] [--smoke]
 
 Writes a 10-minute type 1 file of 8 string parts, 48,000 notes (a note take's limit is 50,000)
 to a temporary folder, then times ``read_midi`` and the render the import runs off the GUI
@@ -9,6 +9,7 @@ thread, and prints the peak memory of the process.
 
 from __future__ import annotations
 
+import argparse
 import random
 import resource
 import tempfile
@@ -35,8 +36,15 @@ def long_file(path: Path, parts: int = 8, notes: int = 6000) -> Path:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", type=int, default=8)
+    parser.add_argument("--notes", type=int, default=6000, help="notes per part (a fifth of a beat each)")
+    parser.add_argument("--smoke", action="store_true", help="2 parts of 200 notes: checks the bench runs, not what it measures")
+    args = parser.parse_args()
+    if args.smoke:
+        args.parts, args.notes = 2, 200
     with tempfile.TemporaryDirectory() as folder:
-        path = long_file(Path(folder) / "long.mid")
+        path = long_file(Path(folder) / "long.mid", args.parts, args.notes)
         started = time.perf_counter()
         piece = read_midi(path)
         read = time.perf_counter()
@@ -47,6 +55,8 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{size:.2f} MB, {len(piece.notes):,} notes, {take.seconds / 60:.1f} min on the {take.instrument}: "
           f"read {read - started:.2f} s, render {done - read:.2f} s, peak memory {peak:,.0f} MB")
+    # The render runs off the GUI thread; what a user waits for is the music's length in render time.
+    print(f"render x real time: {take.seconds / max(done - read, 1e-9):.1f} (the import plays once rendered; the window stays live)")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="4 bars, one round: checks the bench runs, not what it measures")
     args = parser.parse_args()
+    if args.smoke:
+        args.bars, args.rounds = 4, 1
 
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest

@@ -35,6 +35,9 @@ TABLES = {
     "taesd_preview.py": "x cheaper than the VAE",
     "prefix_reuse.py": "fresh/reused TTFT",
     "musicgen_long.py": "peak-output",
+    "piano_roll_edit.py": "goal < 16 ms",
+    "midi_import.py": "render x real time",
+    "mix_export.py": "GUI stall on GUI/worker",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}
