@@ -152,4 +152,5 @@ def _decode_segment(ctx: studio.JobContext, codec: AudioCodec, codes: np.ndarray
     last = min(codes.shape[1], end + _frames(LOOKAHEAD, model))
     audio = codec.decode(ctx, codes[:, first:last])
     hop = model.hop_length
-    return np.ascontiguousarray(audio[(start - first) * hop : (end - first) * hop], dtype=np.float32)
+    # A copy, not a view: the decode buffer around it (its context on both sides) is let go.
+    return np.array(audio[(start - first) * hop : (end - first) * hop], dtype=np.float32, copy=True)
