@@ -535,10 +535,11 @@ def test_audio_is_resampled_onto_a_new_track_from_bar_one_and_only_the_first_set
     second = add_result(project, Result("audio", np.stack([tone, tone], 1), "chorale", {"seed": 2}, 48000, {"tempo": 140}), "Chorale")
 
     timeline = project.timeline
-    assert [t.name for t in timeline.tracks] == ["Chorale", "Chorale"]
+    # a take and its track are named after what it is (key and seed); the generator's title only without words
+    assert [t.name for t in timeline.tracks] == ["G major · 1", "Chorale"]
     a, b = (t.clips[0] for t in timeline.tracks)
     assert (a.id, b.id) == (first.target, second.target)
-    assert a.start == b.start == 0 and a.name == "Chorale · G major · 1"
+    assert a.start == b.start == 0 and a.name == "G major · 1" and b.name == "Chorale · 2"
     assert a.audio.sample_rate == timeline.sample_rate == 48000 and a.length == 48000  # one second, resampled
     assert b.channels == 2 and b.length == 22050
     assert timeline.tempo == 96
