@@ -10,6 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from studio.cluster.address import CLUSTER_DEVICE_ID
+from studio.cluster.connection import Cluster
+from studio.cluster.executor import cluster_device
 from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job, JobRunner, Listener
 from studio.core.base.logs import setup_logging
@@ -30,6 +33,7 @@ class Host:
         self.plugins = PluginHost(safe_mode=safe_mode).load()
         self.runtime = runtime or Runtime()
         self.runner = JobRunner(self.runtime)
+        self.cluster = Cluster(lambda: self.settings.cluster_address)
         self.reload_model_folders()
 
     @property
@@ -59,12 +63,25 @@ class Host:
         return entry
 
     def device(self) -> Device:
-        """The device the settings ask for; CPU (and a log line) when it is not available."""
+        """The device the settings ask for; CPU (and a log line) when it is not available.
+
+        The cluster is not joined here (that takes seconds, and this runs on the GUI thread):
+        its first job joins it, and says so plainly when it cannot."""
         try:
-            return self.runtime.device(self.settings.device)
+            return self.resolve_device(self.settings.device)
         except StudioError as exc:
             log.warning("%s; using the CPU", exc)
             return CPU_DEVICE
+
+    def resolve_device(self, device_id: str) -> Device:
+        """``cpu``, ``cuda:0``…, ``auto`` or ``ray`` (the cluster) as a device; ``StudioError``
+        for an id this machine does not have."""
+        if device_id == CLUSTER_DEVICE_ID:
+            return cluster_device(self.cluster)
+        try:
+            return self.runtime.device(device_id)
+        except StudioError as exc:
+            raise StudioError(f"{exc}, or {CLUSTER_DEVICE_ID} for a Ray cluster") from None
 
     def submit(self, generator_id: str, values: Mapping[str, Any] | None = None, listeners: Iterable[Listener] = ()) -> Job:
         """Validate ``values`` for ``generator_id`` and queue it; raises ``StudioError`` on bad input."""
@@ -74,3 +91,4 @@ class Host:
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.cluster.shutdown()

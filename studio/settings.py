@@ -105,6 +105,16 @@ class Settings:
         self.update("runtime/device", lambda _: device_id)
 
     @property
+    def cluster_address(self) -> str:
+        """The Ray cluster's address (``ray://HOST:10001``, ``HOST:6379`` or ``auto``); empty:
+        ``RAY_ADDRESS`` if set (``studio.cluster.address``)."""
+        return str(self._qt.value("cluster/address", "") or "")
+
+    @cluster_address.setter
+    def cluster_address(self, address: str) -> None:
+        self.update("cluster/address", lambda _: (address or "").strip())
+
+    @property
     def autosave_minutes(self) -> float:
         """How often unsaved work is copied to the recovery folder; 0 is never."""
         try:

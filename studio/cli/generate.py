@@ -34,7 +34,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--project", metavar="P.studio",
         help="add the result to this project (a new one if the file does not exist yet) and save it",
     )
-    generate.add_argument("--device", metavar="ID", help="cpu, cuda:0, ... (default: the device in the settings)")
+    generate.add_argument("--device", metavar="ID", help="cpu, cuda:0, ..., or ray for the Ray cluster (default: the device in the settings)")
     generate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     generate.add_argument(
         "--show-context", action="store_true",
@@ -56,7 +56,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.show_context:
             return show_context(generator, values, Path(args.project) if args.project else None)
         request = generator.request(values)
-        device = host.runtime.device(args.device) if args.device else host.device()
+        device = host.resolve_device(args.device) if args.device else host.device()
         # Before generating: never waste a long job on a project or a path that cannot take it.
         project = ProjectTarget.open(Path(args.project)) if args.project else None
         if generator.kind == "text" and not args.output and project is None:

@@ -7,6 +7,9 @@ within ``CANCEL_GRACE`` is *abandoned*: it ends as cancelled at once, its thread
 behind (a daemon, so it never keeps the process alive) and may never take another job, and
 a fresh worker takes over the queue. What the old thread still produces is dropped by the
 job itself (``Job._emit``).
+
+A device that runs several jobs at once (a cluster: one per worker) has several queues
+sharing one line of jobs (``jobs``): each worker thread takes the next job when it is free.
 """
 
 from __future__ import annotations
@@ -31,11 +34,17 @@ CANCEL_GRACE = 2.0
 class DeviceQueue:
     """Runs one device's jobs in submission order, one at a time, on a worker thread."""
 
-    def __init__(self, device: "Device", execute: Callable[["Job"], None], grace: float = CANCEL_GRACE) -> None:
+    def __init__(
+        self,
+        device: "Device",
+        execute: Callable[["Job"], None],
+        grace: float = CANCEL_GRACE,
+        jobs: "queue.Queue[Job | None] | None" = None,
+    ) -> None:
         self.device = device
         self.grace = grace
         self._execute = execute
-        self._jobs: "queue.Queue[Job | None]" = queue.Queue()
+        self._jobs: "queue.Queue[Job | None]" = jobs if jobs is not None else queue.Queue()
         # Guards which thread owns the queue and which job it runs, so an abandon and the
         # worker finishing that same job at that moment cannot both go on taking jobs.
         self._lock = threading.Lock()
@@ -44,7 +53,6 @@ class DeviceQueue:
         self.thread = self._new_worker()
 
     def put(self, job: "Job") -> None:
-        job._on_cancel = self._watch
         self._jobs.put(job)
 
     def stop(self) -> None:
@@ -108,6 +116,7 @@ class DeviceQueue:
                 return
             with self._lock:
                 self._running = job
+            job._on_cancel = self._watch  # here, not in put: with a shared line, whoever takes it watches it
             if job._start():
                 self._execute(job)
             with self._lock:

@@ -248,7 +248,7 @@ class JobRunner:
         self.runtime = runtime or Runtime()
         self.listeners = list(listeners)
         self.cancel_grace = cancel_grace
-        self._queues: dict[str, DeviceQueue] = {}
+        self._queues: dict[str, list[DeviceQueue]] = {}
         # Which devices each generator has loaded on; weak, so a dropped generator's entry goes
         # with it (an id() could be reused by a new generator and skip its load()).
         self._loaded: "weakref.WeakKeyDictionary[Generator, set[str]]" = weakref.WeakKeyDictionary()
@@ -265,14 +265,20 @@ class JobRunner:
         """Queue ``request`` on ``device`` (CPU when not given) and return its job at once."""
         job = Job(generator, request, device or CPU_DEVICE, [*self.listeners, *listeners])
         with self._lock:
-            worker = self._queues.get(job.device.id)
-            if worker is None:
-                worker = self._queues[job.device.id] = DeviceQueue(job.device, self._execute, self.cancel_grace)
+            workers = self._queues.get(job.device.id)
+            if workers is None:
+                workers = self._queues[job.device.id] = self._device_queues(job.device)
             self._jobs.append(job)
             self._forget_old_jobs()
         job._emit(StateChanged(JobState.QUEUED))
-        worker.put(job)
+        workers[0].put(job)  # one line of jobs per device, shared by its queues
         return job
+
+    def _device_queues(self, device: Device) -> list[DeviceQueue]:
+        """One queue for a local device; ``device.slots`` sharing one line for a cluster."""
+        first = DeviceQueue(device, self._execute, self.cancel_grace)
+        others = [DeviceQueue(device, self._execute, self.cancel_grace, first._jobs) for _ in range(device.slots - 1)]
+        return [first, *others]
 
     def _forget_old_jobs(self) -> None:
         """Keep the last ``HISTORY`` ended jobs: each holds its result (an image can be 64 MB)."""
@@ -298,7 +304,7 @@ class JobRunner:
         is left behind, so neither the window nor the CLI ever hangs on a stuck plugin."""
         self.cancel_all()
         with self._lock:
-            queues = list(self._queues.values())
+            queues = [worker for workers in self._queues.values() for worker in workers]
             self._queues.clear()
         for worker in queues:
             worker.stop()
@@ -311,13 +317,10 @@ class JobRunner:
         ctx = JobContext(job, self.runtime)
         generator = job.generator
         try:
-            loaded_on = self._loaded.setdefault(generator, set())
-            if job.device.id not in loaded_on:
-                job._emit(Progress(0, 0, getattr(generator, "loading_message", "Loading model…")))
-                generator.load(ctx)
-                loaded_on.add(job.device.id)
-            ctx.check_cancelled()
-            events = generator.generate(job.request, ctx)
+            if job.device.remote is not None:  # a cluster: its worker loads and generates
+                events = job.device.remote.run(job, ctx)
+            else:
+                events = self._generate_here(job, ctx)
             try:
                 for event in events:
                     self._accept(job, event)
@@ -345,6 +348,16 @@ class JobRunner:
             job._end(JobState.FAILED, internal_error_message(generator, exc))
         else:
             job._end(JobState.FINISHED)
+
+    def _generate_here(self, job: Job, ctx: JobContext) -> Iterator[Event]:
+        generator = job.generator
+        loaded_on = self._loaded.setdefault(generator, set())
+        if job.device.id not in loaded_on:
+            job._emit(Progress(0, 0, getattr(generator, "loading_message", "Loading model…")))
+            generator.load(ctx)
+            loaded_on.add(job.device.id)
+        ctx.check_cancelled()
+        return generator.generate(job.request, ctx)
 
     def _accept(self, job: Job, event: Event) -> None:
         event = check_event(job, event)  # before anything sees it: window, files and projects alike

@@ -83,6 +83,11 @@ class Device:
     id: str
     name: str
     providers: tuple[str, ...]
+    #: How many jobs run on it at once: one on a local device (jobs wait rather than fight
+    #: over one GPU's memory); a cluster runs one per worker.
+    slots: int = 1
+    #: What runs its jobs somewhere else (``studio.core.engine.cluster``): None runs them here.
+    remote: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_cpu(self) -> bool:
