@@ -50,12 +50,13 @@ class ClusterAddress:
 
 
 def cluster_address(setting: str) -> ClusterAddress | None:
-    """The address to use: the settings' when set, else ``RAY_ADDRESS``; None when neither says."""
+    """The address to use, chosen as ``ray.init`` chooses: the settings' address, except that
+    ``RAY_ADDRESS`` wins over none and over ``auto``; None when neither says."""
     setting = (setting or "").strip()
-    if setting:
-        return ClusterAddress(setting, "the settings")
     env = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
-    return ClusterAddress(env, ENVIRONMENT_VARIABLE) if env else None
+    if env and setting in ("", "auto"):
+        return ClusterAddress(env, ENVIRONMENT_VARIABLE)
+    return ClusterAddress(setting, "the settings") if setting else None
 
 
 def check_address(address: ClusterAddress) -> None:

@@ -162,6 +162,21 @@ def connect(address: ClusterAddress) -> Any:
     check_address(address)
     if ray.is_initialized():
         ray.shutdown()
+    while True:
+        error = _init_within(ray, address, CONNECT_LIMIT - (time.monotonic() - started))
+        if error is None:
+            return ray
+        # A Ray Client server that has just started may refuse the first client: try once more
+        # while the time allows.
+        if isinstance(error, ConnectionAbortedError) and CONNECT_LIMIT - (time.monotonic() - started) > 3.0:
+            time.sleep(0.5)
+            continue
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise StudioError(f"could not join the Ray cluster at {address} (from {address.source}): {first}")
+
+
+def _init_within(ray: Any, address: ClusterAddress, limit: float) -> BaseException | None:
+    """``ray.init`` in a thread; what it raised, or a ``StudioError`` when it took too long."""
     outcome: dict[str, Any] = {}
 
     def init() -> None:
@@ -173,16 +188,16 @@ def connect(address: ClusterAddress) -> Any:
         except BaseException as exc:  # noqa: BLE001 - reported to the caller, in words
             outcome["error"] = exc
 
+    # Joined from a thread of its own, so a cluster that never answers cannot hold the caller;
+    # Ray then says it set no SIGTERM handler, which is as wanted (its handler would end the
+    # window without a word): that line is kept out of the user's terminal.
+    logging.getLogger("ray._private.worker").addFilter(_QUIET)
     thread = threading.Thread(target=init, name="ray-connect", daemon=True)
     thread.start()
-    thread.join(max(1.0, CONNECT_LIMIT - (time.monotonic() - started)))
+    thread.join(max(1.0, limit))
     if thread.is_alive():
         raise StudioError(f"the Ray cluster at {address} did not answer within {CONNECT_LIMIT:g} s")
-    error = outcome.get("error")
-    if error is not None:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise StudioError(f"could not join the Ray cluster at {address} (from {address.source}): {first}")
-    return ray
+    return outcome.get("error")
 
 
 def start_workers(ray: Any, address: ClusterAddress) -> Pool:
@@ -205,7 +220,9 @@ def start_workers(ray: Any, address: ClusterAddress) -> Pool:
         for slot in range(gpus or 1):
             options = dict(
                 scheduling_strategy=place, max_concurrency=_CONCURRENCY, max_restarts=1, max_task_retries=0,
-                num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
+                # A GPU is reserved (two workers on one GPU would fight over its memory); a CPU
+                # node's cores are not, so a second Studio (the window and a batch) gets workers too.
+                num_gpus=1 if gpus else 0, num_cpus=0,
             )
             actors.append((node.get("NodeManagerHostname") or node.get("NodeManagerAddress", "?"), remote.options(**options).remote(slot)))
     if not actors:
@@ -229,6 +246,14 @@ def start_workers(ray: Any, address: ClusterAddress) -> Pool:
         raise StudioError(f"no worker could start on the Ray cluster at {address}: " + "; ".join(problems))
     workers.sort(key=lambda w: (w.info.get("host", ""), w.info.get("slot", 0)))
     return Pool(address, workers, problems)
+
+
+class _NoSigtermNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+_QUIET = _NoSigtermNotice()
 
 
 def _first_line(exc: BaseException) -> str:
