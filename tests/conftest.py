@@ -63,3 +63,14 @@ def stand_in_hub(monkeypatch):
 
     with running_hub(monkeypatch) as hub:
         yield hub
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A real two-node Ray cluster on 127.0.0.1 (tests/ray_cluster.py), for the session."""
+    from ray_cluster import LocalCluster, ray_or_skip
+
+    ray_or_skip()
+    cluster = LocalCluster(tmp_path_factory.mktemp("ray-cluster")).start()
+    yield cluster
+    cluster.stop()

@@ -49,10 +49,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("  none added")
     print(f"  built-in: {paths.builtin_models()}")
     print()
+    for line in cluster_lines(host):
+        print(line)
+    print()
     print(f"Audio output: {audio_output_line()}")
     print(f"Settings file: {host.settings.path}")
     print(f"Log file: {log_path()}")
     return EXIT_OK
+
+
+def cluster_lines(host: Any) -> list[str]:
+    from studio.cluster.report import cluster_lines as lines
+
+    try:
+        return lines(host)
+    finally:
+        host.shutdown()  # leave the cluster: a doctor's workers must not stay on its GPUs
 
 
 def runtime_lines(host: Any) -> list[str]:

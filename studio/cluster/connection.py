@@ -52,7 +52,8 @@ class Worker:
     @property
     def name(self) -> str:
         gpus = self.info.get("gpus") or []
-        return f"{self.info.get('host', '?')} ({'GPU ' + ','.join(gpus) if gpus else 'CPU'}, worker {self.info.get('slot', 0)})"
+        node = str(self.info.get("node_id", ""))[:6]  # two nodes may share a host name (one machine, or containers)
+        return f"{self.info.get('host', '?')}{'/' + node if node else ''} ({'GPU ' + ','.join(gpus) if gpus else 'CPU'})"
 
     def has_generator(self, generator_id: str) -> bool:
         """Whether one of the node's plugins registers ``generator_id`` itself."""
@@ -118,9 +119,13 @@ class Cluster:
     def address(self) -> ClusterAddress | None:
         return cluster_address(self._address_setting())
 
-    def pool(self, say: Callable[[str], None] = lambda _: None) -> Pool:
-        """The workers, joining the cluster first if needed (or again, if the address changed)."""
-        address = self.address
+    def pool(self, say: Callable[[str], None] = lambda _: None, address: ClusterAddress | None = None) -> Pool:
+        """The workers, joining the cluster first if needed (or again, if the address changed).
+
+        ``address`` (Settings' Test button: the address typed, not yet saved) replaces the
+        settings' for this call; the next job goes back to the settings' address. Ray joins one
+        cluster per process, so this leaves the other one."""
+        address = address or self.address
         if address is None:
             raise StudioError(
                 "no Ray cluster address is set: give one in Settings ▸ Devices, or set RAY_ADDRESS "

@@ -1,4 +1,4 @@
-"""Render nodes on a real two-node Ray cluster (tests/core/ray_cluster.py): a cluster job is a
+"""Render nodes on a real two-node Ray cluster (tests/ray_cluster.py): a cluster job is a
 local job that runs elsewhere — the same output for the same seed, the same events in the same
 order, Cancel that reaches the worker, a lost worker retried, plain words for what goes wrong."""
 

@@ -9,6 +9,11 @@ from studio.core.engine.runtime import Device, LoadedSession, RuntimeReport
 
 def device_summary(report: RuntimeReport, device: Device) -> tuple[str, str]:
     """The label ("CPU · CPU · GPU not used") and its tool tip, for the device in use."""
+    if device.remote is not None:  # a cluster: its nodes say what they run on
+        return device.name, (
+            "Jobs run on the Ray cluster's workers, one per GPU (or per node without one).\n"
+            "Settings ▸ Devices ▸ Test connection, or `studio doctor`, lists its nodes, GPUs and plugins."
+        )
     usable = next((p for p in report.devices if p.device.id == device.id), report.best)
     provider = usable.got[0] if usable.got else "?"
     text = f"{device.name} · {provider.replace('ExecutionProvider', '')}"

@@ -1,4 +1,4 @@
-"""The Plugins window and the Settings dialog."""
+"""The Plugins window and the Settings dialog (model folders, devices, projects)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -31,6 +31,7 @@ from studio.core.models.library import resolved_folder
 from studio.errors import StudioError
 from studio.host import Host
 from studio.ui.plain import plain_label, plain_tip
+from studio.ui.window.devices_settings import DevicesPage
 
 STATUS_COLOURS = {"loaded": "#7ee787", "failed": "#ff7b72", "disabled": "#a0a0a8"}
 
@@ -104,16 +105,8 @@ class SettingsDialog(QDialog):
         folder_buttons.addWidget(remove)
         folder_buttons.addStretch(1)
 
-        self.device = QComboBox()
-        self.device.setObjectName("device_combo")
-        self.device.addItem("Automatic (the GPU when it really works)", "auto")
-        probes = {p.device.id: p for p in report.devices} if report else {}
-        for device in host.runtime.devices():
-            probe = probes.get(device.id)
-            label = device.name if probe is None or probe.usable else f"{device.name} — not usable: {probe.reason}"
-            self.device.addItem(label, device.id)
-        index = self.device.findData(host.settings.device)
-        self.device.setCurrentIndex(max(index, 0))
+        self.devices = DevicesPage(host, report)
+        self.device = self.devices.device  # the device choice, where it always was
 
         self.autosave = QSpinBox()
         self.autosave.setObjectName("autosave_minutes")
@@ -123,23 +116,30 @@ class SettingsDialog(QDialog):
         self.autosave.setToolTip("Unsaved work is copied to the recovery folder this often; after a crash, Studio offers it back")
         self.autosave.setValue(int(round(host.settings.autosave_minutes)))
 
-        form = QFormLayout()
-        form.addRow("Device", self.device)
-        form.addRow("Autosave every", self.autosave)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
         layouts = "; ".join(f"{l.title or l.id}: {l.layout}" for l in host.plugins.loaders if l.layout)
         known = html.escape(f"Layouts the installed plugins read: {layouts or 'none'}. Built-in models: {builtin_models()}")  # the plugins' words
         intro = QLabel(f"<b>Model folders</b> — each is read by the plugin that understands its layout.<br><span style='color:#999'>{known}</span>")
         intro.setWordWrap(True)
         intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(intro)
-        layout.addWidget(self.folders, 1)
-        layout.addLayout(folder_buttons)
-        layout.addWidget(self.folder_error)
-        layout.addLayout(form)
+        folders_page = QWidget()
+        folders_layout = QVBoxLayout(folders_page)
+        folders_layout.addWidget(intro)
+        folders_layout.addWidget(self.folders, 1)
+        folders_layout.addLayout(folder_buttons)
+        folders_layout.addWidget(self.folder_error)
+        general = QWidget()
+        form = QFormLayout(general)
+        form.addRow("Autosave every", self.autosave)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settings_tabs")
+        self.tabs.addTab(folders_page, "Model folders")
+        self.tabs.addTab(self.devices, "Devices")
+        self.tabs.addTab(general, "Projects")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(buttons)
 
     def _fill_folders(self) -> None:
@@ -185,6 +185,9 @@ class SettingsDialog(QDialog):
             self._fill_folders()
 
     def accept(self) -> None:
-        self.host.settings.device = self.device.currentData()
+        if not self.devices.check():
+            self.tabs.setCurrentWidget(self.devices)
+            return
+        self.devices.apply()
         self.host.settings.autosave_minutes = self.autosave.value()
         super().accept()
