@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Sequence
 
-from studio.cli import doctor, generate, generators, models, plugins
+from studio.cli import batch, doctor, generate, generators, models, plugins
 from studio.cli.output import EXIT_INTERNAL, EXIT_INTERRUPTED, user_error
 from studio.cli.window import open_project, open_window, project_argument
 from studio.errors import StudioError
@@ -26,7 +26,7 @@ __all__ = ["main", "build_parser"]
 
 log = logging.getLogger(__name__)
 
-SUBCOMMANDS = (generate, plugins, generators, models, doctor)  # in the order `studio --help` lists them
+SUBCOMMANDS = (generate, batch, plugins, generators, models, doctor)  # in the order `studio --help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
