@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+
+
+MARKER = "STUDIO_TEST_CLUSTER"
 
 
 def ray_or_skip():
@@ -41,6 +47,9 @@ class LocalCluster:
         self.port = free_port()
         self.client_port = free_port()
         self.head_home = root / "head-home"
+        self.token = uuid.uuid4().hex
+        # Ray's sockets live under its temp folder, and a socket's path has ~107 bytes at most.
+        self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
         self.node_home = root / "node-home"
 
     @property
@@ -56,13 +65,14 @@ class LocalCluster:
 
     def _ray(self, *args: str, **env: str) -> None:
         ray_cli = str(Path(sys.executable).with_name("ray"))
-        environment = {**os.environ, **env}
+        # Every process of this cluster inherits the marker, so ``stop`` ends this cluster's
+        # processes only (``ray stop`` would end every cluster on the machine, another's too).
+        environment = {**os.environ, **env, MARKER: self.token}
         environment.pop("RAY_ADDRESS", None)
         subprocess.run([ray_cli, *args], check=True, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
     def start(self) -> "LocalCluster":
-        self.stop()
-        common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+        common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1", f"--temp-dir={self.temp}"]
         self._ray(
             "start", "--head", f"--port={self.port}", f"--ray-client-server-port={self.client_port}",
             "--include-dashboard=false", *common, STUDIO_HOME=str(self.head_home),
@@ -81,9 +91,25 @@ class LocalCluster:
             time.sleep(1)
         raise RuntimeError(f"the test cluster did not reach {count} nodes")
 
+    def processes(self) -> list[int]:
+        marker = f"{MARKER}={self.token}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if marker in (entry / "environ").read_bytes().split(b"\0"):
+                        found.append(int(entry.name))
+                except OSError:  # gone meanwhile, or not ours to read
+                    pass
+        return found
+
     def stop(self) -> None:
-        ray_cli = str(Path(sys.executable).with_name("ray"))
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.temp, ignore_errors=True)
 
     def clear_node_cache(self) -> None:
         shutil.rmtree(self.node_cache(), ignore_errors=True)

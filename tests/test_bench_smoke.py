@@ -38,6 +38,7 @@ TABLES = {
     "piano_roll_edit.py": "goal < 16 ms",
     "midi_import.py": "render x real time",
     "mix_export.py": "GUI stall on GUI/worker",
+    "render_nodes.py": "ray/local",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}

@@ -229,7 +229,8 @@ def start_workers(ray: Any, address: ClusterAddress) -> Pool:
                 # node's cores are not, so a second Studio (the window and a batch) gets workers too.
                 num_gpus=1 if gpus else 0, num_cpus=0,
             )
-            actors.append((node.get("NodeManagerHostname") or node.get("NodeManagerAddress", "?"), remote.options(**options).remote(slot)))
+            threads = 0 if gpus else int(cpus)  # a CPU node's worker uses the cores the node offers
+            actors.append((node.get("NodeManagerHostname") or node.get("NodeManagerAddress", "?"), remote.options(**options).remote(slot, threads)))
     if not actors:
         raise StudioError(f"the Ray cluster at {address} has no node with a CPU or GPU to run on")
     refs = {actor.info.remote(): (host, actor) for host, actor in actors}

@@ -32,7 +32,7 @@ UNCLAIMED_AFTER = 600.0
 
 
 class RenderWorker:
-    def __init__(self, slot: int = 0) -> None:
+    def __init__(self, slot: int = 0, cpu_threads: int = 0) -> None:
         from studio.core.base import paths
         from studio.core.base.logs import setup_logging
         from studio.core.engine.jobs import JobRunner
@@ -42,7 +42,8 @@ class RenderWorker:
         setup_logging()
         self.slot = slot
         self.plugins = PluginHost().load()
-        self.runtime = Runtime(cpu_threads=all_cores())  # no window on a node: every core
+        # No window on a node: every core it offers the cluster (``ray start --num-cpus``).
+        self.runtime = Runtime(cpu_threads=cpu_threads or all_cores())
         self.runner = JobRunner(self.runtime)
         self.device = self.runtime.device("auto")  # Ray shows a GPU worker only its own GPU
         self.cache = NodeCache(paths.cache() / "cluster-models")

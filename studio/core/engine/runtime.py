@@ -83,11 +83,8 @@ class Device:
     id: str
     name: str
     providers: tuple[str, ...]
-    #: How many jobs run on it at once: one on a local device (jobs wait rather than fight
-    #: over one GPU's memory); a cluster runs one per worker.
-    slots: int = 1
-    #: What runs its jobs somewhere else (``studio.core.engine.cluster``): None runs them here.
-    remote: Any = field(default=None, compare=False, repr=False)
+    slots: int = 1  # jobs at once: one on a local device (jobs wait, not fight over a GPU); a cluster's workers
+    remote: Any = field(default=None, compare=False, repr=False)  # runs its jobs elsewhere (studio.cluster); None: here
 
     @property
     def is_cpu(self) -> bool:
