@@ -81,6 +81,7 @@ class BenchContext:
 def ship(host, megabytes: int, folder: Path) -> tuple[float, float, float]:
     """Seconds to hash and send a ``megabytes`` folder to the node that keeps copies, and to copy it here."""
     from studio.cluster import folders
+    from studio.cluster.connection import RayConnection
     from studio.cluster.executor import ClusterExecutor
 
     folder.mkdir()
@@ -89,14 +90,19 @@ def ship(host, megabytes: int, folder: Path) -> tuple[float, float, float]:
     started = time.perf_counter()
     shutil.copytree(folder, folder.with_name("copied"))
     copy_s = time.perf_counter() - started
-    pool = host.cluster.pool()
-    copying = [w for w in pool.workers if w.info.get("models_mode") == "copy"] or pool.workers
-    started = time.perf_counter()
-    folders.digest(folder)
-    hash_s = time.perf_counter() - started
-    started = time.perf_counter()
-    ClusterExecutor(host.cluster)._place_folder(folder, copying[0], BenchContext())
-    return hash_s, time.perf_counter() - started, copy_s
+    # Measured here, as the gateway does it (this process is a Ray driver of its own for it).
+    connection = RayConnection()
+    try:
+        pool = connection.pool(host.cluster.address)
+        copying = [w for w in pool.workers if w.info.get("models_mode") == "copy"] or pool.workers
+        started = time.perf_counter()
+        folders.digest(folder)
+        hash_s = time.perf_counter() - started
+        started = time.perf_counter()
+        ClusterExecutor(connection)._place_folder(folder, copying[0], BenchContext())
+        return hash_s, time.perf_counter() - started, copy_s
+    finally:
+        connection.shutdown()
 
 
 def main() -> int:
@@ -124,7 +130,7 @@ def main() -> int:
     try:
         local, ray = host.resolve_device("cpu"), host.resolve_device("ray")
         started = time.perf_counter()
-        pool = host.cluster.pool()
+        workers = host.cluster.workers()  # the gateway started, the cluster joined, its workers up
         join_s = time.perf_counter() - started
         requests = workload(args.requests)
         latency(host, local, 2), latency(host, ray, 2)  # sessions loaded on both sides
@@ -141,7 +147,8 @@ def main() -> int:
         shutil.rmtree(temp, ignore_errors=True)
     n = len(requests)
     print(f"\n{n} built-in generations (CPPN 256 x 256, Shakespeare 40 tokens, 4-bar chorale, in turn) on {os.cpu_count()} cores")
-    print(f"cluster: {len(pool.workers)} workers ({', '.join(w.name for w in pool.workers)}); joined and started in {join_s:.1f} s")
+    names = ", ".join(f"{w['host']}/{str(w['node_id'])[:6]}" for w in workers)
+    print(f"cluster: {len(workers)} workers ({names}); gateway started, cluster joined, workers up in {join_s:.1f} s")
     print(f"{'':30}{'local runner':>14}{'Ray workers':>14}{'ray/local':>11}")
     print(f"{'throughput (jobs/s)':30}{n / local_total:14.2f}{n / ray_total:14.2f}{(n / ray_total) / (n / local_total):11.2f}")
     print(f"{'whole batch (s)':30}{local_total:14.2f}{ray_total:14.2f}{ray_total / local_total:11.2f}")

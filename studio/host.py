@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from studio.cluster.address import CLUSTER_DEVICE_ID
-from studio.cluster.connection import Cluster
-from studio.cluster.executor import cluster_device
+from studio.cluster.client import Cluster, cluster_device
 from studio.core.engine.generators import Generator
 from studio.core.engine.jobs import Job, JobRunner, Listener
 from studio.core.base.logs import setup_logging

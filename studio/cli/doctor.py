@@ -59,10 +59,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cluster_lines(host: Any) -> list[str]:
-    from studio.cluster.report import cluster_lines as lines
-
     try:
-        return lines(host)
+        return host.cluster.report(host)
     finally:
         host.shutdown()  # leave the cluster: a doctor's workers must not stay on its GPUs
 

@@ -84,6 +84,6 @@ def check_address(address: ClusterAddress) -> None:
         ) from None
     except OSError as exc:
         raise StudioError(
-            f"cannot reach the Ray cluster at {address.text}: {exc.strerror or exc} "
-            f"(start it with `ray start --head`{' --ray-client-server-port=' + str(port) if address.is_client else ''})"
+            f"cannot reach the Ray cluster at {address.text}: {exc.strerror or exc} (is it started? "
+            f"`ray start --head{' --ray-client-server-port=' + str(port) if address.is_client else ' --port=' + str(port)}`)"
         ) from None

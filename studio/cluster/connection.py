@@ -1,7 +1,8 @@
 """Joining a Ray cluster and keeping its workers: one per GPU, one per node without a GPU.
 
-Connecting is lazy (the first cluster job, ``studio doctor``, Settings' Test button) and never
-runs on the GUI thread. It is bounded: the address is checked first (``address.check_address``)
+This runs in the cluster gateway, a child process of Studio's (``studio.cluster.gateway``):
+a Ray driver process exits when the cluster it is attached to dies, and that must never be
+the window. Connecting is lazy (the first cluster job, ``studio doctor``, Settings' Test button). It is bounded: the address is checked first (``address.check_address``)
 and Ray's own handshake gets what is left of ``CONNECT_LIMIT``, so an unreachable cluster is
 a plain message within seconds, never a hang. Workers that cannot start on a node (Studio is
 not installed there, say) are named and left out; the others work.
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from studio.cluster.address import CONNECT_LIMIT, ClusterAddress, check_address, cluster_address
+from studio.cluster.address import CONNECT_LIMIT, ClusterAddress, check_address
 from studio.errors import Cancelled, StudioError
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ NAMESPACE = "studio"
 #: Seconds the workers get to start (import Studio, load the node's plugins) before a node is
 #: reported as not answering.
 WORKER_START_LIMIT = 120.0
-#: How many jobs the window and ``studio batch`` keep in flight on the cluster at most.
-MAX_SLOTS = 64
 _CONCURRENCY = 8  # calls a worker answers at once: a job, its polls, cancel, info, ping
 
 
@@ -107,30 +106,16 @@ class Pool:
             self._cond.notify_all()
 
 
-class Cluster:
-    """The cluster device of one Studio process: where it is, and its workers once joined."""
+class RayConnection:
+    """This gateway's link to one cluster and its workers once joined (``studio.cluster.gateway``)."""
 
-    def __init__(self, address_setting: Callable[[], str]) -> None:
-        self._address_setting = address_setting
+    def __init__(self) -> None:
         self._pool: Pool | None = None
         self._lock = threading.Lock()
 
-    @property
-    def address(self) -> ClusterAddress | None:
-        return cluster_address(self._address_setting())
-
-    def pool(self, say: Callable[[str], None] = lambda _: None, address: ClusterAddress | None = None) -> Pool:
-        """The workers, joining the cluster first if needed (or again, if the address changed).
-
-        ``address`` (Settings' Test button: the address typed, not yet saved) replaces the
-        settings' for this call; the next job goes back to the settings' address. Ray joins one
-        cluster per process, so this leaves the other one."""
-        address = address or self.address
-        if address is None:
-            raise StudioError(
-                "no Ray cluster address is set: give one in Settings ▸ Devices, or set RAY_ADDRESS "
-                "(ray://HOST:10001, or auto for a cluster started on this machine)"
-            )
+    def pool(self, address: ClusterAddress, say: Callable[[str], None] = lambda _: None) -> Pool:
+        """The workers at ``address``, joining the cluster first if needed (or again, when the
+        address changed: Ray joins one cluster per process, so the other one is left)."""
         with self._lock:
             if self._pool is not None and self._pool.address == address and any(not w.lost for w in self._pool.workers):
                 return self._pool

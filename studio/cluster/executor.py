@@ -1,8 +1,8 @@
-"""One job on the cluster: pick a worker, send what it lacks, stream the events back.
+"""One job on the cluster, in the gateway: pick a worker, send what it lacks, stream the events back.
 
-The runner calls ``ClusterExecutor.run(job, ctx)`` where a local job would call the
-generator's ``generate``, and gets the same events, in order: the window and the CLI cannot
-tell a cluster job from a local one. Cancel reaches the worker at once (its job's terminate
+The gateway passes the events on to Studio's runner, where a local job's would come from the
+generator's ``generate``: the same events, in order, so the window and the CLI cannot tell a
+cluster job from a local one. Cancel reaches the worker at once (its job's terminate
 flag, and ``ray.cancel`` for the stream). A worker that dies mid-job is replaced by Ray and
 the job is tried once more, on another worker where there is one; what the first try already
 delivered (text, audio) is not delivered twice, since the same seed makes the same output.
@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from studio.cluster import folders
-from studio.cluster.address import CLUSTER_DEVICE_ID
-from studio.cluster.connection import MAX_SLOTS, Cluster, Pool, Worker
+from studio.cluster.address import ClusterAddress
+from studio.cluster.connection import Pool, RayConnection, Worker
 from studio.cluster.worker import END
 from studio.core.engine.generators import Event, Preview, Progress, Result
-from studio.core.engine.runtime import Device
 from studio.errors import Cancelled, StudioError
 
 log = logging.getLogger(__name__)
@@ -38,19 +37,15 @@ class WorkerLost(Exception):
     """The worker (or its node) went away mid-job."""
 
 
-def cluster_device(cluster: Cluster) -> Device:
-    """The device whose jobs run on ``cluster`` (joined by its first job, not here)."""
-    address = cluster.address
-    where = str(address) if address else "no address set"
-    return Device(CLUSTER_DEVICE_ID, f"Ray cluster ({where})", (), slots=MAX_SLOTS, remote=ClusterExecutor(cluster))
-
-
 class ClusterExecutor:
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
+    """Runs jobs on the workers of a ``RayConnection``. ``job``: a ``studio.cluster.gateway.JobSpec``
+    (id, generator reference, params); ``ctx``: progress, cancelled, check_cancelled."""
 
-    def run(self, job: Any, ctx: Any) -> Iterator[Event]:
-        pool = self.cluster.pool(say=lambda message: ctx.progress(0, 0, message))
+    def __init__(self, connection: RayConnection) -> None:
+        self.connection = connection
+
+    def run(self, job: Any, ctx: Any, address: ClusterAddress) -> Iterator[Event]:
+        pool = self.connection.pool(address, say=lambda message: ctx.progress(0, 0, message))
         plugin = getattr(job.generator, "plugin_name", "")
         tried: set[int] = set()
         seen = Delivered()
@@ -74,7 +69,7 @@ class ClusterExecutor:
     # -- what the worker gets -----------------------------------------------------------------
 
     def _spec(self, job: Any, worker: Worker, pool: Pool, ctx: Any) -> dict[str, Any]:
-        spec = {"job_id": job.id, "generator": job.generator.id, "params": dict(job.request.params), "folder": ""}
+        spec = {"job_id": job.id, "generator": job.generator.id, "params": dict(job.params), "folder": ""}
         folder = getattr(job.generator, "model_folder", None)
         if folder is not None and not worker.has_generator(job.generator.id):  # a plugin's own (built-in) model: the node's plugin has it
             spec["folder"] = self._place_folder(Path(folder), worker, ctx)
@@ -255,8 +250,11 @@ def _check_later(worker: Worker) -> None:
 
 
 def _first(exc: BaseException) -> str:
+    """Ray's first clause ("The actor … is unavailable"): the rest is RPC detail, for the log."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]
+    text = lines[0] if lines else type(exc).__name__
+    cut = text.find(": ", 10)
+    return (text[:cut] if cut > 0 else text)[:200]
 
 
 def _ray() -> Any:

@@ -1,30 +1,28 @@
-"""What ``studio doctor`` and Settings ▸ Devices say about the cluster: where it is, its nodes
-and their GPUs, which Studio plugins (and versions) each node has, and, for each model folder
-of this machine, whether a node reads it in place, holds a sent copy, or would be sent it."""
+"""What ``studio doctor`` and Settings ▸ Devices say about the cluster (worked out in the
+gateway): where it is, its nodes and their GPUs, which Studio plugins (and versions) each node
+has, and, for each model folder of this machine, whether a node reads it in place, holds a sent
+copy, or would be sent it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from studio.cluster import folders
 from studio.cluster.address import ClusterAddress
+from studio.cluster.connection import RayConnection
 from studio.errors import StudioError
 
 
-def cluster_lines(host: Any, connect: bool = True, address: ClusterAddress | None = None) -> list[str]:
-    """Plain lines, indented under a "Ray cluster:" heading; joining the cluster when ``connect``
-    (at ``address`` when given, else the settings' or RAY_ADDRESS)."""
-    address = address or host.cluster.address
-    if address is None:
-        return ["Ray cluster: none set (Settings ▸ Devices, or RAY_ADDRESS; `--device ray` uses it)"]
+def cluster_lines(connection: RayConnection, address: ClusterAddress, ours: dict[str, str], model_folders: list[tuple[str, str]]) -> list[str]:
+    """Lines under the "Ray cluster:" heading, joining the cluster at ``address`` (in the
+    gateway). ``ours``: this machine's loaded plugins and versions; ``model_folders``: its
+    model folders' (path, generator id)."""
     lines = [f"Ray cluster: {address} (from {address.source})"]
-    if not connect:
-        return lines
     try:
-        pool = host.cluster.pool(address=address)
+        pool = connection.pool(address)
     except StudioError as exc:
         return [*lines, f"  not usable: {exc}"]
-    ours = {p.name: p.version for p in host.plugins.plugins if p.status == "loaded"}
     lines.append(f"  {len(pool.workers)} worker(s); `--device ray` spreads jobs over them")
     for worker in pool.workers:
         info = worker.info
@@ -33,7 +31,7 @@ def cluster_lines(host: Any, connect: bool = True, address: ClusterAddress | Non
                      + (f" ({info['device_problem']})" if info.get("device_problem") else ""))
         lines.append(f"    Studio {info.get('studio', '?')}, Python {info.get('python', '?')}, onnxruntime {info.get('onnxruntime', '?')}")
         lines.append("    plugins: " + plugin_summary(info.get("plugins", {}), ours))
-        for line in folder_lines(host, worker):
+        for line in folder_lines(worker, model_folders):
             lines.append(f"    {line}")
     for problem in pool.problems:
         lines.append(f"  problem: {problem}")
@@ -55,28 +53,29 @@ def plugin_summary(theirs: dict[str, dict[str, Any]], ours: dict[str, str]) -> s
     return ", ".join(parts) or "none"
 
 
-def folder_lines(host: Any, worker: Any) -> list[str]:
+def folder_lines(worker: Any, model_folders: list[tuple[str, str]]) -> list[str]:
     """For each model folder of this machine (its own generators, not a plugin's): where the
     worker's node gets it."""
     import ray
 
     lines = []
-    for entry in host.plugins.model_folders:
-        if not entry.ok or worker.has_generator(entry.generator.id):
+    for path_text, generator_id in model_folders:
+        path = Path(path_text)
+        if worker.has_generator(generator_id):
             continue
         try:
-            print_ = folders.fingerprint(entry.path)
-            state, _ = ray.get(worker.actor.locate_folder.remote(str(entry.path), print_), timeout=30)
+            print_ = folders.fingerprint(path)
+            state, _ = ray.get(worker.actor.locate_folder.remote(str(path), print_), timeout=30)
             if state != "shared":
-                digest = folders.digest(entry.path, print_)
-                state, _ = ray.get(worker.actor.locate_folder.remote(str(entry.path), print_, digest), timeout=30)
+                digest = folders.digest(path, print_)
+                state, _ = ray.get(worker.actor.locate_folder.remote(str(path), print_, digest), timeout=30)
         except Exception as exc:  # a folder gone meanwhile, a worker gone: say so, go on
-            lines.append(f"model {entry.path.name}: cannot tell ({type(exc).__name__}: {exc})")
+            lines.append(f"model {path.name}: cannot tell ({type(exc).__name__}: {exc})")
             continue
         words = {
             "shared": "read in place (shared storage)",
             "cached": "a copy sent earlier is in the node's cache",
             "missing": f"will be sent on first use ({folders.folder_size(print_) / 1e6:.0f} MB, once)",
         }[state]
-        lines.append(f"model {entry.path.name}: {words}")
+        lines.append(f"model {path.name}: {words}")
     return lines

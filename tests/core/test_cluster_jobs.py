@@ -125,19 +125,16 @@ def test_cancel_stops_a_running_cluster_job_on_its_worker(host):
 def test_a_worker_killed_mid_job_is_retried_on_another(host):
     here, _ = run(host, "cppn", LONG_PICTURE, "cpu")
     run(host, "cppn", {"seed": 1, "width": 32, "height": 32}, "ray")  # joined, workers warm
-    pool = host.cluster.connected()
     generator = host.generator("cppn")
     events = []
     job = host.runner.submit(generator, generator.request(LONG_PICTURE), host.resolve_device("ray"), [lambda j, e: events.append(e)])
     deadline = time.monotonic() + 60
-    busy = []
-    while not busy and time.monotonic() < deadline:
-        busy = [w for w in pool.workers if w.busy]
-        time.sleep(0.05)
     while not any(isinstance(e, Progress) and e.total > 0 for e in events) and time.monotonic() < deadline:
         time.sleep(0.05)
+    busy = [w for w in host.cluster.workers() if w["busy"]]
+    assert len(busy) == 1, busy
     victim = busy[0]
-    os.kill(victim.info["pid"], signal.SIGKILL)
+    os.kill(victim["pid"], signal.SIGKILL)
     assert job.wait(240)
     assert job.state is JobState.FINISHED, job.message
     assert np.array_equal(job.result.value, here.result.value)
@@ -220,3 +217,35 @@ def test_studio_generate_with_device_ray_and_RAY_ADDRESS(ray_cluster, tmp_path):
     bad = subprocess.run([*common, "--device", "ray"], env={**env, "RAY_ADDRESS": "ray://127.0.0.1:9"}, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "cannot reach the Ray cluster at ray://127.0.0.1:9" in bad.stderr, bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_cluster_that_goes_away_mid_job_fails_it_in_words_and_studio_goes_on(tmp_path):
+    from ray_cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path / "doomed").start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STUDIO_HOME", str(tmp_path / "home"))
+        host = Host(runtime=Runtime(cpu_threads=1))
+        host.settings.cluster_address = cluster.direct
+        try:
+            first, _ = run(host, "cppn", {"seed": 1, "width": 32, "height": 32}, "ray")
+            assert first.state is JobState.FINISHED, first.message
+            generator = host.generator("cppn")
+            started = []
+            job = host.runner.submit(generator, generator.request(LONG_PICTURE), host.resolve_device("ray"),
+                                     [lambda j, e: started.append(e) if isinstance(e, Progress) and e.total > 0 else None])
+            deadline = time.monotonic() + 60
+            while not started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cluster.stop()  # every process of the cluster, killed
+            gone = time.monotonic()
+            assert job.wait(90), "a job on a cluster that went away ends"
+            assert job.state is JobState.FAILED and "Traceback" not in job.message, job.message
+            assert time.monotonic() - gone < 90
+            after, _ = run(host, "cppn", {"seed": 2, "width": 32, "height": 32}, "ray", wait=30)
+            assert after.state is JobState.FAILED and "cannot reach" in after.message, after.message
+            here, _ = run(host, "cppn", {"seed": 2, "width": 32, "height": 32}, "cpu")  # this process is fine
+            assert here.state is JobState.FINISHED
+        finally:
+            host.shutdown()
+            cluster.stop()

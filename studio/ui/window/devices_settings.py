@@ -63,7 +63,7 @@ class DevicesPage(QWidget):
         env = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
         env_note = plain_label(
             f"{ENVIRONMENT_VARIABLE} is set to {env}: it is used while this is empty or auto." if env
-            else f"Empty: the {ENVIRONMENT_VARIABLE} environment variable, when set, as Ray's own tools do."
+            else f"Left empty, the {ENVIRONMENT_VARIABLE} environment variable is used when set, as Ray's own tools do."
         )
         env_note.setObjectName("cluster_env_note")
         self.problem = plain_label()
@@ -96,8 +96,7 @@ class DevicesPage(QWidget):
             self._show_test(StudioError("give the cluster's address first (ray://HOST:10001, HOST:6379 or auto)"))
             return
         busy = [job for job in self.host.runner.active() if job.device.id == CLUSTER_DEVICE_ID]
-        pool = self.host.cluster.connected()
-        if busy and (pool is None or pool.address != address):
+        if busy and address != self.host.cluster.address:  # the gateway joins one cluster at a time
             self._show_test(StudioError(f"{len(busy)} job(s) are running on the cluster; test another address once they end"))
             return
         self.test_button.setEnabled(False)
@@ -105,10 +104,8 @@ class DevicesPage(QWidget):
         self.problem.hide()
 
         def work() -> None:
-            from studio.cluster.report import cluster_lines
-
             try:
-                outcome: object = cluster_lines(self.host, address=address)
+                outcome: object = self.host.cluster.report(self.host, address)
             except StudioError as exc:
                 outcome = exc
             except Exception as exc:  # never a traceback dialog from a test of an address
@@ -122,14 +119,10 @@ class DevicesPage(QWidget):
 
     def _show_test(self, outcome: object) -> None:
         self.test_button.setEnabled(True)
-        if isinstance(outcome, StudioError):
-            self.result.setPlainText("")
-            self.problem.setText(str(outcome))
-            self.problem.show()
-            return
-        lines = list(outcome)  # type: ignore[call-overload]
-        self.result.setPlainText("\n".join(lines))
-        failed = next((line.strip() for line in lines if line.strip().startswith("not usable:")), "")
+        lines = [] if isinstance(outcome, StudioError) else list(outcome)  # type: ignore[call-overload]
+        failed = str(outcome) if isinstance(outcome, StudioError) else next(
+            (line.strip().removeprefix("not usable: ") for line in lines if line.strip().startswith("not usable:")), "")
+        self.result.setPlainText("" if failed else "\n".join(lines))
         self.problem.setText(failed)
         self.problem.setVisible(bool(failed))
 
