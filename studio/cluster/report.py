@@ -27,7 +27,8 @@ def cluster_lines(connection: RayConnection, address: ClusterAddress, ours: dict
     for worker in pool.workers:
         info = worker.info
         gpus = f"GPU {', '.join(info['gpus'])}" if info.get("gpus") else "no GPU"
-        lines.append(f"  {worker.name}: node {str(info.get('node_id', ''))[:12]}, {gpus}, runs on {info.get('device_name', '?')}"
+        threads = f", {info['threads']} thread(s)" if info.get("device") == "cpu" and info.get("threads") else ""
+        lines.append(f"  {worker.name}: node {str(info.get('node_id', ''))[:12]}, {gpus}, runs on {info.get('device_name', '?')}{threads}"
                      + (f" ({info['device_problem']})" if info.get("device_problem") else ""))
         lines.append(f"    Studio {info.get('studio', '?')}, Python {info.get('python', '?')}, onnxruntime {info.get('onnxruntime', '?')}")
         lines.append("    plugins: " + plugin_summary(info.get("plugins", {}), ours))

@@ -75,6 +75,7 @@ class RenderWorker:
             "onnxruntime": self.runtime.ort.__version__,
             "device": self.device.id,
             "device_name": self.device.name,
+            "threads": self.runtime.cpu_threads,
             "provider": probe.got[0] if probe.got else "",
             "device_problem": probe.reason,
             "gpus": gpu_ids,
