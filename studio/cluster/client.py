@@ -40,7 +40,7 @@ class GatewayProcess:
     def __init__(self) -> None:
         from studio.core.base.logs import log_path
 
-        place = log_path().with_name("cluster-gateway.log")  # Ray's own words go there
+        place = self.log = log_path().with_name("cluster-gateway.log")  # Ray's own words go there
         place.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(place, "ab")
         self.process = subprocess.Popen(
@@ -70,7 +70,8 @@ class GatewayProcess:
                     box.put(message)
         except Exception as exc:  # EOF: the gateway ended (or died with its cluster)
             code = self.process.wait()
-            self.lost = f"the cluster gateway ended (exit status {code})" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
+            why = f"exit status {code}" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
+            self.lost = f"the cluster gateway ended ({why}; its log: {self.log})"
             log.warning("cluster gateway lost: %s", self.lost)
             with self._lock:
                 boxes = [*self._jobs.values(), *self._calls.values()]

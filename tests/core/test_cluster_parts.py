@@ -113,3 +113,27 @@ def test_a_retried_job_passes_on_only_what_the_first_try_had_not():
     assert sound.admit(Preview("audio", chunk[:3], 8000)) is None
     rest = sound.admit(Preview("audio", chunk, 8000))
     assert np.array_equal(rest.value, chunk[2:])
+
+
+def test_without_ray_the_cluster_device_says_what_to_install_and_the_rest_works(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-ray" / "ray"  # what `import ray` meets on a machine without the extra
+    missing.mkdir(parents=True)
+    (missing / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
+    env = {**os.environ, "PYTHONPATH": str(missing.parent), "RAY_ADDRESS": "auto", "STUDIO_HOME": str(tmp_path / "home")}
+    studio = [sys.executable, "-m", "studio"]
+    started = time.monotonic()
+    ray_job = subprocess.run([*studio, "generate", "cppn", "--device", "ray", "-q", "-p", "width=16", "-p", "height=16"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert ray_job.returncode == 2 and "Traceback" not in ray_job.stderr, ray_job.stderr
+    assert "pip install 'studio-desktop[cluster]'" in ray_job.stderr
+    assert time.monotonic() - started < 60
+    doctor = subprocess.run([*studio, "doctor"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert doctor.returncode == 0 and "Ray cluster: auto (from RAY_ADDRESS)" in doctor.stdout, doctor.stdout + doctor.stderr
+    assert "not usable: the Ray cluster needs Ray" in doctor.stdout
+    here = subprocess.run([*studio, "generate", "cppn", "--device", "cpu", "-q", "-p", "width=16", "-p", "height=16", "-o", "x.png"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert here.returncode == 0 and (tmp_path / "x.png").is_file(), here.stderr
