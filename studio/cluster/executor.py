@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 QUIET_LIMIT = 10.0
 PING_LIMIT = 10.0
 WORKER_RESTART_LIMIT = 120.0
+SEND_GROUP = 4  # chunks of a model file in flight to a node at once (64 MB)
 _POLL = 0.25
 
 
@@ -88,10 +89,24 @@ class ClusterExecutor:
         if state == "cached":
             return where
         size = folders.folder_size(print_)
-        ctx.progress(0, 0, f"Sending {folder.name} ({size / 1e6:.0f} MB) to {worker.info.get('host', 'the node')}…")
-        files = [(rel, [ray.put(chunk) for chunk in folders.read_chunks(path)]) for rel, path in folders.model_files(folder)]
-        ctx.check_cancelled()
-        return _call(ray, worker.actor.receive_folder.remote(digest, folder.name, files, size), limit=None)
+        message = f"Sending {folder.name} ({size / 1e6:.0f} MB) to {worker.info.get('host', 'the node')}…"
+        ctx.progress(0, size, message)
+        token = _call(ray, worker.actor.begin_folder.remote(digest, folder.name, size))
+        try:
+            sent = 0
+            for rel, path in folders.model_files(folder):
+                first = True
+                for group in _groups(folders.read_chunks(path), SEND_GROUP):  # a few chunks in Ray's store at once
+                    ctx.check_cancelled()
+                    _call(ray, worker.actor.receive_chunks.remote(token, rel, [ray.put(chunk) for chunk in group], first), limit=None)
+                    first, sent = False, sent + sum(len(chunk) for chunk in group)
+                    ctx.progress(sent, size, message)
+                if first:  # an empty file
+                    _call(ray, worker.actor.receive_chunks.remote(token, rel, [], True))
+            return _call(ray, worker.actor.finish_folder.remote(token), limit=None)
+        except BaseException:
+            worker.actor.abort_folder.remote(token)
+            raise
 
     # -- the events ---------------------------------------------------------------------------
 
@@ -204,6 +219,17 @@ class Delivered:
         if skip >= size:
             return None
         return replace(event, value=event.value[max(0, skip):]) if skip > 0 else event
+
+
+def _groups(chunks: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    group: list[bytes] = []
+    for chunk in chunks:
+        group.append(chunk)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _mark(event: Any, worker: Worker) -> Any:

@@ -96,38 +96,61 @@ class NodeCache:
         path = self.entry(digest_, name)
         return path if path.is_dir() else None
 
+    def begin(self, digest_: str, name: str, size: int) -> "Incoming":
+        """Start receiving a folder of ``size`` bytes (refused when the disk cannot take it)."""
+        return Incoming(self, digest_, name, size)
+
     def receive(self, digest_: str, name: str, files: Iterator[tuple[str, Iterator[bytes]]], size: int) -> Path:
-        """Write ``files`` ((relative path, its chunks)) into a fresh folder, check the digest,
-        then move it into place in one rename; a half-sent folder is never found."""
-        final = self.entry(digest_, name)
-        if final.is_dir():
-            return final
-        self.root.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.root).free
-        if size > free:
-            raise StudioError(f"the node has {free / 1e9:.1f} GB free in {self.root}, not the {size / 1e9:.1f} GB the model needs")
-        incoming = self.root / f".incoming-{_safe_part(digest_)}-{os.getpid()}-{threading.get_ident()}"
-        shutil.rmtree(incoming, ignore_errors=True)
-        target = incoming / _safe_part(name)
+        """Receive ``files`` ((relative path, its chunks)) whole."""
+        incoming = self.begin(digest_, name, size)
         try:
             for rel, chunks in files:
-                path = target / _safe_relative(rel)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "wb") as out:
-                    for chunk in chunks:
-                        out.write(chunk)
-            got = digest(target)
-            if got != digest_:
-                raise StudioError(f"the model folder {name!r} arrived damaged (its content does not match what was sent)")
-            final.parent.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                incoming.rename(final.parent)
-            except OSError:  # another client sent the same folder meanwhile: theirs is as good
-                if not final.is_dir():
-                    raise
+                incoming.write(rel, b"", first=True)
+                for chunk in chunks:
+                    incoming.write(rel, chunk)
+            return incoming.finish()
         finally:
-            shutil.rmtree(incoming, ignore_errors=True)
-        return final
+            incoming.abort()
+
+
+class Incoming:
+    """A folder arriving on a node: files written as their chunks come into a fresh folder,
+    its digest checked, then moved into place in one rename; a half-sent folder is never found."""
+
+    def __init__(self, cache: NodeCache, digest_: str, name: str, size: int) -> None:
+        self.final = cache.entry(digest_, name)
+        self.digest, self.name = digest_, name
+        cache.root.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(cache.root).free
+        if size > free:
+            raise StudioError(f"the node has {free / 1e9:.1f} GB free in {cache.root}, not the {size / 1e9:.1f} GB the model needs")
+        self.folder = cache.root / f".incoming-{_safe_part(digest_)}-{os.getpid()}-{threading.get_ident()}-{id(self)}"
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.target = self.folder / _safe_part(name)
+        self.target.mkdir(parents=True)
+
+    def write(self, rel: str, chunk: bytes, first: bool = False) -> None:
+        """Append ``chunk`` to the file ``rel`` (``first``: start it afresh)."""
+        path = self.target / _safe_relative(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb" if first else "ab") as out:
+            out.write(chunk)
+
+    def finish(self) -> Path:
+        if self.final.is_dir():
+            return self.final
+        if digest(self.target) != self.digest:
+            raise StudioError(f"the model folder {self.name!r} arrived damaged (its content does not match what was sent)")
+        self.final.parent.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.rename(self.final.parent)
+        except OSError:  # another client sent the same folder meanwhile: theirs is as good
+            if not self.final.is_dir():
+                raise
+        return self.final
+
+    def abort(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _safe_part(text: str) -> str:

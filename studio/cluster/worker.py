@@ -50,6 +50,7 @@ class RenderWorker:
         self.models_mode = os.environ.get(MODELS_MODE_VARIABLE, "auto").strip().lower() or "auto"
         self._jobs: dict[str, tuple[Any, "queue.Queue[Any]"]] = {}
         self._folder_generators: dict[str, Any] = {}
+        self._incoming: dict[str, Any] = {}  # folders being sent, by token
         self._lock = threading.Lock()
 
     # -- what the node is ---------------------------------------------------------------------
@@ -107,15 +108,38 @@ class RenderWorker:
                 return "cached", str(found)
         return "missing", ""
 
-    def receive_folder(self, digest: str, name: str, files: list[tuple[str, list[Any]]], size: int) -> str:
-        """Store a sent folder (each file as a list of chunk references into Ray's store)."""
+    def begin_folder(self, digest: str, name: str, size: int) -> str:
+        """Start receiving a sent folder; the token its chunks and its end name."""
+        incoming = self.cache.begin(digest, name, size)
+        token = f"{digest}-{id(incoming)}"
+        with self._lock:
+            self._incoming[token] = incoming
+        return token
+
+    def receive_chunks(self, token: str, rel: str, refs: list[Any], first: bool) -> int:
+        """Append the chunks (references into Ray's store, one in memory at a time) to ``rel``."""
         import ray
 
-        def chunks(refs: list[Any]) -> Iterator[bytes]:
-            for ref in refs:  # one chunk in memory at a time
-                yield ray.get(ref)
+        incoming = self._incoming[token]
+        if first:
+            incoming.write(rel, b"", first=True)
+        for ref in refs:
+            incoming.write(rel, ray.get(ref))
+        return len(refs)
 
-        return str(self.cache.receive(digest, name, ((rel, chunks(refs)) for rel, refs in files), size))
+    def finish_folder(self, token: str) -> str:
+        with self._lock:
+            incoming = self._incoming.pop(token)
+        try:
+            return str(incoming.finish())
+        finally:
+            incoming.abort()
+
+    def abort_folder(self, token: str) -> None:
+        with self._lock:
+            incoming = self._incoming.pop(token, None)
+        if incoming is not None:
+            incoming.abort()
 
     def _generator(self, spec: dict[str, Any]) -> Any:
         folder = spec.get("folder")

@@ -195,11 +195,13 @@ def test_a_model_folder_is_used_in_place_or_sent_once_to_a_node_that_cannot_see_
         for job in jobs:
             assert job.wait(240) and job.state is JobState.FINISHED, job.message
             assert job.result.value == here.result.value
-        sent = [e.message for e in messages if isinstance(e, Progress) and e.message.startswith("Sending")]
+        sent = [e for e in messages if isinstance(e, Progress) and e.message.startswith("Sending") and e.step == 0]
         cached = list(ray_cluster.node_cache().glob("*/bard"))
         assert len(cached) == 1, "the copying node holds the folder in its cache, by content"
         if _ == 0:
             assert len(sent) == 1, sent
+            total = sent[0].total
+            assert [e.step for e in messages if isinstance(e, Progress) and e.message.startswith("Sending")][-1] == total
         else:
             assert not sent, "a folder the node holds already is not sent again"
 
