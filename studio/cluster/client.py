@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import pickle
 import queue
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from studio.cluster.address import CLUSTER_DEVICE_ID, ClusterAddress, cluster_address
-from studio.cluster.gateway import GeneratorRef, JobSpec
+from studio.cluster.messages import GeneratorRef, JobSpec, read_message, write_message
 from studio.core.engine.generators import Event
 from studio.core.engine.runtime import Device
 from studio.errors import Cancelled, StudioError
@@ -64,7 +63,7 @@ class GatewayProcess:
         stream = self.process.stdout
         try:
             while True:
-                message = pickle.load(stream)
+                message = read_message(stream)
                 box = self._jobs.get(message[1]) if message[0] in ("event", "end") else self._calls.get(message[1])
                 if box is not None:
                     box.put(message)
@@ -79,11 +78,9 @@ class GatewayProcess:
                 box.put(_LOST)
 
     def _send(self, message: tuple) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             with self._send_lock:
-                self.process.stdin.write(data)
-                self.process.stdin.flush()
+                write_message(self.process.stdin, message)
         except (OSError, ValueError):  # the gateway is gone; the reader says why
             raise StudioError(f"lost the connection to the Ray cluster ({self.lost or 'the cluster gateway ended'})") from None
 

@@ -2,9 +2,9 @@
 
 A Ray driver process exits when the raylet it is attached to dies, so a cluster that went
 away would take the window with it. Studio never imports Ray itself: its ``ClusterRunner``
-(``studio.cluster.client``) starts this process and talks to it through pickled messages on
-its standard input and output. A lost gateway fails the jobs it had, in words, and the next
-cluster job starts a fresh one.
+(``studio.cluster.client``) starts this process and talks to it through messages on its
+standard input and output (``studio.cluster.messages``: plain data, never pickle). A lost
+gateway fails the jobs it had, in words, and the next cluster job starts a fresh one.
 
 Studio -> gateway: ("run", job id, JobSpec, address), ("cancel", job id),
 ("call", call id, name, args), ("stop",).
@@ -16,32 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import sys
 import threading
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
 
+from studio.cluster.messages import JobSpec, read_message, write_message
 from studio.errors import Cancelled, StudioError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GeneratorRef:
-    """What the gateway needs of a generator: its id, plugin and model folder."""
-
-    id: str
-    plugin_name: str = ""
-    model_folder: str | None = None
-
-
-@dataclass
-class JobSpec:
-    id: str
-    generator: GeneratorRef
-    params: dict[str, Any] = field(default_factory=dict)
-    internal_error: bool = False
 
 
 class GatewayContext:
@@ -77,16 +59,14 @@ class Gateway:
         self._cancels: dict[str, threading.Event] = {}
 
     def send(self, message: tuple) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         with self._send_lock:
-            self._out.write(data)
-            self._out.flush()
+            write_message(self._out, message)
 
     def serve(self, messages: BinaryIO) -> None:
         while True:
             try:
-                message = pickle.load(messages)
-            except (EOFError, OSError, pickle.UnpicklingError):
+                message = read_message(messages)
+            except (EOFError, OSError, ValueError):
                 return  # Studio went away
             kind = message[0]
             if kind == "stop":

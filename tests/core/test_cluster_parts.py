@@ -137,3 +137,53 @@ def test_without_ray_the_cluster_device_says_what_to_install_and_the_rest_works(
     here = subprocess.run([*studio, "generate", "cppn", "--device", "cpu", "-q", "-p", "width=16", "-p", "height=16", "-o", "x.png"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert here.returncode == 0 and (tmp_path / "x.png").is_file(), here.stderr
+
+
+def test_gateway_messages_carry_results_sounds_and_notes_as_plain_data_and_refuse_the_rest():
+    import io
+    import json
+    import struct
+    from pathlib import Path
+
+    from studio.cluster.messages import GeneratorRef, JobSpec, read_message, write_message
+    from studio.core.audio.midi import Note
+    from studio.core.engine.generators import Result
+    from studio.core.media.sound import Audio
+
+    picture = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    sound = Audio(np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2), 8000)
+    result = Result("image", picture, "cppn", {"seed": 3, "loras": (("a.safetensors", 0.5),), "audio": sound},
+                    info={"score": [Note(60, 0.0, 1.0, 80, 0)], "rate": np.float32(1.5), "folder": Path("/m")})
+    spec = JobSpec("j", GeneratorRef("lm:bard", "text_lm", "/m/bard"), {"seed": 1})
+    stream = io.BytesIO()
+    for message in (("event", "j", result), ("run", "j", spec), ("reply", 1, True, [{"plugins": {"cppn": {"version": "1"}}}])):
+        write_message(stream, message)
+    stream.seek(0)
+    got = read_message(stream)[2]
+    assert np.array_equal(got.value, picture) and got.value.flags.writeable
+    assert got.params["loras"] == (("a.safetensors", 0.5),) and np.array_equal(got.params["audio"].samples, sound.samples)
+    assert got.info == {"score": [Note(60, 0.0, 1.0, 80, 0)], "rate": 1.5, "folder": Path("/m")}
+    assert read_message(stream) == ("run", "j", spec)
+    assert read_message(stream)[3][0]["plugins"]["cppn"]["version"] == "1"
+    with pytest.raises(EOFError):
+        read_message(stream)
+    with pytest.raises(StudioError, match="cannot pass a object"):
+        write_message(io.BytesIO(), ("event", "j", object()))
+
+    def framed(header, *arrays):
+        data = json.dumps(header).encode()
+        out = struct.pack("<QI", len(data), len(arrays)) + data
+        for raw in arrays:
+            out += struct.pack("<Q", len(raw)) + raw
+        return io.BytesIO(out)
+
+    hostile = [
+        framed({"$": "array", "dtype": "|O", "shape": [1]}, b"\0" * 8),  # Python objects: never
+        framed({"$": "array", "dtype": "<f4", "shape": [1000000]}, b"\0" * 8),  # a size its bytes do not have
+        framed({"$": "array", "dtype": "<f4", "shape": [2]}),  # cut short
+        framed({"$": "os.system", "v": {}}),  # a kind that is not on the list
+        io.BytesIO(struct.pack("<QI", 2**40, 0)),  # a header no message has
+    ]
+    for stream in hostile:
+        with pytest.raises((ValueError, TypeError)):
+            read_message(stream)

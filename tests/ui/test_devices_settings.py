@@ -73,6 +73,7 @@ def test_choose_the_cluster_test_it_and_generate_on_it(window, qtbot, choose, ra
     with qtbot.waitSignal(window.bridge.result, timeout=120000):
         qtbot.mouseClick(window.generate_panel.button, Qt.MouseButton.LeftButton)
     job = next(j for j in window.host.runner.jobs() if j.generator.id == "cppn")
+    qtbot.waitUntil(lambda: job.state.done, timeout=10000)  # the result is heard just before the end
     assert job.state is JobState.FINISHED and job.device.id == "ray" and job.result.info["node"]
     here = window.host.runner.submit(job.generator, job.request)
     assert here.wait(60)

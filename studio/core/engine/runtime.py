@@ -6,9 +6,8 @@ Three facts shape this module:
   silently when the CUDA libraries are missing. The truth is ``session.get_providers()``,
   so every session records what it really got, and a probe says why the GPU is not used.
 - Creating a session holds the GIL; sessions are cached by (model file, device) and reused.
-- On CPU, onnxruntime's spinning threads would steal the core the UI needs: spinning is off,
-  and the window leaves the GUI thread what its lateness goal needs (``window_cpu_threads``);
-  the CLI and batch runs use every core (``all_cores``).
+- On CPU, onnxruntime's spinning threads would steal the core the UI needs: spinning is off, the
+  window leaves the GUI thread a core (``window_cpu_threads``), the CLI uses all (``all_cores``).
 """
 
 from __future__ import annotations
@@ -72,8 +71,7 @@ def window_cpu_threads() -> int:
 
 
 def default_cpu_threads() -> int:
-    """The threads a ``Runtime`` gets when nobody says: the window's (the CLI asks for ``all_cores``)."""
-    return window_cpu_threads()
+    return window_cpu_threads()  # the window's, when nobody says (the CLI asks for ``all_cores``)
 
 
 @dataclass(frozen=True)
