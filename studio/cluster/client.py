@@ -164,9 +164,6 @@ class Cluster:
                 self._gateway = GatewayProcess()
             return self._gateway
 
-    def started(self) -> bool:
-        return self._gateway is not None and self._gateway.alive
-
     def workers(self, address: ClusterAddress | None = None) -> list[dict[str, Any]]:
         """Each worker's facts (host, node, GPUs, plugins, pid) and whether it is busy."""
         return self.gateway().call("workers", self.require_address(address))

@@ -126,9 +126,6 @@ class RayConnection:
             self._pool = start_workers(ray, address)
             return self._pool
 
-    def connected(self) -> Pool | None:
-        return self._pool
-
     def shutdown(self) -> None:
         with self._lock:
             self._disconnect()

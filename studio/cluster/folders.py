@@ -100,18 +100,6 @@ class NodeCache:
         """Start receiving a folder of ``size`` bytes (refused when the disk cannot take it)."""
         return Incoming(self, digest_, name, size)
 
-    def receive(self, digest_: str, name: str, files: Iterator[tuple[str, Iterator[bytes]]], size: int) -> Path:
-        """Receive ``files`` ((relative path, its chunks)) whole."""
-        incoming = self.begin(digest_, name, size)
-        try:
-            for rel, chunks in files:
-                incoming.write(rel, b"", first=True)
-                for chunk in chunks:
-                    incoming.write(rel, chunk)
-            return incoming.finish()
-        finally:
-            incoming.abort()
-
 
 class Incoming:
     """A folder arriving on a node: files written as their chunks come into a fresh folder,

@@ -237,6 +237,3 @@ class RenderWorker:
             job, _ = self._jobs.get(job_id, (None, None))
         if job is not None:
             job.cancel()
-
-    def shutdown(self) -> None:
-        self.runner.shutdown()

@@ -71,27 +71,40 @@ def test_a_folder_is_fingerprinted_by_its_files_and_hashed_by_their_content(tmp_
     assert digest(two) != digest(one) and fingerprint(two) != fingerprint(one)
 
 
+def receive(cache, digest_, name, files, size):
+    """What a worker does with a sent folder: begin, each file's chunks in order, finish."""
+    incoming = cache.begin(digest_, name, size)
+    try:
+        for rel, chunks in files:
+            incoming.write(rel, b"", first=True)
+            for chunk in chunks:
+                incoming.write(rel, chunk)
+        return incoming.finish()
+    finally:
+        incoming.abort()
+
+
 def test_a_node_receives_a_folder_whole_checks_it_and_refuses_what_could_leave_it(tmp_path):
     source = make_folder(tmp_path / "src" / "bard", {"model.onnx": b"x" * 100, "sub/config.json": b"{}"})
     cache = NodeCache(tmp_path / "cache")
     files = [(rel, read_chunks(path)) for rel, path in model_files(source)]
-    placed = cache.receive(digest(source), "bard", iter(files), 102)
+    placed = receive(cache, digest(source), "bard", iter(files), 102)
     assert placed.name == "bard" and (placed / "sub" / "config.json").read_bytes() == b"{}"
     assert cache.find(digest(source), "bard") == placed
     assert digest(placed) == digest(source)
     assert not [p for p in cache.root.iterdir() if p.name.startswith(".incoming")]
 
     with pytest.raises(StudioError, match="arrived damaged"):
-        cache.receive("0" * 64, "bard", iter([("model.onnx", iter([b"other"]))]), 5)
+        receive(cache, "0" * 64, "bard", iter([("model.onnx", iter([b"other"]))]), 5)
     assert cache.find("0" * 64, "bard") is None, "a damaged folder is never found"
     for rel in ("../escape.onnx", "/etc/passwd", "a/../../b", "a\\..\\b"):
         with pytest.raises(StudioError, match="could leave its folder"):
-            cache.receive("1" * 64, "bard", iter([(rel, iter([b"x"]))]), 1)
+            receive(cache, "1" * 64, "bard", iter([(rel, iter([b"x"]))]), 1)
     for name in ("..", "a/b", ""):
         with pytest.raises(StudioError, match="not a plain name"):
-            cache.receive("1" * 64, name, iter([]), 0)
+            receive(cache, "1" * 64, name, iter([]), 0)
     with pytest.raises(StudioError, match="free"):
-        cache.receive("2" * 64, "huge", iter([]), 10**18)
+        receive(cache, "2" * 64, "huge", iter([]), 10**18)
 
 
 def text(chunk):

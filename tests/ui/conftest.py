@@ -110,3 +110,29 @@ def open_window(qtbot):
 def window(open_window):
     """The real main window on a fresh host (a test module may define its own ``window``)."""
     return open_window()
+
+
+@pytest.fixture
+def audio_workspace(qtbot):
+    """``audio_workspace(height)``: the audio workspace on its own, shown at 1200 x ``height``,
+    with the status messages it emits gathered in ``.messages``; shut down after the test."""
+    from PySide6.QtGui import QUndoStack
+
+    from studio.ui.timeline import AudioWorkspace
+
+    opened = []
+
+    def open_(height: int = 520):
+        workspace = AudioWorkspace(QUndoStack())
+        qtbot.addWidget(workspace)
+        workspace.resize(1200, height)
+        workspace.show()
+        qtbot.waitExposed(workspace)
+        workspace.messages = []
+        workspace.message.connect(workspace.messages.append)
+        opened.append(workspace)
+        return workspace
+
+    yield open_
+    for workspace in opened:
+        workspace.shutdown()

@@ -48,7 +48,9 @@ def test_choose_the_cluster_test_it_and_generate_on_it(window, qtbot, choose, ra
     def act(dialog):
         page = devices_tab(dialog)
         combo = page.findChild(type(dialog.device), "device_combo")
-        combo.setCurrentIndex(combo.findData("ray"))
+        combo.setFocus()
+        qtbot.keyClicks(combo, "Ray")  # typed as a person picks from a list by its first letters
+        assert combo.currentData() == "ray", combo.currentText()
         click_ok(qtbot, dialog)  # no address yet: refused, said, and the dialog stays
         problem = page.findChild(QLabel, "device_problem")
         assert dialog.isVisible() and "Give the Ray cluster's address" in problem.text()
@@ -92,8 +94,9 @@ def test_an_unreachable_address_is_said_within_seconds(window, qtbot, choose):
         problem = page.findChild(QLabel, "device_problem")
         qtbot.waitUntil(problem.isVisible, timeout=10000)
         seen["problem"] = problem.text()
-        address.clear()
+        qtbot.keyClick(address, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select it all, type over it
         qtbot.keyClicks(address, "gpu box")
+        assert address.text() == "gpu box"
         qtbot.mouseClick(page.findChild(QPushButton, "cluster_test"), Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: "not one Ray understands" in problem.text(), timeout=5000)
 

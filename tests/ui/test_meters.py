@@ -11,27 +11,16 @@ import numpy as np
 import pytest
 import soundfile
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QUndoStack
 
 from studio.core.audio.levels import FLOOR_DB
 from studio.core.audio.timeline import Clip
-from studio.ui.timeline import AudioWorkspace
 
 RATE = 48_000
 
 
 @pytest.fixture
-def ws(qtbot):
-    workspace = AudioWorkspace(QUndoStack())
-    qtbot.addWidget(workspace)
-    workspace.resize(1200, 560)
-    workspace.show()
-    qtbot.waitExposed(workspace)
-    messages: list[str] = []
-    workspace.message.connect(messages.append)
-    workspace.messages = messages
-    yield workspace
-    workspace.shutdown()
+def ws(audio_workspace):
+    return audio_workspace(560)
 
 
 def sine(seconds: float, amplitude: float, channels: int = 2) -> np.ndarray:

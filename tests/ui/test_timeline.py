@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QUndoStack, QWheelEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QToolButton
 
 import studio
@@ -21,7 +21,6 @@ from studio.core.engine.jobs import JobRunner, JobState
 from studio.core.audio.midi import Note
 from studio.core.media.sound import Audio
 from studio.core.audio.timeline import Clip, Timeline, Track
-from studio.ui.timeline import AudioWorkspace
 from studio.ui.timeline.arrangement import RULER_H, TRACK_H
 
 RATE = 48_000
@@ -45,17 +44,8 @@ class Chirp(studio.Generator):
 
 
 @pytest.fixture
-def ws(qtbot):
-    workspace = AudioWorkspace(QUndoStack())
-    qtbot.addWidget(workspace)
-    workspace.resize(1200, 520)
-    workspace.show()
-    qtbot.waitExposed(workspace)
-    messages: list[str] = []
-    workspace.message.connect(messages.append)
-    workspace.messages = messages
-    yield workspace
-    workspace.shutdown()
+def ws(audio_workspace):
+    return audio_workspace(520)
 
 
 def wav(path, samples, rate=RATE):
