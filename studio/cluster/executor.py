@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from studio.cluster import folders
 from studio.cluster.address import ClusterAddress
 from studio.cluster.connection import Pool, RayConnection, Worker
+from studio.cluster.messages import JobSpec
 from studio.cluster.worker import END
 from studio.core.engine.generators import Event, Preview, Progress, Result
 from studio.errors import Cancelled, StudioError
@@ -39,28 +40,30 @@ class WorkerLost(Exception):
 
 
 class ClusterExecutor:
-    """Runs jobs on the workers of a ``RayConnection``. ``job``: a ``studio.cluster.gateway.JobSpec``
-    (id, generator reference, params); ``ctx``: progress, cancelled, check_cancelled."""
+    """Runs jobs on the workers of a ``RayConnection``. ``job``: a ``studio.cluster.messages.JobSpec``;
+    ``ctx``: progress, cancelled, check_cancelled."""
 
     def __init__(self, connection: RayConnection) -> None:
         self.connection = connection
 
-    def run(self, job: Any, ctx: Any, address: ClusterAddress) -> Iterator[Event]:
+    def run(self, job: JobSpec, ctx: Any, address: ClusterAddress) -> Iterator[Event]:
         pool = self.connection.pool(address, say=lambda message: ctx.progress(0, 0, message))
-        plugin = getattr(job.generator, "plugin_name", "")
+        plugin = job.generator.plugin_name
         tried: set[int] = set()
         seen = Delivered()
         for attempt in (1, 2):
             worker = pool.acquire(plugin, tried, lambda: ctx.cancelled)
             try:
-                spec = self._spec(job, worker, pool, ctx)
+                spec = self._spec(job, worker, ctx)
                 yield from (e for e in map(seen.admit, self._events(worker, spec, pool, job, ctx)) if e is not None)
                 return
             except WorkerLost as exc:
                 _check_later(worker)
                 tried.add(id(worker))
                 log.warning("job %s: worker %s lost (%s)", job.id, worker.name, exc)
-                if attempt == 2 or ctx.cancelled:
+                if ctx.cancelled:
+                    raise Cancelled() from None
+                if attempt == 2:
                     raise StudioError(f"the cluster job failed twice: {worker.name} went away ({exc})") from None
                 seen.retrying()
                 yield Progress(0, 0, f"{worker.name} went away; trying again on another worker")
@@ -69,12 +72,12 @@ class ClusterExecutor:
 
     # -- what the worker gets -----------------------------------------------------------------
 
-    def _spec(self, job: Any, worker: Worker, pool: Pool, ctx: Any) -> dict[str, Any]:
-        spec = {"job_id": job.id, "generator": job.generator.id, "params": dict(job.params), "folder": ""}
-        folder = getattr(job.generator, "model_folder", None)
-        if folder is not None and not worker.has_generator(job.generator.id):  # a plugin's own (built-in) model: the node's plugin has it
-            spec["folder"] = self._place_folder(Path(folder), worker, ctx)
-        return spec
+    def _spec(self, job: JobSpec, worker: Worker, ctx: Any) -> JobSpec:
+        """The job as this worker gets it: its model folder where the node finds it, or none
+        when one of the node's plugins has the generator itself (a built-in model)."""
+        ref, folder = job.generator, job.generator.model_folder
+        placed = self._place_folder(Path(folder), worker, ctx) if folder and not worker.has_generator(ref.id) else None
+        return replace(job, generator=replace(ref, model_folder=placed))
 
     def _place_folder(self, folder: Path, worker: Worker, ctx: Any) -> str:
         """The path of the model folder on the worker's node: in place, cached, or sent now."""
@@ -110,7 +113,7 @@ class ClusterExecutor:
 
     # -- the events ---------------------------------------------------------------------------
 
-    def _events(self, worker: Worker, spec: dict[str, Any], pool: Pool, job: Any, ctx: Any) -> Iterator[Any]:
+    def _events(self, worker: Worker, spec: JobSpec, pool: Pool, job: Any, ctx: Any) -> Iterator[Any]:
         ray = _ray()
         if pool.address.is_client:
             batches = self._polled(ray, worker, spec, ctx)
@@ -131,10 +134,10 @@ class ClusterExecutor:
             raise Cancelled()
         raise WorkerLost("its stream ended without the job's end")
 
-    def _streamed(self, ray: Any, worker: Worker, spec: dict[str, Any], ctx: Any) -> Iterator[list[Any]]:
+    def _streamed(self, ray: Any, worker: Worker, spec: JobSpec, ctx: Any) -> Iterator[list[Any]]:
         """A Ray streaming generator: each event an object, in order."""
         stream = worker.actor.run.options(num_returns="streaming").remote(spec)
-        watch = Watch(ray, worker, spec["job_id"], ctx, stream)
+        watch = Watch(ray, worker, spec.id, ctx, stream)
         while True:
             ready, _ = ray.wait([stream], timeout=_POLL)
             if not ready:
@@ -149,7 +152,7 @@ class ClusterExecutor:
             watch.heard()
             yield [_call(ray, ref)]
 
-    def _polled(self, ray: Any, worker: Worker, spec: dict[str, Any], ctx: Any) -> Iterator[list[Any]]:
+    def _polled(self, ray: Any, worker: Worker, spec: JobSpec, ctx: Any) -> Iterator[list[Any]]:
         """Ray Client cannot stream from an actor: the events are fetched in batches instead."""
         job_id = _call(ray, worker.actor.start.remote(spec))
         watch = Watch(ray, worker, job_id, ctx)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from studio.cluster.folders import MODELS_MODE_VARIABLE, NodeCache, fingerprint
+from studio.cluster.messages import JobSpec
 from studio.errors import StudioError
 
 #: What ``poll`` and ``run`` send when the job has ended: ("end", state, message, internal error).
@@ -141,10 +142,10 @@ class RenderWorker:
         if incoming is not None:
             incoming.abort()
 
-    def _generator(self, spec: dict[str, Any]) -> Any:
-        folder = spec.get("folder")
+    def _generator(self, spec: JobSpec) -> Any:
+        folder = spec.generator.model_folder
         if not folder:  # a plugin's own generator (built-in models included)
-            return self.plugins.generator(spec["generator"])
+            return self.plugins.generator(spec.generator.id)
         with self._lock:
             known = self._folder_generators.get(folder)
         if known is not None:
@@ -162,13 +163,13 @@ class RenderWorker:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def start(self, spec: dict[str, Any]) -> str:
+    def start(self, spec: JobSpec) -> str:
         """Queue the job ``spec`` describes; its events wait in a queue for ``poll`` or ``run``."""
         from studio.core.engine.generators import Request
         from studio.core.engine.jobs import StateChanged
 
         events: "queue.Queue[Any]" = queue.Queue()
-        job_id = spec["job_id"]
+        job_id = spec.id
         try:
             generator = self._generator(spec)
         except StudioError as exc:
@@ -184,7 +185,7 @@ class RenderWorker:
             else:
                 events.put(event)
 
-        request = Request(generator.id, spec["params"])
+        request = Request(generator.id, spec.params)
         job = self.runner.submit(generator, request, self.device, listeners=[listen])
         with self._lock:
             self._forget_unclaimed()
@@ -219,7 +220,7 @@ class RenderWorker:
                 self._jobs.pop(job_id, None)
         return out, done
 
-    def run(self, spec: dict[str, Any]) -> Iterator[Any]:
+    def run(self, spec: JobSpec) -> Iterator[Any]:
         """``start``, then every event as it comes: a Ray streaming generator."""
         job_id = self.start(spec)
         finished = False
