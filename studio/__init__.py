@@ -25,8 +25,11 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 - ``studio.core.models.graph_device``: ``folder_need`` / ``required_device``, graphs that only
   run on a GPU (fused ``com.microsoft`` nodes) recognised before a job fails on the CPU;
 - ``studio.core.models.graph_io``: ``graph_io``, a graph's input and output names read without
-  its weights (which layout a folder's graphs follow);
+  its weights (which layout a folder's graphs follow), and ``graph_signature``, with their
+  element types and shapes;
 - ``studio.core.models.lora_file``: ``read_lora``, a LoRA's layers by diffusers parameter name;
+- ``studio.core.engine.latent_values``: a latent parameter's value (``picture_latent``, the latent
+  of one picture, given or drawn from its seed; ``recorded``, as a result's params hold it);
 - ``studio.core.engine.onnx_import``: ``import_onnxruntime``, the one door to onnxruntime
   (telemetry off);
 - ``studio.core.engine.model_safety``: ``check_model_file``, an ONNX file checked before use;
@@ -50,6 +53,7 @@ built-in plugins to this list, and to never importing ``studio.ui`` or ``studio.
 
 from studio.core.engine.generators import Event, Generator, Param, Preview, Progress, Request, Result
 from studio.core.engine.jobs import JobContext
+from studio.core.engine.latent_values import LatentSpace
 from studio.core.models.loaders import ModelLoader
 from studio.core.media.sound import Audio
 from studio.errors import Cancelled, ModelError, ParamError, StudioError
@@ -63,6 +67,7 @@ __all__ = [
     "Event",
     "Generator",
     "JobContext",
+    "LatentSpace",
     "ModelError",
     "ModelLoader",
     "Param",

@@ -17,6 +17,7 @@ import numpy as np
 
 import studio
 from studio.core.base.memory import ensure_memory
+from studio.core.engine.latent_values import picture_latent, recorded
 from studio.core.models.limits import bounded_int, check_file_size
 
 BAND_PIXELS = 1 << 18  # about 256k pixels a band: ~16 bands for 2048x2048
@@ -49,6 +50,7 @@ class CPPNGenerator(studio.Generator):
         studio.Param("complexity", "float", 1.0, min=0.1, max=10.0, step=0.1, help="Finer, busier detail as it grows."),
         studio.Param("colour_mode", "choice", "colour", choices=COLOUR_MODES, label="Colour mode", help="How the network's three outputs become colour."),
         studio.Param("batch_count", "int", 1, min=1, max=16, label="Images", help="How many pictures, one after another, seeds counting up."),
+        studio.Param("latent", "latent", None, optional=True, help="The numbers that make the picture (kept from the explorer or a result); empty: drawn from the seed."),
     )
 
     def __init__(self, folder: Path, generator_id: str = "cppn", title: str = "") -> None:
@@ -57,6 +59,8 @@ class CPPNGenerator(studio.Generator):
         self.id = generator_id
         self.title = title or self.config.get("title", "CPPN")
         self.model_path = self.folder / "model.onnx"
+        # Its latent is a Gaussian vector like a GAN's; small pictures are quick to explore.
+        self.latent_space = studio.LatentSpace(self.config["latent_dim"], thumbnail_params={"width": 160, "height": 160})
 
     def load(self, ctx: studio.JobContext) -> None:
         ctx.session(self.model_path)
@@ -66,13 +70,14 @@ class CPPNGenerator(studio.Generator):
         for number in range(count):
             seed = (request.seed + number) % (2**32)
             # Each picture's parameters make that picture alone: its seed, a batch of one.
-            params = {**request.params, "seed": seed, "batch_count": 1}
+            latent = picture_latent(request["latent"], seed, self.config["latent_dim"], count)
+            params = {**request.params, "seed": seed, "batch_count": 1, "latent": recorded(latent)}
             yield from self._picture(request, params, ctx, number, count)
 
     def _picture(self, request: studio.Request, params: dict[str, Any], ctx: studio.JobContext, number: int, count: int) -> Iterator[studio.Event]:
         loaded = ctx.session(self.model_path)
         width, height = request["width"], request["height"]
-        latent = np.random.default_rng(params["seed"]).standard_normal((1, self.config["latent_dim"])).astype(np.float32)
+        latent = np.asarray(params["latent"], dtype=np.float32).reshape(1, -1)
         complexity = np.array([request["complexity"]], dtype=np.float32)
         # The picture, and one band's coordinates and colours in float32 as the network works.
         ensure_memory(width * height * 4 + BAND_PIXELS * (3 + 3 + 3) * 4, f"a {width} × {height} picture")

@@ -53,7 +53,7 @@ def test_the_builtin_generator_meets_the_contract(generator):
     assert generator.id == "cppn" and generator.kind == "image"
     assert generator.title == "CPPN abstract art"
     assert generator.model_path.is_file()
-    assert [p.name for p in generator.params] == ["seed", "width", "height", "scale", "complexity", "colour_mode", "batch_count"]
+    assert [p.name for p in generator.params] == ["seed", "width", "height", "scale", "complexity", "colour_mode", "batch_count", "latent"]
 
 
 def test_same_seed_and_params_give_identical_pixels(runner, generator):

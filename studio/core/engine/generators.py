@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Union
 
 import numpy as np
 
+from studio.core.engine.latent_values import LatentSpace, coerce_latent
 from studio.core.engine.lora_values import coerce_loras
 from studio.core.media.pictures import load_picture
 from studio.core.media.sound import Audio
@@ -27,7 +28,7 @@ KINDS = ("image", "text", "audio")
 #: Every kind a job may have: the documents' kinds, and "model" (a model download or import,
 #: whose result is the folder it installed; ``studio.core.models.download``).
 JOB_KINDS = (*KINDS, "model")
-PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio", "loras", "control")
+PARAM_TYPES = ("int", "float", "bool", "choice", "text", "seed", "image", "mask", "audio", "loras", "control", "latent")
 #: Parameters whose value comes from the workspace (canvas, timeline) or a file, never a form field.
 INPUT_TYPES = ("image", "mask", "audio", "control")
 SEED_MAX = 2**32 - 1
@@ -45,7 +46,9 @@ class Param:
     pairs: LoRA ``.safetensors`` files, absolute paths, weights from -4 to 4; default ``()``;
     ``studio.core.engine.lora_values``) or ``control`` (uint8 RGBA like an image: a picture
     that steers the generation, e.g. a ControlNet's, which the user picks from the layers by
-    name in the window; ``studio.core.image.control_inputs``). Images and masks come
+    name in the window; ``studio.core.image.control_inputs``) or ``latent`` (a tuple of float32
+    numbers that makes the picture, given or kept by the explorer; ``None``, the default, draws
+    it from the seed; ``studio.core.engine.latent_values``). Images and masks come
     from the canvas in the window, audio from the selected clip on the timeline, and each
     from a file path on the command line; with ``optional`` they may be left out (``None``),
     which is how a generator tells text-to-image from image-to-image, or a new piece of
@@ -95,6 +98,8 @@ class Param:
             return self._coerce_audio(value)
         if self.type == "loras":
             return coerce_loras(self.name, value)
+        if self.type == "latent":
+            return coerce_latent(self.name, value, optional=True)
         if value is None:
             raise ParamError(f"{self.name}: a value is required")
         if self.type == "int":
@@ -346,6 +351,9 @@ class Generator:
     #: training data behind it (random weights, a formula) says ``"algorithmicMedia"``; one
     #: that only resamples its input picture says ``""``: its pictures are what its input was.
     digital_source: ClassVar[str] | str = "trainedAlgorithmicMedia"
+    #: A latent generator's space (``studio.LatentSpace``), which the explorer walks; it then
+    #: has a ``latent`` parameter and records the latent of each picture in its params.
+    latent_space: ClassVar[LatentSpace | None] | LatentSpace | None = None
 
     def load(self, ctx: "JobContext") -> None:
         """Prepare to generate on ``ctx.device`` (create sessions). Default: nothing."""
@@ -406,6 +414,12 @@ def check_generator(generator: Any) -> None:
     names = [p.name for p in generator.params]
     if len(names) != len(set(names)):
         raise ValueError(f"generator {generator.id!r}: duplicate parameter names")
+    space = generator.latent_space
+    if space is not None:
+        if not isinstance(space, LatentSpace):
+            raise TypeError(f"generator {generator.id!r}: latent_space {space!r} is not a studio.LatentSpace")
+        if generator.kind != "image" or not any(p.name == "latent" and p.type == "latent" for p in generator.params):
+            raise ValueError(f"generator {generator.id!r}: a latent space belongs to an image generator with a 'latent' parameter of type 'latent'")
     for param in generator.params:
         if param.type in INPUT_TYPES:
             continue  # pictures and sounds have no default: they come from the workspace or a file
