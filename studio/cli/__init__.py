@@ -1,6 +1,6 @@
 """The ``studio`` command: the window, and subcommands that never import QtWidgets.
 
-``studio`` opens the window; ``studio generate``, ``plugins``, ``generators``, ``models`` and
+``studio`` opens the window; ``studio generate``, ``explore``, ``batch``, ``plugins``, ``generators``, ``models`` and
 ``doctor`` work from a terminal through the same ``Host`` the window uses. Expected failures
 (``StudioError``) print ``studio: error: <message>`` and exit 2, never a traceback; anything
 else is logged with its traceback and reported as an internal error with the log's path.
@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Sequence
 
-from studio.cli import batch, doctor, generate, generators, models, plugins
+from studio.cli import batch, doctor, explore, generate, generators, models, plugins
 from studio.cli.output import EXIT_INTERNAL, EXIT_INTERRUPTED, user_error
 from studio.cli.window import open_project, open_window, project_argument
 from studio.errors import StudioError
@@ -26,7 +26,7 @@ __all__ = ["main", "build_parser"]
 
 log = logging.getLogger(__name__)
 
-SUBCOMMANDS = (generate, batch, plugins, generators, models, doctor)  # in the order `studio --help` lists them
+SUBCOMMANDS = (generate, explore, batch, plugins, generators, models, doctor)  # in the order `studio --help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,6 +58,8 @@ def describe_default(param: Any) -> str:
         return '""'
     if param.type == "loras":
         return ", ".join(f"{path}:{weight:g}" for path, weight in param.default or ()) or "none"
+    if param.type == "latent" and param.default is None:
+        return "from the seed"
     return format_value(param.default)
 
 
@@ -82,6 +84,8 @@ def describe_accepts(param: Any) -> str:
         return "text"
     if param.type == "loras":
         return "LoRA .safetensors file, weight -4 to 4: --param lora=FILE[:WEIGHT], repeatable"
+    if param.type == "latent":
+        return "numbers separated by commas, or a JSON list; empty: from the seed"
     if param.type in FILE_ACCEPTS:
         return FILE_ACCEPTS[param.type] + (", or empty" if param.optional else "")
     kind = "whole number" if param.type == "int" else "number"

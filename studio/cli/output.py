@@ -27,6 +27,8 @@ def format_value(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, float) for v in value):
+        return ",".join(repr(v) for v in value)  # a latent: exact, and no spaces to quote
     return str(value)
 
 
