@@ -22,6 +22,7 @@ from studio.core.image.geometry import Rect
 from studio.core.media.pictures import check_canvas_size
 
 if TYPE_CHECKING:
+    from studio.core.image.kept_latents import KeptLatent
     from studio.core.image.selection import Selection
 
 DEFAULT_SIZE = (512, 512)
@@ -112,6 +113,8 @@ class ImageDocument:
         self.selection: Selection | None = None
         #: The inpainting mask, uint8 canvas-sized (255 = repaint), or None before any is painted.
         self.mask: np.ndarray | None = None
+        #: The Explorer's kept pictures (``studio.core.image.kept_latents``), saved with the canvas.
+        self.kept_latents: list[KeptLatent] = []
 
     @property
     def bounds(self) -> Rect:

@@ -14,7 +14,9 @@ Format (version 1): a ZIP archive with these members.
     source type or null: ``studio.core.image.provenance``; when absent or unknown, a layer
     with a generator counts as a trained model's; ``blend``,
     added later, is one of ``studio.core.image.blend.BLEND_MODES``: normal when absent, and
-    an unknown one loads as normal with a note);
+    an unknown one loads as normal with a note; ``kept_latents``, added later and optional, is the
+    Explorer's kept pictures, ``[{"generator", "params"}]`` with ``params["latent"]`` a list of
+    numbers: ``studio.core.image.kept_latents``; a project without it keeps none);
     each layer's pixels are ``canvas/<n>.png`` (RGBA, straight alpha, lossless: the colour
     under a fully transparent pixel survives), ``mask`` and ``selection`` name
     ``canvas/mask.png`` / ``canvas/selection.png`` (greyscale, the selection as 0/255) or
@@ -150,6 +152,7 @@ class Project:
         image.layers = [replace(layer, pixels=layer.pixels.copy(), params=dict(layer.params)) for layer in self.image.layers]
         image.mask = None if self.image.mask is None else self.image.mask.copy()
         image.selection = self.image.selection
+        image.kept_latents = list(self.image.kept_latents)  # each entry is immutable
         spans = [Span(s.start, s.end, s.job) for s in self.text_spans]
         history = [replace(e, params=dict(e.params)) for e in self.history]
         return Project(image, self.text, spans, self.timeline, history, *frozen_writing(self))

@@ -23,8 +23,9 @@ from studio.core.base.memory import available_memory, describe_bytes
 from studio.core.image.blend import BLEND_MODES, NORMAL
 from studio.core.image.provenance import SOURCE_TYPES, legacy_source
 from studio.core.image.document import ImageDocument, Layer
+from studio.core.image.kept_latents import read_kept
 from studio.core.image.selection import Selection
-from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE, check_canvas_size
+from studio.core.media.pictures import MAX_PICTURE_PIXELS, MAX_SIDE
 from studio.core.media.sound import Audio
 from studio.core.media.text import well_formed
 from studio.core.project import format as project_format, timeline_marks, writing
@@ -135,8 +136,7 @@ class _Reader:
         history = self.part("the generation history", self.history) or []
         text = self.part("the text", self.text)
         spans = self.part("the marks of generated text", lambda: self.spans(text or "")) if text is not None else []
-        project = Project(image, text or "", spans or [], timeline, history)
-        return LoadedProject(writing.read_writing(self, project), self.problems)  # notes, takes, chat
+        return LoadedProject(writing.read_writing(self, Project(image, text or "", spans or [], timeline, history)), self.problems)  # notes, takes, chat
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -188,8 +188,8 @@ class _Reader:
     def canvas(self) -> ImageDocument:
         record = Fields(self.json("canvas.json"), "canvas.json")
         width, height = record.int("width", 1, MAX_SIDE), record.int("height", 1, MAX_SIDE)
-        check_canvas_size(width, height)
-        doc = ImageDocument(width, height)
+        doc = ImageDocument(width, height)  # which checks the size as every canvas's is checked
+        doc.kept_latents = read_kept(record.record.get("kept_latents"), self.problems)  # the Explorer's; absent before it
         # Every picture is read and its declared size counted before any is decoded.
         sources = []
         for n, entry in enumerate(record.list("layers")):

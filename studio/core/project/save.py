@@ -27,6 +27,7 @@ from studio.core.audio.midi import Note
 from studio.core.audio.timeline import Clip, Timeline
 from studio.core.base.processes import process_alive
 from studio.core.image.document import ImageDocument
+from studio.core.image.kept_latents import kept_records
 from studio.core.image.provenance import SOURCE_TYPES
 from studio.core.media.sound import Audio
 from studio.core.media.text import well_formed
@@ -336,6 +337,8 @@ def _write_canvas(doc: ImageDocument, put: Put) -> None:
         })
     record: dict[str, Any] = {"width": int(doc.width), "height": int(doc.height), "layers": layers,
                               "mask": None, "selection": None}
+    if doc.kept_latents:  # a canvas that never kept one is written as before
+        record["kept_latents"] = kept_records(doc.kept_latents)
     if doc.mask is not None and doc.mask.size:
         record["mask"] = "canvas/mask.png"
         pictures.append(("canvas/mask.png", np.asarray(doc.mask, dtype=np.uint8)))
