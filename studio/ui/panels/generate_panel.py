@@ -34,6 +34,7 @@ class GeneratePanel(QWidget):
     generate_requested = Signal(str, dict)  # generator id, form values
     generator_changed = Signal(object)  # Generator
     mode_changed = Signal(str)  # generate, refine or inpaint
+    generators_changed = Signal(dict)  # id -> Generator: a model folder added or removed (the Explorer lists them too)
 
     def __init__(self, parent: QWidget | None = None, layer_names: Callable[[], list[str]] = list) -> None:
         super().__init__(parent)
@@ -103,6 +104,7 @@ class GeneratePanel(QWidget):
         self.empty.setVisible(not generators)
         self.button.setEnabled(bool(generators))
         self._on_choice()
+        self.generators_changed.emit(self.generators)
 
     def current_id(self) -> str:
         data = self.combo.currentData()

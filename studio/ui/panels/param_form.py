@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.engine.generators import INPUT_TYPES, SEED_MAX, Param
+from studio.core.engine.latent_values import coerce_latent
+from studio.errors import StudioError
 from studio.ui.panels.control_layer import ControlLayerChooser
 from studio.ui.panels.lora_list import LoraList
 from studio.ui.plain import plain_label, plain_tip
@@ -148,6 +150,40 @@ class SliderSpin(QWidget):
         self.spin.setValue(int(value) if self.is_int else float(value))
 
 
+class LatentField(QWidget):
+    """A latent parameter: says whether the seed draws the numbers or a kept latent is set (the
+    Explorer's, a reused picture's), with Clear to go back to the seed. The numbers themselves
+    are not typed: there are dozens to thousands of them."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.label.setObjectName("latent_state")
+        self.label.setToolTip(plain_tip(param.help))
+        self.clear_button = QToolButton(text="Clear")
+        self.clear_button.setObjectName("latent_clear")
+        self.clear_button.setToolTip("Forget these numbers: the seed draws the picture again")
+        self.clear_button.clicked.connect(lambda: self.set_value(None))
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.clear_button)
+        self._latent: tuple[float, ...] | None = None
+        self.set_value(param.default)
+
+    def value(self) -> tuple[float, ...] | None:
+        return self._latent
+
+    def set_value(self, latent: Any) -> None:
+        try:  # a reused picture's list, a pasted text: read as the core reads them
+            self._latent = coerce_latent("latent", latent)
+        except StudioError:
+            self._latent = None
+        self.label.setText("From the seed" if self._latent is None else f"Kept: {len(self._latent)} numbers")
+        self.label.setStyleSheet("color: #999;" if self._latent is None else "")
+        self.clear_button.setEnabled(self._latent is not None)
+
+
 class ParamForm(QWidget):
     """The form for one generator; ``values()`` returns what ``Generator.request`` takes."""
 
@@ -197,6 +233,10 @@ class ParamForm(QWidget):
             note.setStyleSheet("color: #999;")
             note.setToolTip(plain_tip(param.help))
             return note
+        if param.type == "latent":
+            latent = LatentField(param)
+            self._bind(param, latent.value, latent.set_value)
+            return latent
         if param.type == "loras":
             loras = LoraList(param.help)
             loras.set_value(param.default)

@@ -8,7 +8,8 @@ View ▸ Reset layout puts them all back where they started. The layout (Qt's
 taken back at the next start, unless it was written by another dock set (another version)
 or for a screen it no longer fits.
 
-The Tool options and Layers docks belong to the canvas: they show on the Canvas tab only, and
+The Tool options, Layers and Explorer docks belong to the canvas (the Explorer a tab beside
+Generate): they show on the Canvas tab only, and
 hiding one there (its close button, or View ▸ Panels) is remembered apart from the tab
 switches that hide it. The Story dock (tabbed with Generate) and the Context dock (among the
 tabs under it) belong to the text the same way: they show on the Text tab only, in front the
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from studio.settings import Settings
 
 #: Bumped whenever the set of docks or their names change: an older saved layout is then ignored.
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 #: The right column's width where the screen has room, and its most of a smaller screen's width
 #: (321 px of 1366: the canvas keeps 60 % of a laptop's window, results strip and all).
 COLUMN_WIDTH = 340
@@ -49,7 +50,7 @@ class Docks(QObject):
     """The window's docks, laid out, reset, shown per tab and remembered."""
 
     def __init__(self, window: QMainWindow, generate: QWidget, tool_options: QWidget, layers: QWidget, jobs: QWidget, history: QWidget,
-                 story: QWidget, context: QWidget) -> None:
+                 story: QWidget, context: QWidget, explorer: QWidget) -> None:
         super().__init__(window)
         self.window = window
         window.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks)
@@ -61,8 +62,9 @@ class Docks(QObject):
         self.layers = make_dock(window, "Layers", layers)
         self.story = make_dock(window, "Story", story)
         self.context = make_dock(window, "Context", context)
-        self.all = (self.generate, self.tool_options, self.jobs, self.history, self.layers, self.story, self.context)
-        self.canvas_docks = (self.tool_options, self.layers)
+        self.explorer = make_dock(window, "Explorer", scrolled(explorer))
+        self.all = (self.generate, self.tool_options, self.jobs, self.history, self.layers, self.story, self.context, self.explorer)
+        self.canvas_docks = (self.tool_options, self.layers, self.explorer)
         self.text_docks = (self.story, self.context)
         self.on_canvas = True  # the Canvas tab is shown: the canvas's docks may be
         self.on_text = False  # the Text tab is shown: the text's docks may be
@@ -94,6 +96,7 @@ class Docks(QObject):
         window.tabifyDockWidget(self.jobs, self.history)
         window.tabifyDockWidget(self.history, self.context)
         window.tabifyDockWidget(self.generate, self.story)
+        window.tabifyDockWidget(self.story, self.explorer)  # as tall as Generate: its grid and strips need the room
         for dock in self.all:
             dock.show()
         front = self.tool_options if roomy else self.layers

@@ -1,6 +1,6 @@
 """The main window: the composition of its parts.
 
-Three workspaces in tabs (canvas, text, audio), the Generate, Layers, Jobs and History docks
+Three workspaces in tabs (canvas, text, audio), the Generate, Layers, Explorer, Jobs and History docks
 (``docks``: laid out, reset and remembered), the menu bar and the status bar. Each concern is a part of its own, built here and wired to the others
 (names on the window are what the parts, the tests and the scripts drive):
 
@@ -33,6 +33,7 @@ from studio.core.image.document import Layer
 from studio.core.project.history import HistoryEntry
 from studio.host import Host
 from studio.ui.canvas import CanvasWorkspace
+from studio.ui.canvas.explorer import ExplorerPanel
 from studio.ui.editor import TextWorkspace
 from studio.ui.editor.context_view import ContextView, ContextWatch
 from studio.ui.editor.story_panel import StoryPanel
@@ -100,8 +101,12 @@ class MainWindow(QMainWindow):
         self.context_view = ContextView()
         self.context_watch = ContextWatch(self.context_view, self.generate_panel, self.text, self.story_panel)
         self.context_watch.watch_chat(self.chatting.view, self.chatting.stack)  # in the chat: the next reply's context
+        # The Explorer walks a latent generator's space; its pictures are its own jobs, and a placed
+        # one lands through the window's generation, as one undo step.
+        self.explorer = ExplorerPanel(host, self.canvas, self.generation.generate, self.generate_panel.values_for)
+        self.generate_panel.generators_changed.connect(self.explorer.refresh_generators)
         self.docks = Docks(self, self.generate_panel, self.canvas.options, self.canvas.panel, self.jobs_panel, self.history_panel,
-                           self.story_panel, self.context_view)
+                           self.story_panel, self.context_view, self.explorer)
         self.project = ProjectSession(self)
         self.project.state_changed.connect(self._show_title)
 
