@@ -473,8 +473,12 @@ class ExplorerPanel(QWidget):
     def _document_replaced(self) -> None:
         """Another project: its own kept pictures (the old ones' thumbnails are let go)."""
         self._kept_pictures = {id(e): p for e in self.canvas.document.kept_latents if (p := self._kept_pictures.get(id(e))) is not None}
-        self.refresh_kept()
+        self._kept_rows = []  # the rows named the old document's list
+        self.kept.set_count(0)
         self.morphing.clear()
+        # Drawn once the replacement is over: opening a project stops every job under way, and
+        # would stop these with them.
+        QTimer.singleShot(0, self.refresh_kept)
 
     # -- the canvas -------------------------------------------------------------------------
 

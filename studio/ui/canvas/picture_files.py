@@ -75,6 +75,7 @@ class PictureFiles:
         self.document.layers[:] = document.layers
         self.document.width, self.document.height = document.width, document.height
         self.document.selection, self.document.mask = document.selection, document.mask
+        self.document.kept_latents = list(document.kept_latents)  # the Explorer's, saved with the canvas
         self.frame_changed(active=document.layers[-1] if document.layers else None, refit=True)
         self.document_replaced.emit()
 
