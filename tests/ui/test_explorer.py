@@ -171,7 +171,7 @@ def test_place_undo_save_reopen_and_explore_the_layer(window, qtbot, tmp_path, m
     qtbot.waitUntil(lambda: len(window.canvas.document.layers) == 1, timeout=20000)
     assert [k.latent for k in window.canvas.document.kept_latents] == kept_latents
     qtbot.waitUntil(lambda: panel.kept.filled() == 2, timeout=30000)  # drawn again from their latents
-    assert [np.array_equal(a, b) for a, b in zip(panel._kept_pictures.values(), kept)] == [True, True]
+    assert [np.array_equal(a, b) for a, b in zip(panel.keeping.pictures.values(), kept)] == [True, True]
 
     panel.kept.setCurrentRow(1)  # a kept picture made current again
     rect = panel.kept.visualItemRect(panel.kept.item(1))

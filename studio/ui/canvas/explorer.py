@@ -25,18 +25,18 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from studio.core.engine.generators import INPUT_TYPES, SEED_MAX, Generator, Result
+from studio.core.engine.generators import SEED_MAX, Generator, Result
 from studio.core.engine.jobs import Job, JobState
-from studio.core.engine.latent_values import LatentSpace, recorded
+from studio.core.engine.latent_values import LatentSpace
 from studio.core.image.canvas_inputs import Placement, as_rgba
-from studio.core.image.kept_latents import KeptLatent, kept_latent
 from studio.core.image.latent_walk import Directions, find_directions, variations
 from studio.errors import StudioError
 from studio.host import Host
-from studio.ui.canvas.explorer_grid import PictureStrip, PictureTile, VariationGrid
-from studio.ui.canvas.explorer_jobs import ExplorerJobs
+from studio.ui.canvas.explorer_grid import PictureTile, VariationGrid
+from studio.ui.canvas.explorer_jobs import ExplorerJobs, full_values, style_of, thumbnail_values
+from studio.ui.canvas.explorer_kept import Keeping
 from studio.ui.canvas.explorer_morph import Morphing
 from studio.ui.canvas.explorer_sections import DirectionSliders, action_button, section
 
@@ -46,8 +46,6 @@ STUDY_MAX = 64
 SPREAD = 35  # in hundredths: a family resemblance, still visibly different
 CURRENT_SIDE = 148
 CELL_SIDE = 90
-STRIP_SIDE = 64
-NOT_STYLE = ("latent", "seed", "batch_count")  # what every picture sets for itself
 
 Place = Callable[[str, dict, Placement], "Job | None"]
 
@@ -85,11 +83,11 @@ class ExplorerPanel(QWidget):
         self._after_study: Callable[[], None] | None = None
         self._study: list[Result] = []
         self._vary_seed = 0
-        self._kept_rows: list[int] = []  # strip row -> index in the document's kept list
-        self._kept_pictures: dict[int, np.ndarray] = {}  # id(entry) -> its thumbnail
         self._build()
+        self.keeping = Keeping(self)
+        self.kept = self.keeping.strip
         self.morphing = Morphing(self)
-        canvas.document_replaced.connect(self._document_replaced)
+        canvas.document_replaced.connect(self.keeping.document_replaced)
         canvas.inputs_changed.connect(self.update_actions)
         self.refresh_generators(host.generators)
 
@@ -105,14 +103,13 @@ class ExplorerPanel(QWidget):
 
     def _build(self) -> None:
         self.new_action = self._action("New", "explorer_new_action", "A new picture from a random seed", self.new_picture)
-        self.keep_action = self._action("Keep", "explorer_keep_action", "Keep the current picture (saved with the project)", self.keep)
+        self.keep_action = self._action("Keep", "explorer_keep_action", "Keep the current picture (saved with the project)", lambda: self.keeping.keep())
         self.place_action = self._action("Place on canvas", "explorer_place_action", "The current picture at full size, as a new layer", self.place_on_canvas)
         self.layer_action = self._action("Explore this layer", "explorer_layer_action", "Make the active layer's latent current (a layer a latent generator made)", self.explore_layer)
         self.find_action = self._action("Find this picture", "explorer_find_action", "Find the active layer's latent with the model's encoder", self.find_picture)
         self.vary_action = self._action("Vary", "explorer_vary_action", "Redraw the variations around the current picture", self.vary)
         self.directions_action = self._action("Find directions", "explorer_directions_action",
                                               "Study a batch of samples for the directions pictures change most along", self.find_directions)
-        self.remove_action = self._action("Remove", "explorer_remove_action", "Remove the selected kept picture", self.remove_selected)
 
         self.combo = QComboBox()
         self.combo.setObjectName("explorer_generator")
@@ -184,22 +181,8 @@ class ExplorerPanel(QWidget):
         column.addWidget(self.sliders)
         layout.addWidget(box)
 
-        box, self.kept_column = section("Kept")
-        self.kept_note = QLabel("Keep pictures to come back to them and to morph between them")
-        self.kept_note.setWordWrap(True)
-        self.kept_note.setStyleSheet("color: #9a9aa2;")
-        self.kept = PictureStrip(STRIP_SIDE, removable=True)
-        self.kept.setObjectName("explorer_kept")
-        self.kept.setToolTip("Double-click: make it current · Delete: remove it")
-        self.kept.activated_at.connect(self.make_kept_current)
-        self.kept.remove_requested.connect(self.remove_kept)
-        self.kept.currentRowChanged.connect(lambda _: self.update_actions())
-        row = QHBoxLayout()
-        row.addWidget(self.kept_note, 1)
-        row.addWidget(action_button(self.remove_action, "explorer_remove_kept"))
-        self.kept_column.addLayout(row)
-        self.kept_column.addWidget(self.kept)
-        layout.addWidget(box)
+        self.kept_box, self.kept_column = section("Kept")  # filled by ``Keeping``
+        layout.addWidget(self.kept_box)
         self.morph_box, self.morph_column = section("Morph")
         layout.addWidget(self.morph_box)
         layout.addStretch(1)
@@ -252,32 +235,22 @@ class ExplorerPanel(QWidget):
         self.find_action.setVisible(bool(space is not None and space.encodes))
         self.caption.setText("Press New for a picture" if space is not None else "No latent generator is loaded")
         self.say("")
-        self.refresh_kept()
+        self.keeping.refresh()
         self.update_actions()
 
     # -- what a picture is made with --------------------------------------------------------
 
     def style_of(self, params: dict[str, Any]) -> dict[str, Any]:
-        """The parameters of ``params`` a picture keeps as its own: not its latent, seed or size
-        (thumbnails have theirs), not pictures (the canvas's)."""
-        generator, space = self.generator(), self.space()
-        if generator is None or space is None:
-            return {}
-        kinds = {p.name: p.type for p in generator.params}
-        return {k: v for k, v in params.items() if k in kinds and kinds[k] not in INPUT_TYPES and k not in NOT_STYLE and k not in space.thumbnail_params}
+        generator = self.generator()
+        return {} if generator is None else style_of(generator, params)
 
     def thumbnail_values(self, latent: np.ndarray | None, seed: int, style: dict[str, Any]) -> dict[str, Any]:
-        space = self.space()
-        assert space is not None
-        return {**style, **space.thumbnail_params, "seed": seed, "batch_count": 1, "latent": None if latent is None else recorded(latent)}
+        return thumbnail_values(self.space(), latent, seed, style)
 
     def full_values(self, latent: np.ndarray, seed: int, style: dict[str, Any]) -> dict[str, Any]:
         """The form's values (its size, what the painter set), the picture's style over them."""
         generator = self.generator()
-        assert generator is not None
-        kinds = {p.name: p.type for p in generator.params}
-        form = {k: v for k, v in self._form_values(generator.id).items() if k in kinds and kinds[k] not in INPUT_TYPES and k not in NOT_STYLE}
-        return {**form, **style, "seed": seed, "batch_count": 1, "latent": recorded(latent)}
+        return full_values(generator, self._form_values(generator.id), latent, seed, style)
 
     def submit(self, slot: str, values: dict[str, Any]) -> Job | None:
         generator = self.generator()
@@ -415,71 +388,6 @@ class ExplorerPanel(QWidget):
         if then is not None:
             then()
 
-    # -- kept pictures ----------------------------------------------------------------------
-
-    def keep(self) -> None:
-        if self.shown is None:
-            return
-        params = {**self.shown.style, "seed": self.shown.seed, "latent": recorded(self.shown.latent)}
-        entry = kept_latent(self.shown.generator, params)
-        if self.shown.picture is not None:
-            self._kept_pictures[id(entry)] = self.shown.picture
-        self.canvas.document.kept_latents.append(entry)
-        self.canvas.changed_outside_undo.emit()  # saved with the project: it has changed
-        self.refresh_kept()
-        self.kept.setCurrentRow(self.kept.count() - 1)
-
-    def kept_here(self) -> list[KeptLatent]:
-        """The kept pictures of the chosen generator, in order."""
-        kept = self.canvas.document.kept_latents
-        return [kept[index] for index in self._kept_rows]
-
-    def refresh_kept(self) -> None:
-        """The strip shows the chosen generator's kept pictures; one not drawn yet is drawn."""
-        generator = self.generator()
-        kept = self.canvas.document.kept_latents
-        self._kept_rows = [i for i, entry in enumerate(kept) if generator is not None and entry.generator == generator.id]
-        self.kept.set_count(len(self._kept_rows), [f"{n + 1}" for n in range(len(self._kept_rows))])
-        self.jobs.cancel_all("kept:")
-        for row, index in enumerate(self._kept_rows):
-            entry = kept[index]
-            picture = self._kept_pictures.get(id(entry))
-            if picture is not None:
-                self.kept.show_picture(row, picture)
-            else:
-                self.submit(f"kept:{row}", self.thumbnail_values(np.float32(entry.latent), entry.seed or 0, self.style_of(dict(entry.params))))
-        others = len(kept) - len(self._kept_rows)
-        note = f"{len(self._kept_rows)} kept" if self._kept_rows else "Keep pictures to come back to them and to morph between them"
-        self.kept_note.setText(note + (f" ({others} more for other generators)" if others else ""))
-        self.morphing.update_actions()
-        self.update_actions()
-
-    def make_kept_current(self, row: int) -> None:
-        if 0 <= row < len(self._kept_rows):
-            entry = self.canvas.document.kept_latents[self._kept_rows[row]]
-            self.show_latent(np.float32(entry.latent), entry.seed or 0, self.style_of(dict(entry.params)),
-                             picture=self._kept_pictures.get(id(entry)))
-
-    def remove_selected(self) -> None:
-        self.remove_kept(self.kept.currentRow())
-
-    def remove_kept(self, row: int) -> None:
-        if 0 <= row < len(self._kept_rows):
-            entry = self.canvas.document.kept_latents.pop(self._kept_rows[row])
-            self._kept_pictures.pop(id(entry), None)
-            self.canvas.changed_outside_undo.emit()
-            self.refresh_kept()
-
-    def _document_replaced(self) -> None:
-        """Another project: its own kept pictures (the old ones' thumbnails are let go)."""
-        self._kept_pictures = {id(e): p for e in self.canvas.document.kept_latents if (p := self._kept_pictures.get(id(e))) is not None}
-        self._kept_rows = []  # the rows named the old document's list
-        self.kept.set_count(0)
-        self.morphing.clear()
-        # Drawn once the replacement is over: opening a project stops every job under way, and
-        # would stop these with them.
-        QTimer.singleShot(0, self.refresh_kept)
-
     # -- the canvas -------------------------------------------------------------------------
 
     def place_on_canvas(self) -> Job | None:
@@ -537,7 +445,7 @@ class ExplorerPanel(QWidget):
         self.directions_action.setEnabled(space is not None and not self.jobs.busy("study"))
         self.layer_action.setEnabled(not self._layer_latent()[1])
         self.find_action.setEnabled(self.canvas.active_layer is not None)
-        self.remove_action.setEnabled(self.kept.currentRow() >= 0)
+        self.keeping.update_actions()
 
     # -- the jobs' pictures -----------------------------------------------------------------
 
@@ -558,10 +466,7 @@ class ExplorerPanel(QWidget):
         elif kind == "cell":
             self.grid.tiles[int(number)].show_picture(picture)
         elif kind == "kept":
-            row = int(number)
-            if row < len(self._kept_rows):
-                self._kept_pictures[id(self.canvas.document.kept_latents[self._kept_rows[row]])] = picture
-                self.kept.show_picture(row, picture)
+            self.keeping.on_result(int(number), picture)
         elif kind == "study":
             self._study.append(replace(result, value=picture))
         else:

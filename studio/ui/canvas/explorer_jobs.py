@@ -11,12 +11,38 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.engine.generators import Result
+from studio.core.engine.generators import INPUT_TYPES, Generator, Result
+from studio.core.engine.latent_values import LatentSpace, recorded
 from studio.core.engine.jobs import Job, JobState
 from studio.host import Host
 from studio.ui.window.workers import JobBridge
+
+NOT_STYLE = ("latent", "seed", "batch_count")  # what every picture sets for itself
+
+
+def style_of(generator: Generator, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of ``params`` a picture keeps as its own (a CPPN's colour mode, a GAN's
+    truncation): not its latent, seed or size (thumbnails have theirs), not pictures (the canvas's)."""
+    space = generator.latent_space
+    kinds = {p.name: p.type for p in generator.params}
+    return {k: v for k, v in params.items() if k in kinds and kinds[k] not in INPUT_TYPES and k not in NOT_STYLE
+            and (space is None or k not in space.thumbnail_params)}
+
+
+def thumbnail_values(space: LatentSpace, latent: np.ndarray | None, seed: int, style: Mapping[str, Any]) -> dict[str, Any]:
+    """A small, quick picture of ``latent`` (None: the seed's) in ``style``."""
+    return {**style, **space.thumbnail_params, "seed": seed, "batch_count": 1, "latent": None if latent is None else recorded(latent)}
+
+
+def full_values(generator: Generator, form: Mapping[str, Any], latent: np.ndarray, seed: int, style: Mapping[str, Any]) -> dict[str, Any]:
+    """``latent`` at full size: the form's values (its size, what the painter set), the
+    picture's style over them."""
+    kinds = {p.name: p.type for p in generator.params}
+    chosen = {k: v for k, v in form.items() if k in kinds and kinds[k] not in INPUT_TYPES and k not in NOT_STYLE}
+    return {**chosen, **style, "seed": seed, "batch_count": 1, "latent": recorded(latent)}
 
 
 class ExplorerJobs(QObject):

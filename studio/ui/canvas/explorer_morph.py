@@ -104,14 +104,14 @@ class Morphing(QObject):
         self.update_actions()
 
     def update_actions(self) -> None:
-        self.morph_action.setEnabled(len(self.panel.kept_here()) >= 2)
+        self.morph_action.setEnabled(len(self.panel.keeping.kept_here()) >= 2)
         self.export_action.setEnabled(bool(self.latents) and self._export is None)
 
     # -- morph ------------------------------------------------------------------------------
 
     def morph(self) -> None:
         panel, space = self.panel, self.panel.space()
-        keys = panel.kept_here()
+        keys = panel.keeping.kept_here()
         if space is None or len(keys) < 2:
             panel.say("Keep at least two pictures to morph between them")
             return
