@@ -150,3 +150,26 @@ def test_the_same_seed_gives_the_same_pictures_and_a_batch_counts_seeds_up(runne
     (single,) = render(runner, generator, seed=21, scale=2)
     assert np.array_equal(single.value, batch[1].value)
     assert single.params["latent"] == batch[1].params["latent"]
+
+
+def test_the_builtin_emoji_vae_generates_offline_and_finds_its_own_pictures(runner):
+    """A fresh install: the Emoji VAE that ships in resources/models is registered by the
+    built-in plugin, draws a picture from a seed, and finds a latent for a picture it drew."""
+    from studio.core.base.paths import builtin_models
+    from studio.plugins import PluginHost
+
+    generator = PluginHost(safe_mode=True).load().generator("emoji-vae")
+    folder = builtin_models() / "emoji-vae"
+    assert generator.model.folder == folder and generator.model.kind == "vae"
+    assert (folder / "ATTRIBUTION.md").is_file() and "OFL" in (folder / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    assert generator.latent_space.encodes and generator.latent_space.size == generator.model.latent_size
+    (drawn,) = render(runner, generator, seed=2026)
+    height, width = generator.model.image_size
+    scale = generator.param("scale").default
+    assert drawn.value.shape == (height * scale, width * scale, 4)
+    assert drawn.value[..., :3].std() > 10  # a picture, not a flat colour
+    (found,) = render(runner, generator, image=drawn.value)
+    assert found.info["found"] and len(found.params["latent"]) == generator.model.latent_size
+    # What it finds draws a picture close to the one given (a VAE's reconstruction, not a copy).
+    difference = np.abs(found.value[..., :3].astype(int) - drawn.value[..., :3].astype(int)).mean()
+    assert difference < 12, difference

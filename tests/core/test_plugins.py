@@ -317,9 +317,9 @@ def test_plugins_that_register_invalid_things_are_withdrawn(use_plugins, runner)
     # Each registered a valid generator first: withdrawn with the rest of its plugin.
     for generator_id in ("valid-before-duck", "valid-before-video", "valid-beside-bad-loader", "duck", "video", "moody"):
         assert generator_id not in host.generators
-    assert set(host.generators) == {"chorale", "cppn", "resize", "shakespeare", "tone"}
+    assert set(host.generators) == {"chorale", "cppn", "emoji-vae", "resize", "shakespeare", "tone"}
     # Only the built-ins' loaders and the tone example's: the bad plugin's valid loader went with it.
-    assert [loader.id for loader in host.loaders] == ["chorale", "cppn", "musicgen", "stable-diffusion", "causal-lm", "upscale", "tone-preset"]
+    assert [loader.id for loader in host.loaders] == ["chorale", "cppn", "latent", "musicgen", "stable-diffusion", "causal-lm", "upscale", "tone-preset"]
     assert_cppn_works(host, runner)
     assert_tone_works(host, runner)
 
@@ -478,7 +478,7 @@ def test_safe_mode_loads_only_builtin_plugins(use_plugins, runner):
         info = plugin(host, name)
         assert info.status == "disabled" and "safe mode" in info.error, info
     assert "studio_tone" not in sys.modules and "studio_fixture_import_errors.raises" not in sys.modules
-    assert set(host.generators) == {"chorale", "cppn", "resize", "shakespeare"}  # the built-ins only
+    assert set(host.generators) == {"chorale", "cppn", "emoji-vae", "resize", "shakespeare"}  # the built-ins only
     assert host.failed() == []
     assert_cppn_works(host, runner)
 
