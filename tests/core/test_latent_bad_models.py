@@ -1,5 +1,6 @@
 """Latent generator folders Studio cannot use: each refused in words that say what is wrong
-and what was expected, never a traceback, and a job that meets a broken graph fails plainly."""
+and what was expected, never a traceback, and a job that meets a broken graph fails plainly.
+Also graphs made by hand here (onnx.helper) whose outputs show what Studio fed them."""
 
 from __future__ import annotations
 
@@ -164,3 +165,39 @@ def test_an_output_of_another_rank_is_refused_when_read(tmp_path):
     reshaping_generator(tmp_path, 4, [-1, 4], ["batch", 4])
     with pytest.raises(studio.ModelError, match="does not make a picture"):
         LatentLoader().load(tmp_path)
+
+
+def test_a_biggan_shaped_graph_gets_a_one_hot_class_and_its_truncation(tmp_path, runner):
+    """BigGAN's inputs: z, a one-hot class vector and the truncation as a scalar input. The graph
+    (image = (z @ Wz + y @ Wy) * truncation, as 3 x 2 x 2) shows what Studio fed it."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    wz, wy = rng.standard_normal((4, 12)).astype(np.float32), rng.standard_normal((3, 12)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["z", "wz"], ["a"]), helper.make_node("MatMul", ["y", "wy"], ["b"]),
+        helper.make_node("Add", ["a", "b"], ["c"]), helper.make_node("Mul", ["c", "truncation"], ["d"]),
+        helper.make_node("Tanh", ["d"], ["e"]), helper.make_node("Reshape", ["e", "shape"], ["image"]),
+    ]
+    graph = helper.make_graph(nodes, "biggan", [
+        helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 4]),
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3]),
+        helper.make_tensor_value_info("truncation", TensorProto.FLOAT, []),
+    ], [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 2, 2])], [
+        numpy_helper.from_array(wz, "wz"), numpy_helper.from_array(wy, "wy"),
+        numpy_helper.from_array(np.array([-1, 3, 2, 2], np.int64), "shape"),
+    ])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "generator.onnx")
+    (tmp_path / MANIFEST).write_text(json.dumps({
+        "format": "studio-latent", "version": 1, "kind": "gan", "class_names": ["cat", "dog", "owl"], "truncation": 0.4,
+    }))
+    generator = LatentLoader().load(tmp_path)
+    assert generator.param("truncation").default == 0.4 and generator.param("label").choices == ("cat", "dog", "owl")
+    latent = rng.standard_normal(4).astype(np.float32)
+    job = runner.submit(generator, generator.request({"latent": latent.tolist(), "label": "owl", "truncation": 0.4, "scale": 1}))
+    assert job.wait(30) and job.state is JobState.FINISHED, job.message
+    expected = np.tanh((latent @ wz + wy[2]) * np.float32(0.4)).reshape(3, 2, 2)
+    pixels = np.clip((expected + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    assert np.abs(job.result.value[..., :3].astype(int) - pixels).max() <= 1

@@ -302,8 +302,8 @@ class ExplorerPanel(QWidget):
         if not from_sliders:
             self.base = shown.latent
         self.current.show_picture(shown.picture)
-        origin = "the seed's own picture" if shown.own else "moved from its seed"
-        self.caption.setText(f"Seed {shown.seed}\n{origin}")
+        # A picture moved away (a variation, a slider) is no longer what its seed draws.
+        self.caption.setText(f"Seed {shown.seed}" if shown.own else f"Moved away from\nseed {shown.seed}")
         self.update_actions()
 
     def _move(self, amounts: list[float]) -> None:
