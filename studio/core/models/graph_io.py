@@ -14,6 +14,7 @@ import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from studio.core.engine.protobuf_wire import LENGTH_DELIMITED, VARINT, WireError, varint, wire_fields
 from studio.errors import ModelError
@@ -56,25 +57,7 @@ class GraphSignature:
 def graph_signature(path: str | os.PathLike[str]) -> GraphSignature:
     """The inputs and outputs of the graph at ``path`` with their types and shapes, weights never
     read; a ``ModelError`` naming the file when it is not an ONNX graph."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise ModelError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    return _read_signature(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=64)
-def _read_signature(path: str, mtime_ns: int, size: int) -> GraphSignature:
-    try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            data = memoryview(mapped)
-            try:
-                return _signature(data)
-            finally:
-                data.release()
-    except (OSError, ValueError, WireError):
-        raise ModelError(f"{path} is not an ONNX graph Studio can read (damaged or another format)") from None
+    return _read(*_version(path), _signature)
 
 
 def _signature(data: memoryview) -> GraphSignature:
@@ -129,21 +112,26 @@ def _text(data: memoryview, start: int, stop: int) -> str:
 def graph_io(path: str | os.PathLike[str]) -> GraphIO:
     """The input names (an old export's may also name its weights) and output names of the
     graph at ``path``; a ``ModelError`` naming the file when it is not an ONNX graph."""
+    return _read(*_version(path), _names)
+
+
+def _version(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """The file and its version (modification time, size): answers are kept per version."""
     path = Path(path)
     try:
         stat = path.stat()
     except OSError as exc:
         raise ModelError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    return _read(str(path), stat.st_mtime_ns, stat.st_size)
+    return str(path), stat.st_mtime_ns, stat.st_size
 
 
-@functools.lru_cache(maxsize=64)
-def _read(path: str, mtime_ns: int, size: int) -> GraphIO:
+@functools.lru_cache(maxsize=128)
+def _read(path: str, mtime_ns: int, size: int, parse: Callable[[memoryview], Any]) -> Any:
     try:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             data = memoryview(mapped)
             try:
-                return _names(data)
+                return parse(data)
             finally:
                 data.release()
     except (OSError, ValueError, WireError):  # ValueError: mmap of an empty file
