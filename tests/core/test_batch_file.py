@@ -42,7 +42,7 @@ def test_good_lines_become_requests_with_their_line_numbers(plugins, tmp_path):
     assert [(r.line, r.generator.id, r.seed) for r in batch.requests] == [(2, "cppn", 7), (4, "cppn", 8), (5, "shakespeare", 3)]
     # Strings as --param gives them and JSON numbers come out the same typed values.
     assert batch.requests[1].request().params == {
-        "seed": 8, "width": 32, "height": 32, "scale": 2.0, "complexity": 1.0, "colour_mode": "hsv", "batch_count": 1,
+        "seed": 8, "width": 32, "height": 32, "scale": 2.0, "complexity": 1.0, "colour_mode": "hsv", "batch_count": 1, "latent": None,
     }  # fmt: skip
     assert batch.requests[2].request()["prompt"] == "ROMEO:"  # the shorthand, folded in
 

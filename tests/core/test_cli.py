@@ -61,6 +61,8 @@ def test_generate_writes_a_png_that_says_how_it_was_made(tmp_path):
     assert a1111.startswith("Seed: 7, Width: 96, Height: 64, ") and a1111.endswith(", Generator: cppn")
     stored = read_parameters(tmp_path / "x.png")
     assert stored["generator"] == "cppn"
+    latent = stored["params"].pop("latent")  # the numbers the seed drew (the CPPN's latent), kept exactly
+    assert len(latent) == 8 and np.array_equal(np.float32(latent), np.random.default_rng(7).standard_normal(8).astype(np.float32))
     assert stored["params"] == {"seed": 7, "width": 96, "height": 64, "scale": 2.0, "complexity": 1.0, "colour_mode": "colour", "batch_count": 1}
     assert command_line.startswith("studio generate cppn --param seed=7 --param width=96 --param height=64")
 

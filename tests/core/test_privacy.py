@@ -26,6 +26,7 @@ OUTSIDE_THE_APP = {
     ROOT / "tests" / "fixtures",
     ROOT / "plugins" / "text_lm" / "recipe.py",
     ROOT / "plugins" / "chorale" / "recipe.py",
+    ROOT / "plugins" / "latent" / "recipe.py",
 }
 
 
