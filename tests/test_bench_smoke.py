@@ -39,10 +39,11 @@ TABLES = {
     "midi_import.py": "render x real time",
     "mix_export.py": "GUI stall on GUI/worker",
     "render_nodes.py": "ray/local",
+    "latent_explorer.py": "grid/bare",
 }
 # Smoke runs that convert real (tiny) models in child processes take longer than the rest.
 SMOKE_TIMEOUTS = {"import_models.py": 600}
-NEEDS_TORCH = {"lm_pipeline.py", "musicgen_pipeline.py", "sd_pipeline.py", "chorale_sketcher.py"}
+NEEDS_TORCH = {"lm_pipeline.py", "musicgen_pipeline.py", "sd_pipeline.py", "chorale_sketcher.py", "latent_explorer.py"}
 BUILDERS = ["build_lm_bench_models.py", "build_musicgen_bench_models.py", "build_sd_bench_models.py", "build_import_bench_models.py",
             "build_taesd_bench_models.py"]
 # Modules a benchmark runs or imports, not benchmarks themselves (the llama.cpp one's parts).
