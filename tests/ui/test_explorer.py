@@ -272,3 +272,15 @@ def test_the_explorer_is_a_canvas_panel(window, choose, title):
     assert window.docks.explorer.isVisibleTo(window)
     entry.trigger()  # View ▸ Panels ▸ Explorer hides it, and it stays hidden on the Canvas tab
     assert not window.docks.explorer.isVisibleTo(window)
+
+
+def test_a_new_canvas_leaves_the_explorers_pictures_alone(window, qtbot, choose):
+    """The Explorer's pictures land in its panel, not in the canvas: replacing the canvas's
+    document neither stops them nor says they were stopped."""
+    panel = explorer(window)
+    new_picture(qtbot, panel)
+    click(qtbot, panel, "explorer_vary")
+    assert panel.jobs.busy("cell")
+    choose(window, "File", "New project")
+    qtbot.waitUntil(lambda: settled(panel), timeout=30000)  # the grid still comes in
+    assert "Stopped" not in window.statusBar().currentMessage(), window.statusBar().currentMessage()

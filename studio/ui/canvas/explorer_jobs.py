@@ -80,6 +80,10 @@ class ExplorerJobs(QObject):
         """Whether a job is still under way in a slot starting with ``prefix``."""
         return any(slot.startswith(prefix) for slot in self._slots)
 
+    def owns(self, job: Job) -> bool:
+        """Whether ``job`` is one of the Explorer's (its pictures land in the panel, not the canvas)."""
+        return self._slot_of(job) is not None
+
     def _slot_of(self, job: Job) -> str | None:
         return next((slot for slot, held in self._slots.items() if held is job), None)
 

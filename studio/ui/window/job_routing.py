@@ -56,11 +56,17 @@ class JobRouting(QObject):
         chat = getattr(self.window, "chatting", None)  # a chat reply follows its conversation, not the story
         return job.id > self._shown.get(job.generator.kind, 0) or (chat is not None and chat.owns(job))
 
+    def _elsewhere(self, job: Job) -> bool:
+        """A job whose output does not land in a document: a chat reply follows its conversation,
+        and the Explorer's pictures land in its own panel."""
+        chat = getattr(self.window, "chatting", None)
+        explorer = getattr(self.window, "explorer", None)
+        return (chat is not None and chat.owns(job)) or (explorer is not None and explorer.jobs.owns(job))
+
     def replaced(self, kind: str) -> None:
         """The ``kind`` workspace shows another document: stop the jobs started for the old one."""
         self._shown[kind] = new_id()
-        chat = getattr(self.window, "chatting", None)
-        stopped = [job for job in self.window.host.runner.active() if job.generator.kind == kind and not (chat is not None and chat.owns(job))]
+        stopped = [job for job in self.window.host.runner.active() if job.generator.kind == kind and not self._elsewhere(job)]
         for job in stopped:
             job.cancel()
         if stopped:
