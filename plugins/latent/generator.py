@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -13,10 +13,11 @@ import studio
 from studio.core.engine.latent_values import recorded
 from studio.core.image.canvas_size import resample
 
-from .manifest import LatentModel, has_layout, read_model, EXPECTED
+from .manifest import EXPECTED, LatentModel, has_layout, read_model
 from .networks import LatentNetworks, to_pixels
 
 MAX_SCALE = 16
+MAX_SIDE = 16384  # the largest picture side Studio takes (the runner's result check holds every plugin to it)
 MAX_BATCH = 64
 THUMBNAIL_SIDE = 128  # the explorer's grid cells: about this many pixels a side
 
@@ -118,6 +119,8 @@ class LatentGenerator(studio.Generator):
         if scale == 1:
             return pixels
         height, width = pixels.shape[:2]
+        if max(height, width) * scale > MAX_SIDE:  # before the enlarged picture is allocated
+            raise studio.ParamError(f"scale: {width} × {height} pictures enlarged {scale} times would pass {MAX_SIDE} pixels a side; choose at most {max(1, MAX_SIDE // max(height, width))}")
         return resample(pixels, width * scale, height * scale)
 
 
@@ -137,5 +140,4 @@ class LatentLoader(studio.ModelLoader):
         return has_layout(folder)
 
     def load(self, folder: Path) -> LatentGenerator:
-        generator = LatentGenerator(folder, f"latent:{folder.name}")
-        return generator
+        return LatentGenerator(folder, f"latent:{folder.name}")

@@ -70,17 +70,16 @@ class LatentModel:
 
     @property
     def classes(self) -> int:
-        return len(self.class_names) or (_static(self.class_input.shape[-1]) if self.class_input and self.class_input.type != "int64" else 0) or 0
+        """How many classes: the names given, else a one-hot input's width (0: not known)."""
+        if self.class_names:
+            return len(self.class_names)
+        one_hot = self.class_input is not None and self.class_input.type == "float" and self.class_input.shape
+        return (_static(self.class_input.shape[-1]) or 0) if one_hot else 0
 
 
 def has_layout(folder: Path) -> bool:
     """Cheap: the files that mark a latent generator's folder (its graphs are read on load)."""
-    if (folder / MANIFEST).is_file():
-        return True
-    names = DEFAULT_FILES
-    return (folder / names["gan"]["generator"]).is_file() or (
-        (folder / "mapping.onnx").is_file() and (folder / "synthesis.onnx").is_file()
-    ) or (folder / "decoder.onnx").is_file()
+    return (folder / MANIFEST).is_file() or _kind_from_files(folder) is not None
 
 
 def read_model(folder: Path) -> LatentModel:
@@ -260,7 +259,11 @@ def _image_size(manifest: dict, where: str, output: TensorSpec) -> tuple[int, in
     axis = _channels_at(output.shape)
     dims = output.shape[2:] if axis == 1 else output.shape[1:3]
     height, width = (_static(d) for d in dims)
-    return (height, width) if height and width else None
+    if not (height and width):
+        return None  # not written in the graph: the first picture says
+    if max(height, width) > MAX_SIDE:
+        raise studio.ModelError(f"its graph makes {width} × {height} pictures; Studio takes latent generators' pictures up to {MAX_SIDE} a side")
+    return height, width
 
 
 def _class_names(manifest: dict, where: str, class_input: TensorSpec | None) -> tuple[str, ...]:

@@ -201,3 +201,15 @@ def test_a_biggan_shaped_graph_gets_a_one_hot_class_and_its_truncation(tmp_path,
     expected = np.tanh((latent @ wz + wy[2]) * np.float32(0.4)).reshape(3, 2, 2)
     pixels = np.clip((expected + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
     assert np.abs(job.result.value[..., :3].astype(int) - pixels).max() <= 1
+
+
+def test_an_enlargement_past_studios_largest_picture_is_refused_before_it_is_made(tmp_path, runner):
+    reshaping_generator(tmp_path, 4096, [-1, 1, 2048, 2], ["batch", 1, 2048, 2])  # tall grey 2 x 2048 pictures
+    generator = LatentLoader().load(tmp_path)
+    assert "would pass 16384 pixels a side; choose at most 8" in fails(runner, generator, seed=1, scale=16)
+
+
+def test_a_graph_that_states_a_giant_picture_is_refused_when_read(tmp_path):
+    reshaping_generator(tmp_path, 4, [-1, 1, 2, 2], ["batch", 1, 99999, 2])
+    with pytest.raises(studio.ModelError, match="99999"):
+        LatentLoader().load(tmp_path)
