@@ -132,7 +132,7 @@ def _render(host: Any, generator: Any, latents: list, values: dict, device: Any,
             return None
         _check(job, generator)
         frames.append(job.result.value)
-        bar.update(Progress(number + 1, total, f"frame {number + 1} of {total}"))
+        bar(job, Progress(number + 1, total, f"frame {number + 1} of {total}"))  # drawn unless -q
     return frames
 
 

@@ -58,6 +58,7 @@ def test_explore_writes_a_morph_whose_ends_are_the_two_pictures(tmp_path):
     run = studio("explore", "cppn", "--from", "7", "--to", "9", "--frames", "6", "-o", "morph.webp", "-q", *SMALL, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert Path(run.stdout.strip()) == (tmp_path / "morph.webp").resolve()
+    assert run.stderr == ""  # -q: no progress
     frames = frames_of(tmp_path / "morph.webp")
     assert len(frames) == 6 and all(frame.shape == (32, 32, 4) for frame in frames)
     assert np.array_equal(frames[0], pixels(tmp_path / "7.png")) and np.array_equal(frames[-1], pixels(tmp_path / "9.png"))
