@@ -57,7 +57,8 @@ class LatentGenerator(studio.Generator):
         if model.truncation is not None:
             params.append(studio.Param("truncation", "float", model.truncation, min=0.0, max=2.0, step=0.05, label="Truncation (ψ)",
                                        help="Below 1: closer to the average picture, cleaner but less varied. 1: as trained."))
-        if model.class_input is not None:
+        # A one-hot class input of width 0 (an unconditional StyleGAN2-ADA export) takes no class.
+        if model.class_input is not None and (model.classes or model.class_input.type != "float"):
             if model.class_names:
                 params.append(studio.Param("label", "choice", model.class_names[0], choices=model.class_names, label="Class", help="What kind of picture."))
             else:

@@ -44,6 +44,8 @@ class LatentNetworks:
         feeds = {session.session.get_inputs()[0].name: z.astype(np.float32)}
         if model.class_input is not None:
             feeds[model.class_input.name] = self._label_feed(label, len(z))
+        if model.truncation_input is not None:  # Studio truncates w itself (pictures): none here
+            feeds[model.truncation_input.name] = self._truncation_feed(1.0, len(z))
         (w,) = self._run(session, model.files["mapping"], [session.session.get_outputs()[0].name], feeds, ctx)
         w = np.asarray(w, dtype=np.float32)
         if w.ndim == 3:  # [n, layers, size]: the same w broadcast to every layer; keep one
@@ -98,7 +100,7 @@ class LatentNetworks:
             feeds = {model.latent.name: self._latent_feed(chunk)}
             if model.class_input is not None and model.kind != "stylegan":
                 feeds[model.class_input.name] = self._label_feed(label, len(chunk))
-            if model.truncation_input is not None:
+            if model.truncation_input is not None and model.kind != "stylegan":  # StyleGAN's is the mapping's
                 feeds[model.truncation_input.name] = self._truncation_feed(truncation, len(chunk))
             (images,) = self._run(session, path, [session.session.get_outputs()[0].name], feeds, ctx)
             out.append(channels_first(np.asarray(images), path))

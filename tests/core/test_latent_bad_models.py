@@ -213,3 +213,42 @@ def test_a_graph_that_states_a_giant_picture_is_refused_when_read(tmp_path):
     reshaping_generator(tmp_path, 4, [-1, 1, 2, 2], ["batch", 1, 99999, 2])
     with pytest.raises(studio.ModelError, match="99999"):
         LatentLoader().load(tmp_path)
+
+
+def test_a_stylegan_export_with_an_empty_class_and_its_own_truncation_input(tmp_path, runner):
+    """StyleGAN2-ADA exports give the mapping a class input c of width 0 (unconditional) and
+    sometimes a truncation_psi input: Studio feeds an empty c and ψ = 1 there, and truncates w
+    itself, towards the folder's w_avg."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((4, 4)).astype(np.float32)
+    mapping = helper.make_graph(
+        [helper.make_node("MatMul", ["z", "w_map"], ["raw"]), helper.make_node("Mul", ["raw", "truncation_psi"], ["w"])], "mapping",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("c", TensorProto.FLOAT, ["batch", 0]),
+         helper.make_tensor_value_info("truncation_psi", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("w", TensorProto.FLOAT, ["batch", 4])], [numpy_helper.from_array(weight, "w_map")],
+    )
+    synthesis = helper.make_graph(
+        [helper.make_node("Reshape", ["ws", "shape"], ["image"])], "synthesis",
+        [helper.make_tensor_value_info("ws", TensorProto.FLOAT, ["batch", 2, 4])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 1, 2, 4])],
+        [numpy_helper.from_array(np.array([-1, 1, 2, 4], np.int64), "shape")],
+    )
+    for name, graph in (("mapping", mapping), ("synthesis", synthesis)):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.save(model, tmp_path / f"{name}.onnx")
+    w_avg = np.full(4, 0.25, np.float32)
+    np.save(tmp_path / "w_avg.npy", w_avg)
+    generator = LatentLoader().load(tmp_path)
+    assert generator.model.kind == "stylegan" and generator.param("truncation").default == 1.0
+    assert "label" not in {param.name for param in generator.params}  # c of width 0: no class to choose
+    job = runner.submit(generator, generator.request({"seed": 3, "truncation": 0.5, "scale": 1}))
+    assert job.wait(30) and job.state is JobState.FINISHED, job.message
+    w = np.random.default_rng(3).standard_normal(4).astype(np.float32) @ weight
+    assert np.allclose(job.result.params["latent"], w, atol=1e-5)
+    truncated = w_avg + np.float32(0.5) * (w - w_avg)
+    expected = np.clip((truncated + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)  # each of the two layers the same w
+    assert np.abs(job.result.value[..., 0].astype(int) - np.stack([expected, expected])).max() <= 1
