@@ -64,6 +64,7 @@ class LatentModel:
     class_names: tuple[str, ...] = ()
     truncation_input: TensorSpec | None = None
     truncation: float | None = None  # the default truncation (psi); None: the model takes none
+    noise_inputs: tuple[TensorSpec, ...] = ()  # StyleGAN synthesis' per-layer noise, fed zeros
     background: str = "white"
     description: str = ""
     license: str = ""
@@ -152,9 +153,10 @@ def _build(folder: Path, kind: str, manifest: dict[str, Any], files: dict[str, P
     size = stated or graph_size
     if size is None:
         raise studio.ModelError(f"{folder}: the latent's size is not in the graph ({latent.described()}); state it as latent_size in {MANIFEST}")
-    w_input = None
+    w_input, noise = None, ()
     if kind == "stylegan":
         w_input = _first_float(signature, main.name, "a w input")
+        noise = _noise_inputs(signature, w_input, main.name)
         w_size = _static(w_input.shape[-1]) if w_input.shape else None
         if w_size is None:
             raise studio.ModelError(f"{main}: the size of w is not in the graph ({w_input.described()})")
@@ -168,7 +170,7 @@ def _build(folder: Path, kind: str, manifest: dict[str, Any], files: dict[str, P
         latent_size=size if kind != "stylegan" else size_w, files=files,
         latent=latent if kind != "stylegan" else w_input, output=output,
         output_range=_range(manifest, where, kind), image_size=_image_size(manifest, where, output),
-        class_input=class_input, class_names=class_names, truncation_input=truncation_input, truncation=truncation,
+        class_input=class_input, class_names=class_names, truncation_input=truncation_input, truncation=truncation, noise_inputs=noise,
         background=_text(manifest, "background", "white", where), description=_text(manifest, "description", "", where),
         license=_text(manifest, "license", "", where),
     )
@@ -202,6 +204,17 @@ def _inputs(signature: GraphSignature, name: str) -> tuple[TensorSpec, TensorSpe
         inputs = ", ".join(spec.described() for spec in signature.inputs) or "none"
         raise studio.ModelError(f"{name} has no latent input (a float [batch, size] or [batch, size, 1, 1]); its inputs: {inputs}")
     return latent, class_input, truncation
+
+
+def _noise_inputs(signature: GraphSignature, w_input: TensorSpec, name: str) -> tuple[TensorSpec, ...]:
+    """A synthesis graph's other inputs: per-layer noise (StyleGAN's noise_mode 'none' feeds them
+    zeros), each of a size the graph states (the batch aside)."""
+    noise = tuple(spec for spec in signature.inputs if spec is not w_input)
+    for spec in noise:
+        if spec.type != "float" or not spec.shape or not all(_static(d) for d in spec.shape[1:]):
+            raise studio.ModelError(f"{name} takes an input Studio cannot give a StyleGAN's synthesis: {spec.described()}; "
+                                    "expected w and, at most, noise of fixed sizes")
+    return noise
 
 
 def _first_float(signature: GraphSignature, name: str, what: str) -> TensorSpec:

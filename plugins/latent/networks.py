@@ -100,6 +100,9 @@ class LatentNetworks:
             feeds = {model.latent.name: self._latent_feed(chunk)}
             if model.class_input is not None and model.kind != "stylegan":
                 feeds[model.class_input.name] = self._label_feed(label, len(chunk))
+            for spec in model.noise_inputs:  # StyleGAN's noise_mode 'none': no grain of noise
+                batch = len(chunk) if not isinstance(spec.shape[0], int) or spec.shape[0] != 1 else 1
+                feeds[spec.name] = np.zeros((batch, *spec.shape[1:]), dtype=np.float32)
             if model.truncation_input is not None and model.kind != "stylegan":  # StyleGAN's is the mapping's
                 feeds[model.truncation_input.name] = self._truncation_feed(truncation, len(chunk))
             (images,) = self._run(session, path, [session.session.get_outputs()[0].name], feeds, ctx)

@@ -217,8 +217,8 @@ def test_a_graph_that_states_a_giant_picture_is_refused_when_read(tmp_path):
 
 def test_a_stylegan_export_with_an_empty_class_and_its_own_truncation_input(tmp_path, runner):
     """StyleGAN2-ADA exports give the mapping a class input c of width 0 (unconditional) and
-    sometimes a truncation_psi input: Studio feeds an empty c and ψ = 1 there, and truncates w
-    itself, towards the folder's w_avg."""
+    sometimes a truncation_psi input, and the synthesis noise inputs: Studio feeds an empty c and
+    ψ = 1 there, truncates w itself towards the folder's w_avg, and feeds the noise zeros."""
     from onnx import numpy_helper
 
     rng = np.random.default_rng(1)
@@ -230,9 +230,10 @@ def test_a_stylegan_export_with_an_empty_class_and_its_own_truncation_input(tmp_
          helper.make_tensor_value_info("truncation_psi", TensorProto.FLOAT, [])],
         [helper.make_tensor_value_info("w", TensorProto.FLOAT, ["batch", 4])], [numpy_helper.from_array(weight, "w_map")],
     )
-    synthesis = helper.make_graph(
-        [helper.make_node("Reshape", ["ws", "shape"], ["image"])], "synthesis",
-        [helper.make_tensor_value_info("ws", TensorProto.FLOAT, ["batch", 2, 4])],
+    synthesis = helper.make_graph(  # the picture is w, plus its noise input (fed zeros)
+        [helper.make_node("Reshape", ["ws", "shape"], ["flat"]), helper.make_node("Add", ["flat", "noise0"], ["image"])], "synthesis",
+        [helper.make_tensor_value_info("ws", TensorProto.FLOAT, ["batch", 2, 4]),
+         helper.make_tensor_value_info("noise0", TensorProto.FLOAT, [1, 1, 2, 4])],
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 1, 2, 4])],
         [numpy_helper.from_array(np.array([-1, 1, 2, 4], np.int64), "shape")],
     )
