@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from machine import TORCH_PYTHON_HELP, default_torch_python, reference_skipped  # bench/ is the script's folder: on sys.path
+from machine import TORCH_PYTHON_HELP, default_torch_python, median_time, reference_skipped  # bench/ is the script's folder: on sys.path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -90,16 +90,6 @@ def torch_worker(settings: dict) -> dict:
 
 
 # -- our side ------------------------------------------------------------------------------
-
-
-def median_time(function, rounds: int) -> tuple[float, object]:
-    result = function()  # warm-up
-    times = []
-    for _ in range(rounds):
-        begin = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times), result
 
 
 def naive_organ(notes, tempo: float, beats: float, sample_rate: int):

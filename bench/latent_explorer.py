@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from machine import FIXTURES, TORCH_PYTHON_HELP, default_torch_python, reference_skipped  # bench/ is on sys.path
+from machine import FIXTURES, TORCH_PYTHON_HELP, default_torch_python, median_time, reference_skipped  # bench/ is on sys.path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -81,16 +81,6 @@ def torch_worker(settings: dict) -> dict:
 
 
 # -- our side ----------------------------------------------------------------------------------
-
-
-def median_time(function, rounds: int):
-    result = function()  # warm-up
-    times = []
-    for _ in range(rounds):
-        begin = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times), result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -96,3 +96,16 @@ def run_worker(script: Path, python: str, config: dict) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"the {config['variant']} worker failed (exit {done.returncode}); its log is above")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_time(function, rounds: int) -> tuple[float, object]:
+    """The median seconds of ``rounds`` calls of ``function`` after one warm-up, and its last result."""
+    import statistics
+
+    result = function()  # warm-up
+    times = []
+    for _ in range(rounds):
+        begin = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times), result
