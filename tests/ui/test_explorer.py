@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton, QTabBar
 
 from studio.core.engine.jobs import JobState
 from studio.core.engine.latent_values import recorded
@@ -30,15 +30,42 @@ def click(qtbot, panel, name: str) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def explorer(window, generator_id: str = "cppn"):
-    """The Explorer brought in front (the Canvas tab's dock beside Generate), ``generator_id`` chosen."""
-    window.docks.explorer.show()
-    window.docks.explorer.raise_()
+def explorer(window, qtbot, generator_id: str = "cppn"):
+    """The Explorer brought in front by a click on its tab (a Canvas dock tabbed beside
+    Generate), and ``generator_id`` chosen by typing its title into the list."""
+    bar = next(bar for bar in window.findChildren(QTabBar) if "Explorer" in [bar.tabText(i) for i in range(bar.count())])
+    index = [bar.tabText(i) for i in range(bar.count())].index("Explorer")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
     panel = window.explorer
+    assert panel.isVisible()
     index = panel.combo.findData(generator_id)
     assert index >= 0, [panel.combo.itemData(i) for i in range(panel.combo.count())]
-    panel.combo.setCurrentIndex(index)
+    pick(qtbot, panel.combo, panel.combo.itemText(index))
+    assert panel.combo.currentData() == generator_id
     return panel
+
+
+def type_into(qtbot, widget, text: str) -> None:
+    """Focus ``widget`` and type ``text`` over what it shows (Ctrl+A first), as a person does."""
+    widget.setFocus()
+    qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(widget, text)
+
+
+def pick(qtbot, combo, text: str) -> None:
+    """Choose ``text`` in a closed list by typing its first word, as a person does with the
+    keyboard (a space would open the list's popup instead)."""
+    combo.setFocus()
+    qtbot.keyClicks(combo, text.split(" ")[0])
+    assert combo.currentText() == text, (combo.currentText(), text)
+
+
+def click_layer(window, qtbot, layer) -> None:
+    """Click ``layer``'s row in the Layers panel: it becomes the active layer."""
+    rows = window.canvas.panel.list
+    rect = rows.visualItemRect(window.canvas.panel.item(layer))
+    qtbot.mouseClick(rows.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.canvas.active_layer is layer
 
 
 def settled(panel) -> bool:
@@ -87,7 +114,7 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_vary_a_cell_keep_morph_and_export(window, qtbot, tmp_path, monkeypatch):
-    panel = explorer(window)
+    panel = explorer(window, qtbot)
     new_picture(qtbot, panel)  # New draws a seed; the grid varies around its picture
     first = panel.shown
     assert first.own and panel.caption.text().startswith(f"Seed {first.seed}")
@@ -106,7 +133,8 @@ def test_vary_a_cell_keep_morph_and_export(window, qtbot, tmp_path, monkeypatch)
     assert not panel.findChild(QPushButton, "explorer_morph").isEnabled()  # one kept picture is no morph
     kept = keep_two(qtbot, panel)
     assert window.isWindowModified()  # kept pictures are saved with the project
-    panel.morphing.frames.setValue(6)
+    type_into(qtbot, panel.morphing.frames, "6")
+    assert panel.morphing.frames.value() == 6
     click(qtbot, panel, "explorer_morph")
     qtbot.waitUntil(lambda: panel.morphing.strip.filled() == 6, timeout=30000)
     assert np.array_equal(panel.morphing.pictures[0], kept[0]) and np.array_equal(panel.morphing.pictures[-1], kept[1])
@@ -118,8 +146,10 @@ def test_vary_a_cell_keep_morph_and_export(window, qtbot, tmp_path, monkeypatch)
     assert np.array_equal(frames[0], kept[0]) and np.array_equal(frames[-1], kept[1])  # lossless
     assert not np.array_equal(frames[2], frames[0])
 
-    panel.morphing.frame_ms.setValue(200)
-    panel.morphing.loop.setChecked(False)
+    type_into(qtbot, panel.morphing.frame_ms, "200")
+    assert panel.morphing.frame_ms.value() == 200
+    qtbot.mouseClick(panel.morphing.loop, Qt.MouseButton.LeftButton)
+    assert not panel.morphing.loop.isChecked()
     gif = tmp_path / "morph.gif"
     export(qtbot, panel, monkeypatch, gif)
     frames, times, loop = frames_of(gif)
@@ -128,7 +158,8 @@ def test_vary_a_cell_keep_morph_and_export(window, qtbot, tmp_path, monkeypatch)
     assert distance(frames[0], kept[0]) < 10 and distance(frames[-1], kept[1]) < 10
     assert distance(frames[0], kept[0]) * 2 < distance(frames[0], kept[1])
 
-    panel.morphing.size.setCurrentIndex(1)  # full size: each frame made again at the form's size
+    pick(qtbot, panel.morphing.size, panel.morphing.size.itemText(1))  # full size: each frame made again at the form's size
+    assert panel.morphing.size.currentIndex() == 1
     full = tmp_path / "full.webp"
     export(qtbot, panel, monkeypatch, full)
     frames, _, _ = frames_of(full)
@@ -141,7 +172,7 @@ def test_vary_a_cell_keep_morph_and_export(window, qtbot, tmp_path, monkeypatch)
 
 
 def test_place_undo_save_reopen_and_explore_the_layer(window, qtbot, tmp_path, monkeypatch, choose):
-    panel = explorer(window)
+    panel = explorer(window, qtbot)
     kept = keep_two(qtbot, panel)
     kept_latents = [entry.latent for entry in window.canvas.document.kept_latents]
     current = panel.shown.latent.copy()
@@ -152,7 +183,8 @@ def test_place_undo_save_reopen_and_explore_the_layer(window, qtbot, tmp_path, m
     assert layer.generator == "cppn" and layer.params["latent"] == recorded(current)
     assert layer.pixels.shape == (512, 512, 4)
     assert len(window.jobs_panel.rows) == 1  # the placing job; the Explorer's own stay out of the Jobs panel
-    qtbot.keyClick(window.canvas.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    # Ctrl+Z where the keyboard is: on the Place button just clicked, in the Explorer's dock.
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.canvas.document.layers == []  # one step
     redo = next(a for a in menu_action(window, "Edit").menu().actions() if a.text().startswith("&Redo") or a.text().startswith("Redo"))
     redo.trigger()  # Edit ▸ Redo Generate “…”
@@ -173,14 +205,13 @@ def test_place_undo_save_reopen_and_explore_the_layer(window, qtbot, tmp_path, m
     qtbot.waitUntil(lambda: panel.kept.filled() == 2, timeout=30000)  # drawn again from their latents
     assert [np.array_equal(a, b) for a, b in zip(panel.keeping.pictures.values(), kept)] == [True, True]
 
-    panel.kept.setCurrentRow(1)  # a kept picture made current again
     rect = panel.kept.visualItemRect(panel.kept.item(1))
     qtbot.mouseDClick(panel.kept.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert np.array_equal(panel.shown.latent, np.float32(kept_latents[1]))
     qtbot.waitUntil(lambda: settled(panel), timeout=30000)
 
     placed = window.canvas.document.layers[0]
-    window.canvas.set_active(placed)
+    click_layer(window, qtbot, placed)
     click(qtbot, panel, "explorer_from_layer")
     qtbot.waitUntil(lambda: settled(panel) and np.array_equal(panel.shown.latent, current), timeout=30000)
     assert panel.shown.latent.tobytes() == np.float32(placed.params["latent"]).tobytes()  # exactly its numbers
@@ -189,13 +220,14 @@ def test_place_undo_save_reopen_and_explore_the_layer(window, qtbot, tmp_path, m
     assert panel.kept.count() == 1 and [k.latent for k in window.canvas.document.kept_latents] == kept_latents[:1]
 
 
-def test_reusing_a_placed_layer_fills_the_latent_field_and_makes_the_same_picture(window, qtbot):
-    panel = explorer(window)
+def test_reusing_a_placed_layer_fills_the_latent_field_and_makes_the_same_picture(window, qtbot, choose):
+    panel = explorer(window, qtbot)
     new_picture(qtbot, panel)
     click(qtbot, panel, "explorer_place")
     qtbot.waitUntil(lambda: len(window.canvas.document.layers) == 1, timeout=30000)
     layer = window.canvas.document.layers[0]
-    window.reuse_layer(layer)
+    click_layer(window, qtbot, layer)
+    choose(window, "Layer", "Reuse parameters")
     form = window.generate_panel.form
     field = form.widgets["latent"]
     assert field.label.text() == f"Kept: {len(layer.params['latent'])} numbers"
@@ -209,7 +241,7 @@ def test_reusing_a_placed_layer_fills_the_latent_field_and_makes_the_same_pictur
 
 
 def test_find_directions_then_a_slider_moves_the_current_picture(window, qtbot):
-    panel = explorer(window)
+    panel = explorer(window, qtbot)
     new_picture(qtbot, panel)
     before, base = panel.current.picture.copy(), panel.shown.latent.copy()
     click(qtbot, panel, "explorer_find_directions")
@@ -227,21 +259,23 @@ def test_find_directions_then_a_slider_moves_the_current_picture(window, qtbot):
     expected = (base + panel.directions.offset([3.0, 0, 0, 0, 0])).astype(np.float32)
     assert np.allclose(panel.shown.latent, expected, atol=1e-6)
     assert np.array_equal(panel.base, base)  # the sliders still move from where they started
-    slider.setValue(0)
+    for _ in range(3):  # back where it started
+        qtbot.keyClick(slider, Qt.Key.Key_PageDown)
+    assert slider.value() == 0
     qtbot.waitUntil(lambda: not panel.jobs.busy("current") and np.array_equal(panel.current.picture, before), timeout=30000)
 
 
 def test_find_this_picture_on_a_vae(open_window, qtbot):
     # The fixture's tiny VAE, installed as a plugin installs a model it ships.
     window = open_window(LatentGenerator(FIXTURES / "vae", "latent:vae"))
-    panel = explorer(window, "latent:vae")
+    panel = explorer(window, qtbot, "latent:vae")
     assert panel.findChild(QPushButton, "explorer_find").isVisible()
     new_picture(qtbot, panel)
     assert panel.current.picture.shape == (128, 128, 4)  # a 16 x 16 model, enlarged for the grid
     click(qtbot, panel, "explorer_place")
     qtbot.waitUntil(lambda: len(window.canvas.document.layers) == 1, timeout=30000)
     layer = window.canvas.document.layers[0]
-    window.canvas.set_active(layer)
+    click_layer(window, qtbot, layer)
     placed = panel.shown.latent.copy()
     # What the encoder makes of the layer, asked directly of the host: the panel must show that.
     job = window.host.submit("latent:vae", {"image": layer.pixels.copy(), "seed": 0})
@@ -255,7 +289,7 @@ def test_find_this_picture_on_a_vae(open_window, qtbot):
 
 def test_a_stylegan_is_studied_before_it_varies(open_window, qtbot):
     window = open_window(LatentGenerator(FIXTURES / "stylegan", "latent:stylegan"))
-    panel = explorer(window, "latent:stylegan")
+    panel = explorer(window, qtbot, "latent:stylegan")
     assert not panel.findChild(QPushButton, "explorer_find").isVisible()  # no encoder
     new_picture(qtbot, panel)
     assert panel.directions is not None  # its w's spread was studied, then the grid drawn
@@ -263,12 +297,18 @@ def test_a_stylegan_is_studied_before_it_varies(open_window, qtbot):
 
 
 @pytest.mark.parametrize("title", ["Explorer"])
-def test_the_explorer_is_a_canvas_panel(window, choose, title):
+def test_the_explorer_is_a_canvas_panel(window, qtbot, choose, title):
     entry = next(a for a in window.docks.panel_actions() if a.text() == title)
     assert window.docks.explorer in window.docks.canvas_docks
-    window.tabs.setCurrentWidget(window.text)
+    bar = window.tabs.tabBar()
+
+    def click_tab(widget) -> None:  # the workspace tabs, Canvas / Text / Audio
+        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(window.tabs.indexOf(widget)).center())
+        assert window.tabs.currentWidget() is widget
+
+    click_tab(window.text)
     assert not window.docks.explorer.isVisible()
-    window.tabs.setCurrentWidget(window.canvas)
+    click_tab(window.canvas)
     assert window.docks.explorer.isVisibleTo(window)
     entry.trigger()  # View ▸ Panels ▸ Explorer hides it, and it stays hidden on the Canvas tab
     assert not window.docks.explorer.isVisibleTo(window)
@@ -277,7 +317,7 @@ def test_the_explorer_is_a_canvas_panel(window, choose, title):
 def test_a_new_canvas_leaves_the_explorers_pictures_alone(window, qtbot, choose):
     """The Explorer's pictures land in its panel, not in the canvas: replacing the canvas's
     document neither stops them nor says they were stopped."""
-    panel = explorer(window)
+    panel = explorer(window, qtbot)
     new_picture(qtbot, panel)
     click(qtbot, panel, "explorer_vary")
     assert panel.jobs.busy("cell")
