@@ -94,7 +94,7 @@ class LatentGenerator(studio.Generator):
             yield studio.Progress(0, 1, "Finding the picture's latent")
             latents = [self.networks.encode(request["image"], ctx)]
         else:
-            latents = [self.networks.latent(request["latent"], (request.seed + n) % 2**32, count, label, ctx) for n in range(count)]
+            latents = self.networks.latents(request["latent"], request.seed, count, label, ctx)
         pictures = self.networks.pictures(np.stack(latents), truncation, label, ctx)
         for number, (latent, picture) in enumerate(zip(latents, pictures)):
             pixels = self._enlarged(to_pixels(picture, self.model.output_range), request["scale"])

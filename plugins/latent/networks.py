@@ -29,13 +29,14 @@ class LatentNetworks:
 
     # -- latents ------------------------------------------------------------------------------
 
-    def latent(self, given: Any, seed: int, count: int, label: int, ctx: studio.JobContext) -> np.ndarray:
-        """The latent of one picture: given, or the seed's (for StyleGAN, its z mapped to w)."""
+    def latents(self, given: Any, seed: int, count: int, label: int, ctx: studio.JobContext) -> np.ndarray:
+        """The latents of ``count`` pictures, seeds counting up from ``seed``: given (one), or
+        the seeds' own (for StyleGAN, their z mapped to w in one run of the mapping)."""
         model = self.model
+        seeds = [(seed + n) % 2**32 for n in range(count)]
         if model.kind != "stylegan" or given is not None:
-            return picture_latent(given, seed, model.latent_size, count)
-        z = latent_for_seed(seed, z_size(model))[None]
-        return self.map(z, label, ctx)[0]
+            return np.stack([picture_latent(given, s, model.latent_size, count) for s in seeds])
+        return self.map(np.stack([latent_for_seed(s, z_size(model)) for s in seeds]), label, ctx)
 
     def map(self, z: np.ndarray, label: int, ctx: studio.JobContext) -> np.ndarray:
         """StyleGAN's mapping: z (n, z size) -> w (n, w size); one w per picture."""

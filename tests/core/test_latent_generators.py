@@ -173,3 +173,11 @@ def test_the_builtin_emoji_vae_generates_offline_and_finds_its_own_pictures(runn
     # What it finds draws a picture close to the one given (a VAE's reconstruction, not a copy).
     difference = np.abs(found.value[..., :3].astype(int) - drawn.value[..., :3].astype(int)).mean()
     assert difference < 12, difference
+
+
+def test_a_stylegan_batch_maps_its_seeds_at_once_and_each_equals_its_seed_alone(runner):
+    generator = load("stylegan")
+    batch = render(runner, generator, seed=20, batch_count=16, scale=1)
+    (alone,) = render(runner, generator, seed=25, scale=1)
+    assert batch[5].params["seed"] == 25 and batch[5].params["latent"] == alone.params["latent"]
+    assert np.array_equal(batch[5].value, alone.value)

@@ -14,7 +14,6 @@ generator that has one sets ``latent_space``.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -112,15 +111,6 @@ def latent_array(value: Any, size: int, name: str = "latent") -> np.ndarray:
     if array.size != size:
         raise ParamError(f"{name}: {array.size} numbers, but this model's latent has {size}")
     return array
-
-
-def latent_text(latent: Any, limit: int = 6) -> str:
-    """A latent shortened for people: its size and first numbers."""
-    values = list(latent)
-    head = ", ".join(f"{v:.3g}" for v in values[:limit])
-    more = ", …" if len(values) > limit else ""
-    norm = math.sqrt(sum(v * v for v in values))
-    return f"{len(values)} numbers [{head}{more}], length {norm:.2f}"
 
 
 def picture_latent(given: Any, seed: int, size: int, count: int = 1) -> np.ndarray:
